@@ -1,0 +1,308 @@
+"""Command line: `python -m playground {models,predict,evaluate,train,export,bench}`.
+
+Errors (unknown model, bad file, bad option) are one clear line on stderr and a non-zero exit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+EXIT_USAGE, EXIT_ERROR = 2, 1
+
+
+class CliError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + traceback-ish noise
+        raise CliError(f"{message} (see `python -m playground {self.prog.split()[-1]} --help`)"
+                       if " " in self.prog else f"{message} (see `python -m playground --help`)")
+
+
+def _fmt_acc(x) -> str:
+    return "-" if x is None else f"{x:.4f}"
+
+
+def cmd_models(args) -> int:
+    from . import zoo
+
+    rows = []
+    for name in zoo.bundled_names():
+        tm = zoo.load_bundled(name)
+        rows.append({"name": name, "arch": tm.arch, "dataset": tm.dataset, "params": tm.n_params,
+                     "test_accuracy": tm.test_accuracy, "hidden_size": tm.config.hidden_size,
+                     "embed_dim": tm.config.embed_dim, "vocab_size": tm.config.vocab_size,
+                     "num_layers": tm.config.num_layers, "max_len": tm.config.max_len})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no bundled models found in", zoo.WEIGHTS_DIR)
+        return 0
+    print(f"{'name':<10} {'arch':<5} {'dataset':<7} {'params':>10} {'hidden':>6} {'TEST acc':>8}")
+    for r in rows:
+        print(f"{r['name']:<10} {r['arch']:<5} {r['dataset']:<7} {r['params']:>10,} {r['hidden_size']:>6} "
+              f"{_fmt_acc(r['test_accuracy']):>8}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from . import zoo
+    from .trace import fused_prob, trace
+
+    tm = zoo.resolve(args.model)
+    text = " ".join(args.text)
+    if text == "-":
+        text = sys.stdin.read()
+    tr = trace(tm.model, tm.vocab, text)
+    prob = fused_prob(tm.model, tr.ids)
+    label = int(prob >= 0.5)
+    if args.json:
+        last = tr.last
+        out = {
+            "model": tm.name, "arch": tr.arch, "tokens": list(tr.tokens), "oov": list(tr.oov),
+            "truncated": tr.truncated, "n_tokens_total": tr.n_tokens_total,
+            "step_probs": [round(float(p), 7) for p in tr.step_probs], "prob": prob, "label": label,
+            "trace_prob": tr.prob,
+            "gates": {g: last.gates[g].round(6).tolist() for g in tr.gate_names},
+            "hidden": last.h.round(6).tolist(),
+        }
+        print(json.dumps(out, ensure_ascii=True))
+        return 0
+    word = "positive" if label else "negative"
+    print(f"{word}  P(positive) = {prob:.4f}  ({tm.name}, {len(tr.tokens)} tokens"
+          f"{', %d OOV' % sum(tr.oov) if any(tr.oov) else ''}"
+          f"{', cut from %d' % tr.n_tokens_total if tr.truncated else ''})")
+    if not tr.tokens:
+        print("(no tokens: this is the model's prior before reading anything)")
+    return 0
+
+
+def read_labelled(path: str) -> tuple[list[str], list[int], int]:
+    """Lines `text<TAB>label` (label 0/1, the last tab-separated field); counts malformed lines."""
+    texts, labels, bad = [], [], 0
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e.strerror or e}") from None
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        text, sep, label = line.rpartition("\t")
+        if not sep or label.strip() not in ("0", "1"):
+            bad += 1
+            continue
+        texts.append(text)
+        labels.append(int(label.strip()))
+    return texts, labels, bad
+
+
+def cmd_evaluate(args) -> int:
+    import numpy as np
+
+    from . import zoo
+    from .train import EncodedSet, predict_probs
+
+    tm = zoo.resolve(args.model)
+    texts, labels, bad = read_labelled(args.file)
+    if bad:
+        print(f"skipped {bad} malformed line(s) (expected `text<TAB>0|1`)")
+    if not texts:
+        raise CliError(f"no usable lines in {args.file}")
+    y = np.array(labels)
+    p = predict_probs(tm.model, EncodedSet.from_texts(tm.vocab, texts, y, tm.config.max_len))
+    pred = (p >= 0.5).astype(int)
+    tp, tn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
+    fp, fn = int(((pred == 1) & (y == 0)).sum()), int(((pred == 0) & (y == 1)).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    print(f"model: {tm.name}  file: {args.file}")
+    print(f"precision: {precision:.4f}  recall: {recall:.4f}  f1: {f1:.4f}")
+    print("confusion matrix (rows = true, columns = predicted):")
+    print(f"{'':>12} {'pred 0':>8} {'pred 1':>8}")
+    print(f"{'true 0':>12} {tn:>8} {fp:>8}")
+    print(f"{'true 1':>12} {fn:>8} {tp:>8}")
+    print(f"accuracy: {(tp + tn) / len(y):.4f} (n={len(y)})")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from . import data
+
+    split = data.load(args.dataset, args.split)
+    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
+    try:
+        for text, label in zip(split.texts, split.labels):
+            clean = " ".join(text.replace("\t", " ").split())
+            out.write(f"{clean}\t{int(label)}\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.out != "-":
+        print(f"wrote {len(split)} lines of {args.dataset} {args.split.upper()} to {args.out}", file=sys.stderr)
+    return 0
+
+
+class _Bar:
+    """A one-line progress bar per epoch on a terminal; one line per epoch otherwise."""
+
+    def __init__(self, epochs: int, stream=sys.stderr):
+        self.epochs, self.stream, self.tty = epochs, stream, stream.isatty()
+        self.last_draw = 0.0
+
+    def update(self, ev) -> None:
+        done = ev.kind in ("epoch", "end")
+        now = time.perf_counter()
+        if self.tty and not done and now - self.last_draw < 0.1:
+            return
+        self.last_draw = now
+        width = 24
+        filled = int(width * ev.batch / max(1, ev.n_batches))
+        val = f" val_loss {ev.val_loss:.4f} val_acc {ev.val_acc:.4f}" if ev.val_acc is not None and done else ""
+        line = (f"epoch {ev.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+                f"{ev.batch}/{ev.n_batches} loss {ev.loss:.4f} acc {ev.acc:.4f}{val} {ev.elapsed:.0f}s")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if ev.kind == "epoch" else ""))
+        elif ev.kind == "epoch":
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def cmd_train(args) -> int:
+    from . import zoo
+    from .models import ModelConfig
+    from .recipes import Recipe, run
+    from .train import TrainConfig
+
+    try:
+        recipe = Recipe(
+            dataset=args.dataset, mix=args.mix, mix_max_len=args.mix_max_len,
+            val_fraction=args.val_fraction, min_freq=args.min_freq, train_limit=args.limit,
+            model=ModelConfig(arch=args.arch, vocab_size=args.vocab_size, embed_dim=args.embed_dim,
+                              hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout,
+                              max_len=args.max_len),
+            train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                              optimizer=args.optimizer, weight_decay=args.weight_decay, clip=args.clip,
+                              seed=args.seed, threads=args.threads, max_seconds=args.max_seconds,
+                              evals_per_epoch=args.evals_per_epoch),
+        )
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if args.mix == args.dataset:
+        raise CliError("--mix must name the other dataset")
+    out = Path(args.out)
+    name = args.name or out.stem
+    command = "python -m playground " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    bar = _Bar(args.epochs)
+    result = None
+    print(f"training {name}: {args.arch} on {args.dataset}" + (f" + {args.mix}" if args.mix else ""), file=sys.stderr)
+    for item in run(recipe, name=name, command=command):
+        if isinstance(item, zoo.TrainedModel):
+            result = item
+        else:
+            bar.update(item)
+    card = result.card
+    if card["status"] == "diverged":
+        raise CliError(card["status_message"])
+    zoo.save(result, out)
+    print(f"{card['status']}: {card['status_message']} best epoch {card['best_epoch']}, "
+          f"val acc {card['val_accuracy']:.4f}")
+    print(f"TEST accuracy ({args.dataset}): {card['test_accuracy']:.4f}  other: {card['other_test_accuracy']}")
+    print(f"train time {card['train_seconds']:.0f}s; wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    return run_bench(quick=args.quick, as_json=args.json, out=args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m playground", description="RNN Playground command line.")
+    sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="COMMAND")
+
+    s = sub.add_parser("models", help="list the bundled models")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_models)
+
+    s = sub.add_parser("predict", help="probability and label for a text")
+    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+    s.add_argument("--json", action="store_true", help="tokens, step_probs, gates, hidden as JSON")
+    s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
+    s.set_defaults(fn=cmd_predict)
+
+    s = sub.add_parser("evaluate", help="accuracy etc. on a file of `text<TAB>label` lines")
+    s.add_argument("--model", required=True)
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_evaluate)
+
+    s = sub.add_parser("export", help="write a dataset split as `text<TAB>label` lines")
+    s.add_argument("--dataset", choices=["rt", "imdb"], required=True)
+    s.add_argument("--split", choices=["train", "test"], default="test")
+    s.add_argument("--out", default="-", help="file, or - for stdout")
+    s.set_defaults(fn=cmd_export)
+
+    s = sub.add_parser("train", help="train a model and write a model file with its card")
+    s.add_argument("--arch", choices=["rnn", "lstm", "gru"], required=True)
+    s.add_argument("--dataset", choices=["rt", "imdb"], required=True)
+    s.add_argument("--out", required=True, help="path of the .safetensors model file to write")
+    s.add_argument("--name", help="model name (default: file stem)")
+    s.add_argument("--mix", choices=["rt", "imdb"], help="also train on this dataset's TRAIN rows")
+    s.add_argument("--mix-max-len", type=int, default=None)
+    s.add_argument("--vocab-size", type=int, default=20000)
+    s.add_argument("--min-freq", type=int, default=2)
+    s.add_argument("--embed-dim", type=int, default=64)
+    s.add_argument("--hidden-size", type=int, default=64)
+    s.add_argument("--layers", type=int, default=1)
+    s.add_argument("--dropout", type=float, default=0.3)
+    s.add_argument("--max-len", type=int, default=400)
+    s.add_argument("--epochs", type=int, default=5)
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--lr", type=float, default=1e-3)
+    s.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam")
+    s.add_argument("--weight-decay", type=float, default=0.0)
+    s.add_argument("--clip", type=float, default=5.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--max-seconds", type=float, default=None)
+    s.add_argument("--evals-per-epoch", type=int, default=2)
+    s.add_argument("--val-fraction", type=float, default=0.1)
+    s.add_argument("--limit", type=int, default=None, help="use only the first N TRAIN rows")
+    s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("bench", help="median timings and peak memory")
+    s.add_argument("--quick", action="store_true", help="fewer repeats, skip the IMDB epoch")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--out", help="also write the results as JSON to this file")
+    s.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .data import DataUnavailable
+    from .zoo import ModelFileError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if not getattr(args, "fn", None):
+            raise CliError("choose a command: models, predict, evaluate, export, train, bench (see --help)")
+        return args.fn(args)
+    except (CliError, ModelFileError, DataUnavailable) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(e, CliError) else EXIT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Build a trained model from the datasets: vocabulary, splits, training, TEST evaluation, card.
+
+Shared by `python -m playground train` (which rebuilt the bundled models) and usable by the app.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from . import data
+from .models import ModelConfig, build
+from .text import Vocab
+from .train import EncodedSet, Progress, TrainConfig, Trainer, evaluate
+from .zoo import TrainedModel, make_card
+
+
+@dataclass(frozen=True)
+class Recipe:
+    dataset: str  # primary: validation and TEST come from it
+    model: ModelConfig  # vocab_size here is the maximum; the built vocabulary may be smaller
+    train: TrainConfig
+    mix: str | None = None  # another dataset whose TRAIN rows are added to training
+    mix_max_len: int | None = None  # cut the mixed-in texts to this many tokens (their end)
+    val_fraction: float = 0.1
+    min_freq: int = 2
+    train_limit: int | None = None  # use only the first N primary TRAIN rows (quick runs)
+
+
+def prepare(recipe: Recipe) -> tuple[Vocab, EncodedSet, EncodedSet]:
+    """Vocabulary (from every text trained on) and encoded train/validation sets."""
+    data.check_dataset(recipe.dataset)
+    primary = data.load(recipe.dataset, "train")
+    texts, labels = list(primary.texts), primary.labels
+    if recipe.train_limit:
+        texts, labels = texts[: recipe.train_limit], labels[: recipe.train_limit]
+    extra = data.load(data.check_dataset(recipe.mix), "train") if recipe.mix else None
+    tr_idx, val_idx = data.train_val_split(len(texts), recipe.val_fraction, recipe.train.seed)
+    vocab_texts = [texts[i] for i in tr_idx] + (list(extra.texts) if extra else [])
+    vocab = Vocab.build(vocab_texts, max_size=recipe.model.vocab_size, min_freq=recipe.min_freq)
+    ml = recipe.model.max_len
+    full = EncodedSet.from_texts(vocab, texts, labels, ml)
+    train_set, val_set = full.subset(tr_idx), full.subset(val_idx)
+    if extra is not None:
+        train_set = train_set + EncodedSet.from_texts(vocab, extra.texts, extra.labels, recipe.mix_max_len or ml)
+    return vocab, train_set, val_set
+
+
+def test_set(vocab: Vocab, dataset: str, max_len: int) -> EncodedSet:
+    split = data.load(dataset, "test")
+    return EncodedSet.from_texts(vocab, split.texts, split.labels, max_len)
+
+
+def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], bool] | None = None
+        ) -> Iterator[Progress | TrainedModel]:
+    """Train per `recipe`; yields Progress events, then finally the TrainedModel with its card."""
+    t0 = time.perf_counter()
+    vocab, train_set, val_set = prepare(recipe)
+    cfg = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(vocab)})
+    model = build(cfg, seed=recipe.train.seed)
+    trainer = Trainer(model, train_set, val_set, recipe.train, should_stop=should_stop)
+    yield from trainer.run()
+    with torch.no_grad():
+        test_loss, test_acc = evaluate(model, test_set(vocab, recipe.dataset, cfg.max_len))
+        other = "rt" if recipe.dataset == "imdb" else "imdb"
+        _, other_acc = evaluate(model, test_set(vocab, other, cfg.max_len))
+    card = make_card(
+        cfg, name=name, arch=cfg.arch, dataset=recipe.dataset,
+        trained_on=f"{recipe.dataset} TRAIN (90%)" + (f" + {recipe.mix} TRAIN" if recipe.mix else ""),
+        n_train=len(train_set), n_val=len(val_set),
+        test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4),
+        test_split=f"{recipe.dataset} TEST (rows % 5 == 0), n={len(data.load(recipe.dataset, 'test'))}",
+        other_test_accuracy={other: round(other_acc, 4)},
+        val_accuracy=round(trainer.best_val_acc, 4), best_epoch=trainer.best_epoch,
+        status=trainer.status, status_message=trainer.message,
+        train_seconds=round(trainer.seconds, 1), total_seconds=round(time.perf_counter() - t0, 1),
+        seed=recipe.train.seed, train_config=recipe.train.to_dict(),
+        mix=recipe.mix, mix_max_len=recipe.mix_max_len, min_freq=recipe.min_freq,
+        history=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()} for h in trainer.history],
+        command=command, created=_dt.date.today().isoformat(),
+        torch=torch.__version__, machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+    )
+    yield TrainedModel(name=name, model=model, vocab=vocab, card=card, source="session")
+
+
+def sample_rows(n: int, k: int, seed: int = 0) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(n, size=min(n, k), replace=False))

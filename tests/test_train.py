@@ -1,0 +1,115 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from playground.models import ModelConfig, build
+from playground.train import EncodedSet, TrainConfig, Trainer, evaluate, make_batches
+
+
+def _toy(n=256, seed=0):
+    """Label 1 iff token 2 ("good") appears more often than token 3 ("bad")."""
+    rng = np.random.default_rng(seed)
+    ids, labels = [], []
+    for _ in range(n):
+        seq = rng.integers(2, 10, rng.integers(3, 12))
+        ids.append(seq)
+        labels.append(float((seq == 2).sum() > (seq == 3).sum()))
+    return EncodedSet(ids, np.array(labels, dtype=np.float32))
+
+
+def _model(arch="gru"):
+    return build(ModelConfig(arch=arch, vocab_size=10, embed_dim=8, hidden_size=16, max_len=20), seed=0)
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+def test_learns_a_toy_task_and_reports(arch):
+    train, val = _toy(512), _toy(128, seed=1)
+    m = _model(arch)
+    before = evaluate(m, val)[0]
+    events = list(Trainer(m, train, val, TrainConfig(epochs=4, lr=1e-2, evals_per_epoch=2)).run())
+    kinds = {e.kind for e in events}
+    assert {"batch", "eval", "epoch", "end"} <= kinds
+    assert events[-1].status == "done"
+    assert evaluate(m, val)[0] < before
+    assert all(e.elapsed >= 0 and 0 <= e.acc <= 1 for e in events)
+
+
+def test_reproducible_from_seed():
+    def run():
+        m = _model()
+        list(Trainer(m, _toy(), None, TrainConfig(epochs=1, seed=7)).run())
+        return [p.detach().clone() for p in m.parameters()]
+
+    assert all(torch.equal(a, b) for a, b in zip(run(), run()))
+
+
+def test_stop_between_batches_keeps_best_weights():
+    m = _model()
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    tr = Trainer(m, _toy(), _toy(64, 1), TrainConfig(epochs=3, batch_size=16), should_stop=stop)
+    events = list(tr.run())
+    assert tr.status == "stopped" and events[-1].status == "stopped"
+    assert len(tr.batch_history) == 3
+    assert tr.best_state is not None  # the partial epoch was validated and kept
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, tr.best_state[k])
+
+
+def test_closing_the_generator_stops_cleanly():
+    m = _model()
+    tr = Trainer(m, _toy(), _toy(64, 1), TrainConfig(epochs=3, batch_size=16))
+    gen = tr.run()
+    for _ in range(5):
+        next(gen)
+    gen.close()
+    assert tr.status == "stopped" and not m.training
+
+
+def test_time_cap():
+    tr = Trainer(_model(), _toy(), None, TrainConfig(epochs=100, max_seconds=0.2))
+    events = list(tr.run())
+    assert tr.status == "timeout" and "time cap" in events[-1].message
+
+
+def test_learning_rate_10_diverges_with_a_clear_message():
+    m = _model()
+    tr = Trainer(m, _toy(), _toy(64, 1), TrainConfig(epochs=3, lr=10.0, optimizer="adam"))
+    events = list(tr.run())
+    assert tr.status == "diverged" and "smaller learning rate" in events[-1].message
+    assert all(torch.isfinite(p).all() for p in m.parameters())
+
+
+def test_nan_loss_diverges():
+    m = _model()
+    with torch.no_grad():
+        m.embedding.weight[2:].fill_(float("nan"))
+    tr = Trainer(m, _toy(), None, TrainConfig(epochs=1))
+    list(tr.run())
+    assert tr.status == "diverged" and "nan" in tr.message.lower()
+
+
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"lr": 0}, {"lr": 11}, {"lr": math.nan}, {"batch_size": 0},
+                                 {"optimizer": "lbfgs"}, {"threads": 0}, {"max_seconds": -1}])
+def test_train_config_bounds(bad):
+    with pytest.raises(ValueError):
+        TrainConfig(**bad)
+
+
+def test_bucketing_groups_similar_lengths():
+    lengths = np.array([1, 50, 2, 49, 3, 48, 4, 47])
+    batches = make_batches(lengths, 4, None)
+    assert sorted(lengths[batches[0]].tolist()) == [1, 2, 3, 4]
+    shuffled = make_batches(lengths, 4, np.random.default_rng(0))
+    assert sorted(np.concatenate(shuffled).tolist()) == list(range(8))
+
+
+def test_empty_training_set_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        Trainer(_model(), EncodedSet([], np.zeros(0, dtype=np.float32)), None)
