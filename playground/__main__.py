@@ -41,6 +41,15 @@ def cmd_models(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    if args.markdown:
+        print("| model | arch | dataset | embedding | hidden | vocabulary | max tokens | parameters | TEST accuracy | train time |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            card = zoo.load_bundled(r["name"]).card
+            print(f"| {r['name']} | {zoo.load_bundled(r['name']).config.title} | {r['dataset']} TEST | {r['embed_dim']} | "
+                  f"{r['hidden_size']} | {r['vocab_size']:,} | {r['max_len']} | {r['params']:,} | "
+                  f"{_fmt_acc(r['test_accuracy'])} | {card.get('train_seconds', 0):.0f} s |")
+        return 0
     if not rows:
         print("no bundled models found in", zoo.WEIGHTS_DIR)
         return 0
@@ -182,15 +191,17 @@ def cmd_train(args) -> int:
 
     try:
         recipe = Recipe(
-            dataset=args.dataset, mix=args.mix, mix_max_len=args.mix_max_len,
+            dataset=args.dataset, mix=args.mix, mix_max_len=args.mix_max_len, mix_sentences=args.mix_sentences,
             val_fraction=args.val_fraction, min_freq=args.min_freq, train_limit=args.limit,
+            eval_other=args.limit is None, init_from=args.init_from,
             model=ModelConfig(arch=args.arch, vocab_size=args.vocab_size, embed_dim=args.embed_dim,
                               hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout,
                               max_len=args.max_len),
             train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                               optimizer=args.optimizer, weight_decay=args.weight_decay, clip=args.clip,
                               seed=args.seed, threads=args.threads, max_seconds=args.max_seconds,
-                              evals_per_epoch=args.evals_per_epoch),
+                              evals_per_epoch=args.evals_per_epoch, word_dropout=args.word_dropout,
+                              ema=args.ema),
         )
     except ValueError as e:
         raise CliError(str(e)) from None
@@ -230,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("models", help="list the bundled models")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--markdown", action="store_true", help="a Markdown table (for the README)")
     s.set_defaults(fn=cmd_models)
 
     s = sub.add_parser("predict", help="probability and label for a text")
@@ -255,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="path of the .safetensors model file to write")
     s.add_argument("--name", help="model name (default: file stem)")
     s.add_argument("--mix", choices=["rt", "imdb"], help="also train on this dataset's TRAIN rows")
-    s.add_argument("--mix-max-len", type=int, default=None)
+    s.add_argument("--mix-max-len", type=int, default=None, help="cut mixed-in texts to their last N tokens")
+    s.add_argument("--mix-sentences", type=int, default=0,
+                   help="mix in up to N sentences per text (weakly labelled) instead of whole texts")
+    s.add_argument("--init-from", help="start from this model (name or file): its vocabulary and architecture")
     s.add_argument("--vocab-size", type=int, default=20000)
     s.add_argument("--min-freq", type=int, default=2)
     s.add_argument("--embed-dim", type=int, default=64)
@@ -273,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--max-seconds", type=float, default=None)
     s.add_argument("--evals-per-epoch", type=int, default=2)
+    s.add_argument("--word-dropout", type=float, default=0.0, help="read tokens as <unk> with this probability")
+    s.add_argument("--ema", type=float, default=0.0, help="keep a moving average of the weights (e.g. 0.99)")
     s.add_argument("--val-fraction", type=float, default=0.1)
     s.add_argument("--limit", type=int, default=None, help="use only the first N TRAIN rows")
     s.set_defaults(fn=cmd_train)

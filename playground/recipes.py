@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -15,7 +16,7 @@ import torch
 
 from . import data
 from .models import ModelConfig, build
-from .text import Vocab
+from .text import Vocab, tokenize
 from .train import EncodedSet, Progress, TrainConfig, Trainer, evaluate
 from .zoo import TrainedModel, make_card
 
@@ -27,13 +28,16 @@ class Recipe:
     train: TrainConfig
     mix: str | None = None  # another dataset whose TRAIN rows are added to training
     mix_max_len: int | None = None  # cut the mixed-in texts to this many tokens (their end)
+    mix_sentences: int = 0  # > 0: mix in up to this many sentences per text instead of whole texts
     val_fraction: float = 0.1
     min_freq: int = 2
     train_limit: int | None = None  # use only the first N primary TRAIN rows (quick runs)
+    eval_other: bool = True  # also measure accuracy on the other dataset's TEST split
+    init_from: str | None = None  # start from this model file (its vocabulary and architecture)
 
 
-def prepare(recipe: Recipe) -> tuple[Vocab, EncodedSet, EncodedSet]:
-    """Vocabulary (from every text trained on) and encoded train/validation sets."""
+def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedSet, EncodedSet]:
+    """Vocabulary (from every text trained on, unless given) and encoded train/validation sets."""
     data.check_dataset(recipe.dataset)
     primary = data.load(recipe.dataset, "train")
     texts, labels = list(primary.texts), primary.labels
@@ -42,13 +46,35 @@ def prepare(recipe: Recipe) -> tuple[Vocab, EncodedSet, EncodedSet]:
     extra = data.load(data.check_dataset(recipe.mix), "train") if recipe.mix else None
     tr_idx, val_idx = data.train_val_split(len(texts), recipe.val_fraction, recipe.train.seed)
     vocab_texts = [texts[i] for i in tr_idx] + (list(extra.texts) if extra else [])
-    vocab = Vocab.build(vocab_texts, max_size=recipe.model.vocab_size, min_freq=recipe.min_freq)
+    if vocab is None:
+        vocab = Vocab.build(vocab_texts, max_size=recipe.model.vocab_size, min_freq=recipe.min_freq)
     ml = recipe.model.max_len
     full = EncodedSet.from_texts(vocab, texts, labels, ml)
     train_set, val_set = full.subset(tr_idx), full.subset(val_idx)
     if extra is not None:
-        train_set = train_set + EncodedSet.from_texts(vocab, extra.texts, extra.labels, recipe.mix_max_len or ml)
+        mix_texts, mix_labels = extra.texts, extra.labels
+        if recipe.mix_sentences:
+            mix_texts, mix_labels = sentences_of(extra.texts, extra.labels, recipe.mix_sentences, recipe.train.seed)
+        train_set = train_set + EncodedSet.from_texts(vocab, mix_texts, mix_labels, recipe.mix_max_len or ml)
     return vocab, train_set, val_set
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|<br\s*/?>", re.IGNORECASE)
+
+
+def sentences_of(texts, labels, per_text: int, seed: int = 0, min_tokens: int = 4) -> tuple[list[str], np.ndarray]:
+    """Up to `per_text` sentences of each text, each labelled like its text (weak labels).
+    Long reviews then teach the model short, single-sentence inputs like the ones people type."""
+    rng = np.random.default_rng(seed)
+    out_t, out_y = [], []
+    for text, y in zip(texts, labels):
+        sents = [s for s in _SENTENCE_END.split(text) if s and len(tokenize(s)) >= min_tokens]
+        if len(sents) > per_text:
+            keep = np.sort(rng.choice(len(sents), per_text, replace=False))
+            sents = [sents[i] for i in keep]
+        out_t.extend(sents)
+        out_y.extend([y] * len(sents))
+    return out_t, np.asarray(out_y, dtype=np.int64)
 
 
 def test_set(vocab: Vocab, dataset: str, max_len: int) -> EncodedSet:
@@ -60,27 +86,41 @@ def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], 
         ) -> Iterator[Progress | TrainedModel]:
     """Train per `recipe`; yields Progress events, then finally the TrainedModel with its card."""
     t0 = time.perf_counter()
-    vocab, train_set, val_set = prepare(recipe)
-    cfg = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(vocab)})
-    model = build(cfg, seed=recipe.train.seed)
+    base = None
+    if recipe.init_from:  # transfer: keep the base model's vocabulary and architecture
+        from .zoo import resolve
+
+        base = resolve(recipe.init_from)
+        cfg = ModelConfig(**{**base.config.to_dict(), "dropout": recipe.model.dropout,
+                             "max_len": recipe.model.max_len})
+        model = build(cfg, seed=recipe.train.seed)
+        model.load_state_dict(base.model.state_dict())
+        vocab, train_set, val_set = prepare(recipe, vocab=base.vocab)
+    else:
+        vocab, train_set, val_set = prepare(recipe)
+        cfg = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(vocab)})
+        model = build(cfg, seed=recipe.train.seed)
     trainer = Trainer(model, train_set, val_set, recipe.train, should_stop=should_stop)
     yield from trainer.run()
     with torch.no_grad():
         test_loss, test_acc = evaluate(model, test_set(vocab, recipe.dataset, cfg.max_len))
         other = "rt" if recipe.dataset == "imdb" else "imdb"
-        _, other_acc = evaluate(model, test_set(vocab, other, cfg.max_len))
+        other_acc = evaluate(model, test_set(vocab, other, cfg.max_len))[1] if recipe.eval_other else None
     card = make_card(
         cfg, name=name, arch=cfg.arch, dataset=recipe.dataset,
-        trained_on=f"{recipe.dataset} TRAIN (90%)" + (f" + {recipe.mix} TRAIN" if recipe.mix else ""),
+        trained_on=f"{recipe.dataset} TRAIN (90%)" + (f" + {recipe.mix} TRAIN" if recipe.mix else "")
+        + (f", starting from {base.name} ({base.card.get('trained_on', '?')})" if base else ""),
+        init_from=base.name if base else None,
         n_train=len(train_set), n_val=len(val_set),
         test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4),
         test_split=f"{recipe.dataset} TEST (rows % 5 == 0), n={len(data.load(recipe.dataset, 'test'))}",
-        other_test_accuracy={other: round(other_acc, 4)},
+        other_test_accuracy={other: round(other_acc, 4)} if other_acc is not None else {},
         val_accuracy=round(trainer.best_val_acc, 4), best_epoch=trainer.best_epoch,
         status=trainer.status, status_message=trainer.message,
         train_seconds=round(trainer.seconds, 1), total_seconds=round(time.perf_counter() - t0, 1),
         seed=recipe.train.seed, train_config=recipe.train.to_dict(),
-        mix=recipe.mix, mix_max_len=recipe.mix_max_len, min_freq=recipe.min_freq,
+        mix=recipe.mix, mix_max_len=recipe.mix_max_len, mix_sentences=recipe.mix_sentences,
+        min_freq=recipe.min_freq,
         history=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()} for h in trainer.history],
         command=command, created=_dt.date.today().isoformat(),
         torch=torch.__version__, machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads",

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .text import Vocab
+from .text import PAD_ID, UNK_ID, Vocab
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 # A run is diverging when its loss is not finite, or when the mean of the last DIVERGE_WINDOW
@@ -48,6 +48,8 @@ class TrainConfig:
     threads: int | None = None  # torch threads while training; None = leave as is
     max_seconds: float | None = None  # time cap; best weights are kept
     evals_per_epoch: int = 1  # validation passes per epoch (>1: curves move within an epoch)
+    word_dropout: float = 0.0  # while training, each token is read as <unk> with this probability
+    ema: float = 0.0  # > 0: validate and keep an exponential moving average of the weights
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -62,6 +64,10 @@ class TrainConfig:
             raise ValueError("max_seconds must be positive")
         if not 1 <= self.evals_per_epoch <= 100:
             raise ValueError("evals_per_epoch must be between 1 and 100")
+        if not 0.0 <= self.word_dropout <= 0.5:
+            raise ValueError("word_dropout must be between 0 and 0.5")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError("ema must be in [0, 1)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -228,11 +234,25 @@ class Trainer:
             return Progress(kind, epoch, b, n_batches, tot_loss / max(1, seen), tot_right / max(1, seen),
                             time.perf_counter() - start, val_loss, val_acc, **kw)
 
+        params = [p for p in model.parameters() if p.requires_grad]
+        ema = [p.detach().clone() for p in params] if cfg.ema > 0 else None
+
+        def swap_ema() -> None:  # exchange live weights and their moving average
+            with torch.no_grad():
+                for p, e in zip(params, ema):
+                    tmp = p.detach().clone()
+                    p.copy_(e)
+                    e.copy_(tmp)
+
         def validate() -> None:
             nonlocal val_loss, val_acc
+            if ema is not None:
+                swap_ema()
             if self.val_set is not None and len(self.val_set):
                 val_loss, val_acc = evaluate(model, self.val_set)
             self._snapshot_if_best(val_acc, epoch)
+            if ema is not None:
+                swap_ema()
             model.train()
             self.history.append({"epoch": epoch - 1 + b / n_batches, "loss": tot_loss / max(1, seen),
                                  "acc": tot_right / max(1, seen), "val_loss": val_loss, "val_acc": val_acc,
@@ -255,6 +275,9 @@ class Trainer:
                         self.message = f"Stopped at the time cap of {cfg.max_seconds:g} s."
                         return
                     ids, lens, y = pad_batch(self.train_set, idx)
+                    if cfg.word_dropout > 0:  # regulariser: forget some words, keep padding
+                        drop = (torch.rand(ids.shape) < cfg.word_dropout) & (ids != PAD_ID)
+                        ids = ids.masked_fill(drop, UNK_ID)
                     logits = model(ids, lens)
                     loss = loss_fn(logits, y)
                     if not torch.isfinite(loss):
@@ -274,6 +297,9 @@ class Trainer:
                     if cfg.clip > 0:
                         nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                     opt.step()
+                    if ema is not None:
+                        with torch.no_grad():
+                            torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - cfg.ema)
                     b += 1
                     seen += len(idx)
                     tot_loss += float(loss.detach()) * len(idx)

@@ -1,0 +1,19 @@
+"""RNN Playground: the Streamlit entry point (router, page config, what all pages share)."""
+import streamlit as st
+
+from ui import common
+
+st.set_page_config(page_title="RNN Playground", page_icon="🔁", layout="wide",
+                   menu_items={"About": "RNN Playground: watch SimpleRNN, LSTM and GRU models read."})
+common.setup()
+
+PAGES = [
+    st.Page("views/home.py", title="Home", icon="🏠", url_path="home", default=True),
+    st.Page("views/playground.py", title="Playground", icon="🔬", url_path="playground"),
+    st.Page("views/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+]
+nav = st.navigation(PAGES)
+with st.sidebar:
+    st.caption("Type a sentence and watch a recurrent network read it, word by word. "
+               "Models trained in this session appear in every model picker.")
+nav.run()

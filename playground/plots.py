@@ -1,0 +1,221 @@
+"""Pure figure builders: Trace (and friends) -> plotly Figure. No Streamlit here.
+
+Conventions, the same on every chart:
+- time runs left to right; the x axis is token positions labelled with the tokens themselves
+  (numeric positions, so a repeated word stays two columns); OOV tokens are marked with "°";
+- values in [0, 1] (sigmoid gates) use one sequential scale, values in [-1, 1] (h, g, n, and c and
+  the pre-activation clipped for colour only) one diverging scale centred at 0;
+- hover on any cell shows token, unit, gate and the exact value.
+Token text is HTML-escaped before plotly sees it (plotly renders a few tags in labels).
+"""
+from __future__ import annotations
+
+import html
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .trace import GATE_TITLES, UNIT_INTERVAL, Trace
+
+SEQUENTIAL = "Viridis"  # gates in [0, 1]
+DIVERGING = "RdBu"  # states in [-1, 1], centred at 0 (red negative, blue positive)
+POS_COLOR, NEG_COLOR, NEUTRAL = "#2166ac", "#b2182b", "#888888"
+ARCH_COLORS = {"rnn": "#7b3294", "lstm": "#008837", "gru": "#e66101"}
+MAX_TICKS = 40
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+
+
+def token_labels(tokens: Sequence[str], oov: Sequence[bool] | None = None) -> list[str]:
+    """Escaped tick labels; OOV tokens get a trailing degree sign."""
+    oov = oov or [False] * len(tokens)
+    return [html.escape(t, quote=False) + ("°" if o else "") for t, o in zip(tokens, oov)]
+
+
+def _x_axis(fig: go.Figure, labels: list[str], row=None, col=None) -> None:
+    n = len(labels)
+    step = max(1, int(np.ceil(n / MAX_TICKS)))  # thin labels on long texts
+    vals = list(range(0, n, step))
+    kw = dict(tickmode="array", tickvals=vals, ticktext=[labels[i] for i in vals],
+              tickangle=-45 if n > 8 or max((len(s) for s in labels), default=0) > 8 else 0,
+              range=[-0.5, n - 0.5] if n else None, title_text="token (read left to right)", showgrid=False)
+    if row is None:
+        fig.update_xaxes(**kw)
+    else:
+        fig.update_xaxes(row=row, col=col, **kw)
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
+                      margin=dict(l=60, r=20, t=50, b=80), font=FONT, template="plotly_white",
+                      hoverlabel=dict(font_size=13), legend=dict(orientation="h", y=-0.35, x=0))
+    return fig
+
+
+def _bottom_legend(fig: go.Figure) -> go.Figure:
+    """Legend in a row under the x-axis title, clear of the plot title on narrow screens."""
+    fig.update_layout(legend=dict(orientation="h", y=-0.42, yanchor="top", x=0, xanchor="left"),
+                      margin=dict(b=120))
+    return fig
+
+
+def empty_figure(message: str, height: int = 220) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=html.escape(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=15, color=NEUTRAL))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, "", height)
+
+
+def prediction_curve(tr: Trace, title: str = "Prediction after each word", height: int = 340) -> go.Figure:
+    """P(positive) after each token; 0.5 marked; the prior before reading at x = -1."""
+    labels = token_labels(tr.tokens, tr.oov)
+    fig = go.Figure()
+    fig.add_hrect(y0=0.5, y1=1, fillcolor=POS_COLOR, opacity=0.06, line_width=0)
+    fig.add_hrect(y0=0, y1=0.5, fillcolor=NEG_COLOR, opacity=0.06, line_width=0)
+    fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1),
+                  annotation_text="0.5", annotation_position="right")
+    x = np.arange(tr.n_steps)
+    colors = [POS_COLOR if p >= 0.5 else NEG_COLOR for p in tr.step_probs]
+    fig.add_trace(go.Scatter(
+        x=x, y=tr.step_probs, mode="lines+markers", name="P(positive)",
+        line=dict(color="#444", width=2), marker=dict(color=colors, size=8),
+        customdata=np.array(labels, dtype=object),
+        hovertemplate="after <b>%{customdata}</b><br>P(positive) = %{y:.3f}<extra></extra>",
+    ))
+    fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)", tickformat=".1f")
+    _x_axis(fig, labels)
+    fig.update_layout(showlegend=False)
+    return _layout(fig, title, height)
+
+
+def compare_curves(traces: Mapping[str, Trace], title: str = "Prediction after each word",
+                   height: int = 360) -> go.Figure:
+    """Several models' curves on one chart (same tokenisation assumed for the axis labels)."""
+    fig = go.Figure()
+    fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
+    longest = max(traces.values(), key=lambda t: t.n_steps) if traces else None
+    for name, tr in traces.items():
+        labels = token_labels(tr.tokens, tr.oov)
+        fig.add_trace(go.Scatter(
+            x=np.arange(tr.n_steps), y=tr.step_probs, mode="lines+markers", name=html.escape(name),
+            line=dict(color=ARCH_COLORS.get(tr.arch), width=2), marker=dict(size=6),
+            customdata=np.array(labels, dtype=object),
+            hovertemplate=f"{html.escape(name)}<br>after <b>%{{customdata}}</b>: %{{y:.3f}}<extra></extra>",
+        ))
+    fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)")
+    if longest is not None:
+        _x_axis(fig, token_labels(longest.tokens, longest.oov))
+    return _bottom_legend(_layout(fig, title, height))
+
+
+def scale_for(name: str) -> dict:
+    """Colour scale settings for a gate/state name (the project-wide convention)."""
+    if name in UNIT_INTERVAL:
+        return dict(colorscale=SEQUENTIAL, zmin=0.0, zmax=1.0)
+    return dict(colorscale=DIVERGING, zmin=-1.0, zmax=1.0, zmid=0.0, reversescale=False)
+
+
+def _values(tr: Trace, name: str, layer: int) -> np.ndarray:
+    lt = tr.layers[layer]
+    return lt.h if name == "h" else lt.gates[name]  # (T, H)
+
+
+def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, height: int | None = None,
+            selected_unit: int | None = None) -> go.Figure:
+    """Units (rows) x tokens (columns) of one gate or state; exact values on hover."""
+    vals = _values(tr, name, layer)  # (T, H)
+    T, H = vals.shape
+    labels = token_labels(tr.tokens, tr.oov)
+    z = vals.T  # (H, T)
+    scale = scale_for(name)
+    shown = np.clip(z, scale["zmin"], scale["zmax"])  # colour only; hover shows the exact value
+    gate_title = GATE_TITLES.get(name, name)
+    layer_no = (layer % len(tr.layers)) + 1
+    custom = np.dstack([z, np.broadcast_to(np.array(labels, dtype=object), z.shape)])
+    fig = go.Figure(go.Heatmap(
+        z=shown, x=np.arange(T), y=np.arange(H), customdata=custom, colorscale=scale["colorscale"],
+        zmin=scale["zmin"], zmax=scale["zmax"], zmid=scale.get("zmid"),
+        colorbar=dict(title=dict(text=name, side="right"), thickness=12, len=0.9),
+        hovertemplate=("token <b>%{customdata[1]}</b> (position %{x})<br>unit %{y}<br>"
+                       f"{html.escape(gate_title)}" + " = %{customdata[0]:.4f}<extra></extra>"),
+        xgap=1 if T <= 60 else 0, ygap=1 if H <= 64 else 0,
+    ))
+    if selected_unit is not None and 0 <= selected_unit < H:
+        fig.add_hrect(y0=selected_unit - 0.5, y1=selected_unit + 0.5, line=dict(color="#ff7f00", width=2))
+    fig.update_yaxes(title_text="unit", autorange="reversed", showgrid=False)
+    _x_axis(fig, labels)
+    if title is None:
+        title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
+        if name in ("c", "pre"):
+            title += " (colour clipped to [-1, 1]; hover for exact values)"
+    return _layout(fig, title, height or int(min(560, max(240, 120 + 6 * H))))
+
+
+def gate_means(tr: Trace, layer: int = -1, title: str = "Mean gate value over units, per token",
+               height: int = 320) -> go.Figure:
+    """Each gate's mean over units after every token (one line per gate)."""
+    lt = tr.layers[layer]
+    labels = token_labels(tr.tokens, tr.oov)
+    fig = go.Figure()
+    palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e"]
+    for k, (name, vals) in enumerate(lt.gates.items()):
+        fig.add_trace(go.Scatter(
+            x=np.arange(tr.n_steps), y=vals.mean(axis=1), mode="lines+markers", name=GATE_TITLES[name],
+            line=dict(color=palette[k % len(palette)], width=2), marker=dict(size=5),
+            customdata=np.array(labels, dtype=object),
+            hovertemplate=f"{GATE_TITLES[name]}<br>token <b>%{{customdata}}</b><br>mean = %{{y:.4f}}<extra></extra>",
+        ))
+    fig.update_yaxes(title_text="mean over units")
+    _x_axis(fig, labels)
+    return _bottom_legend(_layout(fig, title, height))
+
+
+def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, height: int = 320) -> go.Figure:
+    """One unit's h and gate values across the sentence; the chosen token marked."""
+    lt = tr.layers[layer]
+    labels = token_labels(tr.tokens, tr.oov)
+    fig = go.Figure()
+    series = {"h": lt.h[:, unit], **{k: v[:, unit] for k, v in lt.gates.items()}}
+    palette = {"h": "#111111", "i": "#1b9e77", "f": "#d95f02", "g": "#7570b3", "o": "#e7298a", "c": "#66a61e",
+               "r": "#1b9e77", "z": "#d95f02", "n": "#7570b3", "pre": "#7570b3"}
+    for name, vals in series.items():
+        fig.add_trace(go.Scatter(
+            x=np.arange(tr.n_steps), y=vals, mode="lines+markers", name=GATE_TITLES[name],
+            line=dict(color=palette.get(name), width=3 if name == "h" else 1.5), marker=dict(size=5),
+            customdata=np.array(labels, dtype=object),
+            hovertemplate=f"unit {unit} · {GATE_TITLES[name]}<br>token <b>%{{customdata}}</b> = %{{y:.4f}}<extra></extra>",
+        ))
+    if token is not None and 0 <= token < tr.n_steps:
+        fig.add_vline(x=token, line=dict(color="#ff7f00", width=2, dash="dot"))
+    fig.update_yaxes(title_text="value")
+    _x_axis(fig, labels)
+    return _bottom_legend(_layout(fig, f"Unit {unit}: hidden state and gates across the sentence", height))
+
+
+def importance_bars(tokens: Sequence[str], oov: Sequence[bool], scores: np.ndarray, title: str,
+                    unit: str, height: int = 300) -> go.Figure:
+    """Signed word importance per token (blue pushes positive, red negative)."""
+    labels = token_labels(tokens, oov)
+    fig = go.Figure(go.Bar(
+        x=np.arange(len(labels)), y=scores, marker_color=[POS_COLOR if s >= 0 else NEG_COLOR for s in scores],
+        customdata=np.array(labels, dtype=object),
+        hovertemplate="<b>%{customdata}</b><br>importance = %{y:.4f}<extra></extra>",
+    ))
+    fig.update_yaxes(title_text=f"importance ({unit})", zeroline=True, zerolinecolor="#999")
+    _x_axis(fig, labels)
+    return _layout(fig, title, height)
+
+
+def confidence_gauge(prob: float, height: int = 110) -> go.Figure:
+    """A horizontal bar from 0 (negative) to 1 (positive) with the probability marked."""
+    fig = go.Figure(go.Indicator(
+        mode="gauge+number", value=prob, number=dict(valueformat=".1%", suffix=" positive"),
+        gauge=dict(shape="bullet", axis=dict(range=[0, 1], tickformat=".0%"),
+                   bar=dict(color=POS_COLOR if prob >= 0.5 else NEG_COLOR, thickness=0.6),
+                   steps=[dict(range=[0, 0.5], color="#fbe3e5"), dict(range=[0.5, 1], color="#e3edf8")],
+                   threshold=dict(line=dict(color="#333", width=2), value=0.5)),
+    ))
+    fig.update_layout(height=height, margin=dict(l=20, r=30, t=20, b=20), font=FONT)
+    return fig

@@ -1,0 +1,101 @@
+"""The command line, run as a person would: `python -m playground ...` in a subprocess."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from playground import zoo
+
+ROOT = Path(__file__).resolve().parents[1]
+HAVE_MODELS = bool(zoo.bundled_names())
+needs_models = pytest.mark.skipif(not HAVE_MODELS, reason="no bundled models")
+
+
+def cli(*args, input=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True,
+                          text=True, input=input, timeout=timeout, encoding="utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("args,pattern", [
+    ([], "choose a command"),
+    (["predict", "--model", "no-such", "hi"], "Unknown model"),
+    (["predict", "hi"], "required"),
+    (["evaluate", "--model", "gru-rt", "/no/such/file"], "cannot read|No model file"),
+    (["train", "--arch", "cnn", "--dataset", "rt", "--out", "x"], "invalid choice"),
+    (["train", "--arch", "gru", "--dataset", "rt", "--out", "x", "--hidden-size", "0"], "hidden_size"),
+    (["train", "--arch", "gru", "--dataset", "rt", "--out", "x", "--lr", "abc"], "invalid float"),
+    (["bench", "--bogus"], "unrecognized"),
+])
+def test_errors_are_one_clear_line(args, pattern):
+    r = cli(*args)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    import re
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_bad_model_file_is_one_line(tmp_path):
+    f = tmp_path / "evil.safetensors"
+    f.write_bytes(b"\x80\x04\x95 not a model")
+    r = cli("predict", "--model", str(f), "hi")
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "not a model file" in r.stderr
+
+
+@needs_models
+def test_models_json():
+    r = cli("models", "--json")
+    rows = json.loads(r.stdout)
+    assert [x["name"] for x in rows] == list(zoo.BUNDLED)
+    assert all(0.5 < x["test_accuracy"] <= 1 and x["params"] > 0 for x in rows)
+
+
+@needs_models
+@pytest.mark.parametrize("text", ["not bad at all", "<script>alert(1)</script> 😀 电影", ""])
+def test_predict_json_fused_and_traced_agree(text):
+    r = cli("predict", "--model", "lstm-rt", "--json", text or " ")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    T = len(out["tokens"])
+    assert len(out["oov"]) == len(out["step_probs"]) == len(out["hidden"]) == T
+    assert set(out["gates"]) == {"i", "f", "g", "o", "c"}
+    assert all(len(g) == T for g in out["gates"].values())
+    assert out["label"] == int(out["prob"] >= 0.5)
+    if T:
+        assert abs(out["prob"] - out["step_probs"][-1]) < 1e-5
+
+
+@needs_models
+def test_evaluate_counts_malformed_lines_and_ends_with_accuracy(tmp_path):
+    f = tmp_path / "eval.tsv"
+    f.write_text("a wonderful, moving film\t1\nutterly boring and stupid\t0\nno label here\n"
+                 "tab\tin\ttext but fine\t1\nbad label\t7\n\n", encoding="utf-8")
+    r = cli("evaluate", "--model", "gru-rt", str(f))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert "skipped 2 malformed" in r.stdout
+    import re
+    assert re.fullmatch(r"accuracy: [01]\.\d{4} \(n=3\)", lines[-1])
+
+
+def test_export_then_evaluate_roundtrip_format(tmp_path):
+    out = tmp_path / "rt_test.tsv"
+    r = cli("export", "--dataset", "rt", "--split", "test", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1706 and all(line.rsplit("\t", 1)[1] in ("0", "1") for line in lines)
+
+
+def test_train_tiny_writes_a_loadable_model(tmp_path):
+    out = tmp_path / "tiny.safetensors"
+    r = cli("train", "--arch", "gru", "--dataset", "rt", "--limit", "300", "--epochs", "1", "--hidden-size", "8",
+            "--embed-dim", "8", "--threads", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "epoch 1/1" in r.stderr and "TEST accuracy" in r.stdout
+    tm = zoo.load_path(out)
+    assert tm.card["command"].startswith("python -m playground train") and tm.card["n_train"] == 270
+    r = cli("predict", "--model", str(out), "a fine film")
+    assert r.returncode == 0 and "P(positive)" in r.stdout

@@ -1,0 +1,80 @@
+"""Figure builders: the data in each figure is the trace's data, and labels are safe."""
+import numpy as np
+import pytest
+
+from playground import plots
+from playground.attribution import attribute
+from playground.trace import trace
+
+from .conftest import random_model
+
+
+@pytest.fixture(params=["rnn", "lstm", "gru"])
+def tr_and_model(request, small_vocab):
+    m = random_model(request.param, layers=2, vocab_size=len(small_vocab))
+    return trace(m, small_vocab, "the film was not good <b>x</b> 😀 the end"), m
+
+
+def test_prediction_curve_holds_step_probs(tr_and_model):
+    tr, _ = tr_and_model
+    fig = plots.prediction_curve(tr)
+    np.testing.assert_array_equal(fig.data[0].y, tr.step_probs)
+    assert list(fig.layout.xaxis.ticktext) == plots.token_labels(tr.tokens, tr.oov)
+    assert fig.layout.yaxis.title.text == "P(positive)"
+
+
+def test_repeated_tokens_stay_separate_columns(tr_and_model):
+    tr, _ = tr_and_model
+    fig = plots.heatmap(tr, "h")
+    assert list(fig.data[0].x) == list(range(tr.n_steps))  # "the" twice -> two columns
+
+
+def test_heatmaps_hold_the_gates_units_by_tokens(tr_and_model):
+    tr, _ = tr_and_model
+    for layer in (0, 1):
+        for name in tr.gate_names + ("h",):
+            fig = plots.heatmap(tr, name, layer=layer)
+            vals = tr.layers[layer].h if name == "h" else tr.layers[layer].gates[name]
+            z = np.asarray(fig.data[0].z)
+            assert z.shape == (tr.hidden_size, tr.n_steps)
+            np.testing.assert_allclose(z, np.clip(vals.T, -1, 1))
+            exact = np.asarray(fig.data[0].customdata)[:, :, 0].astype(float)
+            np.testing.assert_allclose(exact, vals.T)  # hover shows the unclipped value
+            if name in ("i", "f", "o", "r", "z"):
+                assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
+            else:
+                assert (fig.data[0].zmin, fig.data[0].zmax) == (-1, 1) and fig.data[0].zmid == 0
+            assert "unit" in fig.data[0].hovertemplate and "token" in fig.data[0].hovertemplate
+
+
+def test_labels_are_escaped_and_oov_marked(small_vocab):
+    m = random_model("gru", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "good 😀")
+    assert plots.token_labels(tr.tokens, tr.oov) == ["good", "😀°"]
+    assert plots.token_labels(["a<b"], [False]) == ["a&lt;b"]
+
+
+def test_long_text_thins_tick_labels(small_vocab):
+    m = random_model("rnn", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "good bad " * 100)
+    fig = plots.prediction_curve(tr)
+    assert len(fig.layout.xaxis.tickvals) <= plots.MAX_TICKS
+
+
+def test_gate_means_unit_lines_and_compare(tr_and_model, small_vocab):
+    tr, m = tr_and_model
+    fig = plots.gate_means(tr)
+    assert [d.name for d in fig.data] == [plots.GATE_TITLES[g] for g in tr.gate_names]
+    np.testing.assert_allclose(fig.data[0].y, tr.last.gates[tr.gate_names[0]].mean(axis=1))
+    fig = plots.unit_lines(tr, unit=3, token=2)
+    np.testing.assert_allclose(fig.data[0].y, tr.last.h[:, 3])
+    fig = plots.compare_curves({"a": tr, "b": tr})
+    assert len(fig.data) == 2
+    a = attribute(m, tr, "occlusion")
+    fig = plots.importance_bars(tr.tokens, tr.oov, a.scores, "x", a.unit)
+    np.testing.assert_allclose(fig.data[0].y, a.scores)
+
+
+def test_empty_and_gauge():
+    assert plots.empty_figure("nothing <here>").layout.annotations[0].text == "nothing &lt;here&gt;"
+    assert plots.confidence_gauge(0.8).data[0].value == 0.8

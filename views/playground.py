@@ -1,0 +1,163 @@
+"""Playground: one sentence, one model; the verdict, the prediction after each word, word
+importance, every gate, the hidden state, and one unit's equations with real numbers."""
+import streamlit as st
+
+from playground import plots
+from playground.attribution import METHODS, SHORT_NAMES, attribute
+from playground.explain import latex_lines, unit_step, verdict_word
+from playground.trace import GATE_TITLES, trace
+from ui import common
+
+st.title("🔬 Playground")
+st.caption("Type a sentence, pick a model, and watch it read. Press Enter to update.")
+
+common.keep("play.sentence", common.DEFAULT_SENTENCE, "s", parse=common.clean_input)
+
+
+def _use_example():
+    ex = st.session_state.get("play.example")
+    if ex:
+        st.session_state["play.sentence"] = ex
+    st.session_state["play.example"] = None
+
+
+top = st.columns([3, 2], vertical_alignment="bottom")
+with top[0]:
+    st.text_input("Sentence", key="play.sentence", max_chars=common.MAX_INPUT_CHARS,
+                  placeholder="Type a sentence about a film, a meal, a product…")
+with top[1]:
+    tm = common.model_picker("Model", key="model", query="model")
+st.pills("Examples", common.EXAMPLES, key="play.example", on_change=_use_example,
+         help="One click puts the example in the box above.")
+common.remember("play.sentence", "s")
+text = common.clean_input(st.session_state["play.sentence"])
+
+if not text.strip():
+    st.info("Type a sentence above (or pick an example) to see the network read it.")
+    st.stop()
+
+tr = trace(tm.model, tm.vocab, text)
+if tr.n_steps == 0:
+    st.warning("There is nothing here the model can read: no words, only punctuation or spaces.")
+    st.stop()
+if tr.truncated:
+    st.warning(f"Your text has {tr.n_tokens_total:,} tokens; this model reads at most "
+               f"{tm.config.max_len}, so it read only the last {tr.n_steps} (the first "
+               f"{tr.n_tokens_total - tr.n_steps:,} were cut).")
+n_oov = sum(tr.oov)
+if n_oov == tr.n_steps:
+    st.warning("None of these words are in the model's vocabulary (marked °), so it reads only "
+               "‘unknown word’ tokens and its verdict says little. Try English words.")
+elif n_oov:
+    st.caption(f"{n_oov} of {tr.n_steps} tokens are not in the model's vocabulary (marked °); "
+               "the model reads them all as the same ‘unknown word’.")
+
+# --- verdict ---------------------------------------------------------------------------------
+word = verdict_word(tr.prob)
+v1, v2 = st.columns([1, 2], vertical_alignment="center")
+with v1:
+    emoji = "😊" if word == "positive" else "☹️"
+    conf = tr.prob if word == "positive" else 1 - tr.prob
+    st.markdown(f"### {emoji} {word.capitalize()}")
+    st.metric("P(positive)", f"{tr.prob:.1%}", help="The readout's probability after the last word.")
+    st.caption(f"{conf:.0%} confident · {tm.config.title} · {tr.n_steps} tokens")
+with v2:
+    st.plotly_chart(plots.confidence_gauge(tr.prob), key="play.gauge", config={"displayModeBar": False})
+
+st.plotly_chart(plots.prediction_curve(tr, title="Prediction after each word"), key="play.curve")
+
+# --- word importance -------------------------------------------------------------------------
+st.subheader("Which words mattered")
+common.keep("play.method", "occlusion", "method", valid=lambda v: v in METHODS)
+method = st.segmented_control("Importance method", list(METHODS), key="play.method",
+                              format_func=lambda m: SHORT_NAMES[m], help="\n\n".join(
+                                  f"**{SHORT_NAMES[m]}**: {d}" for m, d in METHODS.items())) or "occlusion"
+common.remember("play.method", "method")
+att = attribute(tm.model, tr, method)
+st.html(common.chips_html(tr.tokens, tr.oov, att.normalised()))
+st.caption("Blue words push towards positive, red towards negative; darker = stronger "
+           f"({METHODS[method]}). Dashed chips with ° are out of vocabulary.")
+
+# --- gates and hidden state ------------------------------------------------------------------
+n_layers = len(tr.layers)
+layer = 0
+if n_layers > 1:
+    common.keep("play.layer", n_layers - 1, "layer", parse=int, valid=lambda v: 0 <= v < n_layers)
+    layer = st.segmented_control("Layer", list(range(n_layers)), key="play.layer",
+                                 format_func=lambda i: f"Layer {i + 1}") or 0
+    common.remember("play.layer", "layer")
+
+st.subheader("Gates")
+st.caption({"lstm": "i decides how much new information enters the cell, f how much of the old cell "
+                    "is kept, g is the candidate content, o how much of the cell is shown as h; c is "
+                    "the cell state (the LSTM's memory).",
+            "gru": "r decides how much of the previous state feeds the candidate n; z decides how much "
+                   "of the previous state is kept (z near 1) versus replaced by n.",
+            "rnn": "A SimpleRNN has no gates: the pre-activation a = W x + U h + b goes through tanh to "
+                   "give h. Large |a| saturates tanh, which is where gradients vanish."}[tr.arch])
+names = list(tr.gate_names)
+H = tr.hidden_size
+common.keep("play.unit", 0, "unit", parse=int, valid=lambda v: 0 <= v < H)
+common.keep("play.token", tr.n_steps - 1, "tok", parse=int, valid=lambda v: 0 <= v < tr.n_steps)
+st.session_state["play.unit"] = min(max(0, int(st.session_state["play.unit"])), H - 1)
+st.session_state["play.token"] = min(max(0, int(st.session_state["play.token"])), tr.n_steps - 1)
+
+
+def _clicked(event_key: str) -> None:
+    """A click on a heatmap cell picks that unit and token for the drill-down."""
+    ev = st.session_state.get(event_key)
+    pts = (ev or {}).get("selection", {}).get("points", []) if isinstance(ev, dict) else []
+    if not pts and ev is not None and hasattr(ev, "selection"):
+        pts = ev.selection.get("points", [])
+    if pts:
+        p = pts[0]
+        if isinstance(p.get("y"), (int, float)) and isinstance(p.get("x"), (int, float)):
+            st.session_state["play.unit"] = int(p["y"])
+            st.session_state["play.token"] = int(p["x"])
+
+
+cols = st.columns(2)
+for k, name in enumerate(names):
+    with cols[k % 2]:
+        ck = f"play.heat.{name}"
+        st.plotly_chart(plots.heatmap(tr, name, layer=layer, selected_unit=st.session_state["play.unit"]),
+                        key=ck, on_select=lambda ck=ck: _clicked(ck), selection_mode="points")
+with cols[len(names) % 2]:
+    st.plotly_chart(plots.gate_means(tr, layer=layer), key="play.means")
+
+st.subheader("Hidden state")
+hcols = st.columns(n_layers)
+for li in range(n_layers):
+    with hcols[li]:
+        ck = f"play.heat.h{li}"
+        st.plotly_chart(plots.heatmap(tr, "h", layer=li, selected_unit=st.session_state["play.unit"],
+                                      title=f"Hidden state h — layer {li + 1}" if n_layers > 1 else "Hidden state h"),
+                        key=ck, on_select=lambda ck=ck: _clicked(ck), selection_mode="points")
+st.caption("Rows are units, columns are tokens. Click a cell to study that unit at that token below.")
+
+# --- one unit ---------------------------------------------------------------------------------
+st.subheader("One unit, up close")
+d1, d2 = st.columns([1, 3])
+with d1:
+    unit = st.selectbox("Unit", list(range(H)), key="play.unit")
+with d2:
+    tok = st.select_slider("Token", options=list(range(tr.n_steps)), key="play.token",
+                           format_func=lambda i: f"{i + 1}: {tr.tokens[i]}")
+common.remember("play.unit", "unit")
+common.remember("play.token", "tok")
+st.plotly_chart(plots.unit_lines(tr, unit, layer=layer, token=tok), key="play.unitlines")
+step = unit_step(tm.model, tr, layer, unit, tok)
+st.markdown(f"**Unit {unit} at token {tok + 1} (“{tr.tokens[tok]}”)**, layer {layer + 1}: "
+            f"h went from {step.h_prev:+.3f} to {step.h:+.3f}.")
+for line in latex_lines(step):
+    st.latex(line)
+
+with st.expander("Model card"):
+    card = tm.card
+    st.markdown(f"**{tm.name}** — {tm.config.title}, {tm.n_params:,} parameters; "
+                f"trained on {card.get('trained_on', 'unknown data')}.")
+    if tm.test_accuracy is not None:
+        st.markdown(f"TEST accuracy: **{tm.test_accuracy:.2%}** ({card.get('test_split', '')})")
+    st.dataframe(card.get("layers", []), hide_index=True,
+                 column_config={"params": st.column_config.NumberColumn("parameters", format="localized")})
+    st.json({k: v for k, v in card.items() if k not in ("layers", "history")}, expanded=False)
