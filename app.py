@@ -8,9 +8,10 @@ st.set_page_config(page_title="RNN Playground", page_icon="🔁", layout="wide",
 common.setup()
 
 PAGES = [
-    st.Page("views/home.py", title="Home", icon="🏠", url_path="home", default=True),
+    st.Page("views/home.py", title="Home", icon="🏠", default=True),
     st.Page("views/playground.py", title="Playground", icon="🔬", url_path="playground"),
     st.Page("views/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+    st.Page("views/train.py", title="Train", icon="🏋️", url_path="train"),
 ]
 nav = st.navigation(PAGES)
 with st.sidebar:

@@ -193,7 +193,7 @@ def cmd_train(args) -> int:
         recipe = Recipe(
             dataset=args.dataset, mix=args.mix, mix_max_len=args.mix_max_len, mix_sentences=args.mix_sentences,
             val_fraction=args.val_fraction, min_freq=args.min_freq, train_limit=args.limit,
-            eval_other=args.limit is None, init_from=args.init_from,
+            eval_other=args.limit is None, init_from=args.init_from, primary_repeat=args.primary_repeat,
             model=ModelConfig(arch=args.arch, vocab_size=args.vocab_size, embed_dim=args.embed_dim,
                               hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout,
                               max_len=args.max_len),
@@ -270,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mix-max-len", type=int, default=None, help="cut mixed-in texts to their last N tokens")
     s.add_argument("--mix-sentences", type=int, default=0,
                    help="mix in up to N sentences per text (weakly labelled) instead of whole texts")
+    s.add_argument("--primary-repeat", type=int, default=1,
+                   help="read the --dataset TRAIN rows this many times per epoch (weighs them against --mix)")
     s.add_argument("--init-from", help="start from this model (name or file): its vocabulary and architecture")
     s.add_argument("--vocab-size", type=int, default=20000)
     s.add_argument("--min-freq", type=int, default=2)
@@ -291,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--word-dropout", type=float, default=0.0, help="read tokens as <unk> with this probability")
     s.add_argument("--ema", type=float, default=0.0, help="keep a moving average of the weights (e.g. 0.99)")
     s.add_argument("--val-fraction", type=float, default=0.1)
-    s.add_argument("--limit", type=int, default=None, help="use only the first N TRAIN rows")
+    s.add_argument("--limit", type=int, default=None, help="use only N TRAIN rows (a seeded random sample)")
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("bench", help="median timings and peak memory")

@@ -99,8 +99,9 @@ def latex_lines(s: UnitStep) -> list[str]:
             lines.append(rf"{g}_t = {fn}(\underbrace{{{_n(inp)}}}_{{W_{{x{g}}}x_t+b}} + "
                          rf"\underbrace{{{_p(rec)}}}_{{W_{{h{g}}}h_{{t-1}}+b}}) = {_n(act)}")
         i, f, g, o = (p[k][2] for k in "ifgo")
-        lines.append(rf"c_t = f_t c_{{t-1}} + i_t g_t = {_n(f)}\cdot{_p(s.c_prev)} + {_n(i)}\cdot{_p(g)} = {_n(s.c)}")
-        lines.append(rf"h_t = o_t \tanh(c_t) = {_n(o)}\cdot\tanh({_n(s.c)}) = {_n(s.h)}")
+        lines.append(rf"\begin{{aligned}}c_t &= f_t c_{{t-1}} + i_t g_t\\ &= {_n(f)}\cdot{_p(s.c_prev)} + "
+                     rf"{_n(i)}\cdot{_p(g)} = {_n(s.c)}\end{{aligned}}")
+        lines.append(rf"\begin{{aligned}}h_t &= o_t \tanh(c_t)\\ &= {_n(o)}\cdot\tanh({_n(s.c)}) = {_n(s.h)}\end{{aligned}}")
         return lines
     r_in, r_rec, r = p["r"]
     z_in, z_rec, z = p["z"]
@@ -108,9 +109,11 @@ def latex_lines(s: UnitStep) -> list[str]:
     return [
         rf"r_t = \sigma(\underbrace{{{_n(r_in)}}}_{{W_{{xr}}x_t+b}} + \underbrace{{{_p(r_rec)}}}_{{W_{{hr}}h_{{t-1}}+b}}) = {_n(r)}",
         rf"z_t = \sigma(\underbrace{{{_n(z_in)}}}_{{W_{{xz}}x_t+b}} + \underbrace{{{_p(z_rec)}}}_{{W_{{hz}}h_{{t-1}}+b}}) = {_n(z)}",
-        rf"n_t = \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b}} + r_t\cdot\underbrace{{{_p(n_rec)}}}_{{W_{{hn}}h_{{t-1}}+b_{{hn}}}})"
-        rf" = \tanh({_n(n_in)} + {_n(r)}\cdot{_p(n_rec)}) = {_n(n)}",
-        rf"h_t = (1-z_t)\,n_t + z_t\,h_{{t-1}} = {_n(1 - z)}\cdot{_p(n)} + {_n(z)}\cdot{_p(s.h_prev)} = {_n(s.h)}",
+        rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b}} + r_t\cdot"
+        rf"\underbrace{{{_p(n_rec)}}}_{{W_{{hn}}h_{{t-1}}+b_{{hn}}}})\\ &= \tanh({_n(n_in)} + {_n(r)}\cdot{_p(n_rec)}) = {_n(n)}"
+        rf"\end{{aligned}}",
+        rf"\begin{{aligned}}h_t &= (1-z_t)\,n_t + z_t\,h_{{t-1}}\\ &= {_n(1 - z)}\cdot{_p(n)} + {_n(z)}\cdot"
+        rf"{_p(s.h_prev)} = {_n(s.h)}\end{{aligned}}",
     ]
 
 

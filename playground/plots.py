@@ -53,9 +53,10 @@ def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
 
 
 def _bottom_legend(fig: go.Figure) -> go.Figure:
-    """Legend in a row under the x-axis title, clear of the plot title on narrow screens."""
-    fig.update_layout(legend=dict(orientation="h", y=-0.42, yanchor="top", x=0, xanchor="left"),
-                      margin=dict(b=120))
+    """Legend in rows between the title and the plot, so it never covers tick labels, even when
+    it wraps on a phone."""
+    fig.update_layout(legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, xanchor="left"),
+                      margin=dict(t=100), title=dict(y=0.98, yanchor="top"))
     return fig
 
 
@@ -219,3 +220,61 @@ def confidence_gauge(prob: float, height: int = 110) -> go.Figure:
     ))
     fig.update_layout(height=height, margin=dict(l=20, r=30, t=20, b=20), font=FONT)
     return fig
+
+
+def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (), height: int = 330) -> go.Figure:
+    """Loss (left) and accuracy (right) against epochs: per-batch loss faintly, train and
+    validation at every validation pass."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy"),
+                        horizontal_spacing=0.12)
+    if batch_history:
+        fig.add_trace(go.Scatter(x=[b["epoch"] for b in batch_history], y=[b["loss"] for b in batch_history],
+                                 mode="lines", name="batch loss", line=dict(color="#bbbbbb", width=1),
+                                 hovertemplate="epoch %{x:.2f}<br>batch loss %{y:.3f}<extra></extra>"), 1, 1)
+    x = [h["epoch"] for h in history]
+    series = [("loss", "train loss", "#1f77b4", 1), ("val_loss", "validation loss", "#ff7f0e", 1),
+              ("acc", "train accuracy", "#1f77b4", 2), ("val_acc", "validation accuracy", "#ff7f0e", 2)]
+    for key, name, color, col in series:
+        ys = [h.get(key) for h in history]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Scatter(x=x, y=ys, mode="lines+markers", name=name, marker=dict(size=6),
+                                     line=dict(color=color, width=2, dash="solid" if key.startswith("val") else "dot"),
+                                     hovertemplate=f"epoch %{{x:.2f}}<br>{name} %{{y:.4f}}<extra></extra>"), 1, col)
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
+    _layout(fig, "", height)
+    return _bottom_legend(fig)
+
+
+def probe_curves(snapshots: Sequence[tuple[str, Trace]], height: int = 330) -> go.Figure:
+    """The probe sentence's prediction curve after each epoch; the newest is darkest."""
+    fig = go.Figure()
+    fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
+    n = len(snapshots)
+    for k, (label, tr) in enumerate(snapshots):
+        alpha = 0.25 + 0.75 * (k + 1) / max(1, n)
+        labels = token_labels(tr.tokens, tr.oov)
+        fig.add_trace(go.Scatter(
+            x=np.arange(tr.n_steps), y=tr.step_probs, mode="lines+markers", name=html.escape(label),
+            line=dict(color=f"rgba(230,97,1,{alpha:.2f})", width=3 if k == n - 1 else 1.5),
+            marker=dict(size=6 if k == n - 1 else 4), customdata=np.array(labels, dtype=object),
+            hovertemplate=f"{html.escape(label)}<br>after <b>%{{customdata}}</b>: %{{y:.3f}}<extra></extra>"))
+    fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)")
+    if snapshots:
+        tr = snapshots[-1][1]
+        _x_axis(fig, token_labels(tr.tokens, tr.oov))
+    return _bottom_legend(_layout(fig, "", height))
+
+
+def confusion_matrix(tn: int, fp: int, fn: int, tp: int, height: int = 300) -> go.Figure:
+    z = np.array([[tn, fp], [fn, tp]])
+    total = max(1, int(z.sum()))
+    text = [[f"{v:,}<br>({v / total:.0%})" for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=["predicted negative", "predicted positive"],
+                               y=["truly negative", "truly positive"], colorscale="Blues", showscale=False,
+                               text=text, texttemplate="%{text}", hovertemplate="%{y}, %{x}: %{z}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "", height)

@@ -18,7 +18,7 @@ from . import data
 from .models import ModelConfig, build
 from .text import Vocab, tokenize
 from .train import EncodedSet, Progress, TrainConfig, Trainer, evaluate
-from .zoo import TrainedModel, make_card
+from .zoo import TrainedModel, make_card, quantize_for_storage
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,10 @@ class Recipe:
     mix_sentences: int = 0  # > 0: mix in up to this many sentences per text instead of whole texts
     val_fraction: float = 0.1
     min_freq: int = 2
-    train_limit: int | None = None  # use only the first N primary TRAIN rows (quick runs)
+    train_limit: int | None = None  # use only N primary TRAIN rows, sampled with the seed (quick runs)
     eval_other: bool = True  # also measure accuracy on the other dataset's TEST split
     init_from: str | None = None  # start from this model file (its vocabulary and architecture)
+    primary_repeat: int = 1  # read the primary TRAIN rows this many times per epoch (vs the mix)
 
 
 def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedSet, EncodedSet]:
@@ -41,8 +42,9 @@ def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedS
     data.check_dataset(recipe.dataset)
     primary = data.load(recipe.dataset, "train")
     texts, labels = list(primary.texts), primary.labels
-    if recipe.train_limit:
-        texts, labels = texts[: recipe.train_limit], labels[: recipe.train_limit]
+    if recipe.train_limit:  # a seeded sample: the files are sorted by label, so never "the first N"
+        keep = sample_rows(len(texts), recipe.train_limit, recipe.train.seed)
+        texts, labels = [texts[i] for i in keep], labels[keep]
     extra = data.load(data.check_dataset(recipe.mix), "train") if recipe.mix else None
     tr_idx, val_idx = data.train_val_split(len(texts), recipe.val_fraction, recipe.train.seed)
     vocab_texts = [texts[i] for i in tr_idx] + (list(extra.texts) if extra else [])
@@ -50,7 +52,7 @@ def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedS
         vocab = Vocab.build(vocab_texts, max_size=recipe.model.vocab_size, min_freq=recipe.min_freq)
     ml = recipe.model.max_len
     full = EncodedSet.from_texts(vocab, texts, labels, ml)
-    train_set, val_set = full.subset(tr_idx), full.subset(val_idx)
+    train_set, val_set = full.subset(np.tile(tr_idx, max(1, recipe.primary_repeat))), full.subset(val_idx)
     if extra is not None:
         mix_texts, mix_labels = extra.texts, extra.labels
         if recipe.mix_sentences:
@@ -77,56 +79,117 @@ def sentences_of(texts, labels, per_text: int, seed: int = 0, min_tokens: int = 
     return out_t, np.asarray(out_y, dtype=np.int64)
 
 
-def test_set(vocab: Vocab, dataset: str, max_len: int) -> EncodedSet:
+def heldout_set(vocab: Vocab, dataset: str, max_len: int) -> EncodedSet:
     split = data.load(dataset, "test")
     return EncodedSet.from_texts(vocab, split.texts, split.labels, max_len)
+
+
+class Job:
+    """One training run, in steps a UI can drive: prepare() -> events() -> finish().
+
+    `run()` below chains them for the command line; the Train page calls them one by one so it
+    can show `trainer.history` live and trace a probe sentence with `model` after every epoch."""
+
+    def __init__(self, recipe: Recipe, name: str, command: str = "",
+                 should_stop: Callable[[], bool] | None = None):
+        self.recipe, self.name, self.command, self.should_stop = recipe, name, command, should_stop
+        self.base = None
+        self.t0 = time.perf_counter()
+
+    def prepare(self) -> "Job":
+        recipe = self.recipe
+        if recipe.init_from:  # transfer: keep the base model's vocabulary and architecture
+            from .zoo import resolve
+
+            self.base = resolve(recipe.init_from)
+            self.config = ModelConfig(**{**self.base.config.to_dict(), "dropout": recipe.model.dropout,
+                                         "max_len": recipe.model.max_len})
+            self.model = build(self.config, seed=recipe.train.seed)
+            self.model.load_state_dict(self.base.model.state_dict())
+            self.vocab, train_set, val_set = prepare(recipe, vocab=self.base.vocab)
+        else:
+            self.vocab, train_set, val_set = prepare(recipe)
+            self.config = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(self.vocab)})
+            self.model = build(self.config, seed=recipe.train.seed)
+        self.n_train, self.n_val = len(train_set), len(val_set)
+        self.trainer = Trainer(self.model, train_set, val_set, recipe.train, should_stop=self.should_stop)
+        return self
+
+    def events(self) -> Iterator[Progress]:
+        yield from self.trainer.run()
+
+    def finish(self) -> TrainedModel:
+        """Best weights, rounded as a file stores them, measured on TEST, with a card."""
+        recipe, model, cfg, trainer, base = self.recipe, self.model, self.config, self.trainer, self.base
+        quantize_for_storage(model)  # evaluate exactly the weights a saved file holds
+        with torch.no_grad():
+            test_loss, test_acc = evaluate(model, heldout_set(self.vocab, recipe.dataset, cfg.max_len))
+            other = "rt" if recipe.dataset == "imdb" else "imdb"
+            other_acc = evaluate(model, heldout_set(self.vocab, other, cfg.max_len))[1] if recipe.eval_other else None
+        card = make_card(
+            cfg, name=self.name, arch=cfg.arch, dataset=recipe.dataset,
+            trained_on=(f"{recipe.dataset} TRAIN" + (f" (sample of {recipe.train_limit})" if recipe.train_limit else "")
+                        + f" minus {recipe.val_fraction:.0%} validation"
+                        + (f" + {recipe.mix} TRAIN" if recipe.mix else "")
+                        + (f", starting from {base.name} ({base.card.get('trained_on', '?')})" if base else "")),
+            init_from=base.name if base else None,
+            n_train=self.n_train, n_val=self.n_val,
+            test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4),
+            test_split=f"{recipe.dataset} TEST (rows % 5 == 0), n={len(data.load(recipe.dataset, 'test'))}",
+            other_test_accuracy={other: round(other_acc, 4)} if other_acc is not None else {},
+            val_accuracy=round(trainer.best_val_acc, 4), best_epoch=trainer.best_epoch,
+            status=trainer.status, status_message=trainer.message,
+            train_seconds=round(trainer.seconds, 1), total_seconds=round(time.perf_counter() - self.t0, 1),
+            seed=recipe.train.seed, train_config=recipe.train.to_dict(),
+            mix=recipe.mix, mix_max_len=recipe.mix_max_len, mix_sentences=recipe.mix_sentences,
+            primary_repeat=recipe.primary_repeat, min_freq=recipe.min_freq,
+            history=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()} for h in trainer.history],
+            command=self.command, created=_dt.date.today().isoformat(),
+            torch=torch.__version__, machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        )
+        return TrainedModel(name=self.name, model=model, vocab=self.vocab, card=card, source="session")
 
 
 def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], bool] | None = None
         ) -> Iterator[Progress | TrainedModel]:
     """Train per `recipe`; yields Progress events, then finally the TrainedModel with its card."""
-    t0 = time.perf_counter()
-    base = None
-    if recipe.init_from:  # transfer: keep the base model's vocabulary and architecture
-        from .zoo import resolve
-
-        base = resolve(recipe.init_from)
-        cfg = ModelConfig(**{**base.config.to_dict(), "dropout": recipe.model.dropout,
-                             "max_len": recipe.model.max_len})
-        model = build(cfg, seed=recipe.train.seed)
-        model.load_state_dict(base.model.state_dict())
-        vocab, train_set, val_set = prepare(recipe, vocab=base.vocab)
-    else:
-        vocab, train_set, val_set = prepare(recipe)
-        cfg = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(vocab)})
-        model = build(cfg, seed=recipe.train.seed)
-    trainer = Trainer(model, train_set, val_set, recipe.train, should_stop=should_stop)
-    yield from trainer.run()
-    with torch.no_grad():
-        test_loss, test_acc = evaluate(model, test_set(vocab, recipe.dataset, cfg.max_len))
-        other = "rt" if recipe.dataset == "imdb" else "imdb"
-        other_acc = evaluate(model, test_set(vocab, other, cfg.max_len))[1] if recipe.eval_other else None
-    card = make_card(
-        cfg, name=name, arch=cfg.arch, dataset=recipe.dataset,
-        trained_on=f"{recipe.dataset} TRAIN (90%)" + (f" + {recipe.mix} TRAIN" if recipe.mix else "")
-        + (f", starting from {base.name} ({base.card.get('trained_on', '?')})" if base else ""),
-        init_from=base.name if base else None,
-        n_train=len(train_set), n_val=len(val_set),
-        test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4),
-        test_split=f"{recipe.dataset} TEST (rows % 5 == 0), n={len(data.load(recipe.dataset, 'test'))}",
-        other_test_accuracy={other: round(other_acc, 4)} if other_acc is not None else {},
-        val_accuracy=round(trainer.best_val_acc, 4), best_epoch=trainer.best_epoch,
-        status=trainer.status, status_message=trainer.message,
-        train_seconds=round(trainer.seconds, 1), total_seconds=round(time.perf_counter() - t0, 1),
-        seed=recipe.train.seed, train_config=recipe.train.to_dict(),
-        mix=recipe.mix, mix_max_len=recipe.mix_max_len, mix_sentences=recipe.mix_sentences,
-        min_freq=recipe.min_freq,
-        history=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()} for h in trainer.history],
-        command=command, created=_dt.date.today().isoformat(),
-        torch=torch.__version__, machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads",
-    )
-    yield TrainedModel(name=name, model=model, vocab=vocab, card=card, source="session")
+    job = Job(recipe, name, command, should_stop).prepare()
+    yield from job.events()
+    yield job.finish()
 
 
 def sample_rows(n: int, k: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=min(n, k), replace=False))
+
+
+@dataclass(frozen=True)
+class HeldoutReport:
+    accuracy: float
+    n: int
+    tn: int
+    fp: int
+    fn: int
+    tp: int
+    confidently_wrong: tuple  # ((text, true label, P(positive)), ...) most confident mistakes first
+
+
+def heldout_report(model, vocab: Vocab, dataset: str, max_len: int, limit: int | None = None,
+                n_wrong: int = 5, seed: int = 0) -> HeldoutReport:
+    """Accuracy, confusion matrix and the most confidently wrong sentences on `dataset` TEST
+    (all of it, or a seeded sample of `limit` rows)."""
+    split = data.load(dataset, "test")
+    idx = sample_rows(len(split), limit, seed) if limit else np.arange(len(split))
+    texts = [split.texts[i] for i in idx]
+    y = split.labels[idx]
+    from .train import predict_probs
+
+    p = predict_probs(model, EncodedSet.from_texts(vocab, texts, y, max_len))
+    pred = (p >= 0.5).astype(int)
+    wrong = np.where(pred != y)[0]
+    worst = wrong[np.argsort(-np.abs(p[wrong] - 0.5))][:n_wrong]
+    return HeldoutReport(
+        accuracy=float((pred == y).mean()) if len(y) else float("nan"), n=len(y),
+        tn=int(((pred == 0) & (y == 0)).sum()), fp=int(((pred == 1) & (y == 0)).sum()),
+        fn=int(((pred == 0) & (y == 1)).sum()), tp=int(((pred == 1) & (y == 1)).sum()),
+        confidently_wrong=tuple((texts[i], int(y[i]), float(p[i])) for i in worst),
+    )

@@ -65,9 +65,22 @@ class TrainedModel:
         return self.vocab.encode(text, self.config.max_len)
 
 
+HALF_TENSORS = ("embedding.weight",)  # stored as float16: half the file, no measurable accuracy change
+
+
+@torch.no_grad()
+def quantize_for_storage(model: SentimentRNN) -> None:
+    """Round the tensors that files store in float16, in place, so that what is evaluated (and
+    written on the card) is exactly what a saved file will load."""
+    for name, p in model.named_parameters():
+        if name in HALF_TENSORS:
+            p.copy_(p.half().float())
+
+
 def to_bytes(tm: TrainedModel) -> bytes:
-    """Serialise to the model-file format."""
-    tensors = {k: v.detach().contiguous().clone() for k, v in tm.model.state_dict().items()}
+    """Serialise to the model-file format (embedding in float16, everything else float32)."""
+    tensors = {k: (v.detach().half() if k in HALF_TENSORS else v.detach()).contiguous().clone()
+               for k, v in tm.model.state_dict().items()}
     meta = {
         "format": FORMAT,
         "name": tm.name,

@@ -53,7 +53,8 @@ def test_playground_sentence_and_model_change_the_prediction():
     assert not at.exception
     second = _metric(at, "P(positive)")
     assert second != first
-    at.selectbox(key="model").set_value("gru-imdb").run()
+    opts = at.selectbox(key="model").options
+    at.selectbox(key="model").select_index(next(i for i, o in enumerate(opts) if o.startswith("gru-imdb"))).run()
     assert not at.exception
     assert _metric(at, "P(positive)") != second
     assert at.query_params["model"] == ["gru-imdb"] or at.query_params["model"] == "gru-imdb"
@@ -113,3 +114,46 @@ def test_compare_hostile_input(text):
     at = _at("views/compare.py")
     at.text_input(key="compare.sentence").set_value(text).run()
     assert not at.exception
+
+
+def _tiny_training(at: AppTest, name: str) -> AppTest:
+    at.switch_page("views/train.py").run()
+    assert not at.exception, at.exception
+    at.slider(key="train.rt_rows").set_value(300)
+    at.slider(key="train.epochs").set_value(1)
+    at.text_input(key="train.name").set_value(name)
+    at.button(key="train.start").click().run(timeout=120)
+    assert not at.exception, at.exception
+    return at
+
+
+def test_train_page_tiny_run_then_model_everywhere_and_sessions_isolated():
+    at = _at()
+    _tiny_training(at, "tiny-gru")
+    assert any("is ready" in s.value for s in at.success), [e.value for e in at.error]
+    assert any(m.label.startswith("TEST accuracy") for m in at.metric)
+    at.switch_page("views/playground.py").run()
+    assert not at.exception
+    assert any(o.startswith("tiny-gru") for o in at.selectbox(key="model").options)
+    before = _metric(at, "P(positive)")
+    opts = at.selectbox(key="model").options
+    at.selectbox(key="model").select_index(next(i for i, o in enumerate(opts) if o.startswith("tiny-gru"))).run()
+    assert not at.exception
+    assert at.selectbox(key="model").value == "tiny-gru"
+    assert _metric(at, "P(positive)") != before
+    other = _at("views/playground.py")  # a second visitor
+    assert not any(o.startswith("tiny-gru") for o in other.selectbox(key="model").options)
+
+
+def test_train_page_divergence_is_a_clear_message():
+    at = _at()
+    at.switch_page("views/train.py").run()
+    at.select_slider(key="train.lr").set_value(10.0)
+    at.slider(key="train.rt_rows").set_value(600)
+    at.slider(key="train.epochs").set_value(2)
+    at.button(key="train.start").click().run(timeout=120)
+    assert not at.exception
+    texts = [e.value for e in at.error] + [w.value for w in at.warning]
+    assert any("diverged" in t for t in texts), texts
+
+

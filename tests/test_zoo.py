@@ -13,7 +13,13 @@ from playground.zoo import ModelFileError, from_bytes, to_bytes
 
 
 def test_round_trip(tiny_trained, tmp_path):
+    zoo.quantize_for_storage(tiny_trained.model)  # what training does before it measures TEST
     path = zoo.save(tiny_trained, tmp_path / "m.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        assert f.get_tensor("embedding.weight").dtype == torch.float16
+        assert f.get_tensor("readout.weight").dtype == torch.float32
     back = zoo.load_path(path)
     assert back.vocab.itos == tiny_trained.vocab.itos and back.config == tiny_trained.config
     assert back.card == tiny_trained.card and back.name == "tiny"

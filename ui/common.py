@@ -143,5 +143,14 @@ def chips_html(tokens, oov, scores=None) -> str:
     return ('<div style="line-height:2.1;max-height:260px;overflow-y:auto">' + "".join(parts) + "</div>")
 
 
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>$~:=^&")
+
+
+def md_escape(text: str) -> str:
+    """User-derived text safe inside st.markdown/st.info: every Markdown, HTML, LaTeX and
+    directive character is backslash-escaped, so it shows literally."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
 def clean_input(text: str | None) -> str:
     return (text or "")[:MAX_INPUT_CHARS]

@@ -41,7 +41,7 @@ if all(tr.n_steps == 0 for tr in traces.values()):
 if any(tr.truncated for tr in traces.values()):
     st.warning("The text was cut to the models' maximum length; they read only its end.")
 
-st.info(disagreement_summary({models[n].config.title: tr for n, tr in traces.items()}))
+st.info(common.md_escape(disagreement_summary({models[n].config.title: tr for n, tr in traces.items()})))
 cols = st.columns(len(names))
 for col, (n, tr) in zip(cols, traces.items()):
     with col:

@@ -147,17 +147,17 @@ common.remember("play.unit", "unit")
 common.remember("play.token", "tok")
 st.plotly_chart(plots.unit_lines(tr, unit, layer=layer, token=tok), key="play.unitlines")
 step = unit_step(tm.model, tr, layer, unit, tok)
-st.markdown(f"**Unit {unit} at token {tok + 1} (“{tr.tokens[tok]}”)**, layer {layer + 1}: "
+st.markdown(f"**Unit {unit} at token {tok + 1} (“{common.md_escape(tr.tokens[tok])}”)**, layer {layer + 1}: "
             f"h went from {step.h_prev:+.3f} to {step.h:+.3f}.")
 for line in latex_lines(step):
     st.latex(line)
 
 with st.expander("Model card"):
     card = tm.card
-    st.markdown(f"**{tm.name}** — {tm.config.title}, {tm.n_params:,} parameters; "
-                f"trained on {card.get('trained_on', 'unknown data')}.")
+    st.markdown(f"**{common.md_escape(tm.name)}** — {tm.config.title}, {tm.n_params:,} parameters; "
+                f"trained on {common.md_escape(card.get('trained_on', 'unknown data'))}.")
     if tm.test_accuracy is not None:
-        st.markdown(f"TEST accuracy: **{tm.test_accuracy:.2%}** ({card.get('test_split', '')})")
+        st.markdown(f"TEST accuracy: **{tm.test_accuracy:.2%}** ({common.md_escape(card.get('test_split', ''))})")
     st.dataframe(card.get("layers", []), hide_index=True,
                  column_config={"params": st.column_config.NumberColumn("parameters", format="localized")})
     st.json({k: v for k, v in card.items() if k not in ("layers", "history")}, expanded=False)
