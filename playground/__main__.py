@@ -194,6 +194,7 @@ def cmd_train(args) -> int:
             dataset=args.dataset, mix=args.mix, mix_max_len=args.mix_max_len, mix_sentences=args.mix_sentences,
             val_fraction=args.val_fraction, min_freq=args.min_freq, train_limit=args.limit,
             eval_other=args.limit is None, init_from=args.init_from, primary_repeat=args.primary_repeat,
+            teachers=tuple(t for t in (args.teachers or "").split(",") if t), teacher_weight=args.teacher_weight,
             model=ModelConfig(arch=args.arch, vocab_size=args.vocab_size, embed_dim=args.embed_dim,
                               hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout,
                               max_len=args.max_len),
@@ -272,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mix in up to N sentences per text (weakly labelled) instead of whole texts")
     s.add_argument("--primary-repeat", type=int, default=1,
                    help="read the --dataset TRAIN rows this many times per epoch (weighs them against --mix)")
+    s.add_argument("--teachers", help="comma-separated models (names or files) to distil from")
+    s.add_argument("--teacher-weight", type=float, default=0.5,
+                   help="weight of the teachers' mean probability in each training label")
     s.add_argument("--init-from", help="start from this model (name or file): its vocabulary and architecture")
     s.add_argument("--vocab-size", type=int, default=20000)
     s.add_argument("--min-freq", type=int, default=2)

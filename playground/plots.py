@@ -246,7 +246,9 @@ def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (),
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
     _layout(fig, "", height)
-    return _bottom_legend(fig)
+    fig.update_layout(legend=dict(orientation="h", y=-0.28, yanchor="top", x=0, xanchor="left"),
+                      margin=dict(t=40, b=110))
+    return fig
 
 
 def probe_curves(snapshots: Sequence[tuple[str, Trace]], height: int = 330) -> go.Figure:

@@ -29,12 +29,15 @@ class Recipe:
     mix: str | None = None  # another dataset whose TRAIN rows are added to training
     mix_max_len: int | None = None  # cut the mixed-in texts to this many tokens (their end)
     mix_sentences: int = 0  # > 0: mix in up to this many sentences per text instead of whole texts
+    mix_limit: int | None = None  # mix in only this many texts (a seeded sample)
     val_fraction: float = 0.1
     min_freq: int = 2
     train_limit: int | None = None  # use only N primary TRAIN rows, sampled with the seed (quick runs)
     eval_other: bool = True  # also measure accuracy on the other dataset's TEST split
     init_from: str | None = None  # start from this model file (its vocabulary and architecture)
     primary_repeat: int = 1  # read the primary TRAIN rows this many times per epoch (vs the mix)
+    teachers: tuple[str, ...] = ()  # distillation: models (names or files) whose averaged
+    teacher_weight: float = 0.5  # probability is blended into every training label with this weight
 
 
 def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedSet, EncodedSet]:
@@ -47,18 +50,42 @@ def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedS
         texts, labels = [texts[i] for i in keep], labels[keep]
     extra = data.load(data.check_dataset(recipe.mix), "train") if recipe.mix else None
     tr_idx, val_idx = data.train_val_split(len(texts), recipe.val_fraction, recipe.train.seed)
-    vocab_texts = [texts[i] for i in tr_idx] + (list(extra.texts) if extra else [])
+    vocab_texts = [texts[i] for i in tr_idx] + (list(extra.texts[: recipe.mix_limit or None]) if extra else [])
     if vocab is None:
         vocab = Vocab.build(vocab_texts, max_size=recipe.model.vocab_size, min_freq=recipe.min_freq)
     ml = recipe.model.max_len
     full = EncodedSet.from_texts(vocab, texts, labels, ml)
-    train_set, val_set = full.subset(np.tile(tr_idx, max(1, recipe.primary_repeat))), full.subset(val_idx)
+    train_set, val_set = full.subset(tr_idx), full.subset(val_idx)
+    if recipe.teachers:  # validation keeps the true labels
+        train_set.labels = soft_labels(recipe, [texts[i] for i in tr_idx], train_set.labels)
+    train_set = train_set.subset(np.tile(np.arange(len(train_set)), max(1, recipe.primary_repeat)))
     if extra is not None:
         mix_texts, mix_labels = extra.texts, extra.labels
+        if recipe.mix_limit:
+            keep = sample_rows(len(mix_texts), recipe.mix_limit, recipe.train.seed + 1)
+            mix_texts, mix_labels = [mix_texts[i] for i in keep], mix_labels[keep]
         if recipe.mix_sentences:
             mix_texts, mix_labels = sentences_of(extra.texts, extra.labels, recipe.mix_sentences, recipe.train.seed)
-        train_set = train_set + EncodedSet.from_texts(vocab, mix_texts, mix_labels, recipe.mix_max_len or ml)
+        mix_set = EncodedSet.from_texts(vocab, mix_texts, mix_labels, recipe.mix_max_len or ml)
+        if recipe.teachers:
+            mix_set.labels = soft_labels(recipe, list(mix_texts), mix_set.labels)
+        train_set = train_set + mix_set
     return vocab, train_set, val_set
+
+
+def soft_labels(recipe: Recipe, texts: list[str], labels: np.ndarray) -> np.ndarray:
+    """Distillation targets: (1 - w) * label + w * mean teacher probability. Each teacher reads
+    the texts with its own vocabulary and maximum length."""
+    from .train import predict_probs
+    from .zoo import resolve
+
+    probs = []
+    for name in recipe.teachers:
+        t = resolve(name)
+        dummy = np.zeros(len(texts), dtype=np.float32)
+        probs.append(predict_probs(t.model, EncodedSet.from_texts(t.vocab, texts, dummy, t.config.max_len)))
+    w = recipe.teacher_weight
+    return ((1 - w) * labels.astype(np.float64) + w * np.mean(probs, axis=0)).astype(np.float32)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|<br\s*/?>", re.IGNORECASE)
@@ -131,6 +158,7 @@ class Job:
             trained_on=(f"{recipe.dataset} TRAIN" + (f" (sample of {recipe.train_limit})" if recipe.train_limit else "")
                         + f" minus {recipe.val_fraction:.0%} validation"
                         + (f" + {recipe.mix} TRAIN" if recipe.mix else "")
+                        + (f" (sample of {recipe.mix_limit})" if recipe.mix and recipe.mix_limit else "")
                         + (f", starting from {base.name} ({base.card.get('trained_on', '?')})" if base else "")),
             init_from=base.name if base else None,
             n_train=self.n_train, n_val=self.n_val,

@@ -114,7 +114,8 @@ class Progress:
 
     @property
     def fraction(self) -> float:
-        return min(1.0, ((self.epoch - 1) + self.batch / max(1, self.n_batches)))
+        """Epochs done so far, fractional (2.5 = half way through the third epoch)."""
+        return (self.epoch - 1) + self.batch / max(1, self.n_batches)
 
 
 @contextlib.contextmanager

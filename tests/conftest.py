@@ -6,6 +6,7 @@ import torch
 
 from playground.models import ModelConfig, build
 from playground.text import Vocab
+from playground.train import torch_threads
 from playground.zoo import TrainedModel
 
 WORDS = ["good", "bad", "great", "awful", "not", "movie", "film", "the", "a", "is", "was", "it", "loved", "hated"]
@@ -13,10 +14,8 @@ WORDS = ["good", "bad", "great", "awful", "not", "movie", "film", "the", "a", "i
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):  # the serving setting; also keeps tests from fighting over 2 cores
+        yield
 
 
 @pytest.fixture

@@ -120,6 +120,7 @@ def _tiny_training(at: AppTest, name: str) -> AppTest:
     at.switch_page("views/train.py").run()
     assert not at.exception, at.exception
     at.slider(key="train.rt_rows").set_value(300)
+    at.slider(key="train.mix_rows").set_value(0)
     at.slider(key="train.epochs").set_value(1)
     at.text_input(key="train.name").set_value(name)
     at.button(key="train.start").click().run(timeout=120)
@@ -150,6 +151,7 @@ def test_train_page_divergence_is_a_clear_message():
     at.switch_page("views/train.py").run()
     at.select_slider(key="train.lr").set_value(10.0)
     at.slider(key="train.rt_rows").set_value(600)
+    at.slider(key="train.mix_rows").set_value(0)
     at.slider(key="train.epochs").set_value(2)
     at.button(key="train.start").click().run(timeout=120)
     assert not at.exception

@@ -113,3 +113,26 @@ def test_bucketing_groups_similar_lengths():
 def test_empty_training_set_is_refused():
     with pytest.raises(ValueError, match="empty"):
         Trainer(_model(), EncodedSet([], np.zeros(0, dtype=np.float32)), None)
+
+
+def test_moving_average_of_weights_is_what_is_kept():
+    m = _model()
+    tr = Trainer(m, _toy(512), _toy(128, 1), TrainConfig(epochs=2, lr=1e-2, ema=0.9, evals_per_epoch=2))
+    events = list(tr.run())
+    assert tr.status == "done" and events[-1].val_acc is not None
+    for k, v in m.state_dict().items():  # the model holds the best (averaged) snapshot
+        assert torch.equal(v, tr.best_state[k])
+    assert evaluate(m, _toy(128, 1))[1] == pytest.approx(tr.best_val_acc)
+
+
+def test_word_dropout_keeps_padding_and_trains():
+    m = _model()
+    tr = Trainer(m, _toy(), None, TrainConfig(epochs=1, word_dropout=0.3))
+    list(tr.run())
+    assert tr.status == "done"
+
+
+def test_progress_fraction_counts_epochs():
+    from playground.train import Progress
+
+    assert Progress("batch", 3, 5, 10, 0.5, 0.5, 1.0).fraction == pytest.approx(2.5)
