@@ -4,6 +4,7 @@ measured with Streamlit's AppTest (the page script plus serialising every elemen
     python scripts/rerun_time.py [--model lstm-imdb] [--repeats 15]
 """
 import argparse
+import logging
 import statistics
 import sys
 import time
@@ -20,6 +21,7 @@ WORDS = SENT50.split()
 
 
 def main() -> None:
+    logging.disable(logging.WARNING)  # AppTest's "missing ScriptRunContext" chatter
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="lstm-imdb")
     ap.add_argument("--repeats", type=int, default=15)

@@ -17,8 +17,9 @@ SERVE_THREADS = 1  # see `python -m playground bench`: 2-core machine, several v
 MAX_SESSION_MODELS = 4
 MAX_INPUT_CHARS = 20_000
 DEFAULT_MODEL = "lstm-rt"
-DEFAULT_SENTENCE = "I expected to hate this movie, but honestly it was not bad at all"
+DEFAULT_SENTENCE = "I expected to hate this movie but I loved every minute of it"
 EXAMPLES = [
+    "The first half is slow, but the ending is wonderful",
     "not bad at all",
     "I expected to hate it but I loved it",
     "The acting was great, but the plot was boring and far too long",

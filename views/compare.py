@@ -46,8 +46,8 @@ cols = st.columns(len(names))
 for col, (n, tr) in zip(cols, traces.items()):
     with col:
         word = verdict_word(tr.prob)
-        st.metric(f"{models[n].config.title} ({n})", f"{'😊' if word == 'positive' else '☹️'} {word}",
-                  f"P(positive) {tr.prob:.1%}", delta_color="normal" if word == "positive" else "inverse")
+        st.metric(f"{models[n].config.title} ({n})", f"{'😊' if word == 'positive' else '☹️'} {word}")
+        st.caption(f"P(positive) = {tr.prob:.1%}")
 
 st.plotly_chart(plots.compare_curves({models[n].config.title: tr for n, tr in traces.items()}),
                 key="compare.curves")

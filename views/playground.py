@@ -75,8 +75,8 @@ method = st.segmented_control("Importance method", list(METHODS), key="play.meth
 common.remember("play.method", "method")
 att = attribute(tm.model, tr, method)
 st.html(common.chips_html(tr.tokens, tr.oov, att.normalised()))
-st.caption("Blue words push towards positive, red towards negative; darker = stronger "
-           f"({METHODS[method]}). Dashed chips with ° are out of vocabulary.")
+st.caption(f"Blue words push towards positive, red towards negative; darker = stronger. {METHODS[method]}. "
+           "Dashed chips with ° are out of vocabulary.")
 
 # --- gates and hidden state ------------------------------------------------------------------
 n_layers = len(tr.layers)
