@@ -209,7 +209,7 @@ def importance_bars(tokens: Sequence[str], oov: Sequence[bool], scores: np.ndarr
     return _layout(fig, title, height)
 
 
-def confidence_gauge(prob: float, height: int = 110) -> go.Figure:
+def confidence_gauge(prob: float, height: int = 130) -> go.Figure:
     """A horizontal bar from 0 (negative) to 1 (positive) with the probability marked."""
     fig = go.Figure(go.Indicator(
         mode="gauge+number", value=prob, number=dict(valueformat=".1%", suffix=" positive"),
@@ -218,7 +218,7 @@ def confidence_gauge(prob: float, height: int = 110) -> go.Figure:
                    steps=[dict(range=[0, 0.5], color="#fbe3e5"), dict(range=[0.5, 1], color="#e3edf8")],
                    threshold=dict(line=dict(color="#333", width=2), value=0.5)),
     ))
-    fig.update_layout(height=height, margin=dict(l=20, r=30, t=20, b=20), font=FONT)
+    fig.update_layout(height=height, margin=dict(l=20, r=30, t=15, b=35), font=FONT)
     return fig
 
 

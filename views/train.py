@@ -90,7 +90,8 @@ n1, n2 = st.columns([2, 3])
 with n1:
     name = st.text_input("Name for the model", value=default_name, max_chars=40, key="train.name").strip()
 with n2:
-    st.text_input("Probe sentence (its reading is redrawn after every epoch)", key="train.probe", max_chars=500)
+    st.text_input("Probe sentence (its reading is redrawn after every epoch)", key="train.probe",
+                  max_chars=common.MAX_INPUT_CHARS)
 common.remember("train.probe")
 for k in DEFAULTS:
     common.remember(k)
@@ -175,6 +176,8 @@ if start:
         if not done:  # stopped (Stop button or another widget): the trainer kept the best weights
             job.trainer.status = "stopped" if job.trainer.status in ("running", "not started") else job.trainer.status
         _finish(job, probe_snaps)
+        del job  # the training data and weight copies go; hand the freed pages back to the OS
+        common.release_memory()
 
 # --- result -----------------------------------------------------------------------------------
 res = ss.get("train.result")
