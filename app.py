@@ -18,3 +18,4 @@ with st.sidebar:
     st.caption("Type a sentence and watch a recurrent network read it, word by word. "
                "Models trained in this session appear in every model picker.")
 nav.run()
+common.release_memory()  # after every run: hand pages freed by this run back to the OS

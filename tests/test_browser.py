@@ -491,6 +491,26 @@ def test_train_then_use_in_playground(server, browser):
         page.context.close()
 
 
+def test_train_stop_keeps_the_best_weights(server, browser):
+    page = new_page(browser)
+    try:
+        open_app(page, server["base"], "/train", "Train a model")
+        slider_to(page, "Epochs", ["End"])  # 20 epochs: far longer than we wait
+        submit(page, text_box(page, "Name for the model"), "stopped-gru")
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text("Training curves").first.wait_for(state="visible", timeout=60_000)
+        page.wait_for_timeout(3000)  # some validation passes have happened
+        page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+        ready = page.get_by_text("is ready in every page's model picker").first
+        ready.wait_for(state="visible", timeout=60_000)
+        assert "stopped" in ready.inner_text() and "stopped-gru" in ready.inner_text()
+        wait_settled(page, timeout=60)
+        no_exception(page)
+        assert page.get_by_text("Models in this session: stopped-gru").count() == 1
+    finally:
+        page.context.close()
+
+
 # --- e. hostile text in every text box ----------------------------------------------------------
 def _check_hostile(page, box, text: str, url_param: str | None = None, maxlen: int = 20_000) -> None:
     before = box.input_value()

@@ -103,25 +103,11 @@ st.session_state["play.unit"] = min(max(0, int(st.session_state["play.unit"])), 
 st.session_state["play.token"] = min(max(0, int(st.session_state["play.token"])), tr.n_steps - 1)
 
 
-def _clicked(event_key: str) -> None:
-    """A click on a heatmap cell picks that unit and token for the drill-down."""
-    ev = st.session_state.get(event_key)
-    pts = (ev or {}).get("selection", {}).get("points", []) if isinstance(ev, dict) else []
-    if not pts and ev is not None and hasattr(ev, "selection"):
-        pts = ev.selection.get("points", [])
-    if pts:
-        p = pts[0]
-        if isinstance(p.get("y"), (int, float)) and isinstance(p.get("x"), (int, float)):
-            st.session_state["play.unit"] = int(p["y"])
-            st.session_state["play.token"] = int(p["x"])
-
-
 cols = st.columns(2)
 for k, name in enumerate(names):
     with cols[k % 2]:
-        ck = f"play.heat.{name}"
         st.plotly_chart(plots.heatmap(tr, name, layer=layer, selected_unit=st.session_state["play.unit"]),
-                        key=ck, on_select=lambda ck=ck: _clicked(ck), selection_mode="points")
+                        key=f"play.heat.{name}")
 with cols[len(names) % 2]:
     st.plotly_chart(plots.gate_means(tr, layer=layer), key="play.means")
 
@@ -129,11 +115,11 @@ st.subheader("Hidden state")
 hcols = st.columns(n_layers)
 for li in range(n_layers):
     with hcols[li]:
-        ck = f"play.heat.h{li}"
         st.plotly_chart(plots.heatmap(tr, "h", layer=li, selected_unit=st.session_state["play.unit"],
                                       title=f"Hidden state h — layer {li + 1}" if n_layers > 1 else "Hidden state h"),
-                        key=ck, on_select=lambda ck=ck: _clicked(ck), selection_mode="points")
-st.caption("Rows are units, columns are tokens. Click a cell to study that unit at that token below.")
+                        key=f"play.heat.h{li}")
+st.caption("Rows are units, columns are tokens; hover a cell for its exact value. The unit chosen "
+           "below is outlined in orange.")
 
 # --- one unit ---------------------------------------------------------------------------------
 st.subheader("One unit, up close")

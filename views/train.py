@@ -132,24 +132,46 @@ def _draw(job, ev, probe_snaps) -> None:
             st.plotly_chart(plots.probe_curves(probe_snaps), key=f"train.live.probe.{n}")
 
 
-def _finish(job, probe_snaps) -> None:
-    """Keep the model (best weights) and what the result section shows. No st.* calls here: this
-    also runs while Streamlit is stopping the script because the Stop button was pressed."""
+def _finish(job, probe_snaps, pending: dict) -> None:
+    """Finish the model (best weights) and what the result section shows, into `pending`, a plain
+    dict. No Streamlit call here: this also runs while Streamlit is stopping the script because
+    Stop (or another widget) was pressed, and then any st.* call, st.session_state included,
+    raises again. The next run registers the model (`_collect`)."""
     if job.trainer.status == "diverged" and job.trainer.best_state is None:
-        ss["train.result"] = {"error": job.trainer.message, "history": list(job.trainer.history),
-                              "batch_history": list(job.trainer.batch_history)}
+        pending["result"] = {"error": job.trainer.message, "history": list(job.trainer.history),
+                             "batch_history": list(job.trainer.batch_history)}
         return
     tm = job.finish()
     report = heldout_report(tm.model, tm.vocab, tm.dataset, tm.config.max_len,
                             limit=2000 if tm.dataset == "imdb" else None)
-    notice = common.add_session_model(tm)
-    ss["train.result"] = {"name": tm.name, "card": tm.card, "report": report, "notice": notice,
-                          "history": list(job.trainer.history), "batch_history": list(job.trainer.batch_history),
-                          "probe": probe_snaps, "message": job.trainer.message, "status": job.trainer.status}
+    pending["model"] = tm
+    pending["result"] = {"name": tm.name, "card": tm.card, "report": report,
+                         "history": list(job.trainer.history), "batch_history": list(job.trainer.batch_history),
+                         "probe": probe_snaps, "message": job.trainer.message, "status": job.trainer.status}
 
 
+def _collect() -> None:
+    """Register what a finished or stopped training run left in the pending dict. A click while
+    training stops that run and starts this one at once (fast reruns), so the stopped run may
+    still be evaluating its best weights: wait for it."""
+    pending = ss.get("train.pending")
+    if pending and pending.get("busy"):
+        with st.spinner("Stopping: keeping the best weights so far and measuring them on TEST…"):
+            deadline = time.perf_counter() + 30
+            while pending.get("busy") and time.perf_counter() < deadline:
+                time.sleep(0.1)
+    if pending and "result" in pending:
+        result = pending.pop("result")
+        tm = pending.pop("model", None)
+        if tm is not None:
+            result["notice"] = common.add_session_model(tm)
+        ss["train.result"] = result
+
+
+_collect()  # a run stopped by a click left its model here
 if start:
     ss["train.result"] = None
+    pending = ss.setdefault("train.pending", {})
     rows = int(ss["train.imdb_rows"]) if ds == "imdb" else int(ss["train.rt_rows"])
     mix_rows = int(ss["train.mix_rows"]) if ds == "rt" else 0
     recipe = Recipe(dataset=ds, model=mcfg, train=tcfg, eval_other=False,
@@ -160,6 +182,7 @@ if start:
     probe_snaps: list = []
     with st.spinner("Reading and tokenising the data…"):
         job.prepare()
+    pending["busy"] = True  # until the finally below has kept the model
     done = False
     try:
         last = 0.0
@@ -175,11 +198,15 @@ if start:
     finally:
         if not done:  # stopped (Stop button or another widget): the trainer kept the best weights
             job.trainer.status = "stopped" if job.trainer.status in ("running", "not started") else job.trainer.status
-        _finish(job, probe_snaps)
+        try:
+            _finish(job, probe_snaps, pending)
+        finally:
+            pending["busy"] = False
         del job  # the training data and weight copies go; hand the freed pages back to the OS
         common.release_memory()
 
 # --- result -----------------------------------------------------------------------------------
+_collect()
 res = ss.get("train.result")
 if res:
     if "error" in res:
