@@ -369,6 +369,14 @@ def server(browser):
         log.close()
 
 
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page at 1366x900, closed after the test."""
+    pg = new_page(browser)
+    yield pg
+    pg.context.close()
+
+
 @pytest.fixture(autouse=True)
 def _no_dialogs():
     DIALOGS.clear()
@@ -398,36 +406,32 @@ def test_page_loads(server, browser, path, size):
 
 
 # --- b. the Playground journey ------------------------------------------------------------------
-def test_playground_journey(server, browser):
+def test_playground_journey(server, browser, page):
     base = server["base"]
-    page = new_page(browser)
-    try:
-        open_app(page, base, "/playground", "Playground")
-        p0, y0 = metric_value(page, "P(positive)"), curve_y(page)
-        assert p0.endswith("%") and y0, (p0, y0)
+    open_app(page, base, "/playground", "Playground")
+    p0, y0 = metric_value(page, "P(positive)"), curve_y(page)
+    assert p0.endswith("%") and y0, (p0, y0)
 
-        sentence = "a dull, stupid and boring waste of time"
-        submit(page, text_box(page, "Sentence"), sentence, url_param="s")
-        no_exception(page)
-        p1, y1 = metric_value(page, "P(positive)"), curve_y(page)
-        assert p1 != p0, f"P(positive) did not change: {p0} -> {p1}"
-        assert y1 and y1 != y0, "the prediction curve did not change"
+    sentence = "a dull, stupid and boring waste of time"
+    submit(page, text_box(page, "Sentence"), sentence, url_param="s")
+    no_exception(page)
+    p1, y1 = metric_value(page, "P(positive)"), curve_y(page)
+    assert p1 != p0, f"P(positive) did not change: {p0} -> {p1}"
+    assert y1 and y1 != y0, "the prediction curve did not change"
 
-        choose(page, "Model", re.compile(r"^\s*gru-imdb"))
-        no_exception(page)
-        assert selected(page, "Model").startswith("gru-imdb"), selected(page, "Model")
-        p2 = metric_value(page, "P(positive)")
-        assert p2 != p1, f"P(positive) did not change with the model: {p1} -> {p2}"
+    choose(page, "Model", re.compile(r"^\s*gru-imdb"))
+    no_exception(page)
+    assert selected(page, "Model").startswith("gru-imdb"), selected(page, "Model")
+    p2 = metric_value(page, "P(positive)")
+    assert p2 != p1, f"P(positive) did not change with the model: {p1} -> {p2}"
 
-        choose(page, "Unit", "5")
-        page.get_by_text("Unit 5 at token").first.wait_for(state="visible")
-        no_exception(page)
-        full_screenshot(page, "playground_journey_1366x900")
+    choose(page, "Unit", "5")
+    page.get_by_text("Unit 5 at token").first.wait_for(state="visible")
+    no_exception(page)
+    full_screenshot(page, "playground_journey_1366x900")
 
-        url = page.url
-        assert "s=" in url and "model=gru-imdb" in url and "unit=5" in url, url
-    finally:
-        page.context.close()
+    url = page.url
+    assert "s=" in url and "model=gru-imdb" in url and "unit=5" in url, url
 
     fresh = new_page(browser)  # a new session: everything must come from the URL
     try:
@@ -444,71 +448,59 @@ def test_playground_journey(server, browser):
 
 
 # --- c. Compare ---------------------------------------------------------------------------------
-def test_compare_three_verdicts(server, browser):
-    page = new_page(browser)
-    try:
-        open_app(page, server["base"], "/compare", "Compare SimpleRNN, LSTM and GRU")
-        submit(page, text_box(page, "Sentence"), "the best film I have seen in years, simply wonderful",
-               url_param="s")
-        no_exception(page)
-        metrics = page.locator('[data-testid="stMetric"]')
-        assert metrics.count() == 3, metrics.all_inner_texts()
-        for v in page.locator('[data-testid="stMetricValue"]').all_inner_texts():
-            assert "positive" in v or "negative" in v, v
-    finally:
-        page.context.close()
+def test_compare_three_verdicts(server, browser, page):
+    open_app(page, server["base"], "/compare", "Compare SimpleRNN, LSTM and GRU")
+    submit(page, text_box(page, "Sentence"), "the best film I have seen in years, simply wonderful",
+           url_param="s")
+    no_exception(page)
+    metrics = page.locator('[data-testid="stMetric"]')
+    assert metrics.count() == 3, metrics.all_inner_texts()
+    for v in page.locator('[data-testid="stMetricValue"]').all_inner_texts():
+        assert "positive" in v or "negative" in v, v
 
 
 # --- d. train, then use the model on the Playground in the same session ------------------------
-def test_train_then_use_in_playground(server, browser):
-    page = new_page(browser)
-    try:
-        open_app(page, server["base"], "/train", "Train a model")
-        rows = slider_to(page, "Sentences to train on", ["Home", "ArrowRight", "ArrowRight"])
-        assert 200 <= int(rows) <= 210, rows
-        assert slider_to(page, "Epochs", ["Home"]) == "1"
-        submit(page, text_box(page, "Name for the model"), "browser-gru")
-        m = mark(page)
-        page.get_by_role("button", name="Train", exact=True).click()
-        page.get_by_text("is ready in every page's model picker").first.wait_for(state="visible", timeout=120_000)
-        wait_settled(page, since=m, timeout=60)
-        no_exception(page)
-        assert "browser-gru" in page.get_by_text("is ready in every page's model picker").first.inner_text()
-        full_screenshot(page, "train_done_1366x900")
+def test_train_then_use_in_playground(server, browser, page):
+    open_app(page, server["base"], "/train", "Train a model")
+    rows = slider_to(page, "Sentences to train on", ["Home", "ArrowRight", "ArrowRight"])
+    assert 200 <= int(rows) <= 210, rows
+    assert slider_to(page, "Epochs", ["Home"]) == "1"
+    submit(page, text_box(page, "Name for the model"), "browser-gru")
+    m = mark(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("is ready in every page's model picker").first.wait_for(state="visible", timeout=120_000)
+    wait_settled(page, since=m, timeout=60)
+    no_exception(page)
+    assert "browser-gru" in page.get_by_text("is ready in every page's model picker").first.inner_text()
+    full_screenshot(page, "train_done_1366x900")
 
-        # same websocket session: navigate with the sidebar link, never a new URL
-        m = mark(page)
-        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=re.compile("Playground")).click()
-        page.locator("h1").filter(has_text="Playground").first.wait_for(state="visible")
-        wait_settled(page, since=m)
-        choose(page, "Model", re.compile(r"^\s*browser-gru"))
-        no_exception(page)
-        assert selected(page, "Model").startswith("browser-gru"), selected(page, "Model")
-        assert "trained here" in selected(page, "Model")
-        assert metric_value(page, "P(positive)").endswith("%")
-        assert "model=browser-gru" in page.url
-    finally:
-        page.context.close()
+    # same websocket session: navigate with the sidebar link, never a new URL
+    m = mark(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=re.compile("Playground")).click()
+    page.locator("h1").filter(has_text="Playground").first.wait_for(state="visible")
+    wait_settled(page, since=m)
+    choose(page, "Model", re.compile(r"^\s*browser-gru"))
+    no_exception(page)
+    assert selected(page, "Model").startswith("browser-gru"), selected(page, "Model")
+    assert "trained here" in selected(page, "Model")
+    assert metric_value(page, "P(positive)").endswith("%")
+    assert "model=browser-gru" in page.url
 
 
-def test_train_stop_keeps_the_best_weights(server, browser):
-    page = new_page(browser)
-    try:
-        open_app(page, server["base"], "/train", "Train a model")
-        slider_to(page, "Epochs", ["End"])  # 20 epochs: far longer than we wait
-        submit(page, text_box(page, "Name for the model"), "stopped-gru")
-        page.get_by_role("button", name="Train", exact=True).click()
-        page.get_by_text("Training curves").first.wait_for(state="visible", timeout=60_000)
-        page.wait_for_timeout(3000)  # some validation passes have happened
-        page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
-        ready = page.get_by_text("is ready in every page's model picker").first
-        ready.wait_for(state="visible", timeout=60_000)
-        assert "stopped" in ready.inner_text() and "stopped-gru" in ready.inner_text()
-        wait_settled(page, timeout=60)
-        no_exception(page)
-        assert page.get_by_text("Models in this session: stopped-gru").count() == 1
-    finally:
-        page.context.close()
+def test_train_stop_keeps_the_best_weights(server, browser, page):
+    open_app(page, server["base"], "/train", "Train a model")
+    slider_to(page, "Epochs", ["End"])  # 20 epochs: far longer than we wait
+    submit(page, text_box(page, "Name for the model"), "stopped-gru")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Training curves").first.wait_for(state="visible", timeout=60_000)
+    page.wait_for_timeout(3000)  # some validation passes have happened
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+    ready = page.get_by_text("is ready in every page's model picker").first
+    ready.wait_for(state="visible", timeout=60_000)
+    assert "stopped" in ready.inner_text() and "stopped-gru" in ready.inner_text()
+    wait_settled(page, timeout=60)
+    no_exception(page)
+    assert page.get_by_text("Models in this session: stopped-gru").count() == 1
 
 
 # --- e. hostile text in every text box ----------------------------------------------------------
@@ -535,26 +527,22 @@ def _check_hostile(page, box, text: str, url_param: str | None = None, maxlen: i
 
 
 @pytest.mark.parametrize("path", ["/playground", "/compare", "/train"])
-def test_hostile_text(server, browser, path):
+def test_hostile_text(server, browser, page, path):
     name, title, _ = PAGES[path]
-    page = new_page(browser)
-    try:
-        open_app(page, server["base"], path, title)
-        if path == "/train":
-            probe = page.locator('input[aria-label^="Probe sentence"]')
-            for text in HOSTILE:
-                _check_hostile(page, probe, text)
-            for text in [t for t in HOSTILE if len(t) <= 40]:
-                _check_hostile(page, text_box(page, "Name for the model"), text, maxlen=40)
-        else:
-            for text in HOSTILE:
-                _check_hostile(page, text_box(page, "Sentence"), text, url_param="s")
-                if path == "/playground":
-                    assert metric_value(page, "P(positive)").endswith("%")
-        full_screenshot(page, f"{name}_hostile_1366x900")
-        assert not DIALOGS
-    finally:
-        page.context.close()
+    open_app(page, server["base"], path, title)
+    if path == "/train":
+        probe = page.locator('input[aria-label^="Probe sentence"]')
+        for text in HOSTILE:
+            _check_hostile(page, probe, text)
+        for text in [t for t in HOSTILE if len(t) <= 40]:
+            _check_hostile(page, text_box(page, "Name for the model"), text, maxlen=40)
+    else:
+        for text in HOSTILE:
+            _check_hostile(page, text_box(page, "Sentence"), text, url_param="s")
+            if path == "/playground":
+                assert metric_value(page, "P(positive)").endswith("%")
+    full_screenshot(page, f"{name}_hostile_1366x900")
+    assert not DIALOGS
 
 
 # --- f. concurrent visitors -----------------------------------------------------------------------
