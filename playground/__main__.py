@@ -42,16 +42,15 @@ def cmd_models(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if args.markdown:
-        targets = {"gru-imdb": 0.885, "lstm-imdb": 0.885, "rnn-imdb": 0.85, "gru-rt": 0.77, "lstm-rt": 0.77,
-                   "rnn-rt": 0.72}
         print("| model | cell | TEST split | embedding | hidden | vocabulary | max tokens | parameters "
               "| TEST accuracy | target | train time |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            card = zoo.load_bundled(r["name"]).card
-            print(f"| {r['name']} | {zoo.load_bundled(r['name']).config.title} | {r['dataset']} TEST | {r['embed_dim']} | "
+            tm = zoo.load_bundled(r["name"])
+            print(f"| {r['name']} | {tm.config.title} | {r['dataset']} TEST | {r['embed_dim']} | "
                   f"{r['hidden_size']} | {r['vocab_size']:,} | {r['max_len']} | {r['params']:,} | "
-                  f"{_fmt_acc(r['test_accuracy'])} | {targets.get(r['name'], '-')} | {card.get('train_seconds', 0):.0f} s |")
+                  f"{_fmt_acc(r['test_accuracy'])} | {zoo.TARGETS.get(r['name'], '-')} | "
+                  f"{tm.card.get('train_seconds', 0):.0f} s |")
         return 0
     if not rows:
         print("no bundled models found in", zoo.WEIGHTS_DIR)

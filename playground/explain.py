@@ -9,8 +9,8 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from .models import ARCH_TITLES, SentimentRNN
-from .trace import Trace, _sigmoid
+from .models import SentimentRNN
+from .trace import Trace, _weights
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,7 @@ def unit_step(model: SentimentRNN, tr: Trace, layer: int, unit: int, t: int) -> 
     layer = layer % L
     if not (0 <= t < tr.n_steps and 0 <= unit < tr.hidden_size):
         raise IndexError("token or unit out of range")
-    rnn = model.rnn
-    w_ih = getattr(rnn, f"weight_ih_l{layer}").double().numpy()
-    w_hh = getattr(rnn, f"weight_hh_l{layer}").double().numpy()
-    b_ih = getattr(rnn, f"bias_ih_l{layer}").double().numpy()
-    b_hh = getattr(rnn, f"bias_hh_l{layer}").double().numpy()
+    w_ih, w_hh, b_ih, b_hh = _weights(model, layer)
     if layer == 0:
         x = model.embedding.weight[tr.ids[t]].double().numpy()
     else:
@@ -55,16 +51,7 @@ def unit_step(model: SentimentRNN, tr: Trace, layer: int, unit: int, t: int) -> 
         row = k * H + unit
         inp = float(w_ih[row] @ x + b_ih[row])
         rec = float(w_hh[row] @ h_prev_vec + b_hh[row])
-        if tr.arch == "rnn":
-            act = inp + rec  # the recorded "gate" of a SimpleRNN is its pre-activation
-        elif tr.arch == "gru" and name == "n":
-            r = parts["r"][2]
-            act = float(np.tanh(inp + r * rec))
-        elif name in ("g",):
-            act = float(np.tanh(inp + rec))
-        else:
-            act = float(_sigmoid(np.float64(inp + rec)))
-        parts[name] = (inp, rec, act)
+        parts[name] = (inp, rec, float(lt.gates[name][t, unit]))  # the activation as traced
     c_prev = c = None
     if tr.arch == "lstm":
         c = float(lt.gates["c"][t, unit])
@@ -150,7 +137,3 @@ def disagreement_summary(traces: Mapping[str, Trace]) -> str:
     where = f" Their readings part ways at “{items[0][1].tokens[split_at]}” (word {split_at + 1})." if split_at is not None else ""
     return (f"{names(pos)} {'says' if len(pos) == 1 else 'say'} positive, {names(neg)} "
             f"{'says' if len(neg) == 1 else 'say'} negative.{where}")
-
-
-def arch_title(arch: str) -> str:
-    return ARCH_TITLES.get(arch, arch)

@@ -32,17 +32,14 @@ def token_labels(tokens: Sequence[str], oov: Sequence[bool] | None = None) -> li
     return [html.escape(t, quote=False) + ("°" if o else "") for t, o in zip(tokens, oov)]
 
 
-def _x_axis(fig: go.Figure, labels: list[str], row=None, col=None) -> None:
+def _x_axis(fig: go.Figure, labels: list[str]) -> None:
     n = len(labels)
     step = max(1, int(np.ceil(n / MAX_TICKS)))  # thin labels on long texts
     vals = list(range(0, n, step))
     kw = dict(tickmode="array", tickvals=vals, ticktext=[labels[i] for i in vals],
               tickangle=-45 if n > 8 or max((len(s) for s in labels), default=0) > 8 else 0,
               range=[-0.5, n - 0.5] if n else None, title_text="token (read left to right)", showgrid=False)
-    if row is None:
-        fig.update_xaxes(**kw)
-    else:
-        fig.update_xaxes(row=row, col=col, **kw)
+    fig.update_xaxes(**kw)
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
