@@ -50,9 +50,11 @@ def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedS
         texts, labels = [texts[i] for i in keep], labels[keep]
     extra = data.load(data.check_dataset(recipe.mix), "train") if recipe.mix else None
     tr_idx, val_idx = data.train_val_split(len(texts), recipe.val_fraction, recipe.train.seed)
-    vocab_texts = [texts[i] for i in tr_idx] + (list(extra.texts[: recipe.mix_limit or None]) if extra else [])
-    if vocab is None:
-        vocab = Vocab.build(vocab_texts, max_size=recipe.model.vocab_size, min_freq=recipe.min_freq)
+    mix_texts, mix_labels = mix_rows(recipe, extra) if extra is not None else ([], None)
+    if vocab is None:  # from the texts trained on (whole mixed-in texts, or the sample of them)
+        vocab_mix = extra.texts if extra is not None and not recipe.mix_limit else mix_texts
+        vocab = Vocab.build([texts[i] for i in tr_idx] + list(vocab_mix), max_size=recipe.model.vocab_size,
+                            min_freq=recipe.min_freq)
     ml = recipe.model.max_len
     full = EncodedSet.from_texts(vocab, texts, labels, ml)
     train_set, val_set = full.subset(tr_idx), full.subset(val_idx)
@@ -60,17 +62,22 @@ def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedS
         train_set.labels = soft_labels(recipe, [texts[i] for i in tr_idx], train_set.labels)
     train_set = train_set.subset(np.tile(np.arange(len(train_set)), max(1, recipe.primary_repeat)))
     if extra is not None:
-        mix_texts, mix_labels = extra.texts, extra.labels
-        if recipe.mix_limit:
-            keep = sample_rows(len(mix_texts), recipe.mix_limit, recipe.train.seed + 1)
-            mix_texts, mix_labels = [mix_texts[i] for i in keep], mix_labels[keep]
-        if recipe.mix_sentences:
-            mix_texts, mix_labels = sentences_of(extra.texts, extra.labels, recipe.mix_sentences, recipe.train.seed)
         mix_set = EncodedSet.from_texts(vocab, mix_texts, mix_labels, recipe.mix_max_len or ml)
         if recipe.teachers:
             mix_set.labels = soft_labels(recipe, list(mix_texts), mix_set.labels)
         train_set = train_set + mix_set
     return vocab, train_set, val_set
+
+
+def mix_rows(recipe: Recipe, extra) -> tuple[list[str], np.ndarray]:
+    """The other dataset's rows that are mixed in: all, a seeded sample, or their sentences."""
+    mix_texts, mix_labels = extra.texts, extra.labels
+    if recipe.mix_limit:
+        keep = sample_rows(len(mix_texts), recipe.mix_limit, recipe.train.seed + 1)
+        mix_texts, mix_labels = [mix_texts[i] for i in keep], mix_labels[keep]
+    if recipe.mix_sentences:
+        mix_texts, mix_labels = sentences_of(mix_texts, mix_labels, recipe.mix_sentences, recipe.train.seed)
+    return mix_texts, mix_labels
 
 
 def soft_labels(recipe: Recipe, texts: list[str], labels: np.ndarray) -> np.ndarray:
