@@ -197,6 +197,7 @@ def cmd_train(args) -> int:
             val_fraction=args.val_fraction, min_freq=args.min_freq, train_limit=args.limit,
             eval_other=args.limit is None, init_from=args.init_from, primary_repeat=args.primary_repeat,
             teachers=tuple(t for t in (args.teachers or "").split(",") if t), teacher_weight=args.teacher_weight,
+            mix_teacher_weight=args.mix_teacher_weight,
             model=ModelConfig(arch=args.arch, vocab_size=args.vocab_size, embed_dim=args.embed_dim,
                               hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout,
                               max_len=args.max_len),
@@ -278,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--teachers", help="comma-separated models (names or files) to distil from")
     s.add_argument("--teacher-weight", type=float, default=0.5,
                    help="weight of the teachers' mean probability in each training label")
+    s.add_argument("--mix-teacher-weight", type=float, default=None,
+                   help="the same for the mixed-in rows (default: --teacher-weight)")
     s.add_argument("--init-from", help="start from this model (name or file): its vocabulary and architecture")
     s.add_argument("--vocab-size", type=int, default=20000)
     s.add_argument("--min-freq", type=int, default=2)

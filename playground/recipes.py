@@ -8,7 +8,8 @@ import datetime as _dt
 import platform
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -38,6 +39,25 @@ class Recipe:
     primary_repeat: int = 1  # read the primary TRAIN rows this many times per epoch (vs the mix)
     teachers: tuple[str, ...] = ()  # distillation: models (names or files) whose averaged
     teacher_weight: float = 0.5  # probability is blended into every training label with this weight
+    mix_teacher_weight: float | None = None  # the same for the mixed-in rows (None: teacher_weight)
+
+
+def recipe_to_dict(recipe: Recipe) -> dict:
+    """Plain JSON-able fields (for the training worker process)."""
+    d = {f.name: getattr(recipe, f.name) for f in fields(Recipe)}
+    return {**d, "model": recipe.model.to_dict(), "train": recipe.train.to_dict(), "teachers": list(recipe.teachers)}
+
+
+def recipe_from_dict(d: dict) -> Recipe:
+    """The inverse of `recipe_to_dict`; the configs check their values again (ValueError)."""
+    if not isinstance(d, dict):
+        raise ValueError("a recipe must be a JSON object")
+    known = {f.name for f in fields(Recipe)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown recipe fields: {', '.join(unknown)}")
+    return Recipe(**{**d, "model": ModelConfig.from_dict(d["model"]), "train": TrainConfig(**d["train"]),
+                     "teachers": tuple(d.get("teachers") or ())})
 
 
 def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedSet, EncodedSet]:
@@ -59,12 +79,13 @@ def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedS
     full = EncodedSet.from_texts(vocab, texts, labels, ml)
     train_set, val_set = full.subset(tr_idx), full.subset(val_idx)
     if recipe.teachers:  # validation keeps the true labels
-        train_set.labels = soft_labels(recipe, [texts[i] for i in tr_idx], train_set.labels)
+        train_set.labels = soft_labels(recipe, [texts[i] for i in tr_idx], train_set.labels, recipe.teacher_weight)
     train_set = train_set.subset(np.tile(np.arange(len(train_set)), max(1, recipe.primary_repeat)))
     if extra is not None:
         mix_set = EncodedSet.from_texts(vocab, mix_texts, mix_labels, recipe.mix_max_len or ml)
         if recipe.teachers:
-            mix_set.labels = soft_labels(recipe, list(mix_texts), mix_set.labels)
+            w = recipe.teacher_weight if recipe.mix_teacher_weight is None else recipe.mix_teacher_weight
+            mix_set.labels = soft_labels(recipe, list(mix_texts), mix_set.labels, w)
         train_set = train_set + mix_set
     return vocab, train_set, val_set
 
@@ -80,7 +101,7 @@ def mix_rows(recipe: Recipe, extra) -> tuple[list[str], np.ndarray]:
     return mix_texts, mix_labels
 
 
-def soft_labels(recipe: Recipe, texts: list[str], labels: np.ndarray) -> np.ndarray:
+def soft_labels(recipe: Recipe, texts: list[str], labels: np.ndarray, w: float) -> np.ndarray:
     """Distillation targets: (1 - w) * label + w * mean teacher probability. Each teacher reads
     the texts with its own vocabulary and maximum length."""
     from .train import predict_probs
@@ -91,7 +112,6 @@ def soft_labels(recipe: Recipe, texts: list[str], labels: np.ndarray) -> np.ndar
         t = resolve(name)
         dummy = np.zeros(len(texts), dtype=np.float32)
         probs.append(predict_probs(t.model, EncodedSet.from_texts(t.vocab, texts, dummy, t.config.max_len)))
-    w = recipe.teacher_weight
     return ((1 - w) * labels.astype(np.float64) + w * np.mean(probs, axis=0)).astype(np.float32)
 
 
@@ -178,6 +198,8 @@ class Job:
             seed=recipe.train.seed, train_config=recipe.train.to_dict(),
             mix=recipe.mix, mix_max_len=recipe.mix_max_len, mix_sentences=recipe.mix_sentences,
             primary_repeat=recipe.primary_repeat, min_freq=recipe.min_freq,
+            teachers=[Path(t).stem for t in recipe.teachers], teacher_weight=recipe.teacher_weight if recipe.teachers else None,
+            mix_teacher_weight=recipe.mix_teacher_weight if recipe.teachers else None,
             history=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()} for h in trainer.history],
             command=self.command, created=_dt.date.today().isoformat(),
             torch=torch.__version__, machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads",
