@@ -10,7 +10,6 @@ import json
 import multiprocessing as mp
 import resource
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -82,10 +81,11 @@ def _busy_torch(threads: int, stop, ready) -> None:  # runs in a child process
 
 def _gru_step_ms(threads: int, repeats: int) -> float:
     from .models import ModelConfig, build
+    from .train import Optimizer
 
     torch.set_num_threads(threads)
     model = build(ModelConfig(arch="gru", vocab_size=20000, embed_dim=64, hidden_size=64), seed=0)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    opt = Optimizer("adam", model.parameters(), 1e-3)
     ids = torch.randint(2, 20000, (64, 25))
     y = torch.randint(0, 2, (64,)).float()
 

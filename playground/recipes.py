@@ -8,7 +8,7 @@ import datetime as _dt
 import platform
 import re
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -40,24 +40,6 @@ class Recipe:
     teachers: tuple[str, ...] = ()  # distillation: models (names or files) whose averaged
     teacher_weight: float = 0.5  # probability is blended into every training label with this weight
     mix_teacher_weight: float | None = None  # the same for the mixed-in rows (None: teacher_weight)
-
-
-def recipe_to_dict(recipe: Recipe) -> dict:
-    """Plain JSON-able fields (for the training worker process)."""
-    d = {f.name: getattr(recipe, f.name) for f in fields(Recipe)}
-    return {**d, "model": recipe.model.to_dict(), "train": recipe.train.to_dict(), "teachers": list(recipe.teachers)}
-
-
-def recipe_from_dict(d: dict) -> Recipe:
-    """The inverse of `recipe_to_dict`; the configs check their values again (ValueError)."""
-    if not isinstance(d, dict):
-        raise ValueError("a recipe must be a JSON object")
-    known = {f.name for f in fields(Recipe)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ValueError(f"unknown recipe fields: {', '.join(unknown)}")
-    return Recipe(**{**d, "model": ModelConfig.from_dict(d["model"]), "train": TrainConfig(**d["train"]),
-                     "teachers": tuple(d.get("teachers") or ())})
 
 
 def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedSet, EncodedSet]:

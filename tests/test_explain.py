@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from playground.explain import disagreement_summary, latex_lines, unit_step

@@ -1,4 +1,7 @@
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +139,54 @@ def test_progress_fraction_counts_epochs():
     from playground.train import Progress
 
     assert Progress("batch", 3, 5, 10, 0.5, 0.5, 1.0).fraction == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "sgd"])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_optimizers_update_exactly_like_torch_optim(name, wd):
+    from playground.train import Optimizer
+
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(7))]
+    ref = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt = Optimizer(name, ours, lr=0.01, weight_decay=wd)
+    torch_opt = {"adam": lambda: torch.optim.Adam(ref, lr=0.01, weight_decay=wd),
+                 "rmsprop": lambda: torch.optim.RMSprop(ref, lr=0.01, weight_decay=wd),
+                 "sgd": lambda: torch.optim.SGD(ref, lr=0.01, momentum=0.9, weight_decay=wd)}[name]()
+    for _ in range(6):
+        grads = [torch.randn_like(p) for p in ours]
+        for p, q, g in zip(ours, ref, grads):
+            p.grad, q.grad = g.clone(), g.clone()
+        opt.step()
+        torch_opt.step()
+    for p, q in zip(ours, ref):
+        assert torch.allclose(p, q, atol=1e-6), (name, (p - q).abs().max())
+
+
+def test_gradient_clipping_matches_torch():
+    from playground.train import clip_grad_norm
+
+    torch.manual_seed(1)
+    a = [torch.nn.Parameter(torch.randn(4, 4)) for _ in range(3)]
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    for p, q in zip(a, b):
+        p.grad = torch.randn_like(p) * 10
+        q.grad = p.grad.clone()
+    clip_grad_norm(a, 1.0)
+    torch.nn.utils.clip_grad_norm_(b, 1.0)
+    for p, q in zip(a, b):
+        assert torch.allclose(p.grad, q.grad, atol=1e-6)
+
+
+def test_training_does_not_import_torch_dynamo():
+    """torch.optim would import torch._dynamo and sympy (~70 MB) into the serving process."""
+    code = ("import sys, numpy as np\n"
+            "from playground.models import ModelConfig, build\n"
+            "from playground.train import EncodedSet, TrainConfig, Trainer\n"
+            "m = build(ModelConfig(arch='gru', vocab_size=50, embed_dim=8, hidden_size=8, max_len=10))\n"
+            "d = EncodedSet([np.array([2, 3, 4]), np.array([5, 6])] * 8, np.array([1, 0] * 8, dtype=np.float32))\n"
+            "for _ in Trainer(m, d, d, TrainConfig(epochs=1, batch_size=4)).run(): pass\n"
+            "print('torch._dynamo' in sys.modules, 'sympy' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]

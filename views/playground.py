@@ -5,7 +5,7 @@ import streamlit as st
 from playground import plots
 from playground.attribution import METHODS, SHORT_NAMES, attribute
 from playground.explain import latex_lines, unit_step, verdict_word
-from playground.trace import GATE_TITLES, trace
+from playground.trace import trace
 from ui import common
 
 st.title("🔬 Playground")

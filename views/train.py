@@ -1,15 +1,15 @@
 """Train: set up a small SimpleRNN/LSTM/GRU, train it live in this browser session, watch a probe
 sentence's reading change every epoch, and use the result on every page."""
-import itertools
 import time
 
 import streamlit as st
 
-from playground import plots, worker, zoo
+from playground import plots, zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES, ARCHS, ModelConfig, layer_summary
-from playground.recipes import Recipe
-from playground.train import OPTIMIZERS, Progress, TrainConfig
+from playground.recipes import Job, Recipe, heldout_report
+from playground.trace import trace
+from playground.train import OPTIMIZERS, TrainConfig
 from ui import common
 
 TIME_CAP_S = 120  # a shared hosted demo: no run may hold a worker longer than this
@@ -103,7 +103,7 @@ b1, b2, _ = st.columns([1, 1, 6], gap="small")
 start = b1.button("Train", type="primary", disabled=bad_name, key="train.start")
 b2.button("Stop", key="train.stop", help="Ends training between two batches and keeps the best weights so far.")
 
-st.caption("Training runs in its own process with one CPU thread and stops after "
+st.caption("Training runs in this session with one CPU thread and stops after "
            f"{TIME_CAP_S} s at the latest. Changing any setting while it trains stops it too; "
            "the best weights so far are kept.")
 progress_box = st.empty()
@@ -114,7 +114,7 @@ probe_box = st.empty()
 _DRAWS = [0]
 
 
-def _draw(ev: Progress, history: list, batch_history: list, probe_snaps: list) -> None:
+def _draw(job, ev, probe_snaps) -> None:
     _DRAWS[0] += 1
     n = _DRAWS[0]
     frac = max(0.0, min(1.0, ev.fraction / tcfg.epochs))
@@ -124,45 +124,40 @@ def _draw(ev: Progress, history: list, batch_history: list, probe_snaps: list) -
                                      f"loss {ev.loss:.3f} · accuracy {ev.acc:.1%} · {ev.elapsed:.0f} s{eta}")
     with curves_box.container():
         st.markdown("**Training curves**")
-        st.plotly_chart(plots.training_curves(history, batch_history), key=f"train.live.curves.{n}")
+        st.plotly_chart(plots.training_curves(job.trainer.history, job.trainer.batch_history),
+                        key=f"train.live.curves.{n}")
     if probe_snaps:
         with probe_box.container():
             st.markdown("**How it reads the probe sentence, epoch by epoch**")
             st.plotly_chart(plots.probe_curves(probe_snaps), key=f"train.live.probe.{n}")
 
 
-def _finish(tp: worker.TrainingProcess, probe_snaps: list, pending: dict) -> None:
-    """Wait for the training process's result (it stops between two batches if it has not finished)
-    and put the model and what the result section shows into `pending`, a plain dict. No
-    Streamlit call here: this also runs while Streamlit is stopping the script because Stop (or
-    another widget) was pressed, and then any st.* call, st.session_state included, raises
-    again. The next run registers the model (`_collect`)."""
-    tp.finish()
-    res = tp.result
-    if res is None:
-        pending["result"] = {"error": tp.error or "Training failed.", "history": tp.error_history[0],
-                             "batch_history": tp.error_history[1]}
+def _finish(job, probe_snaps, pending: dict) -> None:
+    """Finish the model (best weights) and what the result section shows, into `pending`, a plain
+    dict. No Streamlit call here: this also runs while Streamlit is stopping the script because
+    Stop (or another widget) was pressed, and then any st.* call, st.session_state included,
+    raises again. The next run registers the model (`_collect`)."""
+    if job.trainer.status == "diverged" and job.trainer.best_state is None:
+        pending["result"] = {"error": job.trainer.message, "history": list(job.trainer.history),
+                             "batch_history": list(job.trainer.batch_history)}
         return
-    try:
-        tm = tp.model()
-    except zoo.ModelFileError as e:
-        pending["result"] = {"error": f"The trained model could not be read back: {e}", "history": [],
-                             "batch_history": []}
-        return
+    tm = job.finish()
+    report = heldout_report(tm.model, tm.vocab, tm.dataset, tm.config.max_len,
+                            limit=2000 if tm.dataset == "imdb" else None)
     pending["model"] = tm
-    pending["result"] = {"name": tm.name, "card": tm.card, "report": worker.report_from_dict(res["report"]),
-                         "history": res["history"], "batch_history": res["batch_history"],
-                         "probe": probe_snaps, "message": res["message"], "status": res["status"]}
+    pending["result"] = {"name": tm.name, "card": tm.card, "report": report,
+                         "history": list(job.trainer.history), "batch_history": list(job.trainer.batch_history),
+                         "probe": probe_snaps, "message": job.trainer.message, "status": job.trainer.status}
 
 
 def _collect() -> None:
     """Register what a finished or stopped training run left in the pending dict. A click while
     training stops that run and starts this one at once (fast reruns), so the stopped run may
-    still be finishing (best weights, TEST): wait for it."""
+    still be evaluating its best weights: wait for it."""
     pending = ss.get("train.pending")
     if pending and pending.get("busy"):
         with st.spinner("Stopping: keeping the best weights so far and measuring them on TEST…"):
-            deadline = time.perf_counter() + 90
+            deadline = time.perf_counter() + 30
             while pending.get("busy") and time.perf_counter() < deadline:
                 time.sleep(0.1)
     if pending and "result" in pending:
@@ -182,37 +177,33 @@ if start:
     recipe = Recipe(dataset=ds, model=mcfg, train=tcfg, eval_other=False,
                     train_limit=rows if rows < (20000 if ds == "imdb" else 6824) else None,
                     mix="imdb" if mix_rows else None, mix_limit=mix_rows or None, mix_max_len=100)
+    job = Job(recipe, name=name, command="Train page (in the browser session)")
     probe = common.clean_input(ss.get("train.probe", ""))[:500]
-    try:
-        tp = worker.TrainingProcess(recipe, name=name, command="Train page (in the browser session)", probe=probe,
-                                    report_limit=2000 if ds == "imdb" else None)
-    except worker.Busy as e:
-        st.warning(str(e))
-        st.stop()
-    pending["busy"] = True  # until the finally below has kept the model
     probe_snaps: list = []
-    history: list = []
-    batch_history: list = []
+    with st.spinner("Reading and tokenising the data…"):
+        job.prepare()
+    pending["busy"] = True  # until the finally below has kept the model
+    done = False
     try:
-        with st.spinner("Starting a training process and reading the data…"):
-            msgs = tp.messages()
-            first = next(msgs, None)
-        for msg in itertools.chain([first] if first else [], msgs):
-            kind = msg.get("type")
-            if kind == "progress":
-                batch_history.extend(msg["batch_history"])
-                history = msg["history"]
-                _draw(Progress(**msg["event"]), history, batch_history, probe_snaps)
-            elif kind == "probe":
-                probe_snaps.append((msg["label"], worker.reading_from_dict(msg)))
+        last = 0.0
+        for ev in job.events():
+            if ev.kind == "epoch" and probe.strip():
+                probe_snaps.append((f"epoch {ev.epoch}", trace(job.model, job.vocab, probe)))
+            if ev.kind != "batch" or time.perf_counter() - last > 0.4:
+                last = time.perf_counter()
+                _draw(job, ev, probe_snaps)
+        done = True
         for box in (progress_box, curves_box, probe_box):  # the result section shows them now
             box.empty()
     finally:
+        if not done:  # stopped (Stop button or another widget): the trainer kept the best weights
+            job.trainer.status = "stopped" if job.trainer.status in ("running", "not started") else job.trainer.status
         try:
-            _finish(tp, probe_snaps, pending)
+            _finish(job, probe_snaps, pending)
         finally:
             pending["busy"] = False
-            tp.close()
+        del job  # the training data and weight copies go; hand the freed pages back to the OS
+        common.release_memory()
 
 # --- result -----------------------------------------------------------------------------------
 _collect()
