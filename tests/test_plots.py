@@ -26,7 +26,10 @@ def test_prediction_curve_holds_step_probs(tr_and_model):
 def test_repeated_tokens_stay_separate_columns(tr_and_model):
     tr, _ = tr_and_model
     fig = plots.heatmap(tr, "h")
-    assert list(fig.data[0].x) == list(range(tr.n_steps))  # "the" twice -> two columns
+    labels = plots.token_labels(tr.tokens, tr.oov)
+    assert len(set(fig.data[0].x)) == tr.n_steps  # "the" twice -> two columns
+    assert list(fig.data[0].x) == [f"{i + 1}: {t}" for i, t in enumerate(labels)]
+    assert fig.layout.xaxis.type == "category" and list(fig.layout.xaxis.ticktext) == labels
 
 
 def test_heatmaps_hold_the_gates_units_by_tokens(tr_and_model):
@@ -37,9 +40,9 @@ def test_heatmaps_hold_the_gates_units_by_tokens(tr_and_model):
             vals = tr.layers[layer].h if name == "h" else tr.layers[layer].gates[name]
             z = np.asarray(fig.data[0].z)
             assert z.shape == (tr.hidden_size, tr.n_steps)
-            np.testing.assert_allclose(z, np.clip(vals.T, -1, 1))
-            exact = np.asarray(fig.data[0].customdata)[:, :, 0].astype(float)
-            np.testing.assert_allclose(exact, vals.T)  # hover shows the unclipped value
+            # the exact values (float32), coloured within [zmin, zmax], shown exactly on hover
+            np.testing.assert_allclose(z, vals.T, rtol=1e-6, atol=1e-7)
+            assert fig.data[0].customdata is None and "%{z:.4f}" in fig.data[0].hovertemplate
             if name in ("i", "f", "o", "r", "z"):
                 assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
             else:
