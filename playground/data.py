@@ -93,3 +93,10 @@ def train_val_split(n: int, val_fraction: float = 0.1, seed: int = 0) -> tuple[n
     perm = np.random.default_rng(seed).permutation(n)
     n_val = int(round(n * val_fraction))
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def clear_cache() -> None:
+    """Forget the parsed CSV and splits (about 25 MB of text). A server calls this after a
+    training run; the next run parses the file again (about half a second)."""
+    load.cache_clear()
+    _rows_by_source.cache_clear()

