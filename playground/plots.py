@@ -154,15 +154,20 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     _x_axis(fig, labels, categories=True)
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
-        if name in ("c", "pre"):
-            title += " (colour clipped to [-1, 1]; hover for exact values)"
-    return _layout(fig, title, height or int(min(560, max(240, 120 + 6 * H))))
+    fig = _layout(fig, title, height or int(min(560, max(240, 120 + 6 * H))))
+    if name in ("c", "pre"):  # unbounded values: say so on a second line (a phone cuts long titles)
+        fig.update_layout(title_subtitle_text="colour clipped at ±1; hover for exact values",
+                          title_subtitle_font_size=12, margin_t=82)
+    return fig
 
 
-def gate_means(tr: Trace, layer: int = -1, title: str = "Mean gate value over units, per token",
-               height: int = 320) -> go.Figure:
-    """Each gate's mean over units after every token (one line per gate)."""
+def gate_means(tr: Trace, layer: int = -1, title: str | None = None, height: int = 320) -> go.Figure:
+    """Each gate's mean over units after every token (one line per gate; a SimpleRNN has no
+    gates, so its pre-activation)."""
     lt = tr.layers[layer]
+    if title is None:
+        title = ("Mean pre-activation over units, per token" if tr.arch == "rnn"
+                 else "Mean gate value over units, per token")
     labels = token_labels(tr.tokens, tr.oov)
     fig = go.Figure()
     palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e"]

@@ -69,6 +69,7 @@ def test_gate_means_unit_lines_and_compare(tr_and_model, small_vocab):
     fig = plots.gate_means(tr)
     assert [d.name for d in fig.data] == [plots.GATE_TITLES[g] for g in tr.gate_names]
     np.testing.assert_allclose(fig.data[0].y, tr.last.gates[tr.gate_names[0]].mean(axis=1))
+    assert fig.layout.title.text.startswith("Mean pre-activation" if tr.arch == "rnn" else "Mean gate value")
     fig = plots.unit_lines(tr, unit=3, token=2)
     np.testing.assert_allclose(fig.data[0].y, tr.last.h[:, 3])
     fig = plots.compare_curves({"a": tr, "b": tr})
