@@ -23,6 +23,7 @@ DIVERGING = "RdBu"  # states in [-1, 1], centred at 0 (red negative, blue positi
 POS_COLOR, NEG_COLOR, NEUTRAL = "#2166ac", "#b2182b", "#888888"
 ARCH_COLORS = {"rnn": "#7b3294", "lstm": "#008837", "gru": "#e66101"}
 MAX_TICKS = 40
+MAX_TICKS_NARROW = 15
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
 
@@ -37,15 +38,16 @@ def column_names(labels: Sequence[str]) -> list[str]:
     return [f"{i + 1}: {t}" for i, t in enumerate(labels)]
 
 
-def _x_axis(fig: go.Figure, labels: list[str], categories: bool = False) -> None:
-    """Token tick labels under positions 0..n-1 (or under the `column_names` categories)."""
+def _x_axis(fig: go.Figure, labels: list[str], categories: bool = False, narrow: bool = False) -> None:
+    """Token tick labels under positions 0..n-1 (or under the `column_names` categories).
+    `narrow`: a chart in a third of the page: upright labels, at most MAX_TICKS_NARROW of them."""
     n = len(labels)
-    step = max(1, int(np.ceil(n / MAX_TICKS)))  # thin labels on long texts
+    step = max(1, int(np.ceil(n / (MAX_TICKS_NARROW if narrow else MAX_TICKS))))  # thin labels on long texts
     vals = list(range(0, n, step))
     names = column_names(labels) if categories else None
     kw = dict(tickmode="array", tickvals=[names[i] for i in vals] if categories else vals,
               ticktext=[labels[i] for i in vals], type="category" if categories else "linear",
-              tickangle=-45 if n > 8 or max((len(s) for s in labels), default=0) > 8 else 0,
+              tickangle=-90 if narrow else -45 if n > 8 or max((len(s) for s in labels), default=0) > 8 else 0,
               range=[-0.5, n - 0.5] if n else None, title_text="token (read left to right)", showgrid=False)
     fig.update_xaxes(**kw)
 
@@ -129,8 +131,9 @@ def _values(tr: Trace, name: str, layer: int) -> np.ndarray:
 
 
 def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, height: int | None = None,
-            selected_unit: int | None = None) -> go.Figure:
-    """Units (rows) x tokens (columns) of one gate or state; exact values on hover."""
+            selected_unit: int | None = None, narrow: bool = False) -> go.Figure:
+    """Units (rows) x tokens (columns) of one gate or state; exact values on hover. `narrow`: for
+    a chart a third of the page wide (fewer, upright token labels)."""
     vals = _values(tr, name, layer)  # (T, H)
     T, H = vals.shape
     labels = token_labels(tr.tokens, tr.oov)
@@ -151,7 +154,7 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     if selected_unit is not None and 0 <= selected_unit < H:
         fig.add_hrect(y0=selected_unit - 0.5, y1=selected_unit + 0.5, line=dict(color="#ff7f00", width=2))
     fig.update_yaxes(title_text="unit", autorange="reversed", showgrid=False)
-    _x_axis(fig, labels, categories=True)
+    _x_axis(fig, labels, categories=True, narrow=narrow)
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
     fig = _layout(fig, title, height or int(min(560, max(240, 120 + 6 * H))))

@@ -82,3 +82,14 @@ def test_gate_means_unit_lines_and_compare(tr_and_model, small_vocab):
 def test_empty_and_gauge():
     assert plots.empty_figure("nothing <here>").layout.annotations[0].text == "nothing &lt;here&gt;"
     assert plots.confidence_gauge(0.8).data[0].value == 0.8
+
+
+def test_narrow_heatmaps_have_upright_and_fewer_labels(small_vocab):
+    from playground.models import ModelConfig, build
+    from playground.trace import trace
+
+    m = build(ModelConfig(arch="gru", vocab_size=len(small_vocab), embed_dim=4, hidden_size=3, max_len=100))
+    tr = trace(m, small_vocab, " ".join(["the movie was good"] * 10))
+    wide, narrow = plots.heatmap(tr, "h"), plots.heatmap(tr, "h", narrow=True)
+    assert narrow.layout.xaxis.tickangle == -90 and len(narrow.layout.xaxis.tickvals) <= plots.MAX_TICKS_NARROW
+    assert len(wide.layout.xaxis.tickvals) == 40 and wide.layout.xaxis.tickangle == -45

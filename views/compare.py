@@ -56,7 +56,7 @@ st.subheader("Hidden states side by side")
 cols = st.columns(len(names))
 for col, (n, tr) in zip(cols, traces.items()):
     with col:
-        st.plotly_chart(plots.heatmap(tr, "h", title=f"{models[n].config.title}: hidden state h"),
+        st.plotly_chart(plots.heatmap(tr, "h", title=f"{models[n].config.title}: hidden state h", narrow=True),
                         key=f"compare.h.{n}")
 
 st.subheader("Which words mattered to each")
