@@ -264,6 +264,40 @@ def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (),
     return fig
 
 
+def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360) -> go.Figure:
+    """Cells trained on the same data (keys: rnn, lstm, gru): loss (left) and accuracy (right)
+    against epochs, one colour per cell; validation solid, training dotted."""
+    from plotly.subplots import make_subplots
+
+    from .models import ARCH_TITLES
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy"),
+                        horizontal_spacing=0.12)
+    for arch, history in histories.items():
+        title = ARCH_TITLES.get(arch, arch)
+        x = [h["epoch"] for h in history]
+        for key, kind, col in (("val_loss", "validation", 1), ("loss", "training", 1),
+                               ("val_acc", "validation", 2), ("acc", "training", 2)):
+            ys = [h.get(key) for h in history]
+            if not any(y is not None for y in ys):
+                continue
+            val = kind == "validation"
+            fig.add_trace(go.Scatter(
+                x=x, y=ys, mode="lines+markers" if val else "lines", legendgroup=arch,
+                name=f"{title} {kind}", showlegend=col == 1,
+                line=dict(color=ARCH_COLORS.get(arch, NEUTRAL), width=2.5 if val else 1.5, dash="solid" if val else "dot"),
+                marker=dict(size=6),
+                hovertemplate=f"{title}<br>epoch %{{x:.2f}}<br>{kind} {'loss' if col == 1 else 'accuracy'} "
+                              f"%{{y:.4f}}<extra></extra>"), 1, col)
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
+    _layout(fig, "", height)
+    fig.update_layout(legend=dict(orientation="h", y=-0.28, yanchor="top", x=0, xanchor="left"),
+                      margin=dict(t=40, b=120))
+    return fig
+
+
 def probe_curves(snapshots: Sequence[tuple[str, Trace]], height: int = 330) -> go.Figure:
     """The probe sentence's prediction curve after each epoch; the newest is darkest."""
     fig = go.Figure()

@@ -8,7 +8,7 @@ import datetime as _dt
 import platform
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import data
-from .models import ModelConfig, build
+from .models import ARCHS, ModelConfig, build
 from .text import Vocab, tokenize
 from .train import EncodedSet, Progress, TrainConfig, Trainer, evaluate
 from .zoo import TrainedModel, make_card, quantize_for_storage
@@ -132,9 +132,17 @@ class Job:
         self.base = None
         self.t0 = time.perf_counter()
 
-    def prepare(self) -> "Job":
+    def prepare(self, prepared: tuple[Vocab, EncodedSet, EncodedSet] | None = None) -> "Job":
+        """Vocabulary, data and a fresh model; `prepared` reuses the output of `prepare()` for
+        this recipe's data (a race trains several cells on the same data)."""
         recipe = self.recipe
-        if recipe.init_from:  # transfer: keep the base model's vocabulary and architecture
+        if prepared is not None and recipe.init_from:
+            raise ValueError("prepared data cannot be combined with init_from")
+        if prepared is not None:
+            self.vocab, train_set, val_set = prepared
+            self.config = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(self.vocab)})
+            self.model = build(self.config, seed=recipe.train.seed)
+        elif recipe.init_from:  # transfer: keep the base model's vocabulary and architecture
             from .zoo import resolve
 
             self.base = resolve(recipe.init_from)
@@ -187,6 +195,37 @@ class Job:
             torch=torch.__version__, machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads",
         )
         return TrainedModel(name=self.name, model=model, vocab=self.vocab, card=card, source="session")
+
+
+class Race:
+    """Several cells trained one after another with the same recipe, data and seed, so their
+    curves can be compared. The data (vocabulary, tokenised sets) is prepared once.
+
+        race = Race(recipe, names={"rnn": "a", "lstm": "b", "gru": "c"}).prepare()
+        for job in race.jobs():      # each a prepared Job: events(), then finish()
+            ...
+    """
+
+    def __init__(self, recipe: Recipe, names: dict[str, str], command: str = "",
+                 should_stop: Callable[[], bool] | None = None):
+        unknown = sorted(set(names) - set(ARCHS))
+        if not names or unknown:
+            raise ValueError(f"a race needs cells from {', '.join(ARCHS)}" + (f", not {', '.join(unknown)}" if unknown else ""))
+        if recipe.init_from:
+            raise ValueError("a race starts every cell from scratch (no init_from)")
+        self.recipe, self.names, self.command, self.should_stop = recipe, dict(names), command, should_stop
+        self.prepared: tuple[Vocab, EncodedSet, EncodedSet] | None = None
+
+    def prepare(self) -> "Race":
+        self.prepared = prepare(self.recipe)
+        return self
+
+    def jobs(self) -> Iterator[Job]:
+        if self.prepared is None:
+            self.prepare()
+        for arch, name in self.names.items():
+            r = replace(self.recipe, model=replace(self.recipe.model, arch=arch))
+            yield Job(r, name, self.command, self.should_stop).prepare(prepared=self.prepared)
 
 
 def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], bool] | None = None

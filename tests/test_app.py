@@ -159,3 +159,24 @@ def test_train_page_divergence_is_a_clear_message():
     assert any("diverged" in t for t in texts), texts
 
 
+
+
+def test_train_page_race_trains_three_cells_and_keeps_them():
+    at = _at()
+    at.switch_page("views/train.py").run()
+    at.slider(key="train.rt_rows").set_value(300)
+    at.slider(key="train.mix_rows").set_value(0)
+    at.slider(key="train.epochs").set_value(2)
+    at.button(key="train.race").click().run(timeout=180)
+    assert not at.exception, at.exception
+    assert any("won this race" in s.value for s in at.success), [e.value for e in at.error + at.warning]
+    table = next(d.value for d in at.dataframe if "cell" in d.value.columns)
+    assert list(table["cell"]) == ["SimpleRNN", "LSTM", "GRU"]
+    assert ((table["TEST accuracy"] > 0) & (table["TEST accuracy"] < 1)).all()
+    assert set(common_models(at)) >= {"race-rnn-rt", "race-lstm-rt", "race-gru-rt"}
+    at.switch_page("views/playground.py").run()
+    assert any(o.startswith("race-lstm-rt") for o in at.selectbox(key="model").options)
+
+
+def common_models(at: AppTest) -> list[str]:
+    return list(at.session_state["user_models"].keys())

@@ -93,3 +93,14 @@ def test_narrow_heatmaps_have_upright_and_fewer_labels(small_vocab):
     wide, narrow = plots.heatmap(tr, "h"), plots.heatmap(tr, "h", narrow=True)
     assert narrow.layout.xaxis.tickangle == -90 and len(narrow.layout.xaxis.tickvals) <= plots.MAX_TICKS_NARROW
     assert len(wide.layout.xaxis.tickvals) == 40 and wide.layout.xaxis.tickangle == -45
+
+
+def test_race_curves_one_colour_per_cell():
+    hist = [{"epoch": 0.5, "loss": 0.7, "acc": 0.5, "val_loss": 0.69, "val_acc": 0.55},
+            {"epoch": 1.0, "loss": 0.6, "acc": 0.6, "val_loss": 0.65, "val_acc": 0.6}]
+    fig = plots.race_curves({"rnn": hist, "gru": hist[:1]})
+    assert len(fig.data) == 8  # 2 cells x (loss, val loss, acc, val acc)
+    names = {d.name for d in fig.data if d.showlegend}
+    assert names == {"SimpleRNN validation", "SimpleRNN training", "GRU validation", "GRU training"}
+    assert {d.line.color for d in fig.data if d.legendgroup == "gru"} == {plots.ARCH_COLORS["gru"]}
+    assert list(fig.data[0].y) == [0.69, 0.65]

@@ -5,7 +5,7 @@ import pytest
 from playground import zoo
 from playground.data import load, train_val_split
 from playground.models import ModelConfig
-from playground.recipes import Recipe, mix_rows, prepare, run, sample_rows, sentences_of, soft_labels
+from playground.recipes import Race, Recipe, mix_rows, prepare, run, sample_rows, sentences_of, soft_labels
 from playground.train import EncodedSet, TrainConfig, predict_probs
 
 
@@ -83,3 +83,22 @@ def test_run_yields_progress_then_a_model_with_its_card():
 def test_unknown_datasets_are_refused(bad):
     with pytest.raises(ValueError, match="unknown dataset"):
         prepare(_recipe(**bad))
+
+
+def test_race_trains_each_cell_on_the_same_prepared_data():
+    race = Race(_recipe(), {"rnn": "r", "lstm": "l", "gru": "g"}).prepare()
+    vocab, train_set, _ = race.prepared
+    out = []
+    for job in race.jobs():
+        assert job.vocab is vocab and job.trainer.train_set is train_set  # tokenised once
+        events = list(job.events())
+        assert events[-1].kind == "end"
+        out.append(job.finish())
+    assert [(tm.name, tm.arch) for tm in out] == [("r", "rnn"), ("l", "lstm"), ("g", "gru")]
+    assert all(tm.config.hidden_size == 8 and 0 < tm.card["test_accuracy"] < 1 for tm in out)
+
+
+@pytest.mark.parametrize("names, kw", [({}, {}), ({"cnn": "x"}, {}), ({"gru": "x"}, {"init_from": "gru-rt"})])
+def test_race_refuses_what_it_cannot_do(names, kw):
+    with pytest.raises(ValueError):
+        Race(_recipe(**kw), names)

@@ -1,13 +1,14 @@
 """Train: set up a small SimpleRNN/LSTM/GRU, train it live in this browser session, watch a probe
 sentence's reading change every epoch, and use the result on every page."""
 import time
+from dataclasses import replace
 
 import streamlit as st
 
 from playground import data, plots, zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES, ARCHS, ModelConfig, layer_summary
-from playground.recipes import Job, Recipe, heldout_report
+from playground.recipes import Job, Race, Recipe, heldout_report
 from playground.trace import trace
 from playground.train import OPTIMIZERS, TrainConfig
 from ui import common
@@ -99,9 +100,12 @@ for k in DEFAULTS:
 bad_name = not name or name in zoo.BUNDLED
 if bad_name:
     st.warning("Give the model a name that is not one of the bundled models' names.")
-b1, b2, _ = st.columns([1, 1, 6], gap="small")
+b1, b2, b3, _ = st.columns([1, 1, 3, 4], gap="small")
 start = b1.button("Train", type="primary", disabled=bad_name, key="train.start")
 b2.button("Stop", key="train.stop", help="Ends training between two batches and keeps the best weights so far.")
+race_start = b3.button("Race SimpleRNN, LSTM and GRU", key="train.race",
+                       help="Trains all three cells one after another on the same data with these settings "
+                            f"and seed (at most {TIME_CAP_S // 3} s each) and draws their curves on one chart.")
 
 st.caption("Training runs in this session with one CPU thread and stops after "
            f"{TIME_CAP_S} s at the latest. Changing any setting while it trains stops it too; "
@@ -132,6 +136,24 @@ def _draw(job, ev, probe_snaps) -> None:
             st.plotly_chart(plots.probe_curves(probe_snaps), key=f"train.live.probe.{n}")
 
 
+def _draw_race(i: int, n: int, arch: str, ev, histories: dict) -> None:
+    _DRAWS[0] += 1
+    frac = max(0.0, min(1.0, (i + ev.fraction / tcfg.epochs) / n))
+    progress_box.progress(frac, text=f"Race: {ARCH_TITLES[arch]} ({i + 1} of {n}) · epoch {ev.epoch}/{tcfg.epochs} · "
+                                     f"batch {ev.batch}/{ev.n_batches} · loss {ev.loss:.3f} · "
+                                     f"accuracy {ev.acc:.1%} · {ev.elapsed:.0f} s")
+    with curves_box.container():
+        st.markdown("**The race: same data, settings and seed for each cell**")
+        st.plotly_chart(plots.race_curves(histories), key=f"race.live.{_DRAWS[0]}")
+
+
+def _race_row(tm) -> dict:
+    c = tm.card
+    return {"cell": ARCH_TITLES[tm.arch], "model": tm.name, "TEST accuracy": c["test_accuracy"],
+            "best validation accuracy": c["val_accuracy"], "best epoch": c["best_epoch"],
+            "training time (s)": c["train_seconds"], "parameters": tm.n_params, "status": c["status"]}
+
+
 def _finish(job, probe_snaps, pending: dict) -> None:
     """Finish the model (best weights) and what the result section shows, into `pending`, a plain
     dict. No Streamlit call here: this also runs while Streamlit is stopping the script because
@@ -144,17 +166,17 @@ def _finish(job, probe_snaps, pending: dict) -> None:
     tm = job.finish()
     report = heldout_report(tm.model, tm.vocab, tm.dataset, tm.config.max_len,
                             limit=2000 if tm.dataset == "imdb" else None)
-    pending["model"] = tm
+    pending["models"] = [tm]
     pending["result"] = {"name": tm.name, "card": tm.card, "report": report,
                          "history": list(job.trainer.history), "batch_history": list(job.trainer.batch_history),
                          "probe": probe_snaps, "message": job.trainer.message, "status": job.trainer.status}
 
 
-def _collect() -> None:
-    """Register what a finished or stopped training run left in the pending dict. A click while
-    training stops that run and starts this one at once (fast reruns), so the stopped run may
-    still be evaluating its best weights: wait for it."""
-    pending = ss.get("train.pending")
+def _collect(key: str = "train") -> None:
+    """Register what a finished or stopped training run (or race) left in its pending dict. A
+    click while training stops that run and starts this one at once (fast reruns), so the stopped
+    run may still be evaluating its best weights: wait for it."""
+    pending = ss.get(f"{key}.pending")
     if pending and pending.get("busy"):
         with st.spinner("Stopping: keeping the best weights so far and measuring them on TEST…"):
             deadline = time.perf_counter() + 30
@@ -162,22 +184,25 @@ def _collect() -> None:
                 time.sleep(0.1)
     if pending and "result" in pending:
         result = pending.pop("result")
-        tm = pending.pop("model", None)
-        if tm is not None:
-            result["notice"] = common.add_session_model(tm)
-        ss["train.result"] = result
+        notices = [common.add_session_model(tm) for tm in pending.pop("models", [])]
+        result["notice"] = " ".join(n for n in notices if n) or None
+        ss[f"{key}.result"] = result
+
+
+def _recipe(train_cfg: TrainConfig) -> Recipe:
+    rows = int(ss["train.imdb_rows"]) if ds == "imdb" else int(ss["train.rt_rows"])
+    mix_rows = int(ss["train.mix_rows"]) if ds == "rt" else 0
+    return Recipe(dataset=ds, model=mcfg, train=train_cfg, eval_other=False,
+                  train_limit=rows if rows < (20000 if ds == "imdb" else 6824) else None,
+                  mix="imdb" if mix_rows else None, mix_limit=mix_rows or None, mix_max_len=100)
 
 
 _collect()  # a run stopped by a click left its model here
+_collect("race")
 if start:
-    ss["train.result"] = None
+    ss["train.result"] = ss["race.result"] = None
     pending = ss.setdefault("train.pending", {})
-    rows = int(ss["train.imdb_rows"]) if ds == "imdb" else int(ss["train.rt_rows"])
-    mix_rows = int(ss["train.mix_rows"]) if ds == "rt" else 0
-    recipe = Recipe(dataset=ds, model=mcfg, train=tcfg, eval_other=False,
-                    train_limit=rows if rows < (20000 if ds == "imdb" else 6824) else None,
-                    mix="imdb" if mix_rows else None, mix_limit=mix_rows or None, mix_max_len=100)
-    job = Job(recipe, name=name, command="Train page (in the browser session)")
+    job = Job(_recipe(tcfg), name=name, command="Train page (in the browser session)")
     probe = common.clean_input(ss.get("train.probe", ""))[:500]
     probe_snaps: list = []
     with st.spinner("Reading and tokenising the data…"):
@@ -206,8 +231,50 @@ if start:
         data.clear_cache()
         common.release_memory()
 
+if race_start:
+    ss["train.result"] = ss["race.result"] = None
+    pending = ss.setdefault("race.pending", {})
+    names = {a: f"race-{a}-{ds}" for a in ARCHS}
+    race = Race(_recipe(replace(tcfg, max_seconds=TIME_CAP_S / len(names))), names,
+                command="Train page race (in the browser session)")
+    with st.spinner("Reading and tokenising the data (once, for all three cells)…"):
+        race.prepare()
+    pending["busy"] = True  # until the finally below has kept the models
+    histories: dict = {}
+    finished: list = []
+    job = None
+    try:
+        for i, job in enumerate(race.jobs()):
+            arch = job.config.arch
+            histories[arch] = job.trainer.history  # the live list: the chart follows it
+            last = 0.0
+            for ev in job.events():
+                if ev.kind != "batch" or time.perf_counter() - last > 0.4:
+                    last = time.perf_counter()
+                    _draw_race(i, len(names), arch, ev, histories)
+            finished.append(job.finish())
+            job = None
+        for box in (progress_box, curves_box):
+            box.empty()
+    finally:
+        try:  # no Streamlit calls in here (see _finish)
+            if job is not None and job.trainer.best_state is not None:  # stopped mid-cell: keep its best
+                if job.trainer.status in ("running", "not started"):
+                    job.trainer.status = "stopped"
+                finished.append(job.finish())
+            pending["models"] = finished
+            pending["result"] = {"histories": {a: list(h) for a, h in histories.items()},
+                                 "rows": [_race_row(tm) for tm in finished],
+                                 "missing": [ARCH_TITLES[a] for a in names if a not in {tm.arch for tm in finished}]}
+        finally:
+            pending["busy"] = False
+        del race, job
+        data.clear_cache()
+        common.release_memory()
+
 # --- result -----------------------------------------------------------------------------------
 _collect()
+_collect("race")
 res = ss.get("train.result")
 if res:
     if "error" in res:
@@ -245,6 +312,32 @@ if res:
         if tm is not None:
             st.download_button("Download the model file", zoo.to_bytes(tm), file_name=f"{res['name']}.safetensors",
                                mime="application/octet-stream", key="train.download")
+
+res = ss.get("race.result")
+if res:
+    st.subheader("Race result")
+    rows = res["rows"]
+    if rows:
+        best = max(rows, key=lambda r: r["TEST accuracy"])
+        st.success(f"{best['cell']} won this race with {best['TEST accuracy']:.1%} on TEST. The "
+                   f"{'models are' if len(rows) > 1 else 'model is'} in every page's model picker.")
+    if res.get("missing"):
+        st.warning("Not finished: " + ", ".join(res["missing"]) + " (the race was stopped or diverged first).")
+    if res.get("notice"):
+        st.info(res["notice"])
+    if rows:
+        st.dataframe(rows, hide_index=True, column_config={
+            "TEST accuracy": st.column_config.NumberColumn(format="percent"),
+            "best validation accuracy": st.column_config.NumberColumn(format="percent"),
+            "parameters": st.column_config.NumberColumn(format="localized")})
+    st.plotly_chart(plots.race_curves(res["histories"]), key="race.curves.done")
+    st.caption("Solid lines: validation; dotted: training (running mean over the epoch so far). The cells "
+               "read the same sentences in the same order from the same seed, so the differences come from "
+               "the cell. On long IMDB reviews the SimpleRNN usually falls behind: its gradient through many "
+               "steps vanishes, which the LSTM's and GRU's gates were designed to avoid.")
+    for r in rows:
+        st.page_link("views/playground.py", label=f"Open {r['model']} in the Playground", icon="🔬",
+                     query_params={"model": r["model"]})
 
 # --- upload -----------------------------------------------------------------------------------
 st.divider()
