@@ -235,6 +235,17 @@ def confidence_gauge(prob: float, height: int = 130) -> go.Figure:
     return fig
 
 
+def _loss_accuracy_layout(fig: go.Figure, height: int, bottom: int) -> go.Figure:
+    """Axes and legend of a loss (left) / accuracy (right) pair of subplots against epochs."""
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
+    _layout(fig, "", height)
+    fig.update_layout(legend=dict(orientation="h", y=-0.28, yanchor="top", x=0, xanchor="left"),
+                      margin=dict(t=40, b=bottom))
+    return fig
+
+
 def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (), height: int = 330) -> go.Figure:
     """Loss (left) and accuracy (right) against epochs: per-batch loss faintly, train and
     validation at every validation pass."""
@@ -255,13 +266,7 @@ def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (),
             fig.add_trace(go.Scatter(x=x, y=ys, mode="lines+markers", name=name, marker=dict(size=6),
                                      line=dict(color=color, width=2, dash="solid" if key.startswith("val") else "dot"),
                                      hovertemplate=f"epoch %{{x:.2f}}<br>{name} %{{y:.4f}}<extra></extra>"), 1, col)
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
-    fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
-    _layout(fig, "", height)
-    fig.update_layout(legend=dict(orientation="h", y=-0.28, yanchor="top", x=0, xanchor="left"),
-                      margin=dict(t=40, b=110))
-    return fig
+    return _loss_accuracy_layout(fig, height, bottom=110)
 
 
 def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360) -> go.Figure:
@@ -289,13 +294,7 @@ def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360) -> g
                 marker=dict(size=6),
                 hovertemplate=f"{title}<br>epoch %{{x:.2f}}<br>{kind} {'loss' if col == 1 else 'accuracy'} "
                               f"%{{y:.4f}}<extra></extra>"), 1, col)
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
-    fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
-    _layout(fig, "", height)
-    fig.update_layout(legend=dict(orientation="h", y=-0.28, yanchor="top", x=0, xanchor="left"),
-                      margin=dict(t=40, b=120))
-    return fig
+    return _loss_accuracy_layout(fig, height, bottom=120)
 
 
 def probe_curves(snapshots: Sequence[tuple[str, Trace]], height: int = 330) -> go.Figure:

@@ -116,13 +116,18 @@ def test_compare_hostile_input(text):
     assert not at.exception
 
 
-def _tiny_training(at: AppTest, name: str) -> AppTest:
+def _train_page(at: AppTest, rows: int, epochs: int) -> AppTest:
+    """The Train page with a small RT run set up: `rows` sentences, no IMDB, `epochs` epochs."""
     at.switch_page("views/train.py").run()
     assert not at.exception, at.exception
-    at.slider(key="train.rt_rows").set_value(300)
+    at.slider(key="train.rt_rows").set_value(rows)
     at.slider(key="train.mix_rows").set_value(0)
-    at.slider(key="train.epochs").set_value(1)
-    at.text_input(key="train.name").set_value(name)
+    at.slider(key="train.epochs").set_value(epochs)
+    return at
+
+
+def _tiny_training(at: AppTest, name: str) -> AppTest:
+    _train_page(at, 300, 1).text_input(key="train.name").set_value(name)
     at.button(key="train.start").click().run(timeout=120)
     assert not at.exception, at.exception
     return at
@@ -147,26 +152,16 @@ def test_train_page_tiny_run_then_model_everywhere_and_sessions_isolated():
 
 
 def test_train_page_divergence_is_a_clear_message():
-    at = _at()
-    at.switch_page("views/train.py").run()
+    at = _train_page(_at(), 600, 2)
     at.select_slider(key="train.lr").set_value(10.0)
-    at.slider(key="train.rt_rows").set_value(600)
-    at.slider(key="train.mix_rows").set_value(0)
-    at.slider(key="train.epochs").set_value(2)
     at.button(key="train.start").click().run(timeout=120)
     assert not at.exception
     texts = [e.value for e in at.error] + [w.value for w in at.warning]
     assert any("diverged" in t for t in texts), texts
 
 
-
-
 def test_train_page_race_trains_three_cells_and_keeps_them():
-    at = _at()
-    at.switch_page("views/train.py").run()
-    at.slider(key="train.rt_rows").set_value(300)
-    at.slider(key="train.mix_rows").set_value(0)
-    at.slider(key="train.epochs").set_value(2)
+    at = _train_page(_at(), 300, 2)
     at.button(key="train.race").click().run(timeout=180)
     assert not at.exception, at.exception
     assert any("won this race" in s.value for s in at.success), [e.value for e in at.error + at.warning]
