@@ -175,3 +175,12 @@ def test_train_page_race_trains_three_cells_and_keeps_them():
 
 def common_models(at: AppTest) -> list[str]:
     return list(at.session_state["user_models"].keys())
+
+
+def test_train_page_race_with_a_diverging_rate_says_so_per_cell():
+    at = _train_page(_at(), 600, 2)
+    at.select_slider(key="train.lr").set_value(10.0)
+    at.button(key="train.race").click().run(timeout=180)
+    assert not at.exception, at.exception
+    texts = [e.value for e in at.error] + [w.value for w in at.warning] + [s.value for s in at.success]
+    assert any("diverged" in t for t in texts), texts

@@ -503,6 +503,20 @@ def test_train_stop_keeps_the_best_weights(server, browser, page):
     assert page.get_by_text("Models in this session: stopped-gru").count() == 1
 
 
+def test_race_stopped_in_the_second_cell_keeps_what_it_has(server, browser, page):
+    open_app(page, server["base"], "/train", "Train a model")
+    page.get_by_role("button", name="Race SimpleRNN, LSTM and GRU").click()
+    page.get_by_text(re.compile(r"Race: LSTM \(2 of 3\)")).first.wait_for(state="visible", timeout=120_000)
+    page.wait_for_timeout(2000)
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+    page.get_by_text("The race was stopped").first.wait_for(state="visible", timeout=60_000)
+    wait_settled(page, timeout=60)
+    no_exception(page)
+    assert page.get_by_text("Not trained: GRU").count() == 1
+    assert page.locator(".js-plotly-plot").count() == 1  # the race chart
+    assert page.get_by_text(re.compile("race-rnn-rt, race-lstm-rt")).count() == 1  # both kept in the session
+
+
 # --- e. hostile text in every text box ----------------------------------------------------------
 def _check_hostile(page, box, text: str, url_param: str | None = None, maxlen: int = 20_000) -> None:
     before = box.input_value()

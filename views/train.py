@@ -242,6 +242,8 @@ if race_start:
     pending["busy"] = True  # until the finally below has kept the models
     histories: dict = {}
     finished: list = []
+    failures: list = []
+    notes: list = []
     job = None
     try:
         for i, job in enumerate(race.jobs()):
@@ -252,7 +254,12 @@ if race_start:
                 if ev.kind != "batch" or time.perf_counter() - last > 0.4:
                     last = time.perf_counter()
                     _draw_race(i, len(names), arch, ev, histories)
-            finished.append(job.finish())
+            if job.trainer.best_state is not None:  # else it diverged before anything was worth keeping
+                finished.append(job.finish())
+                if job.trainer.status in ("diverged", "timeout"):
+                    notes.append(f"{ARCH_TITLES[arch]}: {job.trainer.message} Its best weights before that are kept.")
+            else:
+                failures.append((arch, job.trainer.message))
             job = None
         for box in (progress_box, curves_box):
             box.empty()
@@ -265,7 +272,9 @@ if race_start:
             pending["models"] = finished
             pending["result"] = {"histories": {a: list(h) for a, h in histories.items()},
                                  "rows": [_race_row(tm) for tm in finished],
-                                 "missing": [ARCH_TITLES[a] for a in names if a not in {tm.arch for tm in finished}]}
+                                 "failures": [f"{ARCH_TITLES[a]}: {m}" for a, m in failures], "notes": notes,
+                                 "not_trained": [ARCH_TITLES[a] for a in names if a not in
+                                                 {tm.arch for tm in finished} | {a for a, _ in failures}]}
         finally:
             pending["busy"] = False
         del race, job
@@ -319,10 +328,21 @@ if res:
     rows = res["rows"]
     if rows:
         best = max(rows, key=lambda r: r["TEST accuracy"])
-        st.success(f"{best['cell']} won this race with {best['TEST accuracy']:.1%} on TEST. The "
-                   f"{'models are' if len(rows) > 1 else 'model is'} in every page's model picker.")
-    if res.get("missing"):
-        st.warning("Not finished: " + ", ".join(res["missing"]) + " (the race was stopped or diverged first).")
+        where = f"The {'models are' if len(rows) > 1 else 'model is'} in every page's model picker."
+        if res["not_trained"] or any(r["status"] == "stopped" for r in rows):
+            st.info(f"The race was stopped. Best so far: {best['cell']} with {best['TEST accuracy']:.1%} on TEST. {where}")
+        elif all(r["status"] in ("diverged", "timeout") for r in rows):
+            st.warning(f"No cell finished its training (see below); the best weights kept score up to "
+                       f"{best['TEST accuracy']:.1%} on TEST ({best['cell']}). {where}")
+        else:
+            (st.warning if res["notes"] or res["failures"] else st.success)(
+                f"{best['cell']} won this race with {best['TEST accuracy']:.1%} on TEST. {where}")
+    for note in res["notes"]:
+        st.warning(note)
+    for failure in res["failures"]:
+        st.error(failure + " Nothing was kept for this cell.")
+    if res["not_trained"]:
+        st.warning("Not trained: " + ", ".join(res["not_trained"]) + " (the race was stopped first).")
     if res.get("notice"):
         st.info(res["notice"])
     if rows:
@@ -330,7 +350,8 @@ if res:
             "TEST accuracy": st.column_config.NumberColumn(format="percent"),
             "best validation accuracy": st.column_config.NumberColumn(format="percent"),
             "parameters": st.column_config.NumberColumn(format="localized")})
-    st.plotly_chart(plots.race_curves(res["histories"]), key="race.curves.done")
+    if res["histories"]:
+        st.plotly_chart(plots.race_curves(res["histories"]), key="race.curves.done")
     st.caption("Solid lines: validation; dotted: training (running mean over the epoch so far). The cells "
                "read the same sentences in the same order from the same seed, so the differences come from "
                "the cell. On long IMDB reviews the SimpleRNN usually falls behind: its gradient through many "
