@@ -235,6 +235,17 @@ def confidence_gauge(prob: float, height: int = 130) -> go.Figure:
     return fig
 
 
+def _loss_accuracy_subplots() -> go.Figure:
+    """Loss (left) and accuracy (right) side by side; two-line titles and a wide gap, so a phone's
+    narrow plots keep the titles clear of the accuracy ticks."""
+    from plotly.subplots import make_subplots
+
+    small = "<br><span style='font-size:11px'>{}</span>"
+    return make_subplots(rows=1, cols=2, horizontal_spacing=0.2,
+                         subplot_titles=("Loss" + small.format("lower is better"),
+                                         "Accuracy" + small.format("higher is better")))
+
+
 def _loss_accuracy_layout(fig: go.Figure, height: int, bottom: int) -> go.Figure:
     """Axes and legend of a loss (left) / accuracy (right) pair of subplots against epochs."""
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
@@ -242,17 +253,14 @@ def _loss_accuracy_layout(fig: go.Figure, height: int, bottom: int) -> go.Figure
     fig.update_yaxes(range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
     _layout(fig, "", height)
     fig.update_layout(legend=dict(orientation="h", y=-0.28, yanchor="top", x=0, xanchor="left"),
-                      margin=dict(t=40, b=bottom))
+                      margin=dict(t=60, b=bottom))
     return fig
 
 
 def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (), height: int = 330) -> go.Figure:
     """Loss (left) and accuracy (right) against epochs: per-batch loss faintly, train and
     validation at every validation pass."""
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy"),
-                        horizontal_spacing=0.12)
+    fig = _loss_accuracy_subplots()
     if batch_history:
         fig.add_trace(go.Scatter(x=[b["epoch"] for b in batch_history], y=[b["loss"] for b in batch_history],
                                  mode="lines", name="batch loss", line=dict(color="#bbbbbb", width=1),
@@ -272,12 +280,9 @@ def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (),
 def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360) -> go.Figure:
     """Cells trained on the same data (keys: rnn, lstm, gru): loss (left) and accuracy (right)
     against epochs, one colour per cell; validation solid, training dotted."""
-    from plotly.subplots import make_subplots
-
     from .models import ARCH_TITLES
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy"),
-                        horizontal_spacing=0.12)
+    fig = _loss_accuracy_subplots()
     for arch, history in histories.items():
         title = ARCH_TITLES.get(arch, arch)
         x = [h["epoch"] for h in history]
