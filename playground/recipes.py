@@ -138,11 +138,7 @@ class Job:
         recipe = self.recipe
         if prepared is not None and recipe.init_from:
             raise ValueError("prepared data cannot be combined with init_from")
-        if prepared is not None:
-            self.vocab, train_set, val_set = prepared
-            self.config = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(self.vocab)})
-            self.model = build(self.config, seed=recipe.train.seed)
-        elif recipe.init_from:  # transfer: keep the base model's vocabulary and architecture
+        if recipe.init_from:  # transfer: keep the base model's vocabulary and architecture
             from .zoo import resolve
 
             self.base = resolve(recipe.init_from)
@@ -152,7 +148,7 @@ class Job:
             self.model.load_state_dict(self.base.model.state_dict())
             self.vocab, train_set, val_set = prepare(recipe, vocab=self.base.vocab)
         else:
-            self.vocab, train_set, val_set = prepare(recipe)
+            self.vocab, train_set, val_set = prepared or prepare(recipe)
             self.config = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(self.vocab)})
             self.model = build(self.config, seed=recipe.train.seed)
         self.n_train, self.n_val = len(train_set), len(val_set)
@@ -160,10 +156,19 @@ class Job:
         return self
 
     def events(self) -> Iterator[Progress]:
-        yield from self.trainer.run()
+        self._run = self.trainer.run()
+        yield from self._run
+
+    def close(self) -> None:
+        """End a run that was left unfinished (a UI stopped iterating `events()`): the trainer
+        marks it stopped, validates the partial epoch and loads the best weights. Idempotent."""
+        run = getattr(self, "_run", None)
+        if run is not None:
+            run.close()
 
     def finish(self) -> TrainedModel:
         """Best weights, rounded as a file stores them, measured on TEST, with a card."""
+        self.close()
         recipe, model, cfg, trainer, base = self.recipe, self.model, self.config, self.trainer, self.base
         quantize_for_storage(model)  # evaluate exactly the weights a saved file holds
         with torch.no_grad():

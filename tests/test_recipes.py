@@ -5,7 +5,7 @@ import pytest
 from playground import zoo
 from playground.data import load, train_val_split
 from playground.models import ModelConfig
-from playground.recipes import Race, Recipe, mix_rows, prepare, run, sample_rows, sentences_of, soft_labels
+from playground.recipes import Job, Race, Recipe, mix_rows, prepare, run, sample_rows, sentences_of, soft_labels
 from playground.train import EncodedSet, TrainConfig, predict_probs
 
 
@@ -102,3 +102,17 @@ def test_race_trains_each_cell_on_the_same_prepared_data():
 def test_race_refuses_what_it_cannot_do(names, kw):
     with pytest.raises(ValueError):
         Race(_recipe(**kw), names)
+
+
+def test_finish_after_the_caller_stopped_iterating_keeps_the_best_weights():
+    import torch
+
+    job = Job(_recipe(train=TrainConfig(epochs=50, threads=1, evals_per_epoch=4)), "left").prepare()
+    events = job.events()  # still referenced: only finish() can end it
+    for ev in events:
+        if ev.kind == "eval":
+            break
+    tm = job.finish()
+    assert job.trainer.status == "stopped" and tm.card["status"] == "stopped"
+    best = job.trainer.best_state
+    assert all(torch.allclose(tm.model.state_dict()[k], best[k].float(), atol=1e-2) for k in best)  # float16 embedding

@@ -159,6 +159,7 @@ def _finish(job, probe_snaps, pending: dict) -> None:
     dict. No Streamlit call here: this also runs while Streamlit is stopping the script because
     Stop (or another widget) was pressed, and then any st.* call, st.session_state included,
     raises again. The next run registers the model (`_collect`)."""
+    job.close()  # a stopped run: the trainer keeps the best weights so far
     if job.trainer.status == "diverged" and job.trainer.best_state is None:
         pending["result"] = {"error": job.trainer.message, "history": list(job.trainer.history),
                              "batch_history": list(job.trainer.batch_history)}
@@ -208,7 +209,6 @@ if start:
     with st.spinner("Reading and tokenising the data…"):
         job.prepare()
     pending["busy"] = True  # until the finally below has kept the model
-    done = False
     try:
         last = 0.0
         for ev in job.events():
@@ -217,12 +217,9 @@ if start:
             if ev.kind != "batch" or time.perf_counter() - last > 0.4:
                 last = time.perf_counter()
                 _draw(job, ev, probe_snaps)
-        done = True
         for box in (progress_box, curves_box, probe_box):  # the result section shows them now
             box.empty()
     finally:
-        if not done:  # stopped (Stop button or another widget): the trainer kept the best weights
-            job.trainer.status = "stopped" if job.trainer.status in ("running", "not started") else job.trainer.status
         try:
             _finish(job, probe_snaps, pending)
         finally:
@@ -265,10 +262,10 @@ if race_start:
             box.empty()
     finally:
         try:  # no Streamlit calls in here (see _finish)
-            if job is not None and job.trainer.best_state is not None:  # stopped mid-cell: keep its best
-                if job.trainer.status in ("running", "not started"):
-                    job.trainer.status = "stopped"
-                finished.append(job.finish())
+            if job is not None:  # stopped mid-cell: the trainer keeps its best weights so far
+                job.close()
+                if job.trainer.best_state is not None:
+                    finished.append(job.finish())
             pending["models"] = finished
             pending["result"] = {"histories": {a: list(h) for a, h in histories.items()},
                                  "rows": [_race_row(tm) for tm in finished],
