@@ -123,6 +123,7 @@ def _contention(repeats: int) -> list[dict]:
 
 def run_bench(quick: bool = False, as_json: bool = False, out: str | None = None) -> int:
     from . import zoo
+    from .models import ARCHS
     from .text import tokenize
     from .trace import fused_prob, trace
 
@@ -142,7 +143,7 @@ def run_bench(quick: bool = False, as_json: bool = False, out: str | None = None
         res["models"].append(row)
     assert len(tokenize(SENT10)) == 10 and len(tokenize(SENT50)) == 50
     res["rt_epoch"] = []
-    for arch in ("rnn", "lstm", "gru"):
+    for arch in ARCHS:
         for threads in ((1,) if quick else (1, 2)):
             secs, n = _rt_epoch(arch, threads, limit=1000 if quick else None)
             res["rt_epoch"].append({"arch": arch, "threads": threads, "rows": n, "seconds": round(secs, 2),

@@ -11,8 +11,10 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-ARCHS = ("rnn", "lstm", "gru")
-ARCH_TITLES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+from . import cells
+
+ARCHS = cells.archs()  # ("rnn", "lstm", "gru"): the registered cells, in display order
+ARCH_TITLES = cells.titles()
 # (low, high) inclusive bounds, checked for every config (widgets, command line, model files)
 LIMITS = {
     "vocab_size": (3, 100_000),
@@ -22,7 +24,6 @@ LIMITS = {
     "dropout": (0.0, 0.9),
     "max_len": (1, 2_000),
 }
-_GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ class ModelConfig:
     max_len: int = 400
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
+        if self.arch not in cells.CELLS:
+            raise ValueError(f"arch must be one of {', '.join(cells.CELLS)}, not {self.arch!r}")
         for name, (lo, hi) in LIMITS.items():
             value = getattr(self, name)
             kind = float if name == "dropout" else int
@@ -50,8 +51,12 @@ class ModelConfig:
             object.__setattr__(self, name, kind(value))
 
     @property
+    def cell(self) -> cells.Cell:
+        return cells.cell(self.arch)
+
+    @property
     def title(self) -> str:
-        return ARCH_TITLES[self.arch]
+        return self.cell.title
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,8 +80,7 @@ class SentimentRNN(nn.Module):
         self.config = config
         c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=0)
-        layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[c.arch]
-        self.rnn = layer(
+        self.rnn = c.cell.torch_layer(
             c.embed_dim, c.hidden_size, num_layers=c.num_layers, batch_first=True,
             dropout=c.dropout if c.num_layers > 1 else 0.0,
         )
@@ -87,21 +91,25 @@ class SentimentRNN(nn.Module):
     @torch.no_grad()
     def reset_parameters_keras(self) -> None:
         """Keras' defaults: Glorot-uniform input weights, orthogonal recurrent weights, zero
-        biases, LSTM forget-gate bias 1. They learn markedly faster than torch's defaults."""
+        biases but where the cell says otherwise (LSTM forget gate 1). They learn markedly faster
+        than torch's defaults."""
         H = self.config.hidden_size
+        cell = self.config.cell
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
         self.embedding.weight[0].zero_()
         for name, p in self.rnn.named_parameters():
             if name.startswith("weight_ih"):
-                for k in range(_GATE_COUNT[self.config.arch]):
+                for k in range(cell.n_blocks):
                     nn.init.xavier_uniform_(p[k * H:(k + 1) * H])
             elif name.startswith("weight_hh"):
-                for k in range(_GATE_COUNT[self.config.arch]):
+                for k in range(cell.n_blocks):
                     nn.init.orthogonal_(p[k * H:(k + 1) * H])
             elif name.startswith("bias"):
                 p.zero_()
-                if self.config.arch == "lstm" and name.startswith("bias_ih"):
-                    p[H:2 * H] = 1.0  # forget gate (order i, f, g, o)
+                if name.startswith("bias_ih"):
+                    for block, value in cell.init_bias.items():
+                        k = cell.blocks.index(block)
+                        p[k * H:(k + 1) * H] = value
         nn.init.xavier_uniform_(self.readout.weight)
         self.readout.bias.zero_()
 
@@ -124,18 +132,27 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def layer_summary(config: ModelConfig) -> list[dict]:
-    """Keras-style summary rows: layer, type, output shape, parameters. Shapes use None for
-    the batch and T for the sentence length."""
+SUMMARY_CONVENTIONS = {
+    "torch": "PyTorch's count (what this app trains): two bias vectors per gate, b_ih and b_hh.",
+    "keras": "Keras' count: its SimpleRNN and LSTM keep one bias vector per gate, its GRU two "
+             "(reset_after=True, the default since TensorFlow 2), so a Keras LSTM or SimpleRNN of the "
+             "same size has fewer parameters.",
+}
+
+
+def layer_summary(config: ModelConfig, convention: str = "torch") -> list[dict]:
+    """Keras-style summary rows: layer, type, output shape, parameters, counted in PyTorch's terms
+    (the default) or Keras' (see SUMMARY_CONVENTIONS). Shapes use None for the batch and T for
+    the sentence length."""
+    if convention not in SUMMARY_CONVENTIONS:
+        raise ValueError(f"convention must be one of {', '.join(SUMMARY_CONVENTIONS)}, not {convention!r}")
     c = config
-    G = _GATE_COUNT[c.arch]
     rows = [{"layer": "embedding", "type": "Embedding", "output": f"(None, T, {c.embed_dim})",
              "params": c.vocab_size * c.embed_dim}]
     n_in = c.embed_dim
     for layer in range(c.num_layers):
         last = layer == c.num_layers - 1
-        # torch keeps two bias vectors (b_ih and b_hh) per gate; Keras' LSTM/SimpleRNN keep one
-        params = G * (n_in * c.hidden_size + c.hidden_size * c.hidden_size + 2 * c.hidden_size)
+        params = c.cell.params_per_layer(n_in, c.hidden_size, convention)
         rows.append({"layer": f"{c.arch}_{layer + 1}" if c.num_layers > 1 else c.arch,
                      "type": c.title,
                      "output": f"(None, {c.hidden_size})" if last else f"(None, T, {c.hidden_size})",

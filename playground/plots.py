@@ -16,12 +16,12 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .trace import GATE_TITLES, UNIT_INTERVAL, Trace
+from .cells import GATE, UNBOUNDED, Quantity, cell
+from .trace import Trace
 
 SEQUENTIAL = "Viridis"  # gates in [0, 1]
 DIVERGING = "RdBu"  # states in [-1, 1], centred at 0 (red negative, blue positive)
 POS_COLOR, NEG_COLOR, NEUTRAL = "#2166ac", "#b2182b", "#888888"
-ARCH_COLORS = {"rnn": "#7b3294", "lstm": "#008837", "gru": "#e66101"}
 MAX_TICKS = 40
 MAX_TICKS_NARROW = 15
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
@@ -108,7 +108,7 @@ def compare_curves(traces: Mapping[str, Trace], title: str = "Prediction after e
         labels = token_labels(tr.tokens, tr.oov)
         fig.add_trace(go.Scatter(
             x=np.arange(tr.n_steps), y=tr.step_probs, mode="lines+markers", name=html.escape(name),
-            line=dict(color=ARCH_COLORS.get(tr.arch), width=2), marker=dict(size=6),
+            line=dict(color=tr.cell.color, width=2), marker=dict(size=6),
             customdata=np.array(labels, dtype=object),
             hovertemplate=f"{html.escape(name)}<br>after <b>%{{customdata}}</b>: %{{y:.3f}}<extra></extra>",
         ))
@@ -118,9 +118,10 @@ def compare_curves(traces: Mapping[str, Trace], title: str = "Prediction after e
     return _bottom_legend(_layout(fig, title, height))
 
 
-def scale_for(name: str) -> dict:
-    """Colour scale settings for a gate/state name (the project-wide convention)."""
-    if name in UNIT_INTERVAL:
+def scale_for(q: Quantity) -> dict:
+    """Colour scale settings for a quantity (the project-wide convention): [0, 1] gates
+    sequential; everything else diverging around 0, unbounded values clipped at ±1 for colour."""
+    if q.kind == GATE:
         return dict(colorscale=SEQUENTIAL, zmin=0.0, zmax=1.0)
     return dict(colorscale=DIVERGING, zmin=-1.0, zmax=1.0, zmid=0.0, reversescale=False)
 
@@ -137,8 +138,9 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     vals = _values(tr, name, layer)  # (T, H)
     T, H = vals.shape
     labels = token_labels(tr.tokens, tr.oov)
-    scale = scale_for(name)
-    gate_title = GATE_TITLES.get(name, name)
+    q = tr.cell.quantity(name)
+    scale = scale_for(q)
+    gate_title = q.title
     layer_no = (layer % len(tr.layers)) + 1
     # Columns are categories named "position: token" (unique, shown on hover), so no per-cell
     # hover data is sent: 8,000 cells cost 32 KB as float32, not 350 KB of JSON. Values outside
@@ -146,7 +148,7 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     fig = go.Figure(go.Heatmap(
         z=vals.T.astype(np.float32), x=column_names(labels), y=np.arange(H), colorscale=scale["colorscale"],
         zmin=scale["zmin"], zmax=scale["zmax"], zmid=scale.get("zmid"),
-        colorbar=dict(title=dict(text=name, side="right"), thickness=12, len=0.9),
+        colorbar=dict(title=dict(text=html.escape(gate_title), side="right"), thickness=12, len=0.9),
         hovertemplate=("token <b>%{x}</b><br>unit %{y}<br>"
                        f"{html.escape(gate_title)}" + " = %{z:.4f}<extra></extra>"),
         xgap=1 if T <= 60 else 0, ygap=1 if H <= 64 else 0,
@@ -158,7 +160,7 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
     fig = _layout(fig, title, height or int(min(560, max(240, 120 + 6 * H))))
-    if name in ("c", "pre"):  # unbounded values: say so on a second line (a phone cuts long titles)
+    if q.kind == UNBOUNDED:  # say so on a second line (a phone cuts long titles)
         fig.update_layout(title_subtitle_text="colour clipped at ±1; hover for exact values",
                           title_subtitle_font_size=12, margin_t=82)
     return fig
@@ -168,18 +170,19 @@ def gate_means(tr: Trace, layer: int = -1, title: str | None = None, height: int
     """Each gate's mean over units after every token (one line per gate; a SimpleRNN has no
     gates, so its pre-activation)."""
     lt = tr.layers[layer]
+    c = tr.cell
     if title is None:
-        title = ("Mean pre-activation over units, per token" if tr.arch == "rnn"
-                 else "Mean gate value over units, per token")
+        title = ("Mean gate value over units, per token" if c.has_gates
+                 else f"Mean {c.quantities[0].title} over units, per token")
     labels = token_labels(tr.tokens, tr.oov)
     fig = go.Figure()
-    palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e"]
-    for k, (name, vals) in enumerate(lt.gates.items()):
+    for name, vals in lt.gates.items():
+        q = c.quantity(name)
         fig.add_trace(go.Scatter(
-            x=np.arange(tr.n_steps), y=vals.mean(axis=1), mode="lines+markers", name=GATE_TITLES[name],
-            line=dict(color=palette[k % len(palette)], width=2), marker=dict(size=5),
+            x=np.arange(tr.n_steps), y=vals.mean(axis=1), mode="lines+markers", name=q.title,
+            line=dict(color=q.color, width=2), marker=dict(size=5),
             customdata=np.array(labels, dtype=object),
-            hovertemplate=f"{GATE_TITLES[name]}<br>token <b>%{{customdata}}</b><br>mean = %{{y:.4f}}<extra></extra>",
+            hovertemplate=f"{q.title}<br>token <b>%{{customdata}}</b><br>mean = %{{y:.4f}}<extra></extra>",
         ))
     fig.update_yaxes(title_text="mean over units")
     _x_axis(fig, labels)
@@ -192,14 +195,13 @@ def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, 
     labels = token_labels(tr.tokens, tr.oov)
     fig = go.Figure()
     series = {"h": lt.h[:, unit], **{k: v[:, unit] for k, v in lt.gates.items()}}
-    palette = {"h": "#111111", "i": "#1b9e77", "f": "#d95f02", "g": "#7570b3", "o": "#e7298a", "c": "#66a61e",
-               "r": "#1b9e77", "z": "#d95f02", "n": "#7570b3", "pre": "#7570b3"}
     for name, vals in series.items():
+        q = tr.cell.quantity(name)
         fig.add_trace(go.Scatter(
-            x=np.arange(tr.n_steps), y=vals, mode="lines+markers", name=GATE_TITLES[name],
-            line=dict(color=palette.get(name), width=3 if name == "h" else 1.5), marker=dict(size=5),
+            x=np.arange(tr.n_steps), y=vals, mode="lines+markers", name=q.title,
+            line=dict(color=q.color, width=3 if name == "h" else 1.5), marker=dict(size=5),
             customdata=np.array(labels, dtype=object),
-            hovertemplate=f"unit {unit} · {GATE_TITLES[name]}<br>token <b>%{{customdata}}</b> = %{{y:.4f}}<extra></extra>",
+            hovertemplate=f"unit {unit} · {q.title}<br>token <b>%{{customdata}}</b> = %{{y:.4f}}<extra></extra>",
         ))
     if token is not None and 0 <= token < tr.n_steps:
         fig.add_vline(x=token, line=dict(color="#ff7f00", width=2, dash="dot"))
@@ -280,11 +282,9 @@ def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (),
 def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360) -> go.Figure:
     """Cells trained on the same data (keys: rnn, lstm, gru): loss (left) and accuracy (right)
     against epochs, one colour per cell; validation solid, training dotted."""
-    from .models import ARCH_TITLES
-
     fig = _loss_accuracy_subplots()
     for arch, history in histories.items():
-        title = ARCH_TITLES.get(arch, arch)
+        title, color = cell(arch).title, cell(arch).color
         x = [h["epoch"] for h in history]
         for key, kind, col in (("val_loss", "validation", 1), ("loss", "training", 1),
                                ("val_acc", "validation", 2), ("acc", "training", 2)):
@@ -295,7 +295,7 @@ def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360) -> g
             fig.add_trace(go.Scatter(
                 x=x, y=ys, mode="lines+markers" if val else "lines", legendgroup=arch,
                 name=f"{title} {kind}", showlegend=col == 1,
-                line=dict(color=ARCH_COLORS.get(arch, NEUTRAL), width=2.5 if val else 1.5, dash="solid" if val else "dot"),
+                line=dict(color=color, width=2.5 if val else 1.5, dash="solid" if val else "dot"),
                 marker=dict(size=6),
                 hovertemplate=f"{title}<br>epoch %{{x:.2f}}<br>{kind} {'loss' if col == 1 else 'accuracy'} "
                               f"%{{y:.4f}}<extra></extra>"), 1, col)

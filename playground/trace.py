@@ -1,16 +1,10 @@
 """Re-run a model's recurrence one step at a time and record everything it computes.
 
 The fused torch layers cannot be hooked inside, so `trace` recomputes them in float64 numpy from
-the same weights (PyTorch's gate order and equations):
-
-    SimpleRNN  pre = W_ih x + b_ih + W_hh h + b_hh;            h' = tanh(pre)
-    LSTM       i, f, g, o = σ, σ, tanh, σ (W_i* x + b_i* + W_h* h + b_h*)
-               c' = f * c + i * g;                             h' = o * tanh(c')
-    GRU        r, z = σ(W_i* x + b_i* + W_h* h + b_h*)
-               n = tanh(W_in x + b_in + r * (W_hn h + b_hn));  h' = (1 - z) * n + z * h
-
-and the readout's probability σ(w·h_t + b) after every token. The final state and probability
-equal the fused forward's to 1e-5 (tests/test_trace.py).
+the same weights, with the step each cell describes in `cells.py` (PyTorch's gate order and
+equations), and records every named quantity, each block's input part (W x + b_ih) and recurrent
+part (U h + b_hh), the hidden state, and the readout's probability σ(w·h_t + b) after every token.
+The final state and probability equal the fused forward's to 1e-5 (tests/test_trace.py).
 """
 from __future__ import annotations
 
@@ -19,17 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .cells import Cell, cell, sigmoid
 from .models import SentimentRNN
 from .text import Encoded, Vocab
-
-GATES = {"rnn": ("pre",), "lstm": ("i", "f", "g", "o", "c"), "gru": ("r", "z", "n")}
-GATE_TITLES = {
-    "pre": "pre-activation", "i": "input gate i", "f": "forget gate f", "g": "candidate g",
-    "o": "output gate o", "c": "cell state c", "r": "reset gate r", "z": "update gate z",
-    "n": "candidate n", "h": "hidden state h",
-}
-# [0, 1] values (sigmoid gates) vs [-1, 1] values (tanh outputs, states; c and pre unbounded)
-UNIT_INTERVAL = frozenset({"i", "f", "o", "r", "z"})
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -40,8 +26,9 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LayerTrace:
-    gates: dict  # name -> (T, H) float64, names as in GATES[arch]
+    gates: dict  # quantity name -> (T, H) float64, in the cell's display order (cells.py)
     h: np.ndarray  # (T, H) hidden state after each token
+    parts: dict  # block -> (input part (T, H) W x + b_ih, recurrent part (T, H) U h_{t-1} + b_hh)
 
 
 @dataclass(frozen=True)
@@ -70,16 +57,16 @@ class Trace:
         return self.n_tokens_total > len(self.tokens)
 
     @property
+    def cell(self) -> Cell:
+        return cell(self.arch)
+
+    @property
     def gate_names(self) -> tuple[str, ...]:
-        return GATES[self.arch]
+        return self.cell.names
 
     @property
     def last(self) -> LayerTrace:
         return self.layers[-1]
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
 
 
 @torch.no_grad()
@@ -89,37 +76,25 @@ def _weights(model: SentimentRNN, layer: int) -> tuple[np.ndarray, ...]:
     return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
 
-def _run_layer(arch: str, x: np.ndarray, w_ih, w_hh, b_ih, b_hh) -> LayerTrace:
-    """x (T, E) -> every gate (T, H) and h (T, H), starting from zero state."""
+def _run_layer(c: Cell, x: np.ndarray, w_ih, w_hh, b_ih, b_hh) -> LayerTrace:
+    """x (T, E) -> every quantity (T, H), h (T, H) and each block's two parts, from zero state."""
     T, H = x.shape[0], w_hh.shape[1]
-    xw = x @ w_ih.T + b_ih  # (T, G*H) input contributions of all steps in one product
-    h = np.zeros(H)
+    xw = x @ w_ih.T + b_ih  # (T, G*H) input parts of all steps in one product
+    hw = np.empty_like(xw)  # (T, G*H) recurrent parts, filled step by step
+    state = {name: np.zeros(H) for name in c.state}
     hs = np.empty((T, H))
-    names = GATES[arch]
-    rec = {n: np.empty((T, H)) for n in names}
-    if arch == "rnn":
-        for t in range(T):
-            pre = xw[t] + w_hh @ h + b_hh
-            h = np.tanh(pre)
-            rec["pre"][t], hs[t] = pre, h
-    elif arch == "lstm":
-        c = np.zeros(H)
-        for t in range(T):
-            a = xw[t] + w_hh @ h + b_hh  # (4H,) order i, f, g, o
-            i, f, o = _sigmoid(a[:H]), _sigmoid(a[H:2 * H]), _sigmoid(a[3 * H:])
-            g = np.tanh(a[2 * H:3 * H])
-            c = f * c + i * g
-            h = o * np.tanh(c)
-            rec["i"][t], rec["f"][t], rec["g"][t], rec["o"][t], rec["c"][t], hs[t] = i, f, g, o, c, h
-    else:  # gru
-        for t in range(T):
-            hw = w_hh @ h + b_hh  # (3H,) order r, z, n; b_hn stays inside r * (...)
-            r = _sigmoid(xw[t, :H] + hw[:H])
-            z = _sigmoid(xw[t, H:2 * H] + hw[H:2 * H])
-            n = np.tanh(xw[t, 2 * H:] + r * hw[2 * H:])
-            h = (1.0 - z) * n + z * h
-            rec["r"][t], rec["z"][t], rec["n"][t], hs[t] = r, z, n, h
-    return LayerTrace(gates={k: _frozen(v) for k, v in rec.items()}, h=_frozen(hs))
+    rec = {n: np.empty((T, H)) for n in c.names}
+    blocks = [(b, slice(k * H, (k + 1) * H)) for k, b in enumerate(c.blocks)]
+    for t in range(T):
+        hw[t] = w_hh @ state["h"] + b_hh
+        out = c.step({b: xw[t, sl] for b, sl in blocks}, {b: hw[t, sl] for b, sl in blocks}, state)
+        for n in c.names:
+            rec[n][t] = out[n]
+        hs[t] = out["h"]
+        state = {name: out[name] for name in c.state}
+    xw, hw = _frozen(xw), _frozen(hw)
+    return LayerTrace(gates={k: _frozen(v) for k, v in rec.items()}, h=_frozen(hs),
+                      parts={b: (xw[:, sl], hw[:, sl]) for b, sl in blocks})
 
 
 @torch.no_grad()
@@ -132,11 +107,11 @@ def trace_ids(model: SentimentRNN, enc: Encoded) -> Trace:
     b_out = float(model.readout.bias.detach()[0])
     layers = []
     for layer in range(cfg.num_layers):
-        lt = _run_layer(cfg.arch, x, *_weights(model, layer))
+        lt = _run_layer(cell(cfg.arch), x, *_weights(model, layer))
         layers.append(lt)
         x = lt.h
-    step_probs = _sigmoid(layers[-1].h @ w_out + b_out)  # (T,)
-    prob0 = float(_sigmoid(np.float64(b_out)))
+    step_probs = sigmoid(layers[-1].h @ w_out + b_out)  # (T,)
+    prob0 = float(sigmoid(np.float64(b_out)))
     return Trace(
         arch=cfg.arch, tokens=enc.tokens, ids=enc.ids, oov=enc.oov, n_tokens_total=enc.n_tokens_total,
         layers=tuple(layers), step_probs=_frozen(step_probs), prob0=prob0,

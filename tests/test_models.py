@@ -14,6 +14,23 @@ def test_summary_counts_match_torch(arch, layers):
 def test_tutorial_gru100_has_60600_recurrent_parameters():
     rows = layer_summary(ModelConfig(arch="gru", vocab_size=5000, embed_dim=100, hidden_size=100))
     assert [r["params"] for r in rows if r["type"] == "GRU"] == [60600]
+    keras = layer_summary(ModelConfig(arch="gru", vocab_size=5000, embed_dim=100, hidden_size=100), "keras")
+    assert keras == rows  # Keras' GRU (reset_after=True) keeps two bias vectors, like PyTorch
+
+
+@pytest.mark.parametrize("arch, torch_count, keras_count", [
+    ("lstm", 99_328, 98_816),  # Keras: LSTM(128) on 64 inputs has 98,816 parameters
+    ("rnn", 24_832, 24_704),  # Keras: SimpleRNN(128) on 64 inputs, 8,192 + 16,384 + 128
+    ("gru", 74_496, 74_496),
+])
+def test_recurrent_parameters_in_pytorch_and_keras_terms(arch, torch_count, keras_count):
+    cfg = ModelConfig(arch=arch, vocab_size=100, embed_dim=64, hidden_size=128)
+    count = {conv: [r["params"] for r in layer_summary(cfg, conv) if r["type"] == cfg.title] for conv in ("torch", "keras")}
+    assert count == {"torch": [torch_count], "keras": [keras_count]}
+    rnn_params = sum(p.numel() for p in build(cfg).rnn.parameters())
+    assert rnn_params == torch_count
+    with pytest.raises(ValueError):
+        layer_summary(cfg, "tensorflow")
 
 
 @pytest.mark.parametrize("bad", [

@@ -4,6 +4,7 @@ import pytest
 
 from playground import plots
 from playground.attribution import attribute
+from playground.cells import cell
 from playground.trace import trace
 
 from .conftest import random_model
@@ -47,6 +48,10 @@ def test_heatmaps_hold_the_gates_units_by_tokens(tr_and_model):
                 assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
             else:
                 assert (fig.data[0].zmin, fig.data[0].zmax) == (-1, 1) and fig.data[0].zmid == 0
+            # the colour bar carries the full name; unbounded values say they are clipped
+            assert fig.data[0].colorbar.title.text == tr.cell.quantity(name).title
+            clipped = "clipped" in (fig.layout.title.subtitle.text or "")
+            assert clipped == (name in ("c", "pre"))
             assert "unit" in fig.data[0].hovertemplate and "token" in fig.data[0].hovertemplate
 
 
@@ -67,7 +72,7 @@ def test_long_text_thins_tick_labels(small_vocab):
 def test_gate_means_unit_lines_and_compare(tr_and_model, small_vocab):
     tr, m = tr_and_model
     fig = plots.gate_means(tr)
-    assert [d.name for d in fig.data] == [plots.GATE_TITLES[g] for g in tr.gate_names]
+    assert [d.name for d in fig.data] == [tr.cell.quantity(g).title for g in tr.gate_names]
     np.testing.assert_allclose(fig.data[0].y, tr.last.gates[tr.gate_names[0]].mean(axis=1))
     assert fig.layout.title.text.startswith("Mean pre-activation" if tr.arch == "rnn" else "Mean gate value")
     fig = plots.unit_lines(tr, unit=3, token=2)
@@ -102,5 +107,6 @@ def test_race_curves_one_colour_per_cell():
     assert len(fig.data) == 8  # 2 cells x (loss, val loss, acc, val acc)
     names = {d.name for d in fig.data if d.showlegend}
     assert names == {"SimpleRNN validation", "SimpleRNN training", "GRU validation", "GRU training"}
-    assert {d.line.color for d in fig.data if d.legendgroup == "gru"} == {plots.ARCH_COLORS["gru"]}
+    assert {d.line.color for d in fig.data if d.legendgroup == "gru"} == {cell("gru").color}
+    assert {d.line.color for d in fig.data if d.legendgroup == "rnn"} == {cell("rnn").color} != {cell("gru").color}
     assert list(fig.data[0].y) == [0.69, 0.65]

@@ -6,7 +6,8 @@ import torch
 from playground import zoo
 from playground.models import ARCHS
 from playground.text import Encoded
-from playground.trace import GATES, UNIT_INTERVAL, fused_prob, trace, trace_ids
+from playground.cells import GATE, SIGNED, cell
+from playground.trace import fused_prob, trace, trace_ids
 
 from .conftest import random_model
 
@@ -38,13 +39,17 @@ def test_parity_random_weights(arch, layers, seed):
 def test_gates_have_standard_names_shapes_and_ranges(arch):
     m = random_model(arch, 1, vocab_size=30, hidden=7)
     tr = trace_ids(m, _enc(range(2, 12)))
-    assert tuple(tr.last.gates) == GATES[arch]
+    assert tuple(tr.last.gates) == cell(arch).names == tr.gate_names
+    assert {"rnn": ("pre",), "lstm": ("i", "f", "g", "o", "c"), "gru": ("r", "z", "n")}[arch] == tr.gate_names
     for name, g in tr.last.gates.items():
         assert g.shape == (10, 7)
-        if name in UNIT_INTERVAL:
+        kind = cell(arch).quantity(name).kind
+        if kind == GATE:
             assert g.min() >= 0 and g.max() <= 1
-        if name in ("g", "n"):
+        if kind == SIGNED:
             assert g.min() >= -1 and g.max() <= 1
+    assert {"rnn": set(), "lstm": {"i", "f", "o"}, "gru": {"r", "z"}}[arch] == {
+        q.name for q in cell(arch).quantities if q.kind == GATE}
     with pytest.raises(ValueError):
         tr.step_probs[0] = 0.3  # arrays are frozen
 
@@ -87,3 +92,26 @@ def test_parity_bundled_models(name):
         tr = trace(tm.model, tm.vocab, text)
         np.testing.assert_allclose(tr.last.h, _fused_states(tm.model, tr.ids), atol=1e-5)
         assert abs(tr.prob - fused_prob(tm.model, tr.ids)) < 1e-5
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_parts_are_the_pre_activations_of_each_block(arch, layers):
+    """Each block's recorded input part is W x + b_ih and recurrent part U h_{t-1} + b_hh,
+    computed here independently from the fused layer's weights."""
+    m = random_model(arch, layers, vocab_size=30, hidden=6)
+    ids = [3, 9, 4, 7, 2]
+    tr = trace_ids(m, _enc(ids))
+    H = 6
+    x = m.embedding.weight.detach().double().numpy()[ids]
+    for layer in range(layers):
+        w = {n: getattr(m.rnn, f"{n}_l{layer}").detach().double().numpy()
+             for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        h = tr.layers[layer].h
+        h_prev = np.vstack([np.zeros(H), h[:-1]])
+        for k, block in enumerate(cell(arch).blocks):
+            sl = slice(k * H, (k + 1) * H)
+            inp, rec = tr.layers[layer].parts[block]
+            np.testing.assert_allclose(inp, x @ w["weight_ih"][sl].T + w["bias_ih"][sl], atol=1e-12)
+            np.testing.assert_allclose(rec, h_prev @ w["weight_hh"][sl].T + w["bias_hh"][sl], atol=1e-12)
+        x = h

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from playground import plots
+from playground.cells import CELLS
 from playground.data import DATASET_TITLES
 from playground.trace import trace
 from ui import common
@@ -35,31 +36,11 @@ else:
 st.subheader("Three cells, side by side")
 st.caption("x_t is the word read at step t, h_{t-1} the state after the previous word; "
            "σ squashes to (0, 1) (a gate), tanh to (-1, 1); ⊙ multiplies element by element.")
-e1, e2, e3 = st.columns(3)
-with e1:
-    st.markdown("**SimpleRNN**")
-    st.latex(r"h_t = \tanh(W x_t + U h_{t-1} + b)")
-    st.caption("One tanh of the input and the previous state. The gradient shrinks a little at "
-               "every step, so early words fade (vanishing gradients).")
-with e2:
-    st.markdown("**LSTM**")
-    st.latex(r"""\small\begin{aligned}
-i_t, f_t, o_t &= \sigma(W x_t + U h_{t-1} + b)\\
-g_t &= \tanh(W_g x_t + U_g h_{t-1} + b_g)\\
-c_t &= f_t \odot c_{t-1} + i_t \odot g_t\\
-h_t &= o_t \odot \tanh(c_t)
-\end{aligned}""")
-    st.caption("i lets new content g in, f keeps old memory, o decides what to show; the cell c "
-               "carries information (and gradients) across many words.")
-with e3:
-    st.markdown("**GRU**")
-    st.latex(r"""\small\begin{aligned}
-r_t, z_t &= \sigma(W x_t + U h_{t-1} + b)\\
-n_t &= \tanh(W_n x_t + b_n\\ &\qquad + r_t \odot (U_n h_{t-1} + b_{hn}))\\
-h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
-\end{aligned}""")
-    st.caption("r decides how much of the past feeds the candidate n; z mixes the old state with "
-               "the candidate. Fewer parameters than an LSTM, similar memory.")
+for col, c in zip(st.columns(len(CELLS)), CELLS.values()):
+    with col:
+        st.markdown(f"**{c.title}**")
+        st.latex(c.equations)
+        st.caption(c.summary)
 
 st.subheader("The bundled models")
 rows = []

@@ -88,13 +88,7 @@ if n_layers > 1:
     common.remember("play.layer", "layer")
 
 st.subheader("Gates")
-st.caption({"lstm": "i decides how much new information enters the cell, f how much of the old cell "
-                    "is kept, g is the candidate content, o how much of the cell is shown as h; c is "
-                    "the cell state (the LSTM's memory).",
-            "gru": "r decides how much of the previous state feeds the candidate n; z decides how much "
-                   "of the previous state is kept (z near 1) versus replaced by n.",
-            "rnn": "A SimpleRNN has no gates: the pre-activation a = W x + U h + b goes through tanh to "
-                   "give h. Large |a| saturates tanh, which is where gradients vanish."}[tr.arch])
+st.caption(tr.cell.caption)
 names = list(tr.gate_names)
 H = tr.hidden_size
 common.keep("play.unit", 0, "unit", parse=int, valid=lambda v: 0 <= v < H)
@@ -132,7 +126,7 @@ with d2:
 common.remember("play.unit", "unit")
 common.remember("play.token", "tok")
 st.plotly_chart(plots.unit_lines(tr, unit, layer=layer, token=tok), key="play.unitlines")
-step = unit_step(tm.model, tr, layer, unit, tok)
+step = unit_step(tr, layer, unit, tok)
 st.markdown(f"**Unit {unit} at token {tok + 1} (“{common.md_escape(tr.tokens[tok])}”)**, layer {layer + 1}: "
             f"h went from {step.h_prev:+.3f} to {step.h:+.3f}.")
 for line in latex_lines(step):

@@ -1,0 +1,286 @@
+"""One description per cell kind (SimpleRNN, LSTM, GRU): everything the rest of the project
+needs to know about a cell lives here, and nothing outside this module branches on a cell's name.
+
+A `Cell` says:
+- `blocks`: the order of the row blocks of PyTorch's stacked weights (LSTM i, f, g, o; GRU r, z, n;
+  SimpleRNN one block, the pre-activation);
+- `quantities`: every value the trace records per unit and token, with its title, one-line
+  meaning, range kind ([0, 1] gate, [-1, 1] signed, unbounded) and colour, plus the hidden state h;
+- `step`: the numpy update of one time step, given each block's input part (W x + b_ih) and
+  recurrent part (U h + b_hh), returning every named intermediate and the new state;
+- the equations: the Home page's LaTeX, and the unit drill-down's LaTeX with one unit's numbers;
+- parameter counts per layer in PyTorch's terms and in Keras' terms (PyTorch keeps two bias
+  vectors per block, b_ih and b_hh; Keras' SimpleRNN and LSTM keep one, its GRU two with
+  reset_after=True, the default since TensorFlow 2);
+- `torch_layer` and the Keras-style initial biases (LSTM forget gate 1).
+
+Adding a fourth cell means writing one more `Cell` and calling `register` (tests do so with a
+ReLU RNN). Shapes: x (T, E), every recorded quantity (T, H), a block's part (H,) per step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+from torch import nn
+
+GATE, SIGNED, UNBOUNDED = "gate", "signed", "unbounded"  # value ranges [0, 1], [-1, 1], any
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One recorded value per unit and token (a gate, a candidate, a state)."""
+
+    name: str  # short name used in traces and JSON: "f"
+    title: str  # full name for colour bars and legends: "forget gate f"
+    kind: str  # GATE, SIGNED or UNBOUNDED
+    meaning: str  # one line a student can read
+    color: str = "#7570b3"  # its line colour in per-unit charts
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The value range, or None when unbounded."""
+        return {GATE: (0.0, 1.0), SIGNED: (-1.0, 1.0)}.get(self.kind)
+
+
+HIDDEN = Quantity("h", "hidden state h", SIGNED, "what the cell passes on to the next word and to the readout",
+                  "#111111")
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # the logistic function without overflow
+
+
+@dataclass(frozen=True)
+class UnitStep:
+    """Everything that went into unit `unit` of layer `layer` at token `t`, read from a trace."""
+
+    arch: str
+    layer: int
+    unit: int
+    t: int
+    token: str
+    values: dict  # quantity name -> value at t (including "h")
+    previous: dict  # state name -> value at t - 1 (0 before the first token)
+    parts: dict  # block -> (input part W x + b_ih, recurrent part U h + b_hh)
+
+    @property
+    def h(self) -> float:
+        return self.values["h"]
+
+    @property
+    def h_prev(self) -> float:
+        return self.previous["h"]
+
+
+StepFn = Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray], Mapping[str, np.ndarray]], dict]
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: str  # "lstm": model configs, file cards, URLs
+    title: str  # "LSTM"
+    torch_layer: Callable[..., nn.Module]  # nn.LSTM (input_size, hidden_size, num_layers=..., ...)
+    blocks: tuple[str, ...]  # row blocks of weight_ih / weight_hh / biases, in PyTorch's order
+    quantities: tuple[Quantity, ...]  # recorded per step, in display order (h not included)
+    state: tuple[str, ...]  # what is carried from one step to the next ("h", and "c" for an LSTM)
+    step: StepFn  # (input parts, recurrent parts, previous state) -> every quantity, "h" and state
+    unit_latex: Callable[[UnitStep], list[str]]  # one unit's update with its numbers
+    equations: str  # the Home page's LaTeX
+    summary: str  # one or two sentences under the equations
+    caption: str  # what its gates do, above the gate heatmaps
+    keras_bias_vectors: int  # bias vectors per block in Keras (PyTorch always has 2)
+    init_bias: Mapping[str, float] = field(default_factory=dict)  # block -> Keras' initial b_ih
+    color: str = "#666666"  # this cell's colour wherever cells are compared
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the recorded quantities, in display order."""
+        return tuple(q.name for q in self.quantities)
+
+    @property
+    def has_gates(self) -> bool:
+        return any(q.kind == GATE for q in self.quantities)
+
+    def quantity(self, name: str) -> Quantity:
+        if name == "h":
+            return HIDDEN
+        for q in self.quantities:
+            if q.name == name:
+                return q
+        raise KeyError(f"{self.title} has no quantity {name!r} (it has {', '.join(self.names)}, h)")
+
+    def params_per_layer(self, n_in: int, hidden: int, convention: str = "torch") -> int:
+        """Parameters of one recurrent layer: PyTorch (two bias vectors per block) or Keras."""
+        biases = {"torch": 2, "keras": self.keras_bias_vectors}[convention]
+        return self.n_blocks * (n_in * hidden + hidden * hidden + biases * hidden)
+
+
+# --- numbers in equations ---------------------------------------------------------------------
+def _n(x: float) -> str:
+    """A number for an equation: 0.735, -0.029."""
+    return f"{x:.3f}"
+
+
+def _p(x: float) -> str:
+    """A factor in a product: negative numbers in parentheses."""
+    return f"({x:.3f})" if x < 0 else f"{x:.3f}"
+
+
+def _gate_line(s: UnitStep, g: str, fn: str, rec_label: str = "b") -> str:
+    inp, rec = s.parts[g]
+    return (rf"{g}_t = {fn}(\underbrace{{{_n(inp)}}}_{{W_{{x{g}}}x_t+b}} + "
+            rf"\underbrace{{{_p(rec)}}}_{{W_{{h{g}}}h_{{t-1}}+{rec_label}}}) = {_n(s.values[g])}")
+
+
+# --- SimpleRNN --------------------------------------------------------------------------------
+def _rnn_step(inp, rec, prev) -> dict:
+    pre = inp["pre"] + rec["pre"]
+    return {"pre": pre, "h": np.tanh(pre)}
+
+
+def _rnn_latex(s: UnitStep) -> list[str]:
+    i, r = s.parts["pre"]
+    a = s.values["pre"]
+    return [
+        rf"a_t = \underbrace{{{_n(i)}}}_{{W_{{x}}x_t+b_x}} + \underbrace{{{_p(r)}}}_{{W_{{h}}h_{{t-1}}+b_h}} = {_n(a)}",
+        rf"h_t = \tanh(a_t) = \tanh({_n(a)}) = {_n(s.h)}",
+    ]
+
+
+SIMPLE_RNN = Cell(
+    key="rnn", title="SimpleRNN", torch_layer=nn.RNN, blocks=("pre",),
+    quantities=(Quantity("pre", "pre-activation a", UNBOUNDED,
+                         "W x + U h + b before tanh; large |a| saturates tanh, where gradients vanish"),),
+    state=("h",), step=_rnn_step, unit_latex=_rnn_latex,
+    equations=r"h_t = \tanh(W x_t + U h_{t-1} + b)",
+    summary="One tanh of the input and the previous state. The gradient shrinks a little at every "
+            "step, so early words fade (vanishing gradients).",
+    caption="A SimpleRNN has no gates: the pre-activation a = W x + U h + b goes through tanh to "
+            "give h. Large |a| saturates tanh, which is where gradients vanish.",
+    keras_bias_vectors=1, color="#7b3294",
+)
+
+
+# --- LSTM -------------------------------------------------------------------------------------
+def _lstm_step(inp, rec, prev) -> dict:
+    i = sigmoid(inp["i"] + rec["i"])
+    f = sigmoid(inp["f"] + rec["f"])
+    g = np.tanh(inp["g"] + rec["g"])
+    o = sigmoid(inp["o"] + rec["o"])
+    c = f * prev["c"] + i * g
+    return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": o * np.tanh(c)}
+
+
+def _lstm_latex(s: UnitStep) -> list[str]:
+    v = s.values
+    lines = [_gate_line(s, g, fn) for g, fn in (("i", r"\sigma"), ("f", r"\sigma"), ("g", r"\tanh"),
+                                                ("o", r"\sigma"))]
+    lines.append(rf"\begin{{aligned}}c_t &= f_t c_{{t-1}} + i_t g_t\\ &= {_n(v['f'])}\cdot{_p(s.previous['c'])} + "
+                 rf"{_n(v['i'])}\cdot{_p(v['g'])} = {_n(v['c'])}\end{{aligned}}")
+    lines.append(rf"\begin{{aligned}}h_t &= o_t \tanh(c_t)\\ &= {_n(v['o'])}\cdot\tanh({_n(v['c'])}) = "
+                 rf"{_n(s.h)}\end{{aligned}}")
+    return lines
+
+
+LSTM = Cell(
+    key="lstm", title="LSTM", torch_layer=nn.LSTM, blocks=("i", "f", "g", "o"),
+    quantities=(
+        Quantity("i", "input gate i", GATE, "how much of the candidate g enters the cell", "#1b9e77"),
+        Quantity("f", "forget gate f", GATE, "how much of the old cell state is kept (1 keeps all)", "#d95f02"),
+        Quantity("g", "candidate g", SIGNED, "the new content offered to the cell", "#7570b3"),
+        Quantity("o", "output gate o", GATE, "how much of the cell is shown as h", "#e7298a"),
+        Quantity("c", "cell state c", UNBOUNDED, "the LSTM's memory: f c + i g, carried from word to word",
+                 "#66a61e"),
+    ),
+    state=("h", "c"), step=_lstm_step, unit_latex=_lstm_latex,
+    equations=r"""\small\begin{aligned}
+i_t, f_t, o_t &= \sigma(W x_t + U h_{t-1} + b)\\
+g_t &= \tanh(W_g x_t + U_g h_{t-1} + b_g)\\
+c_t &= f_t \odot c_{t-1} + i_t \odot g_t\\
+h_t &= o_t \odot \tanh(c_t)
+\end{aligned}""",
+    summary="i lets new content g in, f keeps old memory, o decides what to show; the cell c "
+            "carries information (and gradients) across many words.",
+    caption="i decides how much new information enters the cell, f how much of the old cell is kept, "
+            "g is the candidate content, o how much of the cell is shown as h; c is the cell state "
+            "(the LSTM's memory).",
+    keras_bias_vectors=1, init_bias={"f": 1.0}, color="#008837",
+)
+
+
+# --- GRU --------------------------------------------------------------------------------------
+def _gru_step(inp, rec, prev) -> dict:
+    r = sigmoid(inp["r"] + rec["r"])
+    z = sigmoid(inp["z"] + rec["z"])
+    n = np.tanh(inp["n"] + r * rec["n"])  # b_hn stays inside r * (U_n h + b_hn)
+    return {"r": r, "z": z, "n": n, "h": (1.0 - z) * n + z * prev["h"]}
+
+
+def _gru_latex(s: UnitStep) -> list[str]:
+    v = s.values
+    n_in, n_rec = s.parts["n"]
+    return [
+        _gate_line(s, "r", r"\sigma"),
+        _gate_line(s, "z", r"\sigma"),
+        rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b}} + r_t\cdot"
+        rf"\underbrace{{{_p(n_rec)}}}_{{W_{{hn}}h_{{t-1}}+b_{{hn}}}})\\ &= \tanh({_n(n_in)} + {_n(v['r'])}\cdot"
+        rf"{_p(n_rec)}) = {_n(v['n'])}\end{{aligned}}",
+        rf"\begin{{aligned}}h_t &= (1-z_t)\,n_t + z_t\,h_{{t-1}}\\ &= {_n(1 - v['z'])}\cdot{_p(v['n'])} + "
+        rf"{_n(v['z'])}\cdot{_p(s.h_prev)} = {_n(s.h)}\end{{aligned}}",
+    ]
+
+
+GRU = Cell(
+    key="gru", title="GRU", torch_layer=nn.GRU, blocks=("r", "z", "n"),
+    quantities=(
+        Quantity("r", "reset gate r", GATE, "how much of the previous state feeds the candidate n", "#1b9e77"),
+        Quantity("z", "update gate z", GATE, "how much of the previous state is kept (1 keeps all)", "#d95f02"),
+        Quantity("n", "candidate n", SIGNED, "the new content that replaces the state where z is low", "#7570b3"),
+    ),
+    state=("h",), step=_gru_step, unit_latex=_gru_latex,
+    equations=r"""\small\begin{aligned}
+r_t, z_t &= \sigma(W x_t + U h_{t-1} + b)\\
+n_t &= \tanh(W_n x_t + b_n\\ &\qquad + r_t \odot (U_n h_{t-1} + b_{hn}))\\
+h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+\end{aligned}""",
+    summary="r decides how much of the past feeds the candidate n; z mixes the old state with the "
+            "candidate. Fewer parameters than an LSTM, similar memory.",
+    caption="r decides how much of the previous state feeds the candidate n; z decides how much of "
+            "the previous state is kept (z near 1) versus replaced by n.",
+    keras_bias_vectors=2, color="#e66101",
+)
+
+CELLS: dict[str, Cell] = {}
+
+
+def register(cell: Cell) -> Cell:
+    """Make a cell known to models, traces, plots and pages (in display order of registration)."""
+    if set(cell.names) & {"h"} or not set(cell.state) <= set(cell.names) | {"h"}:
+        raise ValueError(f"{cell.title}: 'h' is implicit, and every state must be a recorded quantity")
+    CELLS[cell.key] = cell
+    return cell
+
+
+for _cell in (SIMPLE_RNN, LSTM, GRU):
+    register(_cell)
+
+
+def cell(key: str) -> Cell:
+    try:
+        return CELLS[key]
+    except KeyError:
+        raise ValueError(f"unknown cell {key!r}: choose one of {', '.join(CELLS)}") from None
+
+
+def archs() -> tuple[str, ...]:
+    return tuple(CELLS)
+
+
+def titles() -> dict[str, str]:
+    return {k: c.title for k, c in CELLS.items()}
