@@ -137,8 +137,10 @@ def run_bench(quick: bool = False, as_json: bool = False, out: str | None = None
         row = {"name": name}
         for label, sent in (("10", SENT10), ("50", SENT50)):
             enc = tm.encode(sent)
-            row[f"trace{label}_ms"] = round(_median_ms(lambda: trace(tm.model, tm.vocab, sent), repeats), 3)
-            row[f"fused{label}_ms"] = round(_median_ms(lambda: fused_prob(tm.model, enc.ids), repeats), 3)
+            traced = lambda tm=tm, sent=sent: trace(tm.model, tm.vocab, sent)
+            fused = lambda tm=tm, enc=enc: fused_prob(tm.model, enc.ids)
+            row[f"trace{label}_ms"] = round(_median_ms(traced, repeats), 3)
+            row[f"fused{label}_ms"] = round(_median_ms(fused, repeats), 3)
             row[f"tokens{label}"] = len(enc.ids)
         res["models"].append(row)
     assert len(tokenize(SENT10)) == 10 and len(tokenize(SENT50)) == 50
@@ -162,7 +164,8 @@ def run_bench(quick: bool = False, as_json: bool = False, out: str | None = None
     print(f"machine: {res['machine']['cores']} cores, torch {res['machine']['torch']}; medians; serving uses 1 thread")
     print(f"{'model':<10} {'trace 10 tok':>12} {'trace 50 tok':>12} {'fused 10':>9} {'fused 50':>9}  (ms)")
     for r in res["models"]:
-        print(f"{r['name']:<10} {r['trace10_ms']:>12.2f} {r['trace50_ms']:>12.2f} {r['fused10_ms']:>9.2f} {r['fused50_ms']:>9.2f}")
+        print(f"{r['name']:<10} {r['trace10_ms']:>12.2f} {r['trace50_ms']:>12.2f} "
+              f"{r['fused10_ms']:>9.2f} {r['fused50_ms']:>9.2f}")
     print("training, Rotten Tomatoes TRAIN, embedding 64 / hidden 64 / batch 64:")
     for r in res["rt_epoch"]:
         print(f"  {r['arch']:<5} {r['threads']} thread(s): {r['seconds']:.2f} s/epoch "
@@ -173,7 +176,8 @@ def run_bench(quick: bool = False, as_json: bool = False, out: str | None = None
               f"{r['epoch_seconds_extrapolated']:.1f} s (timed {r['rows_timed']} rows in {r['seconds_timed']} s)")
     print("GRU training step (batch 64 x 25 tokens), alone and beside another busy torch process:")
     for r in res["contention"]:
-        beside = "alone" if r["other_process_threads"] is None else f"beside a {r['other_process_threads']}-thread process"
+        other = r["other_process_threads"]
+        beside = "alone" if other is None else f"beside a {other}-thread process"
         print(f"  {r['threads']} thread(s) {beside}: {r['gru_step_ms']:.1f} ms")
     print(f"peak memory (this process): {res['peak_rss_mb']:.0f} MB")
     return 0

@@ -62,6 +62,8 @@ def disagreement_summary(traces: Mapping[str, Trace]) -> str:
         if len(lab_t) == 1:
             break
         split_at = t
-    where = f" Their readings part ways at “{items[0][1].tokens[split_at]}” (word {split_at + 1})." if split_at is not None else ""
+    where = ""
+    if split_at is not None:
+        where = f" Their readings part ways at “{items[0][1].tokens[split_at]}” (word {split_at + 1})."
     return (f"{names(pos)} {'says' if len(pos) == 1 else 'say'} positive, {names(neg)} "
             f"{'says' if len(neg) == 1 else 'say'} negative.{where}")

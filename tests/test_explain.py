@@ -35,7 +35,6 @@ def test_unit_step_reproduces_the_trace(arch, layer, small_vocab):
 
 def test_summary_agreement_and_disagreement(small_vocab):
     a = trace(random_model("gru", vocab_size=len(small_vocab), seed=1), small_vocab, "good bad good")
-    b = trace(random_model("lstm", vocab_size=len(small_vocab), seed=2), small_vocab, "good bad good")
     s = disagreement_summary({"A": a, "B": a})
     assert s.startswith("All 2 read it as")
     # two models made to disagree at every word: a readout bias of +10 / -10 outweighs the state

@@ -25,7 +25,8 @@ def test_tutorial_gru100_has_60600_recurrent_parameters():
 ])
 def test_recurrent_parameters_in_pytorch_and_keras_terms(arch, torch_count, keras_count):
     cfg = ModelConfig(arch=arch, vocab_size=100, embed_dim=64, hidden_size=128)
-    count = {conv: [r["params"] for r in layer_summary(cfg, conv) if r["type"] == cfg.title] for conv in ("torch", "keras")}
+    count = {conv: [r["params"] for r in layer_summary(cfg, conv) if r["type"] == cfg.title]
+             for conv in ("torch", "keras")}
     assert count == {"torch": [torch_count], "keras": [keras_count]}
     rnn_params = sum(p.numel() for p in build(cfg).rnn.parameters())
     assert rnn_params == torch_count

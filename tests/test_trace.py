@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from playground import zoo
+from playground.cells import GATE, SIGNED, cell
 from playground.models import ARCHS
 from playground.text import Encoded
-from playground.cells import GATE, SIGNED, cell
 from playground.trace import fused_prob, trace, trace_ids
 
 from .conftest import random_model

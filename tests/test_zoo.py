@@ -81,7 +81,7 @@ def _torch_save_bytes(tm):
 
 
 def test_bad_files_are_refused_clearly(tiny_trained, capsys):
-    for label, blob, pattern in _bad_files(tiny_trained):
+    for _label, blob, pattern in _bad_files(tiny_trained):
         with pytest.raises(ModelFileError, match=f"(?i){pattern}"):
             from_bytes(blob)
     assert "pwned" not in capsys.readouterr().out  # the pickle payload never ran
