@@ -187,36 +187,24 @@ class _Bar:
 
 def cmd_train(args) -> int:
     from . import zoo
-    from .models import ModelConfig
-    from .recipes import Recipe, run
-    from .train import TrainConfig
+    from .options import TRAIN_OPTIONS, build_recipe
+    from .recipes import run
 
+    values = {o.name: getattr(args, o.name) for o in TRAIN_OPTIONS if hasattr(args, o.name)}  # given ones only
     try:
-        recipe = Recipe(
-            dataset=args.dataset, mix=args.mix, mix_max_len=args.mix_max_len, mix_sentences=args.mix_sentences,
-            val_fraction=args.val_fraction, min_freq=args.min_freq, train_limit=args.limit,
-            eval_other=args.limit is None, init_from=args.init_from, primary_repeat=args.primary_repeat,
-            teachers=tuple(t for t in (args.teachers or "").split(",") if t), teacher_weight=args.teacher_weight,
-            mix_teacher_weight=args.mix_teacher_weight,
-            model=ModelConfig(arch=args.arch, vocab_size=args.vocab_size, embed_dim=args.embed_dim,
-                              hidden_size=args.hidden_size, num_layers=args.layers, dropout=args.dropout,
-                              max_len=args.max_len),
-            train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                              optimizer=args.optimizer, weight_decay=args.weight_decay, clip=args.clip,
-                              seed=args.seed, threads=args.threads, max_seconds=args.max_seconds,
-                              evals_per_epoch=args.evals_per_epoch, word_dropout=args.word_dropout,
-                              ema=args.ema),
-        )
+        recipe = build_recipe(values)  # the rest take the table's defaults for the dataset
     except ValueError as e:
         raise CliError(str(e)) from None
-    if args.mix == args.dataset:
-        raise CliError("--mix must name the other dataset")
+    for model in (recipe.init_from, *recipe.teachers):  # a bad model file fails now, not after the data
+        if model:
+            zoo.resolve(model)
     out = Path(args.out)
     name = args.name or out.stem
     command = "python -m playground " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    bar = _Bar(args.epochs)
+    bar = _Bar(recipe.train.epochs)
     result = None
-    print(f"training {name}: {args.arch} on {args.dataset}" + (f" + {args.mix}" if args.mix else ""), file=sys.stderr)
+    print(f"training {name}: {recipe.model.arch} on {recipe.dataset}" + (f" + {recipe.mix}" if recipe.mix else ""),
+          file=sys.stderr)
     for item in run(recipe, name=name, command=command):
         if isinstance(item, zoo.TrainedModel):
             result = item
@@ -226,11 +214,44 @@ def cmd_train(args) -> int:
     if card["status"] == "diverged":
         raise CliError(card["status_message"])
     zoo.save(result, out)
-    print(f"{card['status']}: {card['status_message']} best epoch {card['best_epoch']}, "
-          f"val acc {card['val_accuracy']:.4f}")
-    print(f"TEST accuracy ({args.dataset}): {card['test_accuracy']:.4f}  other: {card['other_test_accuracy']}")
+    val = ("no validation (the final weights are kept)" if card["val_accuracy"] is None
+           else f"val acc {card['val_accuracy']:.4f}")
+    print(f"{card['status']}: {card['status_message']} best epoch {card['best_epoch']}, {val}")
+    other = "".join(f"  {d} TEST: {a:.4f}" for d, a in card["other_test_accuracy"].items())
+    print(f"TEST accuracy ({recipe.dataset}): {card['test_accuracy']:.4f}{other}")
     print(f"train time {card['train_seconds']:.0f}s; wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
+
+
+def _add_train_options(s: argparse.ArgumentParser) -> None:
+    """One flag per option of `options.TRAIN_OPTIONS`, with its default and meaning in --help.
+    Flags not given stay out of the namespace, so `build_recipe` fills in the dataset's defaults."""
+    from .options import TRAIN_OPTIONS
+
+    groups = {g: s.add_argument_group(f"{g} options") for g in dict.fromkeys(o.group for o in TRAIN_OPTIONS)}
+    for o in TRAIN_OPTIONS:
+        meaning = o.help + (f"; {o.none[0]} = {o.none[1]}" if o.none else "")
+        text = f"{meaning} (default: {o.default_text()})".replace("%", "%%")
+        g = groups[o.group]
+        if o.type is bool:
+            g.add_argument(o.flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+            continue
+        choices = list(o.choices or ()) + ([o.none[0]] if o.choices and o.none else [])
+        metavar = "{" + ",".join(choices) + "}" if choices else {int: "N", float: "X", tuple: "A,B,..."}.get(o.type, "NAME")
+        g.add_argument(o.flag, type=_option_type(o), default=argparse.SUPPRESS, metavar=metavar, help=text)
+
+
+def _option_type(o):
+    def convert(text: str):
+        try:
+            value = o.parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {o.type.__name__} value: {text!r}") from None
+        try:
+            return o.check(value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return convert
 
 
 def cmd_bench(args) -> int:
@@ -265,44 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="-", help="file, or - for stdout")
     s.set_defaults(fn=cmd_export)
 
-    s = sub.add_parser("train", help="train a model and write a model file with its card")
-    s.add_argument("--arch", choices=["rnn", "lstm", "gru"], required=True)
-    s.add_argument("--dataset", choices=["rt", "imdb"], required=True)
+    s = sub.add_parser("train", help="train a model and write a model file with its card",
+                       description="Train a model and write it with its card. Every option not given takes "
+                                   "the Train page's default for the dataset (playground/options.py).")
     s.add_argument("--out", required=True, help="path of the .safetensors model file to write")
     s.add_argument("--name", help="model name (default: file stem)")
-    s.add_argument("--mix", choices=["rt", "imdb"], help="also train on this dataset's TRAIN rows")
-    s.add_argument("--mix-max-len", type=int, default=None, help="cut mixed-in texts to their last N tokens")
-    s.add_argument("--mix-sentences", type=int, default=0,
-                   help="mix in up to N sentences per text (weakly labelled) instead of whole texts")
-    s.add_argument("--primary-repeat", type=int, default=1,
-                   help="read the --dataset TRAIN rows this many times per epoch (weighs them against --mix)")
-    s.add_argument("--teachers", help="comma-separated models (names or files) to distil from")
-    s.add_argument("--teacher-weight", type=float, default=0.5,
-                   help="weight of the teachers' mean probability in each training label")
-    s.add_argument("--mix-teacher-weight", type=float, default=None,
-                   help="the same for the mixed-in rows (default: --teacher-weight)")
-    s.add_argument("--init-from", help="start from this model (name or file): its vocabulary and architecture")
-    s.add_argument("--vocab-size", type=int, default=20000)
-    s.add_argument("--min-freq", type=int, default=2)
-    s.add_argument("--embed-dim", type=int, default=64)
-    s.add_argument("--hidden-size", type=int, default=64)
-    s.add_argument("--layers", type=int, default=1)
-    s.add_argument("--dropout", type=float, default=0.3)
-    s.add_argument("--max-len", type=int, default=400)
-    s.add_argument("--epochs", type=int, default=5)
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--lr", type=float, default=1e-3)
-    s.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam")
-    s.add_argument("--weight-decay", type=float, default=0.0)
-    s.add_argument("--clip", type=float, default=5.0)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--threads", type=int, default=2)
-    s.add_argument("--max-seconds", type=float, default=None)
-    s.add_argument("--evals-per-epoch", type=int, default=2)
-    s.add_argument("--word-dropout", type=float, default=0.0, help="read tokens as <unk> with this probability")
-    s.add_argument("--ema", type=float, default=0.0, help="keep a moving average of the weights (e.g. 0.99)")
-    s.add_argument("--val-fraction", type=float, default=0.1)
-    s.add_argument("--limit", type=int, default=None, help="use only N TRAIN rows (a seeded random sample)")
+    _add_train_options(s)
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("bench", help="median timings and peak memory")

@@ -1,6 +1,7 @@
 """Build a trained model from the datasets: vocabulary, splits, training, TEST evaluation, card.
 
-Shared by `python -m playground train` (which rebuilt the bundled models) and usable by the app.
+Shared by `python -m playground train` (which rebuilt the bundled models) and the Train page;
+both make their Recipe with `options.build_recipe`, from the one table of options and defaults.
 """
 from __future__ import annotations
 
@@ -178,7 +179,7 @@ class Job:
         card = make_card(
             cfg, name=self.name, arch=cfg.arch, dataset=recipe.dataset,
             trained_on=(f"{recipe.dataset} TRAIN" + (f" (sample of {recipe.train_limit})" if recipe.train_limit else "")
-                        + f" minus {recipe.val_fraction:.0%} validation"
+                        + (f" minus {recipe.val_fraction:.0%} validation" if self.n_val else ", no validation")
                         + (f" + {recipe.mix} TRAIN" if recipe.mix else "")
                         + (f" (sample of {recipe.mix_limit})" if recipe.mix and recipe.mix_limit else "")
                         + (f", starting from {base.name} ({base.card.get('trained_on', '?')})" if base else "")),
@@ -187,7 +188,8 @@ class Job:
             test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4),
             test_split=f"{recipe.dataset} TEST (rows % 5 == 0), n={len(data.load(recipe.dataset, 'test'))}",
             other_test_accuracy={other: round(other_acc, 4)} if other_acc is not None else {},
-            val_accuracy=round(trainer.best_val_acc, 4), best_epoch=trainer.best_epoch,
+            val_accuracy=None if trainer.best_val_acc is None else round(trainer.best_val_acc, 4),
+            best_epoch=trainer.best_epoch,
             status=trainer.status, status_message=trainer.message,
             train_seconds=round(trainer.seconds, 1), total_seconds=round(time.perf_counter() - self.t0, 1),
             seed=recipe.train.seed, train_config=recipe.train.to_dict(),

@@ -2,8 +2,10 @@
 
 `Trainer.run()` is a generator of `Progress` events (per batch, per validation, per epoch, end).
 It can be stopped between batches (a `should_stop` callable, a time cap, or simply closing the
-generator), always leaves the model holding the best weights seen on validation, stops a
-diverging run (NaN/inf loss) with a clear message, and is reproducible from a seed.
+generator), always leaves the model holding the best weights seen on validation (or, with no
+validation set, the final weights; with `ema` > 0 their moving average), stops a diverging run
+(NaN/inf loss) with a clear message, and is reproducible from a seed. The update rules are in
+`optim.py`; clipping and weight averaging are torch's own (`clip_grad_norm_`, `AveragedModel`).
 Batches are bucketed by length and right-padded, so little work is spent on padding.
 """
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils import clip_grad_norm_
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from .optim import OPTIMIZERS, Optimizer  # noqa: F401  (Optimizer: re-exported for bench.py)
 from .text import PAD_ID, UNK_ID, Vocab
-
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
 # A run is diverging when its loss is not finite, or when the mean of the last DIVERGE_WINDOW
 # batch losses exceeds DIVERGE_LOSS: about 7x what always answering 50/50 costs (ln 2 = 0.69).
 DIVERGE_LOSS = 5.0
@@ -177,69 +180,6 @@ def evaluate(model: nn.Module, data: EncodedSet, batch_size: int = 256) -> tuple
     return loss, float(np.mean((p >= 0.5) == (y >= 0.5)))
 
 
-class Optimizer:
-    """Adam, RMSprop and SGD with momentum 0.9, with the same update rules and defaults as
-    torch.optim (tests hold them equal). Written out because constructing any torch.optim
-    optimizer imports torch._dynamo and sympy: about 70 MB more resident memory and seconds of
-    start-up in a server that otherwise never needs them."""
-
-    BETAS = (0.9, 0.999)  # Adam
-    ALPHA = 0.99  # RMSprop
-    MOMENTUM = 0.9  # SGD
-    EPS = 1e-8
-
-    def __init__(self, name: str, params, lr: float, weight_decay: float = 0.0):
-        if name not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}")
-        self.name, self.lr, self.weight_decay = name, lr, weight_decay
-        self.params = [p for p in params if p.requires_grad]
-        self.t = 0
-        n_states = {"adam": 2, "rmsprop": 1, "sgd": 1}[name]
-        self.state = [[torch.zeros_like(p) for _ in range(n_states)] for p in self.params]
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.t += 1
-        b1, b2 = self.BETAS
-        for p, st in zip(self.params, self.state):
-            if p.grad is None:
-                continue
-            g = p.grad if self.weight_decay == 0 else p.grad.add(p, alpha=self.weight_decay)
-            if self.name == "adam":
-                m, v = st
-                m.lerp_(g, 1 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                denom = (v.sqrt() / math.sqrt(1 - b2 ** self.t)).add_(self.EPS)
-                p.addcdiv_(m, denom, value=-self.lr / (1 - b1 ** self.t))
-            elif self.name == "rmsprop":
-                (v,) = st
-                v.mul_(self.ALPHA).addcmul_(g, g, value=1 - self.ALPHA)
-                p.addcdiv_(g, v.sqrt().add_(self.EPS), value=-self.lr)
-            else:
-                (buf,) = st
-                if self.t == 1:
-                    buf.copy_(g)
-                else:
-                    buf.mul_(self.MOMENTUM).add_(g)
-                p.add_(buf, alpha=-self.lr)
-
-
-def clip_grad_norm(params, max_norm: float) -> None:
-    """Scale all gradients together so that their joint L2 norm is at most `max_norm`
-    (torch.nn.utils.clip_grad_norm_, without its foreach machinery)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-    coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
-    for g in grads:
-        g.mul_(coef)
-
-
 @dataclass
 class Trainer:
     model: nn.Module
@@ -253,19 +193,27 @@ class Trainer:
             raise ValueError("nothing to train on: the training set is empty")
         self.history: list[dict] = []  # one row per validation pass and per epoch end
         self.batch_history: list[dict] = []
-        self.best_state: dict | None = None
-        self.best_val_acc = -1.0
+        self.best_state: dict | None = None  # what the model holds when the run ends
+        self.best_val_acc: float | None = None  # None: no validation set
         self.best_epoch = 0
         self.status = "not started"
         self.message = ""
         self.seconds = 0.0
 
-    def _snapshot_if_best(self, val_acc: float | None, epoch: int) -> None:
-        score = val_acc if val_acc is not None else 0.0
-        if self.best_state is None or (val_acc is not None and score > self.best_val_acc):
-            self.best_val_acc = score
-            self.best_epoch = epoch
-            self.best_state = copy.deepcopy(self.model.state_dict())
+    @property
+    def validating(self) -> bool:
+        return self.val_set is not None and len(self.val_set) > 0
+
+    def _snapshot_if_best(self, weights: nn.Module, val_acc: float | None, epoch: int) -> None:
+        """Keep a copy of `weights` if they are the best on validation so far; with no validation
+        set, every checkpoint replaces the last, so a finished run keeps its final weights and a
+        diverged one the last weights before it diverged."""
+        if self.validating:
+            if self.best_state is not None and not val_acc > self.best_val_acc:
+                return
+            self.best_val_acc = val_acc
+        self.best_epoch = epoch
+        self.best_state = copy.deepcopy(weights.state_dict())
 
     def run(self) -> Iterator[Progress]:
         cfg = self.config
@@ -289,25 +237,17 @@ class Trainer:
             return Progress(kind, epoch, b, n_batches, tot_loss / max(1, seen), tot_right / max(1, seen),
                             time.perf_counter() - start, val_loss, val_acc, **kw)
 
-        params = [p for p in model.parameters() if p.requires_grad]
-        ema = [p.detach().clone() for p in params] if cfg.ema > 0 else None
-
-        def swap_ema() -> None:  # exchange live weights and their moving average
-            with torch.no_grad():
-                for p, e in zip(params, ema):
-                    tmp = p.detach().clone()
-                    p.copy_(e)
-                    e.copy_(tmp)
+        ema = None
+        if cfg.ema > 0:  # a copy of the model holding the moving average; it starts at the initial weights
+            ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
+            ema.update_parameters(model)
+        kept = model if ema is None else ema.module  # the weights validated and kept
 
         def validate() -> None:
             nonlocal val_loss, val_acc
-            if ema is not None:
-                swap_ema()
-            if self.val_set is not None and len(self.val_set):
-                val_loss, val_acc = evaluate(model, self.val_set)
-            self._snapshot_if_best(val_acc, epoch)
-            if ema is not None:
-                swap_ema()
+            if self.validating:
+                val_loss, val_acc = evaluate(kept, self.val_set)
+            self._snapshot_if_best(kept, val_acc, epoch)
             model.train()
             self.history.append({"epoch": epoch - 1 + b / n_batches, "loss": tot_loss / max(1, seen),
                                  "acc": tot_right / max(1, seen), "val_loss": val_loss, "val_acc": val_acc,
@@ -350,11 +290,10 @@ class Trainer:
                     opt.zero_grad()
                     loss.backward()
                     if cfg.clip > 0:
-                        clip_grad_norm(opt.params, cfg.clip)
+                        clip_grad_norm_(opt.params, cfg.clip)
                     opt.step()
                     if ema is not None:
-                        with torch.no_grad():
-                            torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - cfg.ema)
+                        ema.update_parameters(model)
                     b += 1
                     seen += len(idx)
                     tot_loss += float(loss.detach()) * len(idx)

@@ -23,7 +23,13 @@ def cli(*args, input=None, timeout=300):
     (["predict", "--model", "no-such", "hi"], "Unknown model"),
     (["predict", "hi"], "required"),
     (["evaluate", "--model", "gru-rt", "/no/such/file"], "cannot read|No model file"),
-    (["train", "--arch", "cnn", "--dataset", "rt", "--out", "x"], "invalid choice"),
+    (["train", "--arch", "cnn", "--dataset", "rt", "--out", "x"], "arch must be one of rnn, lstm, gru, not 'cnn'"),
+    (["train", "--dataset", "rt", "--mix", "rt", "--out", "x"], "mix must name another dataset"),
+    (["train", "--out", "x", "--mix", "yelp"], "mix must be one of imdb, rt"),
+    (["train", "--out", "x", "--limit", "0"], "limit must be between 1"),
+    (["train", "--out", "x", "--ema", "1"], "ema must be between 0 and 0.9999"),
+    (["train", "--out", "x", "--layers", "1.5"], "invalid int value"),
+    (["train", "--out", "x", "--init-from", "no-such-model"], "Unknown model"),
     (["train", "--arch", "gru", "--dataset", "rt", "--out", "x", "--hidden-size", "0"], "hidden_size"),
     (["train", "--arch", "gru", "--dataset", "rt", "--out", "x", "--lr", "abc"], "invalid float"),
     (["bench", "--bogus"], "unrecognized"),
@@ -81,21 +87,55 @@ def test_evaluate_counts_malformed_lines_and_ends_with_accuracy(tmp_path):
     assert re.fullmatch(r"accuracy: [01]\.\d{4} \(n=3\)", lines[-1])
 
 
+@needs_models
 def test_export_then_evaluate_roundtrip_format(tmp_path):
+    """Export RT TEST, evaluate the file with a bundled model, and check the accuracy line against
+    the same model run in-process on the dataset itself (and against its card)."""
+    import re
+
+    import numpy as np
+
+    from playground.data import load
+    from playground.train import EncodedSet, predict_probs
+
     out = tmp_path / "rt_test.tsv"
     r = cli("export", "--dataset", "rt", "--split", "test", "--out", str(out))
     assert r.returncode == 0, r.stderr
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1706 and all(line.rsplit("\t", 1)[1] in ("0", "1") for line in lines)
+    r = cli("evaluate", "--model", "gru-rt", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "skipped" not in r.stdout  # every exported line is well formed
+    m = re.fullmatch(r"accuracy: ([01]\.\d{4}) \(n=(\d+)\)", r.stdout.strip().splitlines()[-1])
+    assert m, r.stdout
+    cells = [int(x) for x in re.findall(r"true [01] +(\d+) +(\d+)", r.stdout) for x in x]  # tn fp fn tp
+    assert int(m.group(2)) == 1706 == sum(cells)
+    tm = zoo.load_bundled("gru-rt")
+    split = load("rt", "test")
+    p = predict_probs(tm.model, EncodedSet.from_texts(tm.vocab, split.texts, split.labels, tm.config.max_len))
+    expected = float(((p >= 0.5) == (split.labels == 1)).mean())
+    assert float(m.group(1)) == pytest.approx(expected, abs=5e-5)
+    assert cells[0] + cells[3] == int(np.round(expected * 1706))
+    assert float(m.group(1)) == pytest.approx(tm.card["test_accuracy"], abs=1e-3)  # what the card says
 
 
 def test_train_tiny_writes_a_loadable_model(tmp_path):
     out = tmp_path / "tiny.safetensors"
-    r = cli("train", "--arch", "gru", "--dataset", "rt", "--limit", "300", "--epochs", "1", "--hidden-size", "8",
-            "--embed-dim", "8", "--threads", "1", "--out", str(out))
+    r = cli("train", "--arch", "gru", "--dataset", "rt", "--limit", "300", "--mix", "none", "--epochs", "1",
+            "--hidden-size", "8", "--embed-dim", "8", "--threads", "1", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "epoch 1/1" in r.stderr and "TEST accuracy" in r.stdout
     tm = zoo.load_path(out)
     assert tm.card["command"].startswith("python -m playground train") and tm.card["n_train"] == 270
     r = cli("predict", "--model", str(out), "a fine film")
     assert r.returncode == 0 and "P(positive)" in r.stdout
+
+
+def test_train_without_validation_reports_no_validation_accuracy(tmp_path):
+    out = tmp_path / "noval.safetensors"
+    r = cli("train", "--arch", "gru", "--dataset", "rt", "--limit", "200", "--mix", "none", "--epochs", "1",
+            "--hidden-size", "8", "--embed-dim", "8", "--val-fraction", "0", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "no validation" in r.stdout and "val acc" not in r.stdout, r.stdout
+    card = zoo.load_path(out).card
+    assert card["val_accuracy"] is None and card["n_val"] == 0

@@ -116,3 +116,11 @@ def test_finish_after_the_caller_stopped_iterating_keeps_the_best_weights():
     assert job.trainer.status == "stopped" and tm.card["status"] == "stopped"
     best = job.trainer.best_state
     assert all(torch.allclose(tm.model.state_dict()[k], best[k].float(), atol=1e-2) for k in best)  # float16 embedding
+
+
+def test_a_run_without_validation_has_no_validation_accuracy_on_its_card():
+    tm = list(run(_recipe(val_fraction=0.0), "noval"))[-1]
+    card = tm.card
+    assert card["n_val"] == 0 and card["val_accuracy"] is None and card["n_train"] == 200
+    assert "no validation" in card["trained_on"] and card["status"] == "done"
+    assert all(h["val_acc"] is None for h in card["history"])

@@ -9,12 +9,23 @@
 # On RT TEST the teachers score 0.749-0.766 alone and 0.778 averaged; the students, which learn
 # the teachers' judgement on about 200,000 IMDB sentences, score 0.78-0.785 as single networks
 # that the app can trace.
+#
+# The shipped files were built before `train` took its defaults from playground/options.py (the
+# Train page's defaults): their cards' `command` strings relied on the command line's old
+# defaults. OLD_DEFAULTS spells those out, so every command below means what it meant then; a
+# later flag overrides an earlier one. tests/test_options.py checks the commands against the cards.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 W=playground/weights
 B=build/teachers
 mkdir -p "$B"
-train() { python -m playground train "$@"; }
+OLD_DEFAULTS="--vocab-size 20000 --min-freq 2 --embed-dim 64 --hidden-size 64 --layers 1 --dropout 0.3
+  --max-len 400 --epochs 5 --batch-size 64 --lr 0.001 --optimizer adam --weight-decay 0 --clip 5 --seed 0
+  --threads 2 --max-seconds none --evals-per-epoch 2 --word-dropout 0 --ema 0 --val-fraction 0.1
+  --limit all --mix none --mix-limit all --mix-max-len none --mix-sentences 0 --primary-repeat 1
+  --teachers none --teacher-weight 0.5 --mix-teacher-weight none --init-from none --eval-other"
+# shellcheck disable=SC2086  # OLD_DEFAULTS is meant to split into words
+train() { python -m playground train $OLD_DEFAULTS "$@"; }
 teach() { train --threads 1 "$@"; }  # the teachers: one thread, as they were built
 
 # --- IMDB -----------------------------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""The one table of training options: defaults, checks, the command line built from it, and the
+bundled models' rebuild script read with it."""
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from playground import zoo
+from playground.models import ModelConfig
+from playground.options import OPTIONS, TRAIN_OPTIONS, build_recipe, train_defaults
+from playground.recipes import Recipe
+from playground.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT = ("dataset arch limit mix mix_limit mix_max_len mix_sentences primary_repeat vocab_size min_freq max_len "
+            "embed_dim hidden_size layers dropout optimizer lr batch_size epochs seed ema evals_per_epoch threads "
+            "max_seconds val_fraction word_dropout weight_decay clip eval_other teachers teacher_weight "
+            "mix_teacher_weight init_from").split()
+
+
+def test_every_option_of_the_contract_is_in_the_table_once():
+    names = [o.name for o in TRAIN_OPTIONS]
+    assert len(names) == len(set(names)) and set(CONTRACT) <= set(names)
+    for o in TRAIN_OPTIONS:
+        assert o.help and "\n" not in o.help and o.flag == "--" + o.name.replace("_", "-")
+        for d in ("rt", "imdb"):  # every default passes the option's own check
+            assert o.check(o.default_for(d)) == o.default_for(d)
+
+
+def test_the_defaults_are_the_train_pages_default_run():
+    """Rotten Tomatoes: all 6,824 TRAIN sentences (10% validation) + the last 100 words of 6,000
+    IMDB reviews; a GRU(64) on 60 tokens, Adam 2e-3, 4 epochs, EMA 0.99, one thread."""
+    assert build_recipe({}) == Recipe(
+        dataset="rt", model=ModelConfig(arch="gru", vocab_size=20000, embed_dim=64, hidden_size=64, num_layers=1,
+                                        dropout=0.5, max_len=60),
+        train=TrainConfig(epochs=4, batch_size=64, lr=2e-3, optimizer="adam", weight_decay=0.0, clip=5.0, seed=0,
+                          threads=1, max_seconds=None, evals_per_epoch=4, word_dropout=0.0, ema=0.99),
+        mix="imdb", mix_limit=6000, mix_max_len=100, mix_sentences=0, val_fraction=0.1, min_freq=2,
+        train_limit=None, eval_other=False, init_from=None, primary_repeat=1, teachers=(), teacher_weight=0.5,
+        mix_teacher_weight=None)
+
+
+def test_imdb_defaults_sample_2000_reviews_and_mix_nothing():
+    d = train_defaults("imdb")
+    assert d["limit"] == 2000 and d["mix"] is None and d["mix_limit"] is None
+    r = build_recipe({"dataset": "imdb"})
+    assert r.train_limit == 2000 and r.mix is None and r.model.max_len == 60
+    assert set(d) == set(OPTIONS) == set(train_defaults("rt"))
+    with pytest.raises(ValueError, match="unknown dataset"):
+        train_defaults("yelp")
+
+
+def test_given_values_override_and_the_rest_follow_the_dataset():
+    r = build_recipe({"dataset": "imdb", "hidden_size": 32, "layers": 2.0, "mix": "rt", "teachers": "a,b",
+                      "limit": None, "ema": 0})
+    assert r.model.hidden_size == 32 and r.model.num_layers == 2 and isinstance(r.model.num_layers, int)
+    assert r.mix == "rt" and r.mix_limit is None  # imdb's default: every RT TRAIN row
+    assert r.teachers == ("a", "b") and r.train_limit is None and r.train.ema == 0.0
+    assert build_recipe({"teachers": ["x"]}).teachers == ("x",)
+
+
+@pytest.mark.parametrize("values, named", [
+    ({"hidden_size": 0}, "hidden_size"), ({"hidden_size": 1.5}, "hidden_size"), ({"layers": 3}, "layers"),
+    ({"lr": "abc"}, "lr"), ({"lr": math.nan}, "lr"), ({"lr": 0}, "lr"), ({"epochs": True}, "epochs"),
+    ({"arch": "cnn"}, "arch"), ({"dataset": "yelp"}, "dataset"), ({"optimizer": "lbfgs"}, "optimizer"),
+    ({"mix": "rt"}, "mix"), ({"dataset": "imdb", "mix": "imdb"}, "mix"), ({"limit": 0}, "limit"),
+    ({"ema": 1.0}, "ema"), ({"dropout": 0.95}, "dropout"), ({"eval_other": "yes"}, "eval_other"),
+    ({"teachers": 5}, "teachers"), ({"threads": 0}, "threads"), ({"max_seconds": 0}, "max_seconds"),
+    ({"val_fraction": 1.0}, "val_fraction"), ({"arch": None}, "arch"), ({"hidden": 64}, "hidden"),
+])
+def test_bad_values_raise_a_value_error_naming_the_option(values, named):
+    with pytest.raises(ValueError, match=named):
+        build_recipe(values)
+
+
+def test_command_line_words_for_none():
+    assert OPTIONS["limit"].parse("all") is None and OPTIONS["limit"].parse("300") == 300
+    assert OPTIONS["mix"].parse("none") is None and OPTIONS["max_seconds"].parse("none") is None
+    assert OPTIONS["teachers"].parse("none") == () and OPTIONS["teachers"].parse("a, b") == ("a", "b")
+    assert OPTIONS["limit"].default_text() == "all for rt, 2000 for imdb"
+    assert OPTIONS["lr"].default_text() == "0.002"
+
+
+def test_train_help_prints_every_option_with_its_default_and_meaning():
+    r = subprocess.run([sys.executable, "-m", "playground", "train", "--help"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, env={"COLUMNS": "1000", "PATH": ""})
+    assert r.returncode == 0, r.stderr
+    entries: dict[str, str] = {}  # flag -> its help text (argparse may put it on the next line)
+    flag = None
+    for line in r.stdout.splitlines():
+        if line.startswith("  --"):
+            flag = line.split()[0].rstrip(",")
+            entries[flag] = line
+        elif line.startswith("    ") and flag:
+            entries[flag] += " " + line
+        else:
+            flag = None
+    for o in TRAIN_OPTIONS:
+        text = " ".join(entries[o.flag].split())
+        assert o.help in text and f"(default: {o.default_text()})" in text, text
+
+
+def _rebuild_commands() -> list[list[str]]:
+    """The `python -m playground train ...` commands of rebuild.sh, as bash expands them (nothing runs)."""
+    fake = 'python() { for a in "$@"; do printf "%s\\037" "$a"; done; printf "\\036"; }; mkdir() { :; }; '
+    script = ROOT / "playground" / "weights" / "rebuild.sh"
+    out = subprocess.run(["bash", "-c", fake + f'source "{script}"', str(script)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    cmds = [c.split("\037")[:-1] for c in out.split("\036") if c]
+    assert all(c[:3] == ["-m", "playground", "train"] for c in cmds)
+    return [c[3:] for c in cmds]
+
+
+def _recipe_of(argv: list[str]) -> tuple[Recipe, str]:
+    from playground.__main__ import build_parser
+
+    args = build_parser().parse_args(["train", *argv])
+    return build_recipe({o.name: getattr(args, o.name) for o in TRAIN_OPTIONS if hasattr(args, o.name)}), args.out
+
+
+@pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
+def test_rebuild_script_means_what_the_shipped_cards_record():
+    """The shipped models were built with the command line's old defaults; rebuild.sh, read with
+    today's defaults, must still ask for exactly the settings their cards record."""
+    recipes = dict(_recipe_of(argv)[::-1] for argv in _rebuild_commands())
+    assert len(recipes) == 13  # 3 IMDB models, 7 teachers, 3 RT students
+    for name in zoo.BUNDLED:
+        r, card = recipes[f"playground/weights/{name}.safetensors"], zoo.load_bundled(name).card
+        assert r.model.to_dict() == card["config"], name
+        assert r.train.to_dict() == card["train_config"], name
+        assert (r.mix, r.mix_max_len, r.mix_sentences, r.primary_repeat, r.min_freq) == (
+            card["mix"], card["mix_max_len"], card["mix_sentences"], card["primary_repeat"], card["min_freq"]), name
+        assert [Path(t).stem for t in r.teachers] == (card.get("teachers") or []), name
+        if r.teachers:
+            assert (r.teacher_weight, r.mix_teacher_weight) == (card["teacher_weight"], card["mix_teacher_weight"])
+        assert r.eval_other and card["other_test_accuracy"], name
+        assert r.train_limit is None and r.mix_limit is None and r.init_from is None and "sample" not in card["trained_on"]
+        assert r.val_fraction == 0.1 and card["n_val"] == round(0.1 * (6824 if r.dataset == "rt" else 20000))
