@@ -1,5 +1,8 @@
 """AppTest per page: runs without exceptions, widgets change what is shown, hostile input is safe,
 query parameters round-trip."""
+import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -7,6 +10,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from playground import zoo
+from playground.attribution import METHODS
+from playground.options import train_defaults
+from ui.training import RUN_KEY, TrainingRun, claim
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 HOSTILE = ["", "   ", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "**bold** $x^2$ # h1",
@@ -75,14 +81,32 @@ def test_playground_long_text_is_cut_with_notice():
     assert any("cut" in w.value for w in at.warning)
 
 
-def test_playground_examples_unit_and_method():
+def test_playground_example_and_unit():
     at = _at("views/playground.py")
     at.pills(key="play.example").set_value("not bad at all").run()
     assert at.text_input(key="play.sentence").value == "not bad at all"
     at.selectbox(key="play.unit").set_value(3).run()
     assert not at.exception and any("Unit 3" in m.value for m in at.markdown)
-    at.segmented_control(key="play.method").set_value("ig").run()
-    assert not at.exception
+    assert at.query_params.get("unit") in (["3"], "3")
+
+
+def _chips(at) -> str:
+    return next(h.proto.body for h in at.get("html") if "importance" in h.proto.body)
+
+
+def test_playground_importance_method_switch_changes_the_scores():
+    at = _at("views/playground.py", query={"s": "not bad at all, a fine film"})
+    occlusion = _chips(at)
+    assert "importance" in occlusion and at.segmented_control(key="play.method").value == "occlusion"
+    for method in ("ig", "grad_x_input"):
+        at.segmented_control(key="play.method").set_value(method).run()
+        assert not at.exception, at.exception
+        assert at.query_params["method"] in ([method], method)
+        chips = _chips(at)
+        assert chips != occlusion, f"the chips did not change from occlusion to {method}"
+        # the same tokens, in the same order: only the scores (colours, hover titles) differ
+        assert re.findall(r">([^<]*)</span>", chips) == re.findall(r">([^<]*)</span>", occlusion)
+        assert any(c.value.startswith("Blue words") and METHODS[method] in c.value for c in at.caption)
 
 
 def test_playground_query_params_round_trip():
@@ -94,19 +118,34 @@ def test_playground_query_params_round_trip():
 
 def test_playground_bad_query_params_fall_back():
     at = _at("views/playground.py", query={"model": "nope", "unit": "-4", "method": "<b>", "tok": "x"})
-    assert at.selectbox(key="model").value in zoo.bundled_names()
+    assert at.selectbox(key="model").value == "lstm-rt"  # the defaults
+    assert at.selectbox(key="play.unit").value == 0
+    assert at.segmented_control(key="play.method").value == "occlusion"
+    n_tokens = len(at.select_slider(key="play.token").options)
+    assert at.select_slider(key="play.token").value == n_tokens - 1  # the last token
+    for bad in ("model", "unit", "method"):  # garbage is dropped from the URL; defaults are never written
+        assert bad not in at.query_params, dict(at.query_params)
 
 
 def test_compare_three_verdicts_and_summary():
     at = _at("views/compare.py")
     assert len(at.metric) == 3
-    before = [m.value for m in at.metric]
+    before = _probs(at)
+    assert len(before) == 3
     at.text_input(key="compare.sentence").set_value("a masterpiece, moving and funny").run()
     assert not at.exception and len(at.metric) == 3
+    after = _probs(at)
+    assert len(after) == 3 and all(a != b for a, b in zip(after, before)), (before, after)
     assert len(at.info) == 1 and ("read it as" in at.info[0].value or "say" in at.info[0].value)
+    assert at.query_params["s"] in (["a masterpiece, moving and funny"], "a masterpiece, moving and funny")
     at.segmented_control(key="compare.dataset").set_value("imdb").run()
     assert not at.exception and "imdb" in at.metric[0].label
-    del before
+    assert _probs(at) != after  # other models, other probabilities
+
+
+def _probs(at) -> list[str]:
+    """Compare's three "P(positive) = x%" captions."""
+    return [c.value for c in at.caption if c.value.startswith("P(positive) =")]
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
@@ -116,6 +155,7 @@ def test_compare_hostile_input(text):
     assert not at.exception
 
 
+# --- Train: training runs beside the page -------------------------------------------------------
 def _train_page(at: AppTest, rows: int, epochs: int) -> AppTest:
     """The Train page with a small RT run set up: `rows` sentences, no IMDB, `epochs` epochs."""
     at.switch_page("views/train.py").run()
@@ -126,11 +166,36 @@ def _train_page(at: AppTest, rows: int, epochs: int) -> AppTest:
     return at
 
 
-def _tiny_training(at: AppTest, name: str) -> AppTest:
-    _train_page(at, 300, 1).text_input(key="train.name").set_value(name)
-    at.button(key="train.start").click().run(timeout=120)
+def _run_of(at: AppTest) -> TrainingRun:
+    run = at.session_state[RUN_KEY]
+    assert isinstance(run, TrainingRun)
+    return run
+
+
+def _finish(at: AppTest, timeout: float = 120) -> AppTest:
+    """Wait for the session's run to end, then rerun the page (what the fragment's st.rerun does)."""
+    assert _run_of(at).wait(timeout), "the training run did not end in time"
+    at.run()
     assert not at.exception, at.exception
     return at
+
+
+def _press(at: AppTest, key: str, timeout: float = 30) -> AppTest:
+    t = time.perf_counter()
+    at.button(key=key).click().run(timeout=timeout)
+    assert not at.exception, at.exception
+    at.press_seconds = time.perf_counter() - t
+    return at
+
+
+def _tiny_training(at: AppTest, name: str) -> AppTest:
+    _train_page(at, 300, 1).text_input(key="train.name").set_value(name)
+    return _finish(_press(at, "train.start"))
+
+
+def _stop_run(run: TrainingRun) -> None:
+    run.stop()
+    assert run.wait(60)
 
 
 def test_train_page_tiny_run_then_model_everywhere_and_sessions_isolated():
@@ -151,19 +216,187 @@ def test_train_page_tiny_run_then_model_everywhere_and_sessions_isolated():
     assert not any(o.startswith("tiny-gru") for o in other.selectbox(key="model").options)
 
 
+def test_train_page_trains_beside_the_page_and_a_settings_change_does_not_stop_it():
+    at = _train_page(_at(), 6824, 3)
+    at.text_input(key="train.name").set_value("beside")
+    _press(at, "train.start")
+    run = _run_of(at)
+    try:
+        assert at.press_seconds < 10, "the press waited for the training instead of starting it beside the page"
+        assert run.active and run.recipe.train.epochs == 3 and run.recipe.train.max_seconds == 120
+        assert at.button(key="train.start").disabled and at.button(key="train.race").disabled
+        assert not at.button(key="train.stop").disabled
+        assert at.get("progress"), "no progress bar while training"
+        at.slider(key="train.epochs").set_value(5).run()  # a setting changes while it trains
+        assert not at.exception and _run_of(at) is run and run.active and not run.stopping
+        assert run.recipe.train.epochs == 3  # the run keeps the settings it started with
+        deadline = time.monotonic() + 60
+        while not run.snapshot()["history"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        at.run()  # what the fragment draws on its timer: the live curves
+        assert not at.exception and at.get("plotly_chart"), "no live curves after the first validation pass"
+    finally:
+        _stop_run(run)
+    _finish(at)
+    assert any("beside" in s.value for s in at.success), [e.value for e in at.error]
+    assert not at.button(key="train.start").disabled and at.button(key="train.stop").disabled
+
+
+def test_train_page_stop_keeps_the_best_weights_and_the_model():
+    at = _train_page(_at(), 6824, 20)  # far longer than the test waits
+    at.text_input(key="train.name").set_value("stopped-gru")
+    _press(at, "train.start")
+    run = _run_of(at)
+    deadline = time.monotonic() + 60
+    while len(run.snapshot()["history"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.active, "the run ended before Stop was pressed"
+    _press(at, "train.stop")
+    assert run.stopping and run.stop_reason == "button"
+    _finish(at, 60)
+    ready = [s.value for s in at.success if "is ready" in s.value]
+    assert ready and "stopped" in ready[0] and "stopped\\-gru" in ready[0], [s.value for s in at.success]
+    tm = at.session_state["user_models"]["stopped-gru"]
+    assert tm.card["status"] == "stopped" and tm.card["best_epoch"] >= 1
+    assert 0.5 < tm.card["val_accuracy"] == max(h["val_acc"] for h in tm.card["history"])  # the best weights
+
+
+def test_train_page_a_second_press_while_training_starts_nothing():
+    at = _train_page(_at(), 6824, 20)
+    _press(at, "train.start")
+    run = _run_of(at)
+    try:
+        # A double click: the second click arrives before the browser has drawn the disabled
+        # button. Streamlit drops a press on a widget its last run disabled...
+        for key in ("train.start", "train.race"):
+            button = at.button(key=key)
+            assert button.disabled
+            button.proto.disabled = False  # what a browser that has not redrawn yet still shows
+            button.click().run()
+            assert not at.exception and _run_of(at) is run
+        # ...and if the last run drew it enabled (its script run was overtaken), the page ignores it.
+        fresh = _train_page(_at(), 6824, 20)
+        fresh.session_state[RUN_KEY] = run  # this session is training, but its buttons were drawn enabled
+        assert not fresh.button(key="train.start").disabled
+        _press(fresh, "train.start")
+        assert _run_of(fresh) is run
+        assert any("already going" in i.value for i in fresh.info), [i.value for i in fresh.info]
+        assert sum(t.name.startswith("training-") for t in threading.enumerate()) == 1
+    finally:
+        _stop_run(run)
+
+
+def test_claim_starts_one_run_per_session_when_two_script_threads_race():
+    """Fast reruns: a second script thread of the same session may press Train at the same time."""
+    from playground.options import build_recipe
+
+    recipe = build_recipe({"limit": 300, "mix": None, "epochs": 20, "max_seconds": 60.0})
+    store: dict = {}
+    runs = [TrainingRun.single(recipe, f"r{i}") for i in range(8)]
+    gate = threading.Barrier(len(runs))
+    started: list = []
+
+    def press(r):
+        gate.wait()
+        if claim(store, r):
+            started.append(r)
+
+    threads = [threading.Thread(target=press, args=(r,)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len(started) == 1 and store[RUN_KEY] is started[0]
+        assert not claim(store, runs[0])
+    finally:
+        _stop_run(started[0])
+    assert claim(store, TrainingRun.single(recipe, "after"))  # a finished run makes room for the next
+    _stop_run(store[RUN_KEY])
+
+
+def test_training_run_stops_when_its_session_is_gone():
+    from playground.options import build_recipe
+
+    recipe = build_recipe({"limit": 2000, "mix": None, "epochs": 20, "max_seconds": 60.0})
+    alive = [True]
+    run = TrainingRun.single(recipe, "orphan", alive=lambda: alive[0], grace=0.5).start()
+    deadline = time.monotonic() + 60
+    while run.snapshot()["event"] is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    assert run.active and not run.stopping  # an attached session keeps it going
+    alive[0] = False
+    t = time.monotonic()
+    assert run.wait(10), "the run did not stop after its session went away"
+    took = time.monotonic() - t
+    assert run.stop_reason == "session" and took < 3, took
+    assert run.models == [] and run.result is None  # no TEST evaluation for nobody
+
+
+def test_train_page_settings_come_from_the_url_and_go_back_to_it():
+    query = {"dataset": "imdb", "imdb_rows": "1500", "arch": "lstm", "hidden_size": "32", "layers": "2",
+             "lr": "0.01", "epochs": "2", "ema": "0", "dropout": "0.25", "optimizer": "rmsprop",
+             "probe": "<b>shared</b> link", "name": "from-a-link"}
+    at = _at("views/train.py", query=query)
+    assert at.segmented_control(key="train.dataset").value == "imdb"
+    assert at.slider(key="train.imdb_rows").value == 1500
+    assert at.segmented_control(key="train.arch").value == "lstm"
+    assert at.select_slider(key="train.hidden_size").value == 32
+    assert at.segmented_control(key="train.layers").value == 2
+    assert at.select_slider(key="train.lr").value == 0.01
+    assert at.slider(key="train.epochs").value == 2
+    assert at.checkbox(key="train.ema").value is False
+    assert at.slider(key="train.dropout").value == 0.25
+    assert at.selectbox(key="train.optimizer").value == "rmsprop"
+    assert at.text_input(key="train.probe").value == "<b>shared</b> link"
+    assert at.text_input(key="train.name").value == "from-a-link"
+    for k, v in query.items():  # all non-default, so all stay in the URL
+        assert at.query_params[k] in ([v], v), (k, at.query_params.get(k))
+    at.slider(key="train.epochs").set_value(train_defaults("rt")["epochs"]).run()
+    assert "epochs" not in at.query_params  # back at its default: the link gets shorter
+    at.select_slider(key="train.batch_size").set_value(128).run()
+    assert at.query_params["batch_size"] in (["128"], "128")
+
+
+def test_train_page_garbage_in_the_url_falls_back_to_the_defaults():
+    d = train_defaults("rt")
+    query = {"dataset": "zzz", "epochs": "999", "lr": "abc", "arch": "<script>", "hidden_size": "-1",
+             "dropout": "nan", "seed": "1e99", "ema": "maybe", "rt_rows": "5", "mix_limit": "1234",
+             "vocab_size": "7", "max_len": "15", "layers": "3", "batch_size": "", "name": "x" * 500}
+    at = _at("views/train.py", query=query)
+    assert at.segmented_control(key="train.dataset").value == d["dataset"]
+    assert at.slider(key="train.epochs").value == d["epochs"]
+    assert at.select_slider(key="train.lr").value == d["lr"]
+    assert at.segmented_control(key="train.arch").value == d["arch"]
+    assert at.select_slider(key="train.hidden_size").value == d["hidden_size"]
+    assert at.slider(key="train.dropout").value == d["dropout"]
+    assert at.number_input(key="train.seed").value == d["seed"]
+    assert at.checkbox(key="train.ema").value is (d["ema"] > 0)
+    assert at.slider(key="train.rt_rows").value == 6824 and at.slider(key="train.mix_rows").value == d["mix_limit"]
+    assert at.select_slider(key="train.vocab_size").value == d["vocab_size"]
+    assert at.slider(key="train.max_len").value == d["max_len"]
+    assert at.segmented_control(key="train.layers").value == d["layers"]
+    assert at.select_slider(key="train.batch_size").value == d["batch_size"]
+    assert at.text_input(key="train.name").value == ""
+    assert not at.error and not at.button(key="train.start").disabled
+    assert not any(k in at.query_params for k in query), dict(at.query_params)
+
+
 def test_train_page_divergence_is_a_clear_message():
     at = _train_page(_at(), 600, 2)
     at.select_slider(key="train.lr").set_value(10.0)
-    at.button(key="train.start").click().run(timeout=120)
-    assert not at.exception
+    _finish(_press(at, "train.start"))
     texts = [e.value for e in at.error] + [w.value for w in at.warning]
     assert any("diverged" in t for t in texts), texts
 
 
 def test_train_page_race_trains_three_cells_and_keeps_them():
     at = _train_page(_at(), 300, 2)
-    at.button(key="train.race").click().run(timeout=180)
-    assert not at.exception, at.exception
+    _press(at, "train.race")
+    run = _run_of(at)
+    assert run.kind == "race" and run.recipe.train.max_seconds == 40  # 120 s shared by three cells
+    _finish(at, 180)
     assert any("won this race" in s.value for s in at.success), [e.value for e in at.error + at.warning]
     table = next(d.value for d in at.dataframe if "cell" in d.value.columns)
     assert list(table["cell"]) == ["SimpleRNN", "LSTM", "GRU"]
@@ -180,7 +413,18 @@ def common_models(at: AppTest) -> list[str]:
 def test_train_page_race_with_a_diverging_rate_says_so_per_cell():
     at = _train_page(_at(), 600, 2)
     at.select_slider(key="train.lr").set_value(10.0)
-    at.button(key="train.race").click().run(timeout=180)
-    assert not at.exception, at.exception
+    _finish(_press(at, "train.race"), 180)
     texts = [e.value for e in at.error] + [w.value for w in at.warning] + [s.value for s in at.success]
     assert any("diverged" in t for t in texts), texts
+
+
+def test_a_run_that_ends_while_the_visitor_is_elsewhere_joins_the_session():
+    at = _train_page(_at(), 300, 1)
+    at.text_input(key="train.name").set_value("while-away")
+    _press(at, "train.start")
+    at.switch_page("views/playground.py").run()
+    assert _run_of(at).wait(60)
+    at.run()  # any page's next run collects it
+    assert not at.exception and any(o.startswith("while-away") for o in at.selectbox(key="model").options)
+    at.switch_page("views/train.py").run()
+    assert any("while\\-away" in s.value for s in at.success)

@@ -3,11 +3,13 @@ through Playwright's sync API.
 
 What is covered: every page loads at a desktop and a phone viewport without an exception and with
 its charts; the Playground journey (sentence, model, unit, shareable URL); Compare's three verdicts;
-training a model on /train and using it on the Playground in the same session; hostile text in every
-text box; and eight concurrent visitors, alone and while a ninth one trains a model.
+training a model on /train (beside the page: a double click starts one run, the live view redraws on
+its timer, Stop keeps the model, closing the tab stops the training) and using it on the Playground
+in the same session; hostile text in every text box; and eight concurrent visitors, alone and while
+a ninth one trains a model, with pass/fail limits.
 
 Artifacts (git-ignored) go to <repo>/artifacts/: screenshots/, streamlit-server.log,
-startup.json and concurrency.json.
+startup.json, concurrency.json and tab_close.json.
 
 Run with `python -m pytest -q tests/test_browser.py`. Chromium comes from $CHROMIUM_PATH or
 /usr/bin/chromium (never downloaded); without it (or without playwright) the tests are skipped,
@@ -66,7 +68,8 @@ DIALOGS: list = []  # every JavaScript dialog any page opened (there must be non
 # element's text first changed to a new, non-empty value.
 OBSERVER_JS = """
 (() => {
-  const BUSY = '[data-testid="stStatusWidgetRunningIcon"], [data-stale="true"], [data-testid="stSpinner"], [data-testid="stSkeleton"]';
+  const BUSY = '[data-testid="stStatusWidgetRunningIcon"], [data-stale="true"], ' +
+               '[data-testid="stSpinner"], [data-testid="stSkeleton"]';
   const st = window.__pw = {n: 0, last: performance.now(), runs: 0, busy: false, watch: null};
   const check = () => {
     st.n++; st.last = performance.now();
@@ -87,8 +90,8 @@ OBSERVER_JS = """
 STATE_JS = """() => {
   const st = window.__pw;
   if (!st) return null;
-  const busy = !!document.querySelector(
-      '[data-testid="stStatusWidgetRunningIcon"], [data-stale="true"], [data-testid="stSpinner"], [data-testid="stSkeleton"]');
+  const busy = !!document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-stale="true"], ' +
+                                        '[data-testid="stSpinner"], [data-testid="stSkeleton"]');
   return {n: st.n, runs: st.runs, busy: busy, quiet_ms: performance.now() - st.last, last: st.last,
           now: performance.now(), watch: st.watch};
 }"""
@@ -289,6 +292,53 @@ def _rss_kb(pid: int) -> int:
     return total
 
 
+TRAIN_THREAD = "rnn-train"  # the OS name of a training worker thread (ui.training.THREAD_NAME)
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, all its threads together, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _cpu_cores(pid: int, seconds: float) -> float:
+    """Average CPU use of the process over the next `seconds` (1.0 = one core busy)."""
+    c0, t0 = _cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (_cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+
+
+def _train_threads(pid: int) -> int:
+    """How many training worker threads the server runs now (by their OS thread name)."""
+    n = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                n += f.read().strip() == TRAIN_THREAD
+        except OSError:
+            pass
+    return n
+
+
+class _ThreadCounter(threading.Thread):
+    """Samples _train_threads every 50 ms until stopped; `seen` is the largest count."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True, name="train-thread-counter")
+        self.pid, self.stop, self.seen = pid, threading.Event(), 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.seen = max(self.seen, _train_threads(self.pid))
+            self.stop.wait(0.05)
+
+
 def _pct(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile."""
     if not values:
@@ -466,11 +516,21 @@ def test_train_then_use_in_playground(server, browser, page):
     assert 200 <= int(rows) <= 210, rows
     assert slider_to(page, "Epochs", ["Home"]) == "1"
     submit(page, text_box(page, "Name for the model"), "browser-gru")
+    assert "name=browser-gru" in page.url and "epochs=1" in page.url  # the settings are in the URL
     m = mark(page)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("is ready in every page's model picker").first.wait_for(state="visible", timeout=120_000)
-    wait_settled(page, since=m, timeout=60)
+    counter = _ThreadCounter(server["pid"])
+    counter.start()
+    try:
+        page.get_by_role("button", name="Train", exact=True).dblclick()  # a double click starts one run
+        page.get_by_text("is ready in every page's model picker").first.wait_for(state="visible", timeout=120_000)
+        wait_settled(page, since=m, timeout=60)
+    finally:
+        counter.stop.set()
+        counter.join(timeout=5)
     no_exception(page)
+    assert counter.seen == 1, f"{counter.seen} training threads ran at once after a double click"
+    assert _train_threads(server["pid"]) == 0
+    assert page.get_by_text("is ready in every page's model picker").count() == 1
     assert "browser-gru" in page.get_by_text("is ready in every page's model picker").first.inner_text()
     full_screenshot(page, "train_done_1366x900")
 
@@ -492,8 +552,17 @@ def test_train_stop_keeps_the_best_weights(server, browser, page):
     slider_to(page, "Epochs", ["End"])  # 20 epochs: far longer than we wait
     submit(page, text_box(page, "Name for the model"), "stopped-gru")
     page.get_by_role("button", name="Train", exact=True).click()
+    progress = page.get_by_text(re.compile(r"Epoch \d+/20 · batch")).first
+    progress.wait_for(state="visible", timeout=60_000)
     page.get_by_text("Training curves").first.wait_for(state="visible", timeout=60_000)
+    # the page is idle while the worker trains; the live view redraws itself on a timer
+    before = progress.inner_text()
     page.wait_for_timeout(3000)  # some validation passes have happened
+    after = progress.inner_text()
+    assert after != before, f"the progress did not move in 3 s: {before!r}"
+    assert page.get_by_role("button", name="Train", exact=True).is_disabled()
+    assert page.get_by_role("button", name="Race SimpleRNN, LSTM and GRU").is_disabled()
+    assert _train_threads(server["pid"]) == 1
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
     ready = page.get_by_text("is ready in every page's model picker").first
     ready.wait_for(state="visible", timeout=60_000)
@@ -501,6 +570,8 @@ def test_train_stop_keeps_the_best_weights(server, browser, page):
     wait_settled(page, timeout=60)
     no_exception(page)
     assert page.get_by_text("Models in this session: stopped-gru").count() == 1
+    assert _train_threads(server["pid"]) == 0
+    assert page.locator('[data-testid="stProgress"]').count() == 0  # the live view is gone
 
 
 def test_race_stopped_in_the_second_cell_keeps_what_it_has(server, browser, page):
@@ -515,6 +586,45 @@ def test_race_stopped_in_the_second_cell_keeps_what_it_has(server, browser, page
     assert page.get_by_text("Not trained: GRU").count() == 1
     assert page.locator(".js-plotly-plot").count() == 1  # the race chart
     assert page.get_by_text(re.compile("race-rnn-rt, race-lstm-rt")).count() == 1  # both kept in the session
+
+
+def test_closing_the_tab_stops_its_training(server, browser):
+    """A visitor who closes the tab mid-training leaves no work behind: the server's CPU falls back
+    to idle within a few seconds (measured from /proc/<pid>/stat, like `ps`)."""
+    pid = server["pid"]
+    page = new_page(browser)
+    try:
+        open_app(page, server["base"], "/train?epochs=20", "Train a model")  # far longer than we wait
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text(re.compile(r"Epoch 1/20 · batch")).first.wait_for(state="visible", timeout=60_000)
+        busy = [_cpu_cores(pid, 1.0) for _ in range(2)]
+        assert _train_threads(pid) == 1
+    finally:
+        t_close = time.monotonic()
+        page.context.close()
+    samples, fell, gone = [], None, None
+    while time.monotonic() - t_close < 30:
+        cores = _cpu_cores(pid, 0.25)
+        now = round(time.monotonic() - t_close, 2)
+        threads = _train_threads(pid)
+        samples.append((now, round(cores, 2), threads))
+        gone = gone if gone is not None or threads else now
+        fell = fell if fell is not None or cores >= 0.15 else now
+        if gone is not None and fell is not None and now >= max(gone, fell) + 1.0:
+            break
+    idle_after = _cpu_cores(pid, 1.0)
+    result = {"measured": "server CPU in cores (1.0 = one core busy) over 1 s while training, then over 0.25 s "
+                          "windows after the tab's browser context was closed; seconds until the training "
+                          "thread was gone and until a window used less than 0.15 of a core",
+              "cpu_while_training": [round(b, 2) for b in busy], "thread_gone_after_s": gone,
+              "cpu_fell_after_s": fell, "cpu_1s_after": round(idle_after, 3), "samples": samples}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "tab_close.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))
+    assert max(busy) > 0.5, result  # it was training
+    assert gone is not None and gone < 8, result  # a few seconds: 2 s of grace for a reconnect, then one batch
+    assert fell is not None and fell < 8, result
+    assert idle_after < 0.15, result
 
 
 # --- e. hostile text in every text box ----------------------------------------------------------
@@ -722,7 +832,8 @@ def test_concurrent_visitors(server, browser):
     result = {
         "visitors": N_VISITORS, "changes_per_visitor": N_CHANGES,
         "measured": ("'alone' = 8 visitors at once, 'while_training' = the same while a 9th visitor trains, "
-                     "'single_visitor_baseline' = one visitor, 5 changes, nobody else. median_s/p95_s/max_s: seconds from pressing Enter in the Playground's Sentence box until "
+                     "'single_visitor_baseline' = one visitor, 5 changes, nobody else. median_s/p95_s/max_s: "
+                     "seconds from pressing Enter in the Playground's Sentence box until "
                      "the P(positive) metric first shows a different non-empty value; when the new value "
                      "happens to equal the old one (metric_changed_n counts the others), until the rerun is "
                      "fully rendered instead. full_render: seconds from Enter until that rerun is fully "
@@ -743,10 +854,20 @@ def test_concurrent_visitors(server, browser):
     print(json.dumps(result, indent=2, ensure_ascii=False))
     assert not errors, "\n".join(errors)[:5000]
     assert result["single_visitor_baseline"]["n"] == N_SINGLE, result
+    # Pass/fail limits: several times what this 2-core machine measures (see README: verdict median
+    # about 1 s, p95 under 3 s, full redraw median 6-8 s, peak about 680 MB), so a noisy machine
+    # passes, while a hung server (every wait times out), a crashed one (errors), one that answers
+    # with stale numbers (the metric does not change) or one that leaks memory does not.
+    base = result["single_visitor_baseline"]
+    assert base["median_s"] < 3, base
     for key in ("alone", "while_training"):
-        assert result[key]["n"] == N_VISITORS * N_CHANGES, result[key]
-        assert result[key]["median_s"] < 10, result  # generous on purpose: the numbers are the point
-        assert result[key]["full_render"]["median_s"] < 30, result
+        r = result[key]
+        assert r["n"] == N_VISITORS * N_CHANGES, r
+        assert r["median_s"] < 5 and r["p95_s"] < 15, (key, r)
+        assert r["full_render"]["median_s"] < 20 and r["full_render"]["p95_s"] < 45, (key, r)
+        assert r["metric_changed_n"] >= 0.8 * r["n"], (key, r)  # new sentences, new verdicts
+    assert result["peak_rss_mb"] < 1000, result
+    assert result["while_training"]["training_wall_s"] < 180, result  # 120 s cap, then TEST
     assert not DIALOGS
 
 

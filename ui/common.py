@@ -1,5 +1,6 @@
 """What every page shares: the serving thread setting, cached bundled models, the session's own
-models, the model picker, persistent widget state and query parameters, safe token chips."""
+models (and collecting a finished training run into them), the model picker, safe token chips.
+Page state in the URL is declared per page with ui.state."""
 from __future__ import annotations
 
 import html
@@ -12,6 +13,7 @@ import torch
 from playground import zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES
+from ui import heap, training
 
 SERVE_THREADS = 1  # see `python -m playground bench`: 2-core machine, several visitors at once
 MAX_SESSION_MODELS = 4
@@ -30,32 +32,12 @@ EXAMPLES = [
 ]
 
 
-def _libc():
-    try:
-        import ctypes
-        import ctypes.util
-
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-
-
-_LIBC = _libc()
-
-
-def release_memory() -> None:
-    """Give freed heap pages back to the OS (glibc); a no-op elsewhere. Called after big jobs
-    such as a training run, so a busy server's resident memory does not only ever grow."""
-    if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
-        _LIBC.malloc_trim(0)
+release_memory = heap.release_memory
 
 
 @st.cache_resource
 def _process_setup() -> bool:
-    # Every visitor's script runs in its own thread; glibc gives busy threads their own heap
-    # arenas (up to 8 per core), which keeps freed memory resident. Two arenas are plenty here.
-    if _LIBC is not None and hasattr(_LIBC, "mallopt"):
-        _LIBC.mallopt(-8, 2)  # M_ARENA_MAX
+    heap.limit_arenas(2)
     return True
 
 
@@ -74,15 +56,16 @@ def bundled(name: str) -> zoo.TrainedModel:
 
 
 def session_models() -> "OrderedDict[str, zoo.TrainedModel]":
-    """Models trained or uploaded in this browser session (never visible to other visitors)."""
-    if "user_models" not in st.session_state:
-        st.session_state["user_models"] = OrderedDict()
-    return st.session_state["user_models"]
+    """Models trained or uploaded in this browser session (never visible to other visitors). A
+    training run that finished since the last look is collected here first, whichever page asks."""
+    models = st.session_state.get("user_models")
+    if models is None:
+        models = st.session_state["user_models"] = OrderedDict()
+    _collect_training(models)
+    return models
 
 
-def add_session_model(tm: zoo.TrainedModel) -> str | None:
-    """Keep a session model; returns a notice if an older one had to be dropped."""
-    models = session_models()
+def _add(models: "OrderedDict[str, zoo.TrainedModel]", tm: zoo.TrainedModel) -> str | None:
     models[tm.name] = tm
     models.move_to_end(tm.name)
     notice = None
@@ -90,6 +73,49 @@ def add_session_model(tm: zoo.TrainedModel) -> str | None:
         old, _ = models.popitem(last=False)
         notice = f"Only {MAX_SESSION_MODELS} models are kept per session, so “{old}” was dropped."
     return notice
+
+
+def add_session_model(tm: zoo.TrainedModel) -> str | None:
+    """Keep a session model; returns a notice if an older one had to be dropped."""
+    return _add(session_models(), tm)
+
+
+def _collect_training(models) -> None:
+    """In the script thread: register the models of this session's finished training run and
+    keep its result for the Train page (`train.result` or `race.result`)."""
+    run = st.session_state.get(training.RUN_KEY)
+    if not isinstance(run, training.TrainingRun):
+        return
+    taken = run.take_models()
+    if taken is None:
+        return
+    notices = [_add(models, tm) for tm in taken]
+    result = dict(run.result or {})
+    result["notice"] = " ".join(n for n in notices if n) or None
+    result["stop_reason"] = run.stop_reason
+    st.session_state["race.result" if run.kind == "race" else "train.result"] = result
+
+
+def training_run() -> "training.TrainingRun | None":
+    """This session's training run (going or finished), after collecting a finished one."""
+    session_models()
+    run = st.session_state.get(training.RUN_KEY)
+    return run if isinstance(run, training.TrainingRun) else None
+
+
+def session_alive() -> Callable[[], bool] | None:
+    """For a worker thread: a check that this browser session is still connected (thread-safe;
+    None where there is no server runtime, e.g. in AppTest). Call it in the script thread."""
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:
+        return None
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
 
 
 def model_names() -> list[str]:
@@ -114,48 +140,27 @@ def describe(name: str) -> str:
     return f"{name} — {ARCH_TITLES[tm.arch]}{', ' + ds if ds else ''}{acc}{where}"
 
 
-def keep(key: str, default, query: str | None = None, parse: Callable = str, valid: Callable = lambda v: True):
-    """Initialise a widget's state once: from the URL's query parameter, else from what this
-    session had before (kept across pages), else the default."""
-    store = f"_keep.{key}"
-    if key not in st.session_state:
-        value = default
-        if store in st.session_state:
-            value = st.session_state[store]
-        if query and query in st.query_params:
-            try:
-                candidate = parse(st.query_params[query])
-                if valid(candidate):
-                    value = candidate
-            except (ValueError, TypeError):
-                pass
-        st.session_state[key] = value
-    return st.session_state[key]
-
-
-def remember(key: str, query: str | None = None, to_str: Callable = str) -> None:
-    """After the widget ran: keep its value for other pages and write it to the URL."""
-    if key in st.session_state:
-        value = st.session_state[key]
-        st.session_state[f"_keep.{key}"] = value
-        if query:
-            text = to_str(value)
-            if st.query_params.get(query) != text:
-                st.query_params[query] = text
-
-
-def model_picker(label: str = "Model", key: str = "model", query: str | None = "model") -> zoo.TrainedModel:
+def model_picker(label: str = "Model", key: str = "model") -> zoo.TrainedModel:
+    """The model selectbox. Its value is initialised (and put in the URL) by the page's
+    ui.state table; see `model_field`."""
     names = model_names()
     if not names:
         st.error("No models are available: the bundled weights are missing from playground/weights/.")
         st.stop()
-    keep(key, DEFAULT_MODEL if DEFAULT_MODEL in names else names[0], query, valid=lambda v: v in names)
-    if st.session_state[key] not in names:  # e.g. a session model that was dropped
-        st.session_state[key] = names[0]
+    if st.session_state.get(key) not in names:  # e.g. a session model that was dropped
+        st.session_state[key] = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
     name = st.selectbox(label, names, key=key, format_func=describe,
                         help="Bundled models, plus any model trained or uploaded in this session.")
-    remember(key, query)
     return get_model(name)
+
+
+def model_field(key: str = "model", query: str = "model"):
+    """The ui.state row for a model picker: any model of this session, by name."""
+    from ui.state import Field
+
+    names = model_names()
+    return Field(key, query, DEFAULT_MODEL if DEFAULT_MODEL in names or not names else names[0],
+                 valid=lambda v: v in names)
 
 
 def chips_html(tokens, oov, scores=None) -> str:

@@ -7,13 +7,18 @@ from playground.data import DATASET_TITLES
 from playground.explain import disagreement_summary, verdict_word
 from playground.trace import trace
 from ui import common
+from ui.state import Field, PageState, one_of
+
+STATE = PageState(
+    Field("compare.sentence", "s", "The acting was great, but the plot was boring and far too long",
+          parse=common.clean_input),
+    Field("compare.dataset", "dataset", "rt", valid=one_of(DATASET_TITLES)),
+)
+STATE.sync()
 
 st.title("⚖️ Compare SimpleRNN, LSTM and GRU")
 st.caption("One sentence, three cells trained on the same data. Where do they agree, and where not?")
 
-common.keep("compare.sentence", "The acting was great, but the plot was boring and far too long", "s",
-            parse=common.clean_input)
-common.keep("compare.dataset", "rt", "dataset", valid=lambda v: v in DATASET_TITLES)
 c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
 with c1:
     st.text_input("Sentence", key="compare.sentence", max_chars=common.MAX_INPUT_CHARS,
@@ -21,8 +26,6 @@ with c1:
 with c2:
     ds = st.segmented_control("Models trained on", list(DATASET_TITLES), key="compare.dataset",
                               format_func=lambda d: DATASET_TITLES[d]) or "rt"
-common.remember("compare.sentence", "s")
-common.remember("compare.dataset", "dataset")
 text = common.clean_input(st.session_state["compare.sentence"])
 
 names = [n for n in (f"rnn-{ds}", f"lstm-{ds}", f"gru-{ds}") if n in common.zoo.bundled_names()]

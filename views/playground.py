@@ -7,11 +7,21 @@ from playground.attribution import METHODS, SHORT_NAMES, attribute
 from playground.explain import latex_lines, unit_step, verdict_word
 from playground.trace import trace
 from ui import common
+from ui.state import Field, PageState, one_of, parse_int
+
+# Everything a copied link reopens; `tok` and `layer` default to the last token and layer.
+STATE = PageState(
+    Field("play.sentence", "s", common.DEFAULT_SENTENCE, parse=common.clean_input),
+    common.model_field("model", "model"),
+    Field("play.method", "method", "occlusion", valid=one_of(METHODS)),
+    Field("play.layer", "layer", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 8),
+    Field("play.unit", "unit", 0, parse=parse_int, valid=lambda v: 0 <= v < 4096),
+    Field("play.token", "tok", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 100_000),
+)
+STATE.sync()
 
 st.title("🔬 Playground")
 st.caption("Type a sentence, pick a model, and watch it read. Press Enter to update.")
-
-common.keep("play.sentence", common.DEFAULT_SENTENCE, "s", parse=common.clean_input)
 
 
 def _use_example():
@@ -26,10 +36,9 @@ with top[0]:
     st.text_input("Sentence", key="play.sentence", max_chars=common.MAX_INPUT_CHARS,
                   placeholder="Type a sentence about a film, a meal, a product…")
 with top[1]:
-    tm = common.model_picker("Model", key="model", query="model")
+    tm = common.model_picker("Model", key="model")
 st.pills("Examples", common.EXAMPLES, key="play.example", on_change=_use_example,
          help="One click puts the example in the box above.")
-common.remember("play.sentence", "s")
 text = common.clean_input(st.session_state["play.sentence"])
 
 if not text.strip():
@@ -68,11 +77,9 @@ st.plotly_chart(plots.prediction_curve(tr, title="Prediction after each word"), 
 
 # --- word importance -------------------------------------------------------------------------
 st.subheader("Which words mattered")
-common.keep("play.method", "occlusion", "method", valid=lambda v: v in METHODS)
 method = st.segmented_control("Importance method", list(METHODS), key="play.method",
                               format_func=lambda m: SHORT_NAMES[m], help="\n\n".join(
                                   f"**{SHORT_NAMES[m]}**: {d}" for m, d in METHODS.items())) or "occlusion"
-common.remember("play.method", "method")
 att = attribute(tm.model, tr, method)
 st.html(common.chips_html(tr.tokens, tr.oov, att.normalised()))
 st.caption(f"Blue words push towards positive, red towards negative; darker = stronger. {METHODS[method]}. "
@@ -82,17 +89,17 @@ st.caption(f"Blue words push towards positive, red towards negative; darker = st
 n_layers = len(tr.layers)
 layer = 0
 if n_layers > 1:
-    common.keep("play.layer", n_layers - 1, "layer", parse=int, valid=lambda v: 0 <= v < n_layers)
+    if st.session_state["play.layer"] is None or st.session_state["play.layer"] >= n_layers:
+        st.session_state["play.layer"] = n_layers - 1
     layer = st.segmented_control("Layer", list(range(n_layers)), key="play.layer",
                                  format_func=lambda i: f"Layer {i + 1}") or 0
-    common.remember("play.layer", "layer")
 
 st.subheader("Gates")
 st.caption(tr.cell.caption)
 names = list(tr.gate_names)
 H = tr.hidden_size
-common.keep("play.unit", 0, "unit", parse=int, valid=lambda v: 0 <= v < H)
-common.keep("play.token", tr.n_steps - 1, "tok", parse=int, valid=lambda v: 0 <= v < tr.n_steps)
+if st.session_state["play.token"] is None:
+    st.session_state["play.token"] = tr.n_steps - 1
 st.session_state["play.unit"] = min(max(0, int(st.session_state["play.unit"])), H - 1)
 st.session_state["play.token"] = min(max(0, int(st.session_state["play.token"])), tr.n_steps - 1)
 
@@ -123,8 +130,6 @@ with d1:
 with d2:
     tok = st.select_slider("Token", options=list(range(tr.n_steps)), key="play.token",
                            format_func=lambda i: f"{i + 1}: {tr.tokens[i]}")
-common.remember("play.unit", "unit")
-common.remember("play.token", "tok")
 st.plotly_chart(plots.unit_lines(tr, unit, layer=layer, token=tok), key="play.unitlines")
 step = unit_step(tr, layer, unit, tok)
 st.markdown(f"**Unit {unit} at token {tok + 1} (“{common.md_escape(tr.tokens[tok])}”)**, layer {layer + 1}: "
