@@ -25,6 +25,7 @@ from .recipes import Recipe
 from .train import OPTIMIZERS, TRAIN_LIMITS, TrainConfig
 
 DATASETS = tuple(data.DATASETS)  # ("imdb", "rt")
+TRAIN_ROWS = {"imdb": 20_000, "rt": 6_824}  # TRAIN sizes under the split rule (tests check them)
 MANY = 10_000_000  # upper bound of row counts: more than any dataset holds
 
 
@@ -197,6 +198,11 @@ def check_values(values: Mapping[str, object]) -> dict[str, object]:
     v = {name: OPTIONS[name].check(v[name]) for name in OPTIONS}
     if v["mix"] == dataset:
         raise ValueError(f"mix must name another dataset than {dataset!r} (or none)")
+    # a "sample" of every row is every row: the same recipe as None, and the card says so
+    if v["limit"] is not None and v["limit"] >= TRAIN_ROWS[dataset]:
+        v["limit"] = None
+    if v["mix"] and v["mix_limit"] is not None and v["mix_limit"] >= TRAIN_ROWS[v["mix"]]:
+        v["mix_limit"] = None
     return v
 
 

@@ -75,6 +75,17 @@ def test_bad_values_raise_a_value_error_naming_the_option(values, named):
         build_recipe(values)
 
 
+def test_a_limit_of_every_row_is_no_limit():
+    from playground.data import load
+    from playground.options import TRAIN_ROWS
+
+    assert TRAIN_ROWS == {d: len(load(d, "train")) for d in ("rt", "imdb")}
+    assert build_recipe({"limit": 6824}) == build_recipe({"limit": 10**6}) == build_recipe({})
+    assert build_recipe({"limit": 6823}).train_limit == 6823
+    assert build_recipe({"dataset": "imdb", "mix": "rt", "mix_limit": 6824}).mix_limit is None
+    assert build_recipe({"mix_limit": 20000}).mix_limit is None and build_recipe({}).mix_limit == 6000
+
+
 def test_command_line_words_for_none():
     assert OPTIONS["limit"].parse("all") is None and OPTIONS["limit"].parse("300") == 300
     assert OPTIONS["mix"].parse("none") is None and OPTIONS["max_seconds"].parse("none") is None
