@@ -428,3 +428,55 @@ def test_a_run_that_ends_while_the_visitor_is_elsewhere_joins_the_session():
     assert not at.exception and any(o.startswith("while-away") for o in at.selectbox(key="model").options)
     at.switch_page("views/train.py").run()
     assert any("while\\-away" in s.value for s in at.success)
+
+
+# --- URL state: one table per page (ui/state.py) ---------------------------------------------------
+def test_page_state_precedence_validation_and_short_links():
+    from ui.state import KEEP, Field, PageState, int_in, parse_int
+
+    state = PageState(Field("p.n", "n", 3, parse=parse_int, valid=int_in(0, 9)), Field("p.s", "s", "hi"),
+                      Field("p.k", None, "kept-only"))
+    session, params = {}, {"n": "7", "s": "hi"}
+    assert state.sync(session, params) == {"p.n": 7, "p.s": "hi", "p.k": "kept-only"}  # the URL wins at first
+    assert params == {"n": "7"}  # a default value leaves the URL
+    session["p.n"] = 5  # the visitor moves the widget: the widget wins over the URL
+    state.sync(session, params)
+    assert params == {"n": "5"} and session[KEEP + "p.n"] == 5
+    del session["p.n"]  # the widget was not drawn (another page): the kept value comes back
+    params.clear()
+    assert state.sync(session, params)["p.n"] == 5
+    for garbage in ("x", "99", "-1", "", "1" * 40, ["1", "nope"]):  # the last of a repeated parameter counts
+        session.pop("p.n")
+        session[KEEP + "p.n"] = 4
+        params["n"] = garbage
+        assert state.sync(session, params)["p.n"] == 4, garbage  # garbage: the kept value, and no traceback
+        assert params == {"n": "4"}
+    session["p.n"] = "not a number"  # a widget state no validator accepts is repaired, never raised
+    params.clear()
+    assert state.sync(session, params)["p.n"] == 4
+    with pytest.raises(ValueError):
+        PageState(Field("a", "q", 1), Field("b", "q", 2))  # two widgets cannot share a query parameter
+
+
+def test_playground_layer_comes_from_the_url_and_defaults_to_the_last():
+    from collections import OrderedDict
+
+    from playground.text import Vocab
+    from playground.zoo import TrainedModel
+    from tests.conftest import WORDS, random_model
+
+    vocab = Vocab(["<pad>", "<unk>"] + WORDS)
+    two = TrainedModel(name="two-layers", model=random_model("lstm", layers=2, vocab_size=len(vocab)), vocab=vocab,
+                       card={"dataset": "rt"}, source="session")
+    for query, layer in (({"model": "two-layers"}, 1), ({"model": "two-layers", "layer": "0"}, 0),
+                         ({"model": "two-layers", "layer": "7"}, 1)):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["user_models"] = OrderedDict({"two-layers": two})
+        for k, v in query.items():
+            at.query_params[k] = v
+        at.run()
+        at.switch_page("views/playground.py").run()
+        assert not at.exception, at.exception
+        assert at.selectbox(key="model").value == "two-layers"
+        assert at.segmented_control(key="play.layer").value == layer, query
+        assert any(f"layer {layer + 1}:" in m.value for m in at.markdown), query
