@@ -154,6 +154,11 @@ class TrainingRun:
     def _abandoned(self) -> bool:
         return self.stop_reason == "session"
 
+    def _abandoned_result(self) -> dict:
+        """Shown only if the same session comes back (a connection that returned too late)."""
+        return {"error": f"Training stopped because this page lost its connection for more than {self.grace:g} s.",
+                "history": [], "batch_history": []}
+
     def _work(self) -> None:
         heap.name_thread(THREAD_NAME)
         try:
@@ -188,6 +193,7 @@ class TrainingRun:
                 self.probe_snaps = self.probe_snaps + [(f"epoch {ev.epoch}", trace(job.model, job.vocab, probe))]
         job.close()
         if self._abandoned():  # nobody is left to see a result: skip the TEST evaluation
+            self.result = self._abandoned_result()
             return
         self.phase = "finishing"
         trainer = job.trainer
@@ -217,6 +223,7 @@ class TrainingRun:
                 self.event = ev
             job.close()
             if self._abandoned():
+                self.result = self._abandoned_result()
                 return
             if job.trainer.best_state is not None:
                 self.phase = "finishing"
