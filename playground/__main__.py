@@ -237,7 +237,8 @@ def _add_train_options(s: argparse.ArgumentParser) -> None:
             g.add_argument(o.flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
             continue
         choices = list(o.choices or ()) + ([o.none[0]] if o.choices and o.none else [])
-        metavar = "{" + ",".join(choices) + "}" if choices else {int: "N", float: "X", tuple: "A,B,..."}.get(o.type, "NAME")
+        plain = {int: "N", float: "X", tuple: "A,B,..."}.get(o.type, "NAME")
+        metavar = "{" + ",".join(choices) + "}" if choices else plain
         g.add_argument(o.flag, type=_option_type(o), default=argparse.SUPPRESS, metavar=metavar, help=text)
 
 

@@ -81,7 +81,7 @@ def _busy_torch(threads: int, stop, ready) -> None:  # runs in a child process
 
 def _gru_step_ms(threads: int, repeats: int) -> float:
     from .models import ModelConfig, build
-    from .train import Optimizer
+    from .optim import Optimizer
 
     torch.set_num_threads(threads)
     model = build(ModelConfig(arch="gru", vocab_size=20000, embed_dim=64, hidden_size=64), seed=0)

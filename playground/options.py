@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from . import data
-from .models import ARCHS, LIMITS as MODEL_LIMITS, ModelConfig
+from .models import ARCHS, ModelConfig
+from .models import LIMITS as MODEL_LIMITS
 from .recipes import Recipe
 from .train import OPTIMIZERS, TRAIN_LIMITS, TrainConfig
 
@@ -136,13 +137,17 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
        "data", limits=(1, MANY), none=("all", "every TRAIN row of the mixed-in dataset")),
     _O("mix_max_len", int, 100, "cut mixed-in texts to their last N tokens", "data",
        limits=MODEL_LIMITS["max_len"], none=("none", "the same as max_len")),
-    _O("mix_sentences", int, 0, "mix in up to N sentences per text (weakly labelled) instead of whole texts; 0 = whole",
+    _O("mix_sentences", int, 0,
+       "mix in up to N sentences per text (weakly labelled) instead of whole texts; 0 = whole",
        "data", limits=(0, 1000)),
-    _O("primary_repeat", int, 1, "read the dataset's TRAIN rows this many times per epoch (weighs them against the mix)",
+    _O("primary_repeat", int, 1,
+       "read the dataset's TRAIN rows this many times per epoch (weighs them against the mix)",
        "data", limits=(1, 100)),
-    _O("val_fraction", float, 0.1, "share of the TRAIN rows held out for validation; 0 = none (the final weights are kept)",
+    _O("val_fraction", float, 0.1,
+       "share of the TRAIN rows held out for validation; 0 = none (the final weights are kept)",
        "data", limits=(0.0, 0.9)),
-    _O("vocab_size", int, 20000, "most frequent words kept in the vocabulary", "data", limits=MODEL_LIMITS["vocab_size"]),
+    _O("vocab_size", int, 20000, "most frequent words kept in the vocabulary", "data",
+       limits=MODEL_LIMITS["vocab_size"]),
     _O("min_freq", int, 2, "a word enters the vocabulary if it occurs at least this often", "data", limits=(1, 1000)),
     _O("max_len", int, 60, "tokens read per text (its end is kept)", "data", limits=MODEL_LIMITS["max_len"]),
     _O("eval_other", bool, False, "also measure accuracy on the other dataset's TEST split", "data"),
@@ -172,7 +177,8 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     _O("max_seconds", float, None, "stop training after this many seconds (the best weights are kept)",
        limits=(0.001, 1e7), none=("none", "no time cap")),
     # --- distillation ---
-    _O("teachers", tuple, (), "models (names or files, comma-separated) whose mean probability is blended into the labels",
+    _O("teachers", tuple, (),
+       "models (names or files, comma-separated) whose mean probability is blended into the labels",
        "distillation"),
     _O("teacher_weight", float, 0.5, "weight of the teachers' mean probability in each training label", "distillation",
        limits=(0.0, 1.0)),

@@ -195,7 +195,8 @@ class Job:
             seed=recipe.train.seed, train_config=recipe.train.to_dict(),
             mix=recipe.mix, mix_max_len=recipe.mix_max_len, mix_sentences=recipe.mix_sentences,
             primary_repeat=recipe.primary_repeat, min_freq=recipe.min_freq,
-            teachers=[Path(t).stem for t in recipe.teachers], teacher_weight=recipe.teacher_weight if recipe.teachers else None,
+            teachers=[Path(t).stem for t in recipe.teachers],
+            teacher_weight=recipe.teacher_weight if recipe.teachers else None,
             mix_teacher_weight=recipe.mix_teacher_weight if recipe.teachers else None,
             history=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()} for h in trainer.history],
             command=self.command, created=_dt.date.today().isoformat(),
@@ -217,7 +218,8 @@ class Race:
                  should_stop: Callable[[], bool] | None = None):
         unknown = sorted(set(names) - set(ARCHS))
         if not names or unknown:
-            raise ValueError(f"a race needs cells from {', '.join(ARCHS)}" + (f", not {', '.join(unknown)}" if unknown else ""))
+            not_these = f", not {', '.join(unknown)}" if unknown else ""
+            raise ValueError(f"a race needs cells from {', '.join(ARCHS)}{not_these}")
         if recipe.init_from:
             raise ValueError("a race starts every cell from scratch (no init_from)")
         self.recipe, self.names, self.command, self.should_stop = recipe, dict(names), command, should_stop

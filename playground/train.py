@@ -25,6 +25,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .optim import OPTIMIZERS, Optimizer  # noqa: F401  (Optimizer: re-exported for bench.py)
 from .text import PAD_ID, UNK_ID, Vocab
+
 # A run is diverging when its loss is not finite, or when the mean of the last DIVERGE_WINDOW
 # batch losses exceeds DIVERGE_LOSS: about 7x what always answering 50/50 costs (ln 2 = 0.69).
 DIVERGE_LOSS = 5.0
@@ -316,7 +317,8 @@ class Trainer:
             self.seconds = time.perf_counter() - start
             if closed and self.status == "running":  # the caller closed the generator
                 self.status, self.message = "stopped", "Stopped by request."
-            if self.status in ("stopped", "timeout") and seen and (not self.history or self.history[-1]["epoch"] != epoch - 1 + b / n_batches):
+            validated_here = bool(self.history) and self.history[-1]["epoch"] == epoch - 1 + b / n_batches
+            if self.status in ("stopped", "timeout") and seen and not validated_here:
                 validate()  # the partial epoch may hold the best weights so far
             if self.best_state is not None:
                 model.load_state_dict(self.best_state)

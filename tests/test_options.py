@@ -147,5 +147,6 @@ def test_rebuild_script_means_what_the_shipped_cards_record():
         if r.teachers:
             assert (r.teacher_weight, r.mix_teacher_weight) == (card["teacher_weight"], card["mix_teacher_weight"])
         assert r.eval_other and card["other_test_accuracy"], name
-        assert r.train_limit is None and r.mix_limit is None and r.init_from is None and "sample" not in card["trained_on"]
+        assert r.train_limit is None and r.mix_limit is None and r.init_from is None
+        assert "sample" not in card["trained_on"]
         assert r.val_fraction == 0.1 and card["n_val"] == round(0.1 * (6824 if r.dataset == "rt" else 20000))
