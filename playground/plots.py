@@ -250,12 +250,13 @@ def _loss_accuracy_subplots() -> go.Figure:
 
 def _loss_accuracy_layout(fig: go.Figure, height: int, bottom: int) -> go.Figure:
     """Axes and legend of a loss (left) / accuracy (right) pair of subplots against epochs."""
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_xaxes(title_text="epoch", title_standoff=4, rangemode="tozero")
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
     _layout(fig, "", height)
-    fig.update_layout(legend=dict(orientation="h", y=-0.28, yanchor="top", x=0, xanchor="left"),
-                      margin=dict(t=60, b=bottom))
+    # the legend starts below the axis titles; on a phone it wraps into rows and the bottom margin grows
+    fig.update_layout(legend=dict(orientation="h", y=-0.42, yanchor="top", x=0, xanchor="left"),
+                      margin=dict(t=60, b=bottom, autoexpand=True))
     return fig
 
 
@@ -315,6 +316,7 @@ def probe_curves(snapshots: Sequence[tuple[str, Trace]], height: int = 330) -> g
             line=dict(color=f"rgba(230,97,1,{alpha:.2f})", width=3 if k == n - 1 else 1.5),
             marker=dict(size=6 if k == n - 1 else 4), customdata=np.array(labels, dtype=object),
             hovertemplate=f"{html.escape(label)}<br>after <b>%{{customdata}}</b>: %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(showlegend=True)  # even after one epoch: the label says which epoch is drawn
     fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)")
     if snapshots:
         tr = snapshots[-1][1]
