@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.utils import clip_grad_norm_
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .optim import OPTIMIZERS, Optimizer  # noqa: F401  (Optimizer: re-exported for bench.py)
+from .optim import OPTIMIZERS, Optimizer
 from .text import PAD_ID, UNK_ID, Vocab
 
 # A run is diverging when its loss is not finite, or when the mean of the last DIVERGE_WINDOW
