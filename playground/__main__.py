@@ -255,6 +255,45 @@ def _option_type(o):
     return convert
 
 
+def cmd_paired(args) -> int:
+    """Several models on the same TEST split: accuracy, McNemar's exact test per pair, and the
+    verdict the Train page's race shows (a winner only beyond noise)."""
+    from itertools import combinations
+
+    from . import stats, zoo
+    from .recipes import heldout_set
+    from .train import predict_probs
+
+    names = [n for n in args.models.split(",") if n.strip()]
+    if len(names) < 2:
+        raise CliError("--models needs at least two models, comma-separated")
+    correct = {}
+    for name in names:
+        tm = zoo.resolve(name.strip())
+        test = heldout_set(tm.vocab, args.dataset, tm.config.max_len)
+        correct[tm.name] = (predict_probs(tm.model, test) >= 0.5) == (test.labels >= 0.5)
+    pairs = []
+    for a, b in combinations(correct, 2):
+        t = stats.mcnemar(correct[a], correct[b])
+        pairs.append({"a": a, "b": b, "n": t.n, "only_a_right": t.only_a, "only_b_right": t.only_b,
+                      "p_value": t.p_value, "diff": t.diff, "diff_95": [t.low, t.high]})
+    out = {"dataset": args.dataset, "split": "test",
+           "accuracy": {n: float(v.mean()) for n, v in correct.items()},
+           "pairs": pairs, "verdict": stats.race_verdict(correct)}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    for n, acc in out["accuracy"].items():
+        print(f"{n:<24} {acc:.4f} on {args.dataset} TEST (n={len(correct[n])})")
+    for p in pairs:
+        print(f"{p['a']} vs {p['b']}: {100 * p['diff']:+.2f} points "
+              f"(95% {100 * p['diff_95'][0]:+.2f} to {100 * p['diff_95'][1]:+.2f}), "
+              f"only {p['a']} right {p['only_a_right']}, only {p['b']} right {p['only_b_right']}, "
+              f"McNemar exact p = {p['p_value']:.3g}")
+    print(out["verdict"])
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
@@ -295,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(s)
     s.set_defaults(fn=cmd_train)
 
+    s = sub.add_parser("paired", help="are several models' TEST accuracies really different? (McNemar)")
+    s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-rt,lstm-rt,gru-rt")
+    s.add_argument("--dataset", choices=["rt", "imdb"], required=True, help="whose TEST split they all read")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_paired)
+
     s = sub.add_parser("bench", help="median timings and peak memory")
     s.add_argument("--quick", action="store_true", help="fewer repeats, skip the IMDB epoch")
     s.add_argument("--json", action="store_true")
@@ -310,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise CliError("choose a command: models, predict, evaluate, export, train, bench (see --help)")
+            raise CliError("choose a command: models, predict, evaluate, export, train, paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

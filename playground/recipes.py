@@ -19,7 +19,7 @@ import torch
 from . import data
 from .models import ARCHS, ModelConfig, build
 from .text import Vocab, tokenize
-from .train import EncodedSet, Progress, TrainConfig, Trainer, evaluate
+from .train import EncodedSet, Progress, TrainConfig, Trainer, evaluate, loss_and_accuracy, predict_probs
 from .zoo import TrainedModel, make_card, quantize_for_storage
 
 
@@ -87,7 +87,6 @@ def mix_rows(recipe: Recipe, extra) -> tuple[list[str], np.ndarray]:
 def soft_labels(recipe: Recipe, texts: list[str], labels: np.ndarray, w: float) -> np.ndarray:
     """Distillation targets: (1 - w) * label + w * mean teacher probability. Each teacher reads
     the texts with its own vocabulary and maximum length."""
-    from .train import predict_probs
     from .zoo import resolve
 
     probs = []
@@ -132,6 +131,7 @@ class Job:
         self.recipe, self.name, self.command, self.should_stop = recipe, name, command, should_stop
         self.base = None
         self.t0 = time.perf_counter()
+        self.test_correct = None  # after finish(): (n,) bool, right or wrong on each TEST row
 
     def prepare(self, prepared: tuple[Vocab, EncodedSet, EncodedSet] | None = None) -> "Job":
         """Vocabulary, data and a fresh model; `prepared` reuses the output of `prepare()` for
@@ -173,7 +173,10 @@ class Job:
         recipe, model, cfg, trainer, base = self.recipe, self.model, self.config, self.trainer, self.base
         quantize_for_storage(model)  # evaluate exactly the weights a saved file holds
         with torch.no_grad():
-            test_loss, test_acc = evaluate(model, heldout_set(self.vocab, recipe.dataset, cfg.max_len))
+            test_set = heldout_set(self.vocab, recipe.dataset, cfg.max_len)
+            test_probs = predict_probs(model, test_set)
+            test_loss, test_acc = loss_and_accuracy(test_probs, test_set.labels)
+            self.test_correct = (test_probs >= 0.5) == (test_set.labels >= 0.5)  # (n,) for paired tests
             other = "rt" if recipe.dataset == "imdb" else "imdb"
             other_acc = evaluate(model, heldout_set(self.vocab, other, cfg.max_len))[1] if recipe.eval_other else None
         card = make_card(
@@ -268,7 +271,6 @@ def heldout_report(model, vocab: Vocab, dataset: str, max_len: int, limit: int |
     idx = sample_rows(len(split), limit, seed) if limit else np.arange(len(split))
     texts = [split.texts[i] for i in idx]
     y = split.labels[idx]
-    from .train import predict_probs
 
     p = predict_probs(model, EncodedSet.from_texts(vocab, texts, y, max_len))
     pred = (p >= 0.5).astype(int)

@@ -175,8 +175,13 @@ def evaluate(model: nn.Module, data: EncodedSet, batch_size: int = 256) -> tuple
     """(mean binary cross-entropy, accuracy) on `data`."""
     if len(data) == 0:
         return float("nan"), float("nan")
-    p = np.clip(predict_probs(model, data, batch_size), 1e-7, 1 - 1e-7)
-    y = data.labels.astype(np.float64)
+    return loss_and_accuracy(predict_probs(model, data, batch_size), data.labels)
+
+
+def loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(mean binary cross-entropy, accuracy) of probabilities (n,) against 0/1 labels (n,)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)
+    y = np.asarray(labels, dtype=np.float64)
     loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
     return loss, float(np.mean((p >= 0.5) == (y >= 0.5)))
 

@@ -139,3 +139,21 @@ def test_train_without_validation_reports_no_validation_accuracy(tmp_path):
     assert "no validation" in r.stdout and "val acc" not in r.stdout, r.stdout
     card = zoo.load_path(out).card
     assert card["val_accuracy"] is None and card["n_val"] == 0
+
+
+@needs_models
+def test_paired_json_adds_up():
+    r = cli("paired", "--models", "rnn-rt,lstm-rt,gru-rt", "--dataset", "rt", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    acc = out["accuracy"]
+    assert acc["gru-rt"] == pytest.approx(zoo.load_bundled("gru-rt").test_accuracy, abs=5e-5)  # the card's number
+    assert len(out["pairs"]) == 3
+    for p in out["pairs"]:
+        # the paired difference is the accuracy difference, counted from the discordant rows
+        assert p["diff"] == pytest.approx(acc[p["a"]] - acc[p["b"]], abs=1e-12)
+        assert p["diff"] == pytest.approx((p["only_a_right"] - p["only_b_right"]) / p["n"], abs=1e-12)
+        assert p["diff_95"][0] <= p["diff"] <= p["diff_95"][1] and 0 < p["p_value"] <= 1
+    assert "beyond noise" in out["verdict"]
+    r = cli("paired", "--models", "gru-rt", "--dataset", "rt")
+    assert r.returncode == 2 and "at least two" in r.stderr

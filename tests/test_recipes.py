@@ -124,3 +124,12 @@ def test_a_run_without_validation_has_no_validation_accuracy_on_its_card():
     assert card["n_val"] == 0 and card["val_accuracy"] is None and card["n_train"] == 200
     assert "no validation" in card["trained_on"] and card["status"] == "done"
     assert all(h["val_acc"] is None for h in card["history"])
+
+
+def test_finish_keeps_each_test_rows_correctness_for_paired_tests():
+    job = Job(_recipe(), name="t").prepare()
+    for _ in job.events():
+        pass
+    tm = job.finish()
+    assert job.test_correct.shape == (1706,) and job.test_correct.dtype == bool
+    assert job.test_correct.mean() == pytest.approx(tm.card["test_accuracy"], abs=5e-5)

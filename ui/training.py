@@ -22,7 +22,7 @@ import time
 from dataclasses import replace
 from typing import Callable, MutableMapping
 
-from playground import data
+from playground import data, stats
 from playground.models import ARCH_TITLES
 from playground.recipes import Job, Race, Recipe, heldout_report
 from playground.trace import trace
@@ -211,7 +211,7 @@ class TrainingRun:
     def _race(self) -> None:
         self.phase = "preparing"
         race = Race(self.recipe, self.names, command=self.command, should_stop=self.should_stop).prepare()
-        finished, failures, notes = [], [], []
+        finished, failures, notes, correct = [], [], [], {}
         job = None
         self.phase = "training"
         for i, job in enumerate(race.jobs()):
@@ -228,6 +228,7 @@ class TrainingRun:
             if job.trainer.best_state is not None:
                 self.phase = "finishing"
                 finished.append(job.finish())
+                correct[ARCH_TITLES[arch]] = job.test_correct
                 self.phase = "training"
                 if job.trainer.status in ("diverged", "timeout"):
                     notes.append(f"{ARCH_TITLES[arch]}: {job.trainer.message} Its best weights before that are kept.")
@@ -241,7 +242,7 @@ class TrainingRun:
                        "rows": [race_row(tm) for tm in finished],
                        "failures": [f"{ARCH_TITLES[a]}: {m}" for a, m in failures], "notes": notes,
                        "not_trained": [ARCH_TITLES[a] for a in self.names if a not in tried],
-                       "stopped": self.stopping}
+                       "stopped": self.stopping, "verdict": stats.race_verdict(correct)}
 
 
 def race_row(tm) -> dict:

@@ -313,8 +313,7 @@ if res:
             st.warning(f"No cell finished its training (see below); the best weights kept score up to "
                        f"{best['TEST accuracy']:.1%} on TEST ({best['cell']}). {where}")
         else:
-            (st.warning if res["notes"] or res["failures"] else st.success)(
-                f"{best['cell']} won this race with {best['TEST accuracy']:.1%} on TEST. {where}")
+            (st.warning if res["notes"] or res["failures"] else st.success)(f"{res['verdict']} {where}")
     for note in res.get("notes", []):
         st.warning(note)
     for failure in res.get("failures", []):
