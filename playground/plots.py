@@ -11,7 +11,7 @@ Token text is HTML-escaped before plotly sees it (plotly renders a few tags in l
 from __future__ import annotations
 
 import html
-from typing import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -280,12 +280,16 @@ def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (),
     return _loss_accuracy_layout(fig, height, bottom=110)
 
 
-def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360) -> go.Figure:
+def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360,
+                cut_short: Collection[str] = ()) -> go.Figure:
     """Cells trained on the same data (keys: rnn, lstm, gru): loss (left) and accuracy (right)
-    against epochs, one colour per cell; validation solid, training dotted."""
+    against epochs, one colour per cell; validation solid, training dotted. Cells in `cut_short`
+    (stopped by the time cap) say so in the legend."""
     fig = _loss_accuracy_subplots()
     for arch, history in histories.items():
         title, color = cell(arch).title, cell(arch).color
+        if arch in cut_short:
+            title += " (cut short by the time cap)"
         x = [h["epoch"] for h in history]
         for key, kind, col in (("val_loss", "validation", 1), ("loss", "training", 1),
                                ("val_acc", "validation", 2), ("acc", "training", 2)):

@@ -403,6 +403,7 @@ def test_train_page_race_trains_three_cells_and_keeps_them():
     table = next(d.value for d in at.dataframe if "cell" in d.value.columns)
     assert list(table["cell"]) == ["SimpleRNN", "LSTM", "GRU"]
     assert ((table["TEST accuracy"] > 0) & (table["TEST accuracy"] < 1)).all()
+    assert set(table["status"]) == {"finished"}  # in words; a cell cut by the time cap would say so
     assert set(common_models(at)) >= {"race-rnn-rt", "race-lstm-rt", "race-gru-rt"}
     at.switch_page("views/playground.py").run()
     assert any(o.startswith("race-lstm-rt") for o in at.selectbox(key="model").options)

@@ -110,3 +110,7 @@ def test_race_curves_one_colour_per_cell():
     assert {d.line.color for d in fig.data if d.legendgroup == "gru"} == {cell("gru").color}
     assert {d.line.color for d in fig.data if d.legendgroup == "rnn"} == {cell("rnn").color} != {cell("gru").color}
     assert list(fig.data[0].y) == [0.69, 0.65]
+    cut = plots.race_curves({"rnn": hist, "gru": hist[:1]}, cut_short={"gru"})
+    assert {d.name for d in cut.data if d.showlegend} == {"SimpleRNN validation", "SimpleRNN training",
+                                                          "GRU (cut short by the time cap) validation",
+                                                          "GRU (cut short by the time cap) training"}

@@ -322,13 +322,17 @@ if res:
         st.warning("Not trained: " + ", ".join(res["not_trained"]) + " (the race was stopped first).")
     if res.get("notice"):
         st.info(res["notice"])
+    status_words = {"done": "finished", "timeout": "cut short by the time cap", "stopped": "stopped by you",
+                    "diverged": "diverged"}
     if rows:
-        st.dataframe(rows, hide_index=True, column_config={
+        shown = [{**r, "status": status_words.get(r["status"], r["status"])} for r in rows]
+        st.dataframe(shown, hide_index=True, column_config={
             "TEST accuracy": st.column_config.NumberColumn(format="percent"),
             "best validation accuracy": st.column_config.NumberColumn(format="percent"),
             "parameters": st.column_config.NumberColumn(format="localized")})
     if res.get("histories"):
-        st.plotly_chart(plots.race_curves(res["histories"]), key="race.curves.done")
+        cut = {a for a in res["histories"] for r in rows if r["cell"] == ARCH_TITLES[a] and r["status"] == "timeout"}
+        st.plotly_chart(plots.race_curves(res["histories"], cut_short=cut), key="race.curves.done")
         st.caption("Solid lines: validation; dotted: training (running mean over the epoch so far). The cells "
                    "read the same sentences in the same order from the same seed, so the differences come from "
                    "the cell. On long IMDB reviews the SimpleRNN usually falls behind: its gradient through many "
