@@ -68,12 +68,30 @@ def race_verdict(correct: Mapping[str, np.ndarray], alpha: float = ALPHA) -> str
         t = tests[runner]
         return (f"{best} is ahead beyond noise: {acc[best]:.1%} on TEST, {100 * t.diff:.1f} points above {runner} "
                 f"(95% interval {100 * t.low:.1f} to {100 * t.high:.1f}); McNemar's exact test on the same "
-                f"{t.n:,} sentences gives {_p(worst_p)} or less against every other model.")
+                f"{t.n:,} sentences gives {_bound(worst_p)} against every other model.")
     runner = ranked[1]
     t = tests[runner]
-    return (f"No model is ahead beyond noise: {best} {acc[best]:.1%} and {runner} {acc[runner]:.1%} on TEST differ by "
-            f"{100 * t.diff:.1f} points (95% interval {100 * t.low:.1f} to {100 * t.high:.1f}; McNemar's exact "
-            f"test on the same {t.n:,} sentences: {_p(t.p_value)}, a winner needs p < {level:.3g}). Call it a tie.")
+    tie = (f"No model is ahead beyond noise: {best} {acc[best]:.1%} and {runner} {acc[runner]:.1%} on TEST differ by "
+           f"{100 * t.diff:.1f} points (95% interval {100 * t.low:.1f} to {100 * t.high:.1f}; McNemar's exact "
+           f"test on the same {t.n:,} sentences: {_p(t.p_value)}, a winner needs p < {level:.3g}). Call it a tie.")
+    # the models tied with the best, and whether every one of them beats every other model
+    top = [best] + [m for m in ranked[1:] if tests[m].p_value >= level]
+    rest = [m for m in ranked if m not in top]
+    if not rest:
+        return tie
+    cross = [mcnemar(correct[g], correct[r]) for g in top for r in rest]
+    if all(c.diff > 0 and c.p_value < alpha / len(cross) for c in cross):
+        worst = max(c.p_value for c in cross)
+        who = " and ".join(top) if len(top) == 2 else ", ".join(top[:-1]) + " and " + top[-1]
+        behind = ", ".join(f"{m} ({acc[m]:.1%})" for m in rest)
+        both = "Both" if len(top) == 2 else "All of them"
+        tie += f" {both} ({who}) are ahead of {behind} beyond noise ({_bound(worst)} for every such pair)."
+    return tie
+
+
+def _bound(p: float) -> str:
+    """The largest of several p-values, as an upper bound."""
+    return "p < 0.0001" if p < 1e-4 else f"p ≤ {p:.2g}"
 
 
 def _p(p: float) -> str:

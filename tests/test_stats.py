@@ -51,3 +51,21 @@ def test_a_winner_only_beyond_noise():
     assert clear.startswith("GRU is ahead beyond noise: 7") and "p < 0.0001" in clear
     assert race_verdict({}).startswith("No model finished")
     assert race_verdict({"GRU": truth_hard}).startswith("Only GRU finished")
+
+
+def test_a_tie_at_the_top_can_still_be_ahead_of_the_rest():
+    rng = np.random.default_rng(1)
+    good = rng.random(1706) < 0.74
+    near = good.copy()
+    near[np.flatnonzero(good)[:30]] = False  # 30 rows only `good` gets right, 22 only `near`: a tie
+    near[np.flatnonzero(~good)[:22]] = True
+    weak = rng.random(1706) < 0.59
+    v = race_verdict({"SimpleRNN": weak, "LSTM": good, "GRU": near})
+    assert v.startswith("No model is ahead beyond noise: LSTM") and "Call it a tie." in v
+    assert v.endswith(f"Both (LSTM and GRU) are ahead of SimpleRNN ({weak.mean():.1%}) beyond noise "
+                      "(p < 0.0001 for every such pair)."), v
+    # a third model that is only a little worse is not declared behind
+    close = good.copy()
+    close[np.flatnonzero(good)[:20]] = False  # 0.6 points behind, discordant both ways: p = 0.1
+    close[np.flatnonzero(~good)[:10]] = True
+    assert "are ahead of" not in race_verdict({"LSTM": good, "GRU": near, "SimpleRNN": close})
