@@ -6,7 +6,7 @@ import streamlit as st
 from playground import plots, zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_summary
-from playground.options import build_recipe, train_defaults
+from playground.options import TRAIN_ROWS, build_recipe, train_defaults
 from playground.train import OPTIMIZERS
 from ui import common
 from ui.state import Field, PageState, bool_str, float_in, float_str, int_in, one_of, parse_bool, parse_float, parse_int
@@ -20,7 +20,7 @@ TRAIN_THREADS = 1  # below the core count, so one visitor's training never freez
 # verdict of 1.9-2.4 s with a 1 s interval (three runs), 1.76 s with 2 s, 1.45 s with 3 s, and
 # 1.29-1.38 s when training ran inside the page script: a shared demo redraws every 3 s.
 LIVE_EVERY_S = 3.0
-RT_ROWS, IMDB_ROWS = 6824, 20000  # TRAIN rows of each dataset
+RT_ROWS, IMDB_ROWS = TRAIN_ROWS["rt"], TRAIN_ROWS["imdb"]  # TRAIN rows of each dataset
 LRS = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0]
 VOCABS = [1000, 2000, 5000, 10000, 20000, 30000]
 EMBEDS = [8, 16, 32, 64, 100, 128, 256]
@@ -76,10 +76,10 @@ def _values() -> dict:
              max_seconds=float(TIME_CAP_S))
     if ds == "imdb":
         rows = int(ss["train.imdb_rows"])
-        v.update(limit=rows if rows < IMDB_ROWS else None, mix=None, mix_limit=None)
+        v.update(limit=rows, mix=None, mix_limit=None)  # build_recipe reads "every row" as no limit
     else:
         rows, mix = int(ss["train.rt_rows"]), int(ss["train.mix_rows"])
-        v.update(limit=rows if rows < RT_ROWS else None, mix="imdb" if mix else None, mix_limit=mix or None)
+        v.update(limit=rows, mix="imdb" if mix else None, mix_limit=mix or None)
     return v
 
 
