@@ -7,6 +7,7 @@ import html
 from collections import OrderedDict
 from typing import Callable
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -163,16 +164,33 @@ def model_field(key: str = "model", query: str = "model"):
                  valid=lambda v: v in names)
 
 
-def chips_html(tokens, oov, scores=None) -> str:
-    """Tokens as coloured chips (blue pushes positive, red negative). Every token is escaped."""
+UNIT_WORDS = {"probability": "change in P(positive)", "logit": "logit"}
+
+
+def chips_html(tokens, oov, scores=None, unit: str | None = None, scale: float | None = None) -> str:
+    """Tokens as coloured chips (blue pushes positive, red negative). Every token is escaped.
+
+    `scores` are raw (one per token, in `unit`: "probability" or "logit"); a chip's colour is
+    |score| / `scale`, capped at 1, where `scale` defaults to the sentence's largest |score|
+    (scaled per sentence) and a caller passes one shared value to put several models on one
+    scale. The hover shows the raw score with its unit, never the rescaled value."""
+    if scores is not None and len(scores):
+        top = float(np.max(np.abs(np.asarray(scores, dtype=float))))
+    else:
+        top = 0.0
+    scale = top if scale is None else float(scale)
+    unit_word = UNIT_WORDS.get(unit or "", unit or "")
     parts = []
     for k, tok in enumerate(tokens):
-        s = 0.0 if scores is None or len(scores) <= k else float(scores[k])
-        alpha = min(1.0, abs(s)) * 0.85
-        bg = f"rgba(33,102,172,{alpha:.2f})" if s >= 0 else f"rgba(178,24,43,{alpha:.2f})"
+        s = None if scores is None or len(scores) <= k else float(scores[k])
+        rel = 0.0 if s is None or not scale > 0 else s / scale
+        alpha = min(1.0, abs(rel)) * 0.85
+        bg = f"rgba(33,102,172,{alpha:.2f})" if rel >= 0 else f"rgba(178,24,43,{alpha:.2f})"
         fg = "#fff" if alpha > 0.5 else "#111"
         border = "2px dashed #999" if oov[k] else "1px solid #ccc"
-        title = f"{tok}: {'out of vocabulary, ' if oov[k] else ''}importance {s:+.2f}"
+        score = "" if s is None else f"{s:+.4f}{' ' + unit_word if unit_word else ''}"
+        notes = ", ".join(x for x in ("out of vocabulary" if oov[k] else "", score) if x)
+        title = f"{tok}: {notes}" if notes else tok
         parts.append(f'<span title="{html.escape(title)}" style="display:inline-block;margin:2px 3px;'
                      f'padding:2px 7px;border-radius:10px;background:{bg};color:{fg};border:{border};'
                      f'font-size:0.95rem;white-space:nowrap">{html.escape(tok)}{"°" if oov[k] else ""}</span>')

@@ -66,5 +66,5 @@ st.subheader("Which words mattered to each")
 for n, tr in traces.items():
     att = attribute(models[n].model, tr, "occlusion")
     st.markdown(f"**{models[n].config.title}**")
-    st.html(common.chips_html(tr.tokens, tr.oov, att.normalised()))
+    st.html(common.chips_html(tr.tokens, tr.oov, att.scores, att.unit))
 st.caption("Leave-one-out importance: blue words push towards positive, red towards negative.")

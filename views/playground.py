@@ -81,7 +81,7 @@ method = st.segmented_control("Importance method", list(METHODS), key="play.meth
                               format_func=lambda m: SHORT_NAMES[m], help="\n\n".join(
                                   f"**{SHORT_NAMES[m]}**: {d}" for m, d in METHODS.items())) or "occlusion"
 att = attribute(tm.model, tr, method)
-st.html(common.chips_html(tr.tokens, tr.oov, att.normalised()))
+st.html(common.chips_html(tr.tokens, tr.oov, att.scores, att.unit))
 st.caption(f"Blue words push towards positive, red towards negative; darker = stronger. {METHODS[method]}. "
            "Dashed chips with ° are out of vocabulary.")
 
