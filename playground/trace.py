@@ -43,6 +43,8 @@ class Trace:
     prob0: float  # P(positive) before reading anything (readout on the zero state)
     prob: float  # final P(positive) (= prob0 when there are no tokens)
     hidden_size: int
+    readout_w: np.ndarray | None = None  # (H,) the readout's weights: logit_t = readout_b + readout_w . h_t
+    readout_b: float = 0.0  # the readout's bias: the logit before reading anything
 
     @property
     def label(self) -> int:
@@ -104,7 +106,7 @@ def trace_ids(model: SentimentRNN, enc: Encoded) -> Trace:
     ids = np.asarray(enc.ids, dtype=np.int64)
     x = model.embedding.weight.detach()[torch.from_numpy(ids)].double().numpy()  # (T, E)
     w_out = model.readout.weight.detach().double().numpy()[0]  # (H,)
-    b_out = float(model.readout.bias.detach()[0])
+    b_out = float(model.readout.bias.detach().double()[0])
     layers = []
     for layer in range(cfg.num_layers):
         lt = _run_layer(cell(cfg.arch), x, *_weights(model, layer))
@@ -116,6 +118,7 @@ def trace_ids(model: SentimentRNN, enc: Encoded) -> Trace:
         arch=cfg.arch, tokens=enc.tokens, ids=enc.ids, oov=enc.oov, n_tokens_total=enc.n_tokens_total,
         layers=tuple(layers), step_probs=_frozen(step_probs), prob0=prob0,
         prob=float(step_probs[-1]) if len(step_probs) else prob0, hidden_size=cfg.hidden_size,
+        readout_w=_frozen(w_out), readout_b=b_out,
     )
 
 
