@@ -64,6 +64,7 @@ def cmd_models(args) -> int:
 
 def cmd_predict(args) -> int:
     from . import zoo
+    from .account import account
     from .trace import fused_prob, trace
 
     tm = zoo.resolve(args.model)
@@ -83,6 +84,9 @@ def cmd_predict(args) -> int:
             "gates": {g: last.gates[g].round(6).tolist() for g in tr.gate_names},
             "hidden": last.h.round(6).tolist(),
         }
+        acc = account(tr)  # full precision, so that the sums can be checked (docs: README)
+        out.update(prior_logit=acc.prior_logit, step_logits=acc.step_logits.tolist(),
+                   contributions=acc.contributions.tolist())
         print(json.dumps(out, ensure_ascii=True))
         return 0
     word = "positive" if label else "negative"

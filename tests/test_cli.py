@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from playground import zoo
@@ -72,6 +73,15 @@ def test_predict_json_fused_and_traced_agree(text):
     assert out["label"] == int(out["prob"] >= 0.5)
     if T:
         assert abs(out["prob"] - out["step_probs"][-1]) < 1e-5
+    # the exact account of the verdict: anyone can check its sums from the JSON alone
+    logits = np.array(out["step_logits"], dtype=float)
+    assert logits.shape == (T,) and len(out["contributions"]) == 128  # lstm-rt's units
+    if T:
+        C = np.array(out["contributions"], dtype=float)
+        assert C.shape == (128, T)
+        assert abs(C.sum() - (logits[-1] - out["prior_logit"])) < 1e-9
+        np.testing.assert_allclose(C.sum(axis=0), np.diff(np.concatenate([[out["prior_logit"]], logits])),
+                                   atol=1e-9, rtol=0)
 
 
 @needs_models
