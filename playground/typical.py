@@ -1,0 +1,66 @@
+"""Each unit's typical values: the mean (and spread) of every gate and state over the tokens of a
+fixed sample of TEST texts of the model's dataset. A gate drawn as its difference from this shows
+what a sentence changed, not what the unit always does (lstm-imdb's output gates sit at 0.49 +-
+0.03 whatever they read). Computed once per model by the caller's cache (about a second or two).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import load
+from .models import SentimentRNN
+from .text import Vocab
+from .trace import trace
+
+DEFAULT_TEXTS = 64
+
+
+@dataclass(frozen=True)
+class Typical:
+    dataset: str
+    n_texts: int
+    n_tokens: int
+    mean: tuple[dict, ...]  # per layer: quantity name (gates and "h") -> (H,) mean over all tokens read
+    std: tuple[dict, ...]  # the same, standard deviation
+
+    def describe(self) -> str:
+        return (f"the mean over all {self.n_tokens:,} tokens of {self.n_texts} TEST texts of this "
+                f"model's dataset")
+
+
+def sample_texts(dataset: str, n_texts: int = DEFAULT_TEXTS) -> tuple[str, ...]:
+    """A fixed, evenly spaced sample of the dataset's TEST texts (the same on every machine)."""
+    split = load(dataset, "test")
+    if n_texts <= 0 or not len(split):
+        return ()
+    idx = np.linspace(0, len(split) - 1, min(n_texts, len(split))).round().astype(int)
+    return tuple(split.texts[i] for i in idx)
+
+
+def typical_values(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = DEFAULT_TEXTS) -> Typical:
+    """Mean and standard deviation of every traced quantity per unit over a TEST sample."""
+    sums: list[dict] = []
+    squares: list[dict] = []
+    n_tokens, n_read = 0, 0
+    for text in sample_texts(dataset, n_texts):
+        tr = trace(model, vocab, text)
+        if tr.n_steps == 0:
+            continue
+        n_read += 1
+        n_tokens += tr.n_steps
+        for k, lt in enumerate(tr.layers):
+            series = {**lt.gates, "h": lt.h}
+            if len(sums) <= k:
+                sums.append({q: np.zeros(v.shape[1]) for q, v in series.items()})
+                squares.append({q: np.zeros(v.shape[1]) for q, v in series.items()})
+            for q, v in series.items():
+                sums[k][q] += v.sum(axis=0)
+                squares[k][q] += (v * v).sum(axis=0)
+    if n_tokens == 0:
+        raise ValueError(f"no TEST text of {dataset!r} could be read by this model")
+    mean = tuple({q: s / n_tokens for q, s in layer.items()} for layer in sums)
+    std = tuple({q: np.sqrt(np.maximum(squares[k][q] / n_tokens - mean[k][q] ** 2, 0.0)) for q in layer}
+                for k, layer in enumerate(sums))
+    return Typical(dataset, n_read, n_tokens, mean, std)
