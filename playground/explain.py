@@ -4,12 +4,14 @@ Pure functions; the pages only format and show them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 from .cells import UnitStep, cell
 from .trace import Trace
 
-__all__ = ["UnitStep", "unit_step", "latex_lines", "verdict_word", "disagreement_summary"]
+__all__ = ["UnitStep", "unit_step", "latex_lines", "verdict_word", "disagreement_summary", "read_start",
+           "TextAxis", "text_axis", "reading_note"]
 
 
 def unit_step(tr: Trace, layer: int, unit: int, t: int) -> UnitStep:
@@ -36,8 +38,54 @@ def verdict_word(p: float) -> str:
     return "positive" if p >= 0.5 else "negative"
 
 
+def read_start(tr: Trace) -> int:
+    """Index in the full text of the first token the model read (a model reads the LAST max_len
+    tokens, so a cut text starts later; 0 when it read everything)."""
+    return tr.n_tokens_total - tr.n_steps
+
+
+@dataclass(frozen=True)
+class TextAxis:
+    """The stretch of one text that several models read, by position in the full text."""
+
+    start: int  # full-text index of the first token any of them read
+    n_total: int  # tokens in the full text
+    tokens: tuple[str, ...]  # the full text's tokens; "" where none of them read (before `start`)
+    common: int  # full-text index of the first token ALL of them read
+    same_text: bool  # every model read the same tokens at the same positions
+
+
+def text_axis(traces: Mapping[str, Trace]) -> TextAxis:
+    """Line several traces of one text up by full-text position (tokenisation does not depend on
+    the vocabulary, so position p is the same word for every model)."""
+    trs = list(traces.values())
+    n_total = max((tr.n_tokens_total for tr in trs), default=0)
+    same = len({tr.n_tokens_total for tr in trs}) <= 1
+    tokens: list[str | None] = [None] * n_total
+    for tr in trs:
+        s0 = n_total - tr.n_steps  # aligned at the end (only differs from read_start for different texts)
+        for t, tok in enumerate(tr.tokens):
+            if tokens[s0 + t] is None:
+                tokens[s0 + t] = tok
+            elif tokens[s0 + t] != tok:
+                same = False
+    start = min((n_total - tr.n_steps for tr in trs), default=0)
+    common = max((n_total - tr.n_steps for tr in trs), default=0)
+    return TextAxis(start, n_total, tuple(t or "" for t in tokens), common, same)
+
+
+def reading_note(tr: Trace) -> str:
+    """Which stretch of the text a model read, in words."""
+    if not tr.truncated:
+        return f"read all {tr.n_steps:,} token{'s' if tr.n_steps != 1 else ''}"
+    k = read_start(tr)
+    return (f"read only the last {tr.n_steps:,} of {tr.n_tokens_total:,} tokens "
+            f"(from word {k + 1:,}, “{tr.tokens[0]}”)")
+
+
 def disagreement_summary(traces: Mapping[str, Trace]) -> str:
-    """One plain sentence: do the models agree, and where do their readings part ways?"""
+    """One plain sentence: do the models agree, and where do their readings part ways? Positions
+    are positions in the full text, and only positions that every model read are compared."""
     if not traces:
         return "No models to compare."
     items = list(traces.items())
@@ -54,16 +102,22 @@ def disagreement_summary(traces: Mapping[str, Trace]) -> str:
         word = "positive" if pos else "negative"
         probs = [tr.prob for _, tr in items]
         return (f"All {len(items)} read it as {word} (P(positive) from {min(probs):.2f} to {max(probs):.2f}).")
-    # the first token after which the models stop agreeing and never agree again
-    T = min(tr.n_steps for _, tr in items)
+    verdicts = (f"{names(pos)} {'says' if len(pos) == 1 else 'say'} positive, {names(neg)} "
+                f"{'says' if len(neg) == 1 else 'say'} negative.")
+    axis = text_axis(traces)
+    if not axis.same_text:  # different words at the same position: nothing to line up
+        return verdicts
+    # the first position (all of them read it) after which the models stop agreeing for good
     split_at = None
-    for t in range(T - 1, -1, -1):
-        lab_t = {int(tr.step_probs[t] >= 0.5) for _, tr in items}
-        if len(lab_t) == 1:
+    for p in range(axis.n_total - 1, axis.common - 1, -1):
+        lab_p = {int(tr.step_probs[p - read_start(tr)] >= 0.5) for _, tr in items}
+        if len(lab_p) == 1:
             break
-        split_at = t
-    where = ""
-    if split_at is not None:
-        where = f" Their readings part ways at “{items[0][1].tokens[split_at]}” (word {split_at + 1})."
-    return (f"{names(pos)} {'says' if len(pos) == 1 else 'say'} positive, {names(neg)} "
-            f"{'says' if len(neg) == 1 else 'say'} negative.{where}")
+        split_at = p
+    if split_at is None:
+        return verdicts
+    word = f"“{axis.tokens[split_at]}” (word {split_at + 1:,})"
+    if split_at == axis.common and axis.common > axis.start:  # some read earlier words, others did not
+        return (f"{verdicts} They disagree already at {word}, the first word all of them read, "
+                "and at every word after it.")
+    return f"{verdicts} Their readings part ways at {word}."
