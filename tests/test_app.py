@@ -483,3 +483,36 @@ def test_playground_layer_comes_from_the_url_and_defaults_to_the_last():
         assert at.selectbox(key="model").value == "two-layers"
         assert at.segmented_control(key="play.layer").value == layer, query
         assert any(f"layer {layer + 1}:" in m.value for m in at.markdown), query
+
+
+def test_home_says_what_its_live_curve_shows():
+    """The Home caption's claim about the live example is computed from the curve on the page."""
+    from playground import narrate
+    from playground.trace import trace
+    from ui.common import md_escape
+
+    at = _at()
+    cap = next(c.value for c in at.caption if " read by " in c.value)
+    example, name = re.match(r"“(.+?)” read by (\S+) ", cap).groups()
+    tm = zoo.load_bundled(name.replace("\\", ""))  # the caption escapes the name for Markdown
+    story = narrate.curve_story(trace(tm.model, tm.vocab, example))
+    b = story.biggest
+    assert f"biggest move is at “{md_escape(b.token)}” (token {b.t + 1})" in cap, cap
+    assert story.sentence(escape=md_escape) in cap, cap
+
+
+def test_playground_drilldown_token_follows_a_new_sentence():
+    at = _at("views/playground.py", query={"s": "the film was dull"})
+    at.select_slider(key="play.token").set_value(1).run()  # "film"
+    assert any("(“film”)" in m.value for m in at.markdown)
+    # the same word in a new place: the drill-down follows it
+    at.text_input(key="play.sentence").set_value("I thought the film was good").run()
+    assert not at.exception, at.exception
+    assert at.select_slider(key="play.token").value == 3
+    assert any("at token 4 (“film”)" in m.value for m in at.markdown)
+    # the word is gone: the last token of the new sentence, not the old position
+    at.text_input(key="play.sentence").set_value("what a wonderful surprising little gem of a movie").run()
+    assert not at.exception, at.exception
+    assert at.select_slider(key="play.token").value == 8
+    assert any("at token 9 (“movie”)" in m.value for m in at.markdown)
+    assert at.query_params["tok"] in (["8"], "8")  # a copied link reopens the token shown

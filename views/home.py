@@ -1,7 +1,7 @@
 """Home: what this is, a live mini-example, the three cells' equations, the bundled models."""
 import streamlit as st
 
-from playground import plots
+from playground import narrate, plots
 from playground.cells import CELLS
 from playground.data import DATASET_TITLES
 from playground.trace import trace
@@ -28,8 +28,10 @@ if name is None:
 else:
     tm = common.bundled(name) if name in common.zoo.BUNDLED else common.get_model(name)
     tr = trace(tm.model, tm.vocab, EXAMPLE)
-    st.caption(f"“{EXAMPLE}” read by {name} ({tm.config.title}). Each point is the model's "
-               "opinion after that word: watch it change its mind at “but”.")
+    story = narrate.curve_story(tr)  # every claim below is read from this curve, not written by hand
+    st.caption(f"“{EXAMPLE}” read by {common.md_escape(name)} ({tm.config.title}). The first point is its "
+               "prior, before reading; each later point is its opinion after that word. "
+               + story.sentence(escape=common.md_escape))
     st.plotly_chart(plots.prediction_curve(tr, title=f"{name}: P(positive) after each word", height=300),
                     key="home.curve")
 

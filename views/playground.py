@@ -5,6 +5,7 @@ import streamlit as st
 from playground import plots
 from playground.attribution import METHODS, SHORT_NAMES, attribute
 from playground.explain import latex_lines, unit_step, verdict_word
+from playground.narrate import follow_token
 from playground.trace import trace
 from ui import common
 from ui.state import Field, PageState, one_of, parse_int
@@ -98,19 +99,24 @@ st.subheader("Gates")
 st.caption(tr.cell.caption)
 names = list(tr.gate_names)
 H = tr.hidden_size
+seen = st.session_state.get("play.token_tokens")  # the tokens the drill-down's token points into
+if seen is not None and tuple(seen) != tr.tokens:  # a new sentence (or cut): follow the word, else the last
+    st.session_state["play.token"] = follow_token(seen, st.session_state["play.token"], tr.tokens)
+st.session_state["play.token_tokens"] = tr.tokens
 if st.session_state["play.token"] is None:
     st.session_state["play.token"] = tr.n_steps - 1
 st.session_state["play.unit"] = min(max(0, int(st.session_state["play.unit"])), H - 1)
 st.session_state["play.token"] = min(max(0, int(st.session_state["play.token"])), tr.n_steps - 1)
+STATE.sync()  # again: a copied link reopens the token and unit drawn below, not the ones before the fix-ups
 
 
-cols = st.columns(2)
-for k, name in enumerate(names):
-    with cols[k % 2]:
-        st.plotly_chart(plots.heatmap(tr, name, layer=layer, selected_unit=st.session_state["play.unit"]),
-                        key=f"play.heat.{name}")
-with cols[len(names) % 2]:
-    st.plotly_chart(plots.gate_means(tr, layer=layer), key="play.means")
+# rows of two, filled row by row: a phone stacks the columns, so the charts keep the cell's order
+charts = [(f"play.heat.{name}", plots.heatmap(tr, name, layer=layer, selected_unit=st.session_state["play.unit"]))
+          for name in names] + [("play.means", plots.gate_means(tr, layer=layer))]
+for row in range(0, len(charts), 2):
+    for col, (key, fig) in zip(st.columns(2), charts[row:row + 2]):
+        with col:
+            st.plotly_chart(fig, key=key)
 
 st.subheader("Hidden state")
 hcols = st.columns(n_layers)
