@@ -63,14 +63,14 @@ def text_axis(traces: Mapping[str, Trace]) -> TextAxis:
     same = len({tr.n_tokens_total for tr in trs}) <= 1
     tokens: list[str | None] = [None] * n_total
     for tr in trs:
-        s0 = n_total - tr.n_steps  # aligned at the end (only differs from read_start for different texts)
+        s0 = read_start(tr)
         for t, tok in enumerate(tr.tokens):
             if tokens[s0 + t] is None:
                 tokens[s0 + t] = tok
             elif tokens[s0 + t] != tok:
                 same = False
-    start = min((n_total - tr.n_steps for tr in trs), default=0)
-    common = max((n_total - tr.n_steps for tr in trs), default=0)
+    start = min((read_start(tr) for tr in trs), default=0)
+    common = max((read_start(tr) for tr in trs), default=0)
     return TextAxis(start, n_total, tuple(t or "" for t in tokens), common, same)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .cells import GATE, UNBOUNDED, Quantity, cell
+from .explain import TextAxis, read_start, text_axis
 from .trace import Trace
 
 SEQUENTIAL = "Viridis"  # gates in [0, 1]
@@ -33,22 +34,25 @@ def token_labels(tokens: Sequence[str], oov: Sequence[bool] | None = None) -> li
     return [html.escape(t, quote=False) + ("°" if o else "") for t, o in zip(tokens, oov)]
 
 
-def column_names(labels: Sequence[str]) -> list[str]:
-    """Unique category names for token columns: "3: movie" (a text may repeat a word)."""
-    return [f"{i + 1}: {t}" for i, t in enumerate(labels)]
+def column_names(labels: Sequence[str], start: int = 0) -> list[str]:
+    """Unique category names for token columns: "3: movie" (a text may repeat a word); `start`:
+    the full-text index of the first label."""
+    return [f"{start + i + 1}: {t}" for i, t in enumerate(labels)]
 
 
-def _x_axis(fig: go.Figure, labels: list[str], categories: bool = False, narrow: bool = False) -> None:
-    """Token tick labels under positions 0..n-1 (or under the `column_names` categories).
+def _x_axis(fig: go.Figure, labels: list[str], categories: bool = False, narrow: bool = False,
+            start: int = 0) -> None:
+    """Token tick labels under positions start..start+n-1 (or under the `column_names` categories).
     `narrow`: a chart in a third of the page: upright labels, at most MAX_TICKS_NARROW of them."""
     n = len(labels)
     step = max(1, int(np.ceil(n / (MAX_TICKS_NARROW if narrow else MAX_TICKS))))  # thin labels on long texts
     vals = list(range(0, n, step))
-    names = column_names(labels) if categories else None
-    kw = dict(tickmode="array", tickvals=[names[i] for i in vals] if categories else vals,
+    names = column_names(labels, start) if categories else None
+    kw = dict(tickmode="array", tickvals=[names[i] for i in vals] if categories else [start + i for i in vals],
               ticktext=[labels[i] for i in vals], type="category" if categories else "linear",
               tickangle=-90 if narrow else -45 if n > 8 or max((len(s) for s in labels), default=0) > 8 else 0,
-              range=[-0.5, n - 0.5] if n else None, title_text="token (read left to right)", showgrid=False)
+              range=([-0.5, n - 0.5] if categories else [start - 0.5, start + n - 0.5]) if n else None,
+              title_text="token (read left to right)", showgrid=False)
     fig.update_xaxes(**kw)
 
 
@@ -98,23 +102,54 @@ def prediction_curve(tr: Trace, title: str = "Prediction after each word", heigh
     return _layout(fig, title, height)
 
 
+EXTRA_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e")  # a second model of one cell
+
+
+def _curve_colors(traces: Mapping[str, Trace]) -> dict[str, str]:
+    """Each model's colour: its cell's, or, if another model of the same cell took it, a spare."""
+    used, out = set(), {}
+    for name, tr in traces.items():
+        c = tr.cell.color if tr.cell.color not in used else next((x for x in EXTRA_COLORS if x not in used), NEUTRAL)
+        used.add(c)
+        out[name] = c
+    return out
+
+
 def compare_curves(traces: Mapping[str, Trace], title: str = "Prediction after each word",
                    height: int = 360) -> go.Figure:
-    """Several models' curves on one chart (same tokenisation assumed for the axis labels)."""
+    """Several models' curves on one chart, every point at its word's position in the full text
+    (a model that reads only the last max_len tokens starts later). The stretch a model did not
+    read is a shaded band in its colour, labelled; words none of them read are left off the axis."""
     fig = go.Figure()
     fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
-    longest = max(traces.values(), key=lambda t: t.n_steps) if traces else None
+    axis = text_axis(traces)
+    colors = _curve_colors(traces)
+    k = 0
     for name, tr in traces.items():
+        start, c = read_start(tr), colors[name]
+        if start > axis.start:  # the stretch this model did not read
+            fig.add_vrect(x0=axis.start - 0.5, x1=start - 0.5, fillcolor=c, opacity=0.1, line_width=0, layer="below")
+            fig.add_annotation(x=axis.start - 0.5, y=1.0 - 0.13 * k, xanchor="left", yanchor="top", showarrow=False,
+                               align="left", font=dict(size=12, color=c), bgcolor="rgba(255,255,255,0.75)",
+                               text=f"<b>{html.escape(name)}</b> did not read<br>words 1–{start:,}")
+            k += 1
+    for name, tr in traces.items():
+        start = read_start(tr)
         labels = token_labels(tr.tokens, tr.oov)
+        custom = np.empty((tr.n_steps, 2), dtype=object)  # (T, 2): word number in the full text, word
+        custom[:, 0] = start + np.arange(tr.n_steps) + 1
+        custom[:, 1] = labels
         fig.add_trace(go.Scatter(
-            x=np.arange(tr.n_steps), y=tr.step_probs, mode="lines+markers", name=html.escape(name),
-            line=dict(color=tr.cell.color, width=2), marker=dict(size=6),
-            customdata=np.array(labels, dtype=object),
-            hovertemplate=f"{html.escape(name)}<br>after <b>%{{customdata}}</b>: %{{y:.3f}}<extra></extra>",
+            x=start + np.arange(tr.n_steps), y=tr.step_probs, mode="lines+markers", name=html.escape(name),
+            line=dict(color=colors[name], width=2), marker=dict(size=6), customdata=custom,
+            hovertemplate=(f"{html.escape(name)}<br>after word %{{customdata[0]:,}}, <b>%{{customdata[1]}}</b>: "
+                           "%{y:.3f}<extra></extra>"),
         ))
     fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)")
-    if longest is not None:
-        _x_axis(fig, token_labels(longest.tokens, longest.oov))
+    if axis.n_total > axis.start:
+        _x_axis(fig, token_labels(axis.tokens[axis.start:]), start=axis.start)
+        fig.update_xaxes(title_text="word, by position in the full text" + (
+            f" (words 1–{axis.start:,}: read by none of them, not shown)" if axis.start else ""))
     return _bottom_legend(_layout(fig, title, height))
 
 
@@ -132,12 +167,19 @@ def _values(tr: Trace, name: str, layer: int) -> np.ndarray:
 
 
 def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, height: int | None = None,
-            selected_unit: int | None = None, narrow: bool = False) -> go.Figure:
+            selected_unit: int | None = None, narrow: bool = False, text_axis: TextAxis | None = None) -> go.Figure:
     """Units (rows) x tokens (columns) of one gate or state; exact values on hover. `narrow`: for
-    a chart a third of the page wide (fewer, upright token labels)."""
+    a chart a third of the page wide (fewer, upright token labels). `text_axis` (Compare): columns
+    are the words of the full text that any of several models read, numbered by their position in
+    it, so the models' heatmaps line up; the words this model did not read stay empty, shaded."""
     vals = _values(tr, name, layer)  # (T, H)
     T, H = vals.shape
     labels = token_labels(tr.tokens, tr.oov)
+    first, skipped = 0, 0  # full-text index of the first column; empty columns before the model's first word
+    if text_axis is not None and text_axis.n_total > text_axis.start:
+        first, skipped = text_axis.start, read_start(tr) - text_axis.start
+        labels = token_labels(text_axis.tokens[first:first + skipped]) + labels
+        vals = np.concatenate([np.full((skipped, H), np.nan), vals])  # (skipped + T, H)
     q = tr.cell.quantity(name)
     scale = scale_for(q)
     gate_title = q.title
@@ -146,17 +188,22 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     # hover data is sent: 8,000 cells cost 32 KB as float32, not 350 KB of JSON. Values outside
     # [zmin, zmax] take the end colours; hover shows the exact value.
     fig = go.Figure(go.Heatmap(
-        z=vals.T.astype(np.float32), x=column_names(labels), y=np.arange(H), colorscale=scale["colorscale"],
+        z=vals.T.astype(np.float32), x=column_names(labels, first), y=np.arange(H), colorscale=scale["colorscale"],
         zmin=scale["zmin"], zmax=scale["zmax"], zmid=scale.get("zmid"),
         colorbar=dict(title=dict(text=html.escape(gate_title), side="right"), thickness=12, len=0.9),
         hovertemplate=("token <b>%{x}</b><br>unit %{y}<br>"
                        f"{html.escape(gate_title)}" + " = %{z:.4f}<extra></extra>"),
-        xgap=1 if T <= 60 else 0, ygap=1 if H <= 64 else 0,
+        xgap=1 if len(labels) <= 60 else 0, ygap=1 if H <= 64 else 0,
+        hoverongaps=False if text_axis is not None else None,
     ))
+    if skipped > 0:
+        fig.add_vrect(x0=-0.5, x1=skipped - 0.5, fillcolor=NEUTRAL, opacity=0.15, line_width=0, layer="below")
+        fig.add_annotation(x=(skipped - 1) / 2, y=0.5, yref="paper", showarrow=False, textangle=-90,
+                           text=f"not read (words 1–{read_start(tr):,})", font=dict(size=12, color="#444"))
     if selected_unit is not None and 0 <= selected_unit < H:
         fig.add_hrect(y0=selected_unit - 0.5, y1=selected_unit + 0.5, line=dict(color="#ff7f00", width=2))
     fig.update_yaxes(title_text="unit", autorange="reversed", showgrid=False)
-    _x_axis(fig, labels, categories=True, narrow=narrow)
+    _x_axis(fig, labels, categories=True, narrow=narrow, start=first)
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
     fig = _layout(fig, title, height or int(min(560, max(240, 120 + 6 * H))))

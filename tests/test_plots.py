@@ -114,3 +114,64 @@ def test_race_curves_one_colour_per_cell():
     assert {d.name for d in cut.data if d.showlegend} == {"SimpleRNN validation", "SimpleRNN training",
                                                           "GRU (cut short by the time cap) validation",
                                                           "GRU (cut short by the time cap) training"}
+
+
+# --- Compare: curves and heatmaps by position in the full text --------------------------------------
+def _three_reading_300_tokens(small_vocab):
+    """A SimpleRNN that reads at most 200 tokens and two cells that read 400, on a 300-token text."""
+    text = " ".join(f"w{i}" for i in range(300))
+    return {title: trace(random_model(arch, vocab_size=len(small_vocab), max_len=max_len), small_vocab, text)
+            for title, arch, max_len in (("SimpleRNN", "rnn", 200), ("LSTM", "lstm", 400), ("GRU", "gru", 400))}
+
+
+def test_compare_curves_put_each_point_at_its_position_in_the_full_text(small_vocab):
+    traces = _three_reading_300_tokens(small_vocab)
+    fig = plots.compare_curves(traces)
+    curves = {d.name: d for d in fig.data if d.mode == "lines+markers"}
+    np.testing.assert_array_equal(curves["SimpleRNN"].x, np.arange(100, 300))  # it read words 101-300
+    np.testing.assert_array_equal(curves["LSTM"].x, np.arange(300))
+    np.testing.assert_array_equal(curves["SimpleRNN"].y, traces["SimpleRNN"].step_probs)
+    # the axis labels are the full text's words at those positions
+    ticks = dict(zip(fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext))
+    assert all(ticks[v] == f"w{v}" for v in ticks)
+    # hover names the word and its position in the full text
+    assert curves["SimpleRNN"].customdata[0][0] == 101 and curves["SimpleRNN"].customdata[0][1] == "w100°"  # OOV marked
+    # the stretch the SimpleRNN did not read is a labelled band, the others have none
+    bands = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert [(b.x0, b.x1) for b in bands] == [(-0.5, 99.5)]
+    notes = [a.text for a in fig.layout.annotations]
+    assert any("SimpleRNN" in t and "did not read" in t and "1–100" in t for t in notes), notes
+    # a text every model read whole has no band
+    short = {k: trace(random_model(a, vocab_size=len(small_vocab)), small_vocab, "good bad film")
+             for k, a in (("a", "rnn"), ("b", "gru"))}
+    assert not [s for s in plots.compare_curves(short).layout.shapes if s.type == "rect"]
+
+
+def test_compare_curves_give_two_models_of_one_cell_different_colours(small_vocab):
+    traces = {k: trace(random_model("lstm", vocab_size=len(small_vocab), seed=s), small_vocab, "good film")
+              for k, s in (("lstm-a", 0), ("lstm-b", 1))}
+    fig = plots.compare_curves(traces)
+    colours = [d.line.color for d in fig.data if d.mode == "lines+markers"]
+    assert len(set(colours)) == 2
+
+
+def test_heatmap_on_the_full_text_axis_leaves_unread_columns_empty(small_vocab):
+    from playground.explain import text_axis
+
+    traces = _three_reading_300_tokens(small_vocab)
+    axis = text_axis(traces)
+    rnn, lstm = traces["SimpleRNN"], traces["LSTM"]
+    fig = plots.heatmap(rnn, "h", text_axis=axis, narrow=True)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z.shape == (rnn.hidden_size, 300)
+    assert np.isnan(z[:, :100]).all()  # not read: empty, not zeros
+    np.testing.assert_allclose(z[:, 100:], rnn.last.h.T, rtol=1e-6, atol=1e-7)
+    assert fig.data[0].x[100] == "101: w100°" and fig.data[0].hoverongaps is False
+    assert [(s.x0, s.x1) for s in fig.layout.shapes if s.type == "rect"] == [(-0.5, 99.5)]
+    assert any("not read" in a.text for a in fig.layout.annotations)
+    # the LSTM's heatmap has the same columns, all filled
+    other = plots.heatmap(lstm, "h", text_axis=axis, narrow=True)
+    assert [x.split(":")[0] for x in other.data[0].x] == [x.split(":")[0] for x in fig.data[0].x]
+    assert not np.isnan(np.asarray(other.data[0].z, dtype=float)).any()
+    # without an axis (the Playground), the heatmap has only the columns the model read
+    assert np.asarray(plots.heatmap(rnn, "h").data[0].z).shape == (rnn.hidden_size, 200)
