@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
+
 from .cells import UnitStep, cell
 from .trace import Trace
 
 __all__ = ["UnitStep", "unit_step", "latex_lines", "verdict_word", "disagreement_summary", "read_start",
-           "TextAxis", "text_axis", "reading_note"]
+           "TextAxis", "text_axis", "reading_note", "correct_on_test"]
 
 
 def unit_step(tr: Trace, layer: int, unit: int, t: int) -> UnitStep:
@@ -81,6 +83,17 @@ def reading_note(tr: Trace) -> str:
     k = read_start(tr)
     return (f"read only the last {tr.n_steps:,} of {tr.n_tokens_total:,} tokens "
             f"(from word {k + 1:,}, “{tr.tokens[0]}”)")
+
+
+def correct_on_test(model, vocab, dataset: str) -> np.ndarray:
+    """(N,) bool: which of `dataset`'s TEST rows the model gets right, reading its own last max_len
+    tokens with its own vocabulary; the arrays `stats.race_verdict` / `python -m playground paired`
+    compare sentence by sentence."""
+    from .recipes import heldout_set
+    from .train import predict_probs
+
+    test = heldout_set(vocab, dataset, model.config.max_len)
+    return (predict_probs(model, test) >= 0.5) == (test.labels >= 0.5)
 
 
 def disagreement_summary(traces: Mapping[str, Trace]) -> str:

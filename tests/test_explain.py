@@ -112,3 +112,15 @@ def test_reading_notes_say_which_stretch_each_model_read(small_vocab):
     full = trace(random_model("lstm", vocab_size=len(small_vocab), max_len=400), small_vocab, text)
     assert reading_note(short) == "read only the last 200 of 300 tokens (from word 101, “w100”)"
     assert reading_note(full) == "read all 300 tokens"
+
+
+def test_correct_on_test_is_the_card_accuracy_sentence_by_sentence():
+    from playground import data, zoo
+    from playground.explain import correct_on_test
+
+    if "rnn-rt" not in zoo.bundled_names():
+        pytest.skip("no bundled models")
+    tm = zoo.load_bundled("rnn-rt")
+    right = correct_on_test(tm.model, tm.vocab, "rt")
+    assert right.dtype == bool and len(right) == len(data.load("rt", "test"))
+    assert right.mean() == pytest.approx(tm.test_accuracy, abs=6e-4)  # the card's TEST accuracy
