@@ -155,6 +155,62 @@ def test_compare_hostile_input(text):
     assert not at.exception
 
 
+def test_compare_lines_models_up_on_a_review_longer_than_the_simplernn_reads():
+    """Review 0 of IMDB TEST (289 tokens): rnn-imdb reads the last 200, the others all of it. The
+    summary must name the word where they part ways by its position in the full text."""
+    from playground import data
+
+    at = _at("views/compare.py", query={"dataset": "imdb"})
+    at.text_input(key="compare.sentence").set_value(data.load("imdb", "test").texts[0]).run()
+    assert not at.exception
+    summary = at.info[0].value
+    assert "part ways at “this” \\(word 282\\)" in summary, summary  # Markdown-escaped; not word 195
+    notes = " ".join(c.value for c in at.caption)
+    assert "Read only the last 200 of 289 tokens \\(from word 90" in notes, notes
+    assert "Read all 289 tokens" in notes
+    assert "SimpleRNN read only the last 200 of 289 tokens" in at.warning[0].value
+
+
+def test_compare_opens_on_models_named_in_the_url(tiny_trained):
+    from collections import OrderedDict
+
+    at = _at("views/compare.py", query={"models": "gru-imdb,rnn-rt"})
+    assert [m.label for m in at.metric] == ["GRU (gru-imdb)", "SimpleRNN (rnn-rt)"]
+    assert not at.warning or "Not available" not in at.warning[0].value
+    # a name this session does not have: the visitor is told, and the dataset's bundled three are shown
+    at = _at("views/compare.py", query={"models": "lstm-rt,race-gru-7"})
+    assert "Not available in this session: race\\-gru\\-7" in at.warning[0].value
+    assert [m.label for m in at.metric] == ["SimpleRNN (rnn-rt)", "LSTM (lstm-rt)", "GRU (gru-rt)"]
+    assert "models" not in at.query_params
+    # a model trained in this session, next to a bundled one of the same cell: labelled by name
+    at = AppTest.from_file(APP, default_timeout=60)
+    tiny_trained.source = "session"
+    at.session_state["user_models"] = OrderedDict(tiny=tiny_trained)
+    at.query_params["models"] = "tiny,gru-rt"
+    at.run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception, at.exception
+    assert [m.label for m in at.metric] == ["GRU (tiny)", "GRU (gru-rt)"]
+    assert at.query_params["models"] in ("tiny,gru-rt", ["tiny,gru-rt"])
+    # picking a dataset goes back to its three bundled models
+    at.segmented_control(key="compare.dataset").set_value("imdb").run()
+    assert [m.label for m in at.metric] == ["SimpleRNN (rnn-imdb)", "LSTM (lstm-imdb)", "GRU (gru-imdb)"]
+
+
+def test_compare_states_an_accuracy_winner_only_from_the_paired_test():
+    from playground import stats, zoo
+    from playground.explain import correct_on_test
+
+    at = _at("views/compare.py")
+    assert not any("McNemar" in m.value for m in at.markdown)  # nothing is claimed before testing
+    at.button(key="compare.test").click().run()
+    assert not at.exception
+    verdict = next(m.value for m in at.markdown if "McNemar" in m.value)
+    tms = {n: zoo.load_bundled(n) for n in ("rnn-rt", "lstm-rt", "gru-rt")}
+    expected = stats.race_verdict({n: correct_on_test(tm.model, tm.vocab, "rt") for n, tm in tms.items()})
+    assert verdict.replace("\\", "") == expected
+
+
 # --- Train: training runs beside the page -------------------------------------------------------
 def _train_page(at: AppTest, rows: int, epochs: int) -> AppTest:
     """The Train page with a small RT run set up: `rows` sentences, no IMDB, `epochs` epochs."""
@@ -516,3 +572,14 @@ def test_playground_drilldown_token_follows_a_new_sentence():
     assert at.select_slider(key="play.token").value == 8
     assert any("at token 9 (“movie”)" in m.value for m in at.markdown)
     assert at.query_params["tok"] in (["8"], "8")  # a copied link reopens the token shown
+
+
+def test_playground_says_what_its_curve_shows():
+    from playground import narrate
+    from playground.trace import trace
+    from ui.common import md_escape
+
+    at = _at("views/playground.py", query={"s": "not bad at all, a **fine** film", "model": "gru-rt"})
+    tm = zoo.load_bundled("gru-rt")
+    expected = narrate.curve_story(trace(tm.model, tm.vocab, "not bad at all, a **fine** film")).sentence(md_escape)
+    assert any(c.value == expected for c in at.caption), [c.value for c in at.caption]

@@ -1,70 +1,177 @@
-"""Compare: one sentence through the SimpleRNN, LSTM and GRU of one dataset at once."""
+"""Compare: one sentence through several models at once (a dataset's SimpleRNN, LSTM and GRU, or
+any two or three models of this session), every chart and sentence by position in the full text."""
+import numpy as np
 import streamlit as st
 
-from playground import plots
+from playground import plots, stats
 from playground.attribution import attribute
 from playground.data import DATASET_TITLES
-from playground.explain import disagreement_summary, verdict_word
+from playground.explain import correct_on_test, disagreement_summary, reading_note, text_axis, verdict_word
 from playground.trace import trace
 from ui import common
 from ui.state import Field, PageState, one_of
 
+MAX_MODELS = 3
+
+
+def _parse_models(text: str) -> list[str]:
+    if len(text) > 400:
+        raise ValueError("too long")
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+available = common.model_names()
+
+
+def _valid_models(v) -> bool:
+    return (isinstance(v, list) and len(v) <= MAX_MODELS and len(set(v)) == len(v)
+            and all(isinstance(n, str) and n in available for n in v))
+
+
+MODELS = Field("compare.models", "models", [], parse=_parse_models, valid=_valid_models, to_str=",".join)
 STATE = PageState(
     Field("compare.sentence", "s", "The acting was great, but the plot was boring and far too long",
           parse=common.clean_input),
     Field("compare.dataset", "dataset", "rt", valid=one_of(DATASET_TITLES)),
+    MODELS,
 )
+# a shared link naming models this session does not have: say so (ui.state falls back silently)
+asked = st.query_params.get("models") if "compare.models" not in st.session_state else None
 STATE.sync()
 
 st.title("⚖️ Compare SimpleRNN, LSTM and GRU")
-st.caption("One sentence, three cells trained on the same data. Where do they agree, and where not?")
+st.caption("One sentence, several networks. Where do they agree, and where not?")
+if asked is not None:
+    wanted = _parse_models(asked[:400])
+    missing = [n for n in wanted if n not in available]
+    if missing:
+        st.warning(f"Not available in this session: {common.md_escape(', '.join(missing))}. Models trained on the "
+                   "Train page live only in the browser tab that trained them (and at most "
+                   f"{common.MAX_SESSION_MODELS} at a time).")
+    elif len(wanted) > MAX_MODELS or len(set(wanted)) != len(wanted):
+        st.warning(f"Compare shows two or three different models at once; the link named {len(wanted)}.")
+
+
+def _use_dataset():  # a dataset button means its three bundled models
+    st.session_state["compare.models"] = []
+
 
 c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
 with c1:
     st.text_input("Sentence", key="compare.sentence", max_chars=common.MAX_INPUT_CHARS,
                   placeholder="Type a sentence and press Enter")
 with c2:
-    ds = st.segmented_control("Models trained on", list(DATASET_TITLES), key="compare.dataset",
-                              format_func=lambda d: DATASET_TITLES[d]) or "rt"
+    ds = st.segmented_control("Bundled models trained on", list(DATASET_TITLES), key="compare.dataset",
+                              format_func=lambda d: DATASET_TITLES[d], on_change=_use_dataset) or "rt"
+with st.expander("Or pick any two or three models (bundled, or trained in this session)",
+                 expanded=bool(st.session_state["compare.models"])):
+    st.multiselect("Models", available, key="compare.models", max_selections=MAX_MODELS,
+                   placeholder="the dataset's SimpleRNN, LSTM and GRU",
+                   help="Each model reads the text with its own vocabulary and maximum length. "
+                        "Clear this to go back to the bundled models of the dataset above.")
 text = common.clean_input(st.session_state["compare.sentence"])
 
-names = [n for n in (f"rnn-{ds}", f"lstm-{ds}", f"gru-{ds}") if n in common.zoo.bundled_names()]
+chosen = list(st.session_state["compare.models"])
+if len(chosen) == 1:
+    st.info("Pick one more model to compare with, or clear the choice to see the bundled models.")
+    st.stop()
+names = chosen or [n for n in (f"rnn-{ds}", f"lstm-{ds}", f"gru-{ds}") if n in available]
 if not names:
     st.error("The bundled models for this dataset are missing.")
     st.stop()
 if not text.strip():
-    st.info("Type a sentence above to compare the three networks.")
+    st.info("Type a sentence above to compare the networks.")
     st.stop()
 
-models = {n: common.bundled(n) for n in names}
-traces = {n: trace(tm.model, tm.vocab, text) for n, tm in models.items()}
+models = {n: common.get_model(n) for n in names}
+titles = [tm.config.title for tm in models.values()]
+label = {n: tm.config.title if len(set(titles)) == len(titles) else n for n, tm in models.items()}
+traces = {label[n]: trace(tm.model, tm.vocab, text) for n, tm in models.items()}
 if all(tr.n_steps == 0 for tr in traces.values()):
     st.warning("There is nothing here the models can read: no words, only punctuation or spaces.")
     st.stop()
-if any(tr.truncated for tr in traces.values()):
-    st.warning("The text was cut to the models' maximum length; they read only its end.")
+axis = text_axis(traces)
+cut = [(lab, tr) for lab, tr in traces.items() if tr.truncated]
+if cut:
+    who = "; ".join(f"{lab} {reading_note(tr)}" for lab, tr in cut)
+    st.warning(common.md_escape(f"The text has {axis.n_total:,} tokens. {who}. Every chart puts a word at its "
+                                "position in the full text; a shaded band marks what a model did not read, and "
+                                "the summary compares only words every model read."))
 
-st.info(common.md_escape(disagreement_summary({models[n].config.title: tr for n, tr in traces.items()})))
+st.info(common.md_escape(disagreement_summary(traces)))
 cols = st.columns(len(names))
-for col, (n, tr) in zip(cols, traces.items()):
+for col, (n, tm) in zip(cols, models.items()):
+    tr = traces[label[n]]
     with col:
         word = verdict_word(tr.prob)
-        st.metric(f"{models[n].config.title} ({n})", f"{'😊' if word == 'positive' else '☹️'} {word}")
+        st.metric(f"{tm.config.title} ({n})", f"{'😊' if word == 'positive' else '☹️'} {word}")
         st.caption(f"P(positive) = {tr.prob:.1%}")
+        note = reading_note(tr)
+        st.caption(common.md_escape(f"{note[0].upper()}{note[1:]} (reads at most {tm.config.max_len:,})."))
 
-st.plotly_chart(plots.compare_curves({models[n].config.title: tr for n, tr in traces.items()}),
-                key="compare.curves")
+st.plotly_chart(plots.compare_curves(traces), key="compare.curves")
 
 st.subheader("Hidden states side by side")
+if axis.start > 0 or axis.common > axis.start:
+    st.caption(common.md_escape(f"Columns are words {axis.start + 1:,}–{axis.n_total:,} of the text, the same "
+                                "in every chart; grey columns are words a model did not read."))
 cols = st.columns(len(names))
-for col, (n, tr) in zip(cols, traces.items()):
+for col, (lab, tr) in zip(cols, traces.items()):
     with col:
-        st.plotly_chart(plots.heatmap(tr, "h", title=f"{models[n].config.title}: hidden state h", narrow=True),
-                        key=f"compare.h.{n}")
+        st.plotly_chart(plots.heatmap(tr, "h", title=f"{lab}: hidden state h", narrow=True, text_axis=axis),
+                        key=f"compare.h.{lab}")
 
 st.subheader("Which words mattered to each")
-for n, tr in traces.items():
-    att = attribute(models[n].model, tr, "occlusion")
-    st.markdown(f"**{models[n].config.title}**")
-    st.html(common.chips_html(tr.tokens, tr.oov, att.scores, att.unit))
-st.caption("Leave-one-out importance: blue words push towards positive, red towards negative.")
+atts = {n: attribute(tm.model, traces[label[n]], "occlusion") for n, tm in models.items()}
+shared = max((float(np.max(np.abs(a.scores))) for a in atts.values() if len(a.scores)), default=0.0)
+for n, att in atts.items():
+    tr = traces[label[n]]
+    note = f" — {reading_note(tr)}" if tr.truncated else ""
+    st.markdown(f"**{common.md_escape(label[n])}**{common.md_escape(note)}")
+    st.html(common.chips_html(tr.tokens, tr.oov, att.scores, att.unit, scale=shared))
+st.caption(f"Leave-one-out importance: blue words push towards positive, red towards negative. One colour scale "
+           f"for all {len(atts)} models (the darkest chip is the largest change anywhere, {shared:.3f} in "
+           "P(positive)), so a model that barely reacts looks pale; hover a word for its exact change.")
+
+# --- which model is more accurate: only what a paired test on the same TEST sentences says ----------
+st.subheader("Which is more accurate?")
+datasets = {tm.dataset for tm in models.values()}
+if len(datasets) != 1 or None in datasets:
+    st.caption(common.md_escape("These models were trained on different data ("
+                                + ", ".join(f"{n}: {tm.dataset or 'unknown'}" for n, tm in models.items())
+                                + "), so there is no one TEST split to compare their accuracy on."))
+    st.stop()
+test_ds = datasets.pop()
+
+
+@st.cache_resource
+def _bundled_correct() -> dict:
+    """Shared by all visitors: (bundled model, dataset) -> which TEST rows it gets right."""
+    return {}
+
+
+def _store(n: str, tm) -> tuple[dict, object]:
+    if tm.source == "bundled":
+        return _bundled_correct(), (n, test_ds)
+    return st.session_state.setdefault("compare.correct", {}), (n, id(tm.model), test_ds)
+
+
+pending = [n for n, tm in models.items() if _store(n, tm)[1] not in _store(n, tm)[0]]
+if pending:
+    st.caption(f"Test the {len(models)} models on the same {DATASET_TITLES[test_ds]} TEST split and ask McNemar's "
+               "paired test whether their difference is beyond noise. "
+               + ("The IMDB reviews take about a minute." if test_ds == "imdb" else "This takes a few seconds."))
+    if not st.button("Test them on TEST", key="compare.test"):
+        st.stop()
+    with st.spinner("Each model reads the whole TEST split…"):
+        for n in pending:
+            tm = models[n]
+            store, key = _store(n, tm)
+            store[key] = correct_on_test(tm.model, tm.vocab, test_ds)
+correct = {n: _store(n, tm)[0][_store(n, tm)[1]] for n, tm in models.items()}
+st.markdown(common.md_escape(stats.race_verdict(correct)))
+accs = ", ".join(f"{n} {v.mean():.1%}" for n, v in correct.items())
+twin = (f" The same numbers: `python -m playground paired --models {','.join(names)} --dataset {test_ds}`."
+        if all(tm.source == "bundled" for tm in models.values()) else "")
+st.caption(f"TEST accuracy on {DATASET_TITLES[test_ds]} (n = {len(next(iter(correct.values()))):,} each): "
+           f"{common.md_escape(accs)}.{twin}")
