@@ -202,6 +202,9 @@ class Trainer:
         self.best_state: dict | None = None  # what the model holds when the run ends
         self.best_val_acc: float | None = None  # None: no validation set
         self.best_epoch = 0
+        self.best_at: float | None = None  # the kept weights' fractional epoch (a history row's "epoch")
+        self.averaged = self.config.ema > 0  # validated and kept: the moving average, not the live weights
+        self.scored_model: nn.Module = self.model  # the module validation scores (the average, when on)
         self.status = "not started"
         self.message = ""
         self.seconds = 0.0
@@ -210,7 +213,7 @@ class Trainer:
     def validating(self) -> bool:
         return self.val_set is not None and len(self.val_set) > 0
 
-    def _snapshot_if_best(self, weights: nn.Module, val_acc: float | None, epoch: int) -> None:
+    def _snapshot_if_best(self, weights: nn.Module, val_acc: float | None, epoch: int, at: float) -> None:
         """Keep a copy of `weights` if they are the best on validation so far; with no validation
         set, every checkpoint replaces the last, so a finished run keeps its final weights and a
         diverged one the last weights before it diverged."""
@@ -218,7 +221,7 @@ class Trainer:
             if self.best_state is not None and not val_acc > self.best_val_acc:
                 return
             self.best_val_acc = val_acc
-        self.best_epoch = epoch
+        self.best_epoch, self.best_at = epoch, at
         self.best_state = copy.deepcopy(weights.state_dict())
 
     def run(self) -> Iterator[Progress]:
@@ -248,14 +251,16 @@ class Trainer:
             ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
             ema.update_parameters(model)
         kept = model if ema is None else ema.module  # the weights validated and kept
+        self.scored_model = kept
 
         def validate() -> None:
             nonlocal val_loss, val_acc
             if self.validating:
                 val_loss, val_acc = evaluate(kept, self.val_set)
-            self._snapshot_if_best(kept, val_acc, epoch)
+            at = epoch - 1 + b / n_batches
+            self._snapshot_if_best(kept, val_acc, epoch, at)
             model.train()
-            self.history.append({"epoch": epoch - 1 + b / n_batches, "loss": tot_loss / max(1, seen),
+            self.history.append({"epoch": at, "loss": tot_loss / max(1, seen),
                                  "acc": tot_right / max(1, seen), "val_loss": val_loss, "val_acc": val_acc,
                                  "elapsed": time.perf_counter() - start})
 

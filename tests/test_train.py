@@ -215,3 +215,20 @@ def test_without_validation_there_is_no_validation_accuracy():
     events = list(tr.run())
     assert tr.status == "done" and tr.best_val_acc is None and events[-1].val_acc is None
     assert tr.best_epoch == 2
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_the_kept_checkpoint_is_named_by_its_history_row_and_scores_its_validation_accuracy(ema):
+    """The Train page marks the kept weights on the curves at `best_at`: that must be the history
+    row with the best validation accuracy (the first, on a tie), and the model left holding
+    weights that score exactly that accuracy. With a moving average, validation scores the
+    average (`scored_model`), not the live weights."""
+    train, val = _toy(512), _toy(128, seed=1)
+    m = _model()
+    tr = Trainer(m, train, val, TrainConfig(epochs=3, lr=1e-2, evals_per_epoch=3, ema=ema))
+    list(tr.run())
+    accs = [h["val_acc"] for h in tr.history]
+    best = int(np.argmax(accs))
+    assert tr.best_at == pytest.approx(tr.history[best]["epoch"]) and tr.best_val_acc == accs[best]
+    assert evaluate(m, val)[1] == pytest.approx(accs[best])
+    assert tr.averaged is (ema > 0) and (tr.scored_model is not m) is (ema > 0)
