@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground.attribution import METHODS, attribute
+from playground import zoo
+from playground.attribution import METHODS, attribute, integrated_gradients
 from playground.trace import fused_prob, trace
 
 from .conftest import random_model
@@ -27,20 +28,91 @@ def test_occlusion_is_leave_one_out(small_vocab):
     assert a.scores[1] == pytest.approx(tr.prob - fused_prob(m, [ids[0], ids[2]]), abs=1e-6)
 
 
+def _logits(m, ids):
+    """The model's own logits for the text and for as many padding tokens (fused forward)."""
+    with torch.no_grad():
+        out = m(torch.tensor([list(ids), [0] * len(ids)]))
+    return float(out[0]), float(out[1])
+
+
 def test_integrated_gradients_complete_to_the_logit_difference(small_vocab):
     m = random_model("lstm", vocab_size=len(small_vocab))
     tr = trace(m, small_vocab, "great movie was awful")
-    a = attribute(m, tr, "ig", ig_steps=200)
-    with torch.no_grad():
-        base = float(m(torch.zeros(1, tr.n_steps, dtype=torch.long)))
-    logit = np.log(tr.prob / (1 - tr.prob))
-    assert a.scores.sum() == pytest.approx(logit - base, abs=2e-3)
+    a = attribute(m, tr, "ig")
+    logit, base = _logits(m, tr.ids)
+    assert a.logit == pytest.approx(logit, abs=1e-5) and a.baseline_logit == pytest.approx(base, abs=1e-5)
+    assert a.gap == pytest.approx(a.scores.sum() - (logit - base), abs=1e-5)
+    assert abs(a.gap) <= max(0.01 * abs(logit - base), 0.01) and a.complete
+    assert a.unit == "logit" and a.steps >= 32
 
 
-def test_delta_sums_to_the_total_change(small_vocab):
+@pytest.fixture(scope="module")
+def long_review():
+    """A long real review from the IMDB TEST split: the 51st with at least 400 tokens. Chosen by
+    measurement: it needed the most path steps of the first 60 such reviews for rnn-imdb, and the
+    old fixed 32 Gauss-Legendre steps summed to -1.23 logit there against +3.74 (wrong sign)."""
+    from playground import data
+    from playground.text import tokenize
+
+    texts = [t for t in data.load("imdb", "test").texts if len(tokenize(t)) >= 400]
+    return texts[50]
+
+
+@pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
+@pytest.mark.parametrize("name", zoo.BUNDLED)
+def test_integrated_gradients_gap_within_one_percent_on_every_bundled_model_at_max_len(name, long_review):
+    tm = zoo.load_bundled(name)
+    tr = trace(tm.model, tm.vocab, long_review)
+    assert tr.n_steps == tm.config.max_len  # the longest input this model reads
+    a = attribute(tm.model, tr, "ig")
+    logit, base = _logits(tm.model, tr.ids)
+    gap = a.scores.sum() - (logit - base)  # measured here, not taken from the result
+    assert abs(gap) <= max(0.01 * abs(logit - base), 0.01), (name, gap, logit - base, a.steps)
+    assert a.gap == pytest.approx(gap, abs=1e-4) and a.complete
+
+
+def test_integrated_gradients_match_captum_on_one_piece(small_vocab):
+    """One piece of 16 Gauss-Legendre nodes is Captum's LayerIntegratedGradients(n_steps=16)."""
+    from captum.attr import LayerIntegratedGradients
+
+    m = random_model("gru", vocab_size=len(small_vocab))
+    ids = list(trace(m, small_vocab, "not good but I loved it").ids)
+    r = integrated_gradients(m, ids, first_pieces=1, max_evaluations=16)
+    inp = torch.tensor([ids])
+    with torch.enable_grad():
+        ref = LayerIntegratedGradients(m, m.embedding).attribute(inp, baselines=torch.zeros_like(inp), n_steps=16,
+                                                                 method="gausslegendre")
+    assert r.steps == 16 and r.evaluations == 16
+    np.testing.assert_allclose(r.scores, ref.sum(-1)[0].double().numpy(), atol=1e-5)
+
+
+def test_integrated_gradients_stop_at_the_budget_and_report_the_gap(small_vocab):
+    m = random_model("rnn", vocab_size=len(small_vocab), scale=0.5, seed=2)  # a rough path: needs > 32 steps
+    ids = list(trace(m, small_vocab, "good bad not great awful loved hated " * 6).ids)
+    logit, base = _logits(m, ids)
+    full = integrated_gradients(m, ids)
+    capped = integrated_gradients(m, ids, max_evaluations=32)
+    assert capped.evaluations == 32 < full.evaluations
+    for r in (full, capped):
+        assert r.gap == pytest.approx(r.scores.sum() - (logit - base), abs=1e-4)  # the gap is never hidden
+    assert abs(full.gap) <= full.tolerance < abs(capped.gap)
+
+
+def test_other_methods_have_no_completeness_fields(small_vocab):
+    m = random_model("gru", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "good not bad")
+    for method in ("occlusion", "grad_x_input", "step"):
+        a = attribute(m, tr, method)
+        assert a.gap is None and a.logit is None and a.steps is None and a.complete is None
+
+
+def test_step_sums_to_the_total_change_and_delta_is_its_old_name(small_vocab):
     m = random_model("rnn", vocab_size=len(small_vocab))
     tr = trace(m, small_vocab, "good bad good")
-    assert attribute(m, tr, "delta").scores.sum() == pytest.approx(tr.prob - tr.prob0)
+    a = attribute(m, tr, "step")
+    assert a.method == "step" and a.scores.sum() == pytest.approx(tr.prob - tr.prob0)
+    old = attribute(m, tr, "delta")
+    assert old.method == "step" and np.array_equal(old.scores, a.scores)
 
 
 def test_empty_and_unknown_method(small_vocab):
