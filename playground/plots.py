@@ -146,10 +146,12 @@ def compare_curves(traces: Mapping[str, Trace], title: str = "Prediction after e
                            "%{y:.3f}<extra></extra>"),
         ))
     fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)")
-    if axis.n_total > axis.start:
-        _x_axis(fig, token_labels(axis.tokens[axis.start:]), start=axis.start)
-        fig.update_xaxes(title_text="word, by position in the full text" + (
-            f" (words 1–{axis.start:,}: read by none of them, not shown)" if axis.start else ""))
+    n = axis.n_total - axis.start
+    if n > 0:  # a long text gets fewer, upright labels (40 slanted ones collide on a phone)
+        _x_axis(fig, token_labels(axis.tokens[axis.start:]), start=axis.start, narrow=n > MAX_TICKS_NARROW)
+        if axis.common > 0:
+            fig.update_xaxes(title_text="word, by position in the full text" + (
+                f" (words 1–{axis.start:,}: read by none of them, not shown)" if axis.start else ""))
     return _bottom_legend(_layout(fig, title, height))
 
 
@@ -204,6 +206,8 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
         fig.add_hrect(y0=selected_unit - 0.5, y1=selected_unit + 0.5, line=dict(color="#ff7f00", width=2))
     fig.update_yaxes(title_text="unit", autorange="reversed", showgrid=False)
     _x_axis(fig, labels, categories=True, narrow=narrow, start=first)
+    if text_axis is not None and text_axis.common > 0:
+        fig.update_xaxes(title_text="word, by position in the full text")
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
     fig = _layout(fig, title, height or int(min(560, max(240, 120 + 6 * H))))

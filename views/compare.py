@@ -107,7 +107,8 @@ for col, (n, tm) in zip(cols, models.items()):
         st.metric(f"{tm.config.title} ({n})", f"{'😊' if word == 'positive' else '☹️'} {word}")
         st.caption(f"P(positive) = {tr.prob:.1%}")
         note = reading_note(tr)
-        st.caption(common.md_escape(f"{note[0].upper()}{note[1:]} (reads at most {tm.config.max_len:,})."))
+        limit = "" if tr.truncated else f" (reads at most {tm.config.max_len:,})"
+        st.caption(common.md_escape(f"{note[0].upper()}{note[1:]}{limit}."))
 
 st.plotly_chart(plots.compare_curves(traces), key="compare.curves")
 
@@ -158,16 +159,20 @@ def _store(n: str, tm) -> tuple[dict, object]:
 
 pending = [n for n, tm in models.items() if _store(n, tm)[1] not in _store(n, tm)[0]]
 if pending:
-    st.caption(f"Test the {len(models)} models on the same {DATASET_TITLES[test_ds]} TEST split and ask McNemar's "
-               "paired test whether their difference is beyond noise. "
-               + ("The IMDB reviews take about a minute." if test_ds == "imdb" else "This takes a few seconds."))
-    if not st.button("Test them on TEST", key="compare.test"):
+    slot = st.empty()  # the offer goes away once the numbers are here
+    with slot.container():
+        st.caption(f"Test the {len(models)} models on the same {DATASET_TITLES[test_ds]} TEST split and ask "
+                   "McNemar's paired test whether their difference is beyond noise. "
+                   + ("The IMDB reviews take about 20 seconds." if test_ds == "imdb" else "This takes a few seconds."))
+        clicked = st.button("Test them on TEST", key="compare.test")
+    if not clicked:
         st.stop()
     with st.spinner("Each model reads the whole TEST split…"):
         for n in pending:
             tm = models[n]
             store, key = _store(n, tm)
             store[key] = correct_on_test(tm.model, tm.vocab, test_ds)
+    slot.empty()
 correct = {n: _store(n, tm)[0][_store(n, tm)[1]] for n, tm in models.items()}
 st.markdown(common.md_escape(stats.race_verdict(correct)))
 accs = ", ".join(f"{n} {v.mean():.1%}" for n, v in correct.items())
