@@ -1,4 +1,4 @@
-"""Command line: `python -m playground {models,predict,evaluate,train,export,bench}`.
+"""Command line: `python -m playground {models,predict,explain,evaluate,export,train,paired,bench}`.
 
 Errors (unknown model, bad file, bad option) are one clear line on stderr and a non-zero exit.
 """
@@ -259,6 +259,42 @@ def _option_type(o):
     return convert
 
 
+def cmd_explain(args) -> int:
+    """Word importance: each token's raw score; for integrated gradients also the account of the
+    verdict they must add up to (baseline logit, text logit, gap, steps)."""
+    from . import zoo
+    from .attribution import SHORT_NAMES, UNIT_WORDS, attribute
+    from .trace import trace
+
+    tm = zoo.resolve(args.model)
+    text = " ".join(args.text)
+    if text == "-":
+        text = sys.stdin.read()
+    tr = trace(tm.model, tm.vocab, text)
+    a = attribute(tm.model, tr, args.method)
+    out = {"model": tm.name, "method": a.method, "tokens": list(a.tokens), "oov": list(tr.oov),
+           "truncated": tr.truncated, "n_tokens_total": tr.n_tokens_total,
+           "scores": [float(x) for x in a.scores], "unit": a.unit, "unit_words": UNIT_WORDS[a.unit]}
+    if a.method == "ig":
+        out.update(baseline_logit=a.baseline_logit, logit=a.logit, gap=a.gap, steps=a.steps,
+                   tolerance=a.tolerance, complete=a.complete)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=True))
+        return 0
+    print(f"{SHORT_NAMES[a.method]} ({tm.name}, {len(a.tokens)} tokens"
+          f"{', cut from %d' % tr.n_tokens_total if tr.truncated else ''}); scores in {UNIT_WORDS[a.unit]}:")
+    for tok, oov, x in zip(a.tokens, tr.oov, a.scores):
+        print(f"{x:+10.5f}  {tok}{'°' if oov else ''}")
+    if not a.tokens:
+        print("(no tokens: nothing to score)")
+    elif a.method == "ig":
+        print(f"baseline ({len(a.tokens)} padding tokens) logit {a.baseline_logit:+.4f}; text logit {a.logit:+.4f}; "
+              f"difference {a.logit - a.baseline_logit:+.4f}; scores sum to {float(a.scores.sum()):+.4f}; "
+              f"gap {a.gap:+.4f} ({'within' if a.complete else 'OVER'} the tolerance {a.tolerance:.4f}) "
+              f"after {a.steps} steps")
+    return 0
+
+
 def cmd_paired(args) -> int:
     """Several models on the same TEST split: accuracy, McNemar's exact test per pair, and the
     verdict the Train page's race shows (a winner only beyond noise)."""
@@ -338,6 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(s)
     s.set_defaults(fn=cmd_train)
 
+    s = sub.add_parser("explain", help="word importance: each token's raw score (and IG's gap)")
+    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+    s.add_argument("--method", required=True, choices=["occlusion", "ig", "grad_x_input", "step"],
+                   help="leave one out, integrated gradients, gradient x input, or step change")
+    s.add_argument("--json", action="store_true", help="tokens, scores, unit (and for ig: logits, gap, steps)")
+    s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
+    s.set_defaults(fn=cmd_explain)
+
     s = sub.add_parser("paired", help="are several models' TEST accuracies really different? (McNemar)")
     s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-rt,lstm-rt,gru-rt")
     s.add_argument("--dataset", choices=["rt", "imdb"], required=True, help="whose TEST split they all read")
@@ -359,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise CliError("choose a command: models, predict, evaluate, export, train, paired, bench (see --help)")
+            raise CliError("choose a command: models, predict, explain, evaluate, export, train, paired, bench "
+                           "(see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -36,6 +36,7 @@ METHODS = {
 }
 SHORT_NAMES = {"occlusion": "Leave one out", "ig": "Integrated gradients",
                "grad_x_input": "Gradient x input", "step": "Step change"}
+UNIT_WORDS = {"probability": "change in P(positive)", "logit": "logit"}  # what a score of each unit measures
 ALIASES = {"delta": "step"}  # former names still accepted (old links say method=delta)
 
 IG_REL_TOL, IG_ABS_TOL = 0.01, 0.01  # the gap may be 1% of |logit(text) - logit(baseline)| or 0.01 logit
