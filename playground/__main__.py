@@ -295,6 +295,34 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    """The Compare page's numbers: several models read one text, each with its own vocabulary and
+    max_len; positions are positions in the full text."""
+    from . import zoo
+    from .explain import comparison
+    from .trace import trace
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    if not 2 <= len(names) <= 3 or len(set(names)) != len(names):
+        raise CliError("--models needs two or three different models, comma-separated")
+    text = " ".join(args.text)
+    if text == "-":
+        text = sys.stdin.read()
+    traces = {}
+    for name in names:
+        tm = zoo.resolve(name)
+        traces[tm.name] = trace(tm.model, tm.vocab, text)
+    out = comparison(traces)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=True))
+        return 0
+    for name, m in out["models"].items():
+        word = "positive" if m["label"] else "negative"
+        print(f"{name:<24} {word}  P(positive) = {m['prob']:.4f}  ({m['note']})")
+    print(out["summary"])
+    return 0
+
+
 def cmd_paired(args) -> int:
     """Several models on the same TEST split: accuracy, McNemar's exact test per pair, and the
     verdict the Train page's race shows (a winner only beyond noise)."""
@@ -381,6 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="tokens, scores, unit (and for ig: logits, gap, steps)")
     s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
     s.set_defaults(fn=cmd_explain)
+
+    s = sub.add_parser("compare", help="two or three models read one text, lined up by position in the full text")
+    s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-imdb,lstm-imdb")
+    s.add_argument("--json", action="store_true", help="each model's stretch read and probability after each word")
+    s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
+    s.set_defaults(fn=cmd_compare)
 
     s = sub.add_parser("paired", help="are several models' TEST accuracies really different? (McNemar)")
     s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-rt,lstm-rt,gru-rt")

@@ -13,7 +13,8 @@ from .cells import UnitStep, cell
 from .trace import Trace
 
 __all__ = ["UnitStep", "unit_step", "latex_lines", "verdict_word", "disagreement_summary", "read_start",
-           "TextAxis", "text_axis", "reading_note", "correct_on_test"]
+           "TextAxis", "text_axis", "reading_note", "comparison",
+           "correct_on_test"]
 
 
 def unit_step(tr: Trace, layer: int, unit: int, t: int) -> UnitStep:
@@ -83,6 +84,21 @@ def reading_note(tr: Trace) -> str:
     k = read_start(tr)
     return (f"read only the last {tr.n_steps:,} of {tr.n_tokens_total:,} tokens "
             f"(from word {k + 1:,}, “{tr.tokens[0]}”)")
+
+
+def comparison(traces: Mapping[str, Trace]) -> dict:
+    """Compare's numbers as plain data (`python -m playground compare --json`): for every model
+    the stretch it read and its probability after each word, numbered by position in the full
+    text (from 1), and the summary sentence."""
+    axis = text_axis(traces)
+    return {
+        "n_tokens_total": axis.n_total, "summary": disagreement_summary(traces),
+        "models": {name: {"arch": tr.arch, "read_from_word": read_start(tr) + 1, "n_read": tr.n_steps,
+                          "note": reading_note(tr), "tokens": list(tr.tokens), "oov": list(tr.oov),
+                          "words": list(range(read_start(tr) + 1, tr.n_tokens_total + 1)),
+                          "step_probs": [round(float(p), 7) for p in tr.step_probs], "prob": tr.prob,
+                          "label": tr.label} for name, tr in traces.items()},
+    }
 
 
 def correct_on_test(model, vocab, dataset: str) -> np.ndarray:

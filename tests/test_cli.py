@@ -167,3 +167,21 @@ def test_paired_json_adds_up():
     assert "beyond noise" in out["verdict"]
     r = cli("paired", "--models", "gru-rt", "--dataset", "rt")
     assert r.returncode == 2 and "at least two" in r.stderr
+
+
+@needs_models
+def test_compare_json_lines_models_up_by_position_in_the_full_text():
+    """Compare's twin: review 0 of IMDB TEST (289 tokens); rnn-imdb reads the last 200."""
+    from playground import data
+
+    review = data.load("imdb", "test").texts[0]
+    r = cli("compare", "--models", "rnn-imdb,lstm-imdb,gru-imdb", "--json", "-", input=review)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    rnn, lstm = out["models"]["rnn-imdb"], out["models"]["lstm-imdb"]
+    assert out["n_tokens_total"] == 289 and (rnn["read_from_word"], lstm["read_from_word"]) == (90, 1)
+    assert rnn["words"] == list(range(90, 290)) and len(rnn["step_probs"]) == 200
+    assert out["summary"].endswith("part ways at “this” (word 282).")
+    assert rnn["note"] == "read only the last 200 of 289 tokens (from word 90, “her”)"
+    r = cli("compare", "--models", "gru-rt", "fine")
+    assert r.returncode == 2 and "two or three" in r.stderr
