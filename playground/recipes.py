@@ -193,6 +193,8 @@ class Job:
             other_test_accuracy={other: round(other_acc, 4)} if other_acc is not None else {},
             val_accuracy=None if trainer.best_val_acc is None else round(trainer.best_val_acc, 4),
             best_epoch=trainer.best_epoch,
+            best_at=None if trainer.best_at is None else round(trainer.best_at, 4),  # a history row's epoch
+            validated_weights="moving average" if trainer.averaged else "live",
             status=trainer.status, status_message=trainer.message,
             train_seconds=round(trainer.seconds, 1), total_seconds=round(time.perf_counter() - self.t0, 1),
             seed=recipe.train.seed, train_config=recipe.train.to_dict(),

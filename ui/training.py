@@ -55,6 +55,7 @@ class TrainingRun:
         self.index = 0  # which cell of a race trains now (0-based)
         self.arch = recipe.model.arch
         self.histories: dict[str, list] = {}  # arch -> the trainer's live validation history
+        self.trainers: dict = {}  # arch -> its playground.train.Trainer (best_at: the kept checkpoint)
         self.batch_history: list = []  # the current trainer's live per-batch losses
         self.probe_snaps: list = []  # (label, Trace) after every epoch
         self.result: dict | None = None  # what the result section shows
@@ -120,8 +121,11 @@ class TrainingRun:
     def snapshot(self) -> dict:
         """Copies of everything the live view draws."""
         hist = {a: list(h) for a, h in list(self.histories.items())}
+        best = {a: t.best_at for a, t in list(self.trainers.items())}
         return {"phase": self.phase, "event": self.event, "index": self.index, "n_cells": len(self.names),
                 "arch": self.arch, "history": hist.get(self.arch, []), "histories": hist,
+                "best_at": best.get(self.arch), "kept": best, "averaged": self.recipe.train.ema > 0,
+                "cap": self.recipe.train.max_seconds,
                 "batch_history": list(self.batch_history), "probe": list(self.probe_snaps),
                 "stopping": self.stopping, "epochs": self.recipe.train.epochs,
                 "seconds": time.monotonic() - self.started if self.started else 0.0}
@@ -184,13 +188,15 @@ class TrainingRun:
         self.phase = "preparing"
         job = Job(self.recipe, name=name, command=self.command, should_stop=self.should_stop).prepare()
         self.histories = {self.arch: job.trainer.history}
+        self.trainers = {self.arch: job.trainer}
         self.batch_history = job.trainer.batch_history
         self.phase = "training"
         probe = self.probe if self.probe.strip() else ""
         for ev in job.events():
             self.event = ev
-            if ev.kind == "epoch" and probe:
-                self.probe_snaps = self.probe_snaps + [(f"epoch {ev.epoch}", trace(job.model, job.vocab, probe))]
+            if ev.kind == "epoch" and probe:  # the weights validation scores (the moving average, when on)
+                snap = (f"epoch {ev.epoch}", trace(job.trainer.scored_model, job.vocab, probe))
+                self.probe_snaps = self.probe_snaps + [snap]
         job.close()
         if self._abandoned():  # nobody is left to see a result: skip the TEST evaluation
             self.result = self._abandoned_result()
@@ -205,8 +211,12 @@ class TrainingRun:
             return
         tm = job.finish()
         report = heldout_report(tm.model, tm.vocab, tm.dataset, tm.config.max_len, limit=self.test_limit)
+        if probe:  # last: the very weights registered in the session (after finish() rounded them for storage)
+            kept = (f"kept model (epoch {trainer.best_at:.2f})", trace(tm.model, tm.vocab, probe))
+            self.probe_snaps = self.probe_snaps + [kept]
         self.models = [tm]
-        self.result = {**base, "name": tm.name, "card": tm.card, "report": report, "probe": list(self.probe_snaps)}
+        self.result = {**base, "name": tm.name, "card": tm.card, "report": report, "probe": list(self.probe_snaps),
+                       "best_at": trainer.best_at, "averaged": trainer.averaged}
 
     def _race(self) -> None:
         self.phase = "preparing"
@@ -218,6 +228,7 @@ class TrainingRun:
             arch = job.config.arch
             self.index, self.arch = i, arch
             self.histories = {**self.histories, arch: job.trainer.history}
+            self.trainers = {**self.trainers, arch: job.trainer}
             self.batch_history = job.trainer.batch_history
             for ev in job.events():
                 self.event = ev
@@ -239,6 +250,8 @@ class TrainingRun:
         tried = {tm.arch for tm in finished} | {a for a, _ in failures}
         self.models = finished
         self.result = {"histories": {a: list(h) for a, h in self.histories.items()},
+                       "kept": {tm.arch: tm.card.get("best_at") for tm in finished},
+                       "averaged": self.recipe.train.ema > 0,
                        "rows": [race_row(tm) for tm in finished],
                        "failures": [f"{ARCH_TITLES[a]}: {m}" for a, m in failures], "notes": notes,
                        "not_trained": [ARCH_TITLES[a] for a in self.names if a not in tried],
