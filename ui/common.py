@@ -66,19 +66,34 @@ def session_models() -> "OrderedDict[str, zoo.TrainedModel]":
     return models
 
 
+def dropped_by(names_now, new_names) -> list[str]:
+    """The models that adding `new_names` (in order) to a session holding `names_now` (oldest
+    first) would drop: a name already there is replaced and moves to the end; then the oldest go
+    until MAX_SESSION_MODELS are left. Say this before the visitor trains or uploads."""
+    order = [n for n in names_now if n not in set(new_names)] + list(dict.fromkeys(new_names))
+    return [n for n in order[:max(0, len(order) - MAX_SESSION_MODELS)] if n not in set(new_names)]
+
+
 def _add(models: "OrderedDict[str, zoo.TrainedModel]", tm: zoo.TrainedModel) -> str | None:
     models[tm.name] = tm
     models.move_to_end(tm.name)
-    notice = None
+    dropped = []
     while len(models) > MAX_SESSION_MODELS:
-        old, _ = models.popitem(last=False)
-        notice = f"Only {MAX_SESSION_MODELS} models are kept per session, so “{old}” was dropped."
-    return notice
+        dropped.append(models.popitem(last=False)[0])
+    if not dropped:
+        return None
+    return (f"Only {MAX_SESSION_MODELS} models are kept per session, so "
+            + " and ".join(f"“{n}”" for n in dropped) + (" was" if len(dropped) == 1 else " were") + " dropped.")
 
 
 def add_session_model(tm: zoo.TrainedModel) -> str | None:
     """Keep a session model; returns a notice if an older one had to be dropped."""
     return _add(session_models(), tm)
+
+
+def remove_session_model(name: str) -> bool:
+    """Forget a model of this session (the visitor chooses which goes); True if it was there."""
+    return session_models().pop(name, None) is not None
 
 
 def _collect_training(models) -> None:
