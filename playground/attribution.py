@@ -220,3 +220,46 @@ def attribute(model: SentimentRNN, tr: Trace, method: str = "occlusion") -> Attr
                            gap=r.gap, steps=r.steps, tolerance=r.tolerance)
     finally:
         model.train(was)
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def account(att: Attribution, tr: Trace, escape=str) -> list[tuple[str, bool]]:
+    """The sentences a page shows under the word chips, each computed from `att` and `tr`, with a
+    flag that says "this is a warning" (integrated gradients that do not add up). `escape` makes
+    a token safe for the page (tokens are visitor text)."""
+    if not len(att.scores):
+        return []
+    unit = UNIT_WORDS[att.unit]
+    k = int(np.argmax(np.abs(att.scores)))
+    top = float(att.scores[k])
+    out = []
+    if top == 0:
+        out.append(("Every score is 0, so every chip is white.", False))
+    else:
+        out.append((f"Colours are scaled per sentence: the darkest chip, “{escape(att.tokens[k])}”, scores "
+                     f"{top:+.4f} {unit}; hover a word for its score.", False))
+    if att.method == "ig" and att.gap is not None:
+        diff = att.logit - att.baseline_logit
+        if att.complete:
+            out.append((f"The scores sum to {float(att.scores.sum()):+.3f} logit; the text's logit minus the "
+                        f"baseline's is {diff:+.3f} (gap {att.gap:+.4f}, within the allowed "
+                        f"{att.tolerance:.3f}; {att.steps} steps).", False))
+        else:
+            out.append((f"These scores do not add up: they sum to {float(att.scores.sum()):+.3f} logit, but the "
+                        f"text's logit minus the baseline's is {diff:+.3f} (gap {att.gap:+.4f}, more than the "
+                        f"allowed {att.tolerance:.3f} after {att.steps} steps, the most this page computes). "
+                        "Read them with care.", True))
+        p_base, p0 = _sigmoid(att.baseline_logit), tr.prob0
+        same = f"{100 * p_base:.1f}" == f"{100 * p0:.1f}"
+        out.append((f"Baseline: {len(att.scores)} padding tokens, logit {att.baseline_logit:+.3f} "
+                    f"(P(positive) {p_base:.1%}). The prediction curve starts at the prior, P(positive) "
+                    f"{p0:.1%}, the readout before any token is read"
+                    + (", the same to one decimal." if same else
+                       "; reading the padding moved the state, so they differ."), False))
+    elif att.method == "step":
+        out.append((f"The steps sum to {float(att.scores.sum()):+.4f}: P(positive) after the last word "
+                    f"({tr.prob:.1%}) minus the prior before any word ({tr.prob0:.1%}).", False))
+    return out

@@ -1,9 +1,11 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from playground import zoo
-from playground.attribution import METHODS, attribute, integrated_gradients
+from playground.attribution import METHODS, account, attribute, integrated_gradients
 from playground.trace import fused_prob, trace
 
 from .conftest import random_model
@@ -120,3 +122,36 @@ def test_empty_and_unknown_method(small_vocab):
     assert attribute(m, trace(m, small_vocab, ""), "ig").scores.shape == (0,)
     with pytest.raises(ValueError):
         attribute(m, trace(m, small_vocab, "good"), "shap")
+
+
+def test_account_names_the_darkest_chip_and_escapes_it(small_vocab):
+    m = random_model("lstm", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "good *bad* not great")
+    a = attribute(m, tr, "occlusion")
+    k = int(np.argmax(np.abs(a.scores)))
+    lines = account(a, tr, escape=lambda s: f"<{s}>")
+    assert lines[0] == (f"Colours are scaled per sentence: the darkest chip, “<{tr.tokens[k]}>”, scores "
+                        f"{a.scores[k]:+.4f} change in P(positive); hover a word for its score.", False)
+
+
+def test_account_of_integrated_gradients_says_what_the_numbers_say(small_vocab):
+    m = random_model("gru", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "not good but I loved it")
+    a = attribute(m, tr, "ig")
+    (scale, _), (sums, warn), (base, _) = account(a, tr)
+    assert not warn and f"sum to {a.scores.sum():+.3f} logit" in sums and f"gap {a.gap:+.4f}" in sums
+    assert f"is {a.logit - a.baseline_logit:+.3f}" in sums and f"{a.steps} steps" in sums
+    assert f"Baseline: {tr.n_steps} padding tokens, logit {a.baseline_logit:+.3f}" in base
+    assert f"prior, P(positive) {tr.prob0:.1%}" in base
+    bad = replace(a, gap=0.5)  # a gap over the tolerance is said, as a warning
+    sums_bad, warn_bad = account(bad, tr)[1]
+    assert warn_bad and "do not add up" in sums_bad and "gap +0.5000" in sums_bad
+
+
+def test_account_of_step_changes_adds_them_up(small_vocab):
+    m = random_model("rnn", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "good bad good")
+    a = attribute(m, tr, "step")
+    assert account(a, tr)[1] == (f"The steps sum to {a.scores.sum():+.4f}: P(positive) after the last word "
+                                 f"({tr.prob:.1%}) minus the prior before any word ({tr.prob0:.1%}).", False)
+    assert account(attribute(m, trace(m, small_vocab, ""), "step"), tr) == []
