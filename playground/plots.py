@@ -102,7 +102,7 @@ def prediction_curve(tr: Trace, title: str = "Prediction after each word", heigh
     return _layout(fig, title, height)
 
 
-EXTRA_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e")  # a second model of one cell
+EXTRA_COLORS = ("#1f77b4", "#d62728", "#8c564b", "#e377c2")  # a second model of one cell: unlike any cell's
 
 
 def _curve_colors(traces: Mapping[str, Trace]) -> dict[str, str]:

@@ -47,7 +47,7 @@ if asked is not None:
     if missing:
         st.warning(f"Not available in this session: {common.md_escape(', '.join(missing))}. Models trained on the "
                    "Train page live only in the browser tab that trained them (and at most "
-                   f"{common.MAX_SESSION_MODELS} at a time).")
+                   f"{common.MAX_SESSION_MODELS} at a time), so the models below are shown instead.")
     elif len(wanted) > MAX_MODELS or len(set(wanted)) != len(wanted):
         st.warning(f"Compare shows two or three different models at once; the link named {len(wanted)}.")
 
