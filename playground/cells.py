@@ -181,8 +181,9 @@ def _lstm_latex(s: UnitStep) -> list[str]:
     v = s.values
     lines = [_gate_line(s, g, fn) for g, fn in (("i", r"\sigma"), ("f", r"\sigma"), ("g", r"\tanh"),
                                                 ("o", r"\sigma"))]
+    # one step per line: a phone (390 px) shows the whole line
     lines.append(rf"\begin{{aligned}}c_t &= f_t c_{{t-1}} + i_t g_t\\ &= {_n(v['f'])}\cdot{_p(s.previous['c'])} + "
-                 rf"{_n(v['i'])}\cdot{_p(v['g'])} = {_n(v['c'])}\end{{aligned}}")
+                 rf"{_n(v['i'])}\cdot{_p(v['g'])}\\ &= {_n(v['c'])}\end{{aligned}}")
     lines.append(rf"\begin{{aligned}}h_t &= o_t \tanh(c_t)\\ &= {_n(v['o'])}\cdot\tanh({_n(v['c'])}) = "
                  rf"{_n(s.h)}\end{{aligned}}")
     return lines
@@ -232,7 +233,7 @@ def _gru_latex(s: UnitStep) -> list[str]:
         rf"\underbrace{{{_p(n_rec)}}}_{{W_{{hn}}h_{{t-1}}+b_{{hn}}}})\\ &= \tanh({_n(n_in)} + {_n(v['r'])}\cdot"
         rf"{_p(n_rec)}) = {_n(v['n'])}\end{{aligned}}",
         rf"\begin{{aligned}}h_t &= (1-z_t)\,n_t + z_t\,h_{{t-1}}\\ &= {_n(1 - v['z'])}\cdot{_p(v['n'])} + "
-        rf"{_n(v['z'])}\cdot{_p(s.h_prev)} = {_n(s.h)}\end{{aligned}}",
+        rf"{_n(v['z'])}\cdot{_p(s.h_prev)}\\ &= {_n(s.h)}\end{{aligned}}",
     ]
 
 

@@ -64,10 +64,12 @@ def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
 
 
 def _bottom_legend(fig: go.Figure) -> go.Figure:
-    """Legend in rows between the title and the plot, so it never covers tick labels, even when
-    it wraps on a phone."""
-    fig.update_layout(legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, xanchor="left"),
-                      margin=dict(t=100), title=dict(y=0.98, yanchor="top"))
+    """Legend in rows at the foot of the figure, under the token axis. It is placed relative to the
+    container, so plotly reserves its height below the bottom margin: however many rows it wraps
+    into on a phone, it covers neither the title nor the tick labels (a legend between title and
+    plot grew into the title on a phone)."""
+    fig.update_layout(legend=dict(orientation="h", yref="container", y=0, yanchor="bottom",
+                                  xref="container", x=0.02, xanchor="left"))  # rows as wide as the figure
     return fig
 
 
@@ -81,23 +83,33 @@ def empty_figure(message: str, height: int = 220) -> go.Figure:
 
 
 def prediction_curve(tr: Trace, title: str = "Prediction after each word", height: int = 340) -> go.Figure:
-    """P(positive) after each token; 0.5 marked; the prior before reading at x = -1."""
+    """P(positive) after each token, starting from the prior (before reading, at x = -1), so the
+    first token's step is measured from it like every other; 0.5 marked. Hover: the exact value
+    and the change from the point before."""
     labels = token_labels(tr.tokens, tr.oov)
     fig = go.Figure()
     fig.add_hrect(y0=0.5, y1=1, fillcolor=POS_COLOR, opacity=0.06, line_width=0)
     fig.add_hrect(y0=0, y1=0.5, fillcolor=NEG_COLOR, opacity=0.06, line_width=0)
-    fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1),
-                  annotation_text="0.5", annotation_position="right")
-    x = np.arange(tr.n_steps)
-    colors = [POS_COLOR if p >= 0.5 else NEG_COLOR for p in tr.step_probs]
+    fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
+    y = np.concatenate([[tr.prob0], tr.step_probs])  # (T + 1,): the prior, then after each token
+    custom = np.empty((tr.n_steps + 1, 2), dtype=object)  # (T + 1, 2): where, change from the point before
+    custom[0] = ["<b>before reading</b> (the prior: the readout on the zero state)", "the starting point"]
+    custom[1:, 0] = [f"after <b>{lab}</b> (token {t + 1})" for t, lab in enumerate(labels)]
+    custom[1:, 1] = [f"{d:+.3f} from the point before" for d in np.diff(y)]
     fig.add_trace(go.Scatter(
-        x=x, y=tr.step_probs, mode="lines+markers", name="P(positive)",
-        line=dict(color="#444", width=2), marker=dict(color=colors, size=8),
-        customdata=np.array(labels, dtype=object),
-        hovertemplate="after <b>%{customdata}</b><br>P(positive) = %{y:.3f}<extra></extra>",
+        x=np.arange(-1, tr.n_steps), y=y, mode="lines+markers", name="P(positive)",
+        line=dict(color="#444", width=2), customdata=custom,
+        marker=dict(color=[NEUTRAL] + [POS_COLOR if p >= 0.5 else NEG_COLOR for p in tr.step_probs], size=8,
+                    symbol=["diamond"] + ["circle"] * tr.n_steps),
+        hovertemplate="%{customdata[0]}<br>P(positive) = %{y:.3f}<br>%{customdata[1]}<extra></extra>",
     ))
-    fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)", tickformat=".1f")
+    fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)", tickmode="array",
+                     tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".2f")
     _x_axis(fig, labels)
+    vals, text = list(fig.layout.xaxis.tickvals or []), list(fig.layout.xaxis.ticktext or [])
+    if len(vals) > 1 and vals[1] - vals[0] > 1:  # thinned labels: the prior's label takes the first one's place
+        vals, text = vals[1:], text[1:]
+    fig.update_xaxes(tickvals=[-1] + vals, ticktext=["before<br>reading"] + text, range=[-1.5, tr.n_steps - 0.5])
     fig.update_layout(showlegend=False)
     return _layout(fig, title, height)
 
@@ -217,31 +229,52 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     return fig
 
 
-def gate_means(tr: Trace, layer: int = -1, title: str | None = None, height: int = 320) -> go.Figure:
-    """Each gate's mean over units after every token (one line per gate; a SimpleRNN has no
-    gates, so its pre-activation)."""
+def gate_means(tr: Trace, layer: int = -1, title: str | None = None, height: int | None = None) -> go.Figure:
+    """The cell's quantities averaged over units after every token, one line each. Gates ([0, 1])
+    share a 0-1 panel with their mean value; the others (signed or unbounded: a candidate, the
+    LSTM's cell state, a SimpleRNN's pre-activation) get a panel of their own with the mean
+    |value|: their signed values would cancel in a mean, and they are not gates. A SimpleRNN has
+    only the second panel."""
+    from plotly.subplots import make_subplots
+
     lt = tr.layers[layer]
     c = tr.cell
+    gates = [q for q in c.quantities if q.kind == GATE]
+    others = [q for q in c.quantities if q.kind != GATE]
+    g_names, o_names = (", ".join(q.name for q in qs) for qs in (gates, others))  # short: a phone shows it all
+    panels = [p for p in ((gates, f"{g_names} (gates): mean over units", "mean (1 = open)", False),
+                          (others, f"{o_names}: mean |value| over units", "mean |value|", True)) if p[0]]
     if title is None:
-        title = ("Mean gate value over units, per token" if c.has_gates
-                 else f"Mean {c.quantities[0].title} over units, per token")
+        title = "Gates and the cell's values, per token" if gates else "Averaged over units, per token"
+        if len(tr.layers) > 1:
+            title += f" — layer {(layer % len(tr.layers)) + 1}"
     labels = token_labels(tr.tokens, tr.oov)
-    fig = go.Figure()
-    for name, vals in lt.gates.items():
-        q = c.quantity(name)
-        fig.add_trace(go.Scatter(
-            x=np.arange(tr.n_steps), y=vals.mean(axis=1), mode="lines+markers", name=q.title,
-            line=dict(color=q.color, width=2), marker=dict(size=5),
-            customdata=np.array(labels, dtype=object),
-            hovertemplate=f"{q.title}<br>token <b>%{{customdata}}</b><br>mean = %{{y:.4f}}<extra></extra>",
-        ))
-    fig.update_yaxes(title_text="mean over units")
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.14,
+                        subplot_titles=[p[1] for p in panels])
+    for row, (qs, _, y_title, absolute) in enumerate(panels, 1):
+        for q in qs:
+            vals = lt.gates[q.name]  # (T, H)
+            fig.add_trace(go.Scatter(
+                x=np.arange(tr.n_steps), y=np.abs(vals).mean(axis=1) if absolute else vals.mean(axis=1),
+                mode="lines+markers", name=q.title, line=dict(color=q.color, width=2), marker=dict(size=5),
+                customdata=np.array(labels, dtype=object),
+                hovertemplate=(f"{q.title}<br>token <b>%{{customdata}}</b><br>"
+                               f"{'mean |value|' if absolute else 'mean'} = %{{y:.4f}}<extra></extra>"),
+            ), row=row, col=1)
+        fig.update_yaxes(title_text=y_title, row=row, col=1, rangemode="tozero",
+                         **({"range": [0, 1]} if not absolute else {}))
+    for a in fig.layout.annotations:  # the panels' titles: left-aligned, smaller than the chart's
+        a.update(x=0, xanchor="left", font=dict(size=12, color="#555"))
     _x_axis(fig, labels)
-    return _bottom_legend(_layout(fig, title, height))
+    for row in range(1, len(panels)):
+        fig.update_xaxes(title_text=None, row=row, col=1)  # the axis title once, under the last panel
+    fig = _bottom_legend(_layout(fig, title, height or (230 + 150 * len(panels))))
+    fig.update_layout(margin_t=80)
+    return fig
 
 
-def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, height: int = 320) -> go.Figure:
-    """One unit's h and gate values across the sentence; the chosen token marked."""
+def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, height: int = 380) -> go.Figure:
+    """One unit's h and every quantity of its cell across the sentence; the chosen token marked."""
     lt = tr.layers[layer]
     labels = token_labels(tr.tokens, tr.oov)
     fig = go.Figure()
@@ -258,7 +291,7 @@ def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, 
         fig.add_vline(x=token, line=dict(color="#ff7f00", width=2, dash="dot"))
     fig.update_yaxes(title_text="value")
     _x_axis(fig, labels)
-    return _bottom_legend(_layout(fig, f"Unit {unit}: hidden state and gates across the sentence", height))
+    return _bottom_legend(_layout(fig, f"Unit {unit} across the sentence", height))
 
 
 def importance_bars(tokens: Sequence[str], oov: Sequence[bool], scores: np.ndarray, title: str,

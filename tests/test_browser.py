@@ -455,6 +455,92 @@ def test_page_loads(server, browser, path, size):
         page.context.close()
 
 
+# --- a2. on a phone: everything fits, gates in the cell's order ----------------------------------
+PHONE = (390, 844)
+# Every chart and every KaTeX formula: its box's edges, and for a formula how far its content runs
+# past its box (KaTeX clips a formula wider than its column on the right and lets it scroll).
+BOXES_JS = """() => [...document.querySelectorAll('.js-plotly-plot, .katex-display')].map(e => {
+    const r = e.getBoundingClientRect(), katex = e.classList.contains('katex-display');
+    const g = e.querySelector('.gtitle');  // a chart's title as drawn (Streamlit wraps layout.title in <b>)
+    return {what: katex ? e.innerText.replace(/\\s+/g, ' ').slice(0, 60) : (g ? g.textContent : ''),
+            left: r.left, right: r.right, top: r.top + window.scrollY,
+            overflow: katex ? e.scrollWidth - e.clientWidth : 0};
+})"""
+# Each chart's title and legend boxes (plotly draws them as .g-gtitle and .legend).
+TITLE_LEGEND_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(e => {
+    const t = e.querySelector('.g-gtitle'), l = e.querySelector('.legend');
+    const box = x => { if (!x) return null; const r = x.getBoundingClientRect();
+                       return r.height ? {top: r.top, bottom: r.bottom} : null; };
+    return {title: t ? t.textContent : '', t: box(t), l: box(l)};
+})"""
+MODEBARS_SHOWN_JS = """() => [...document.querySelectorAll('.modebar-container')]
+    .filter(e => getComputedStyle(e).display !== 'none').length"""
+
+
+def _too_wide(page) -> list[dict]:
+    """Charts and formulas that stick out of the viewport or are clipped (3 px of KaTeX struts allowed)."""
+    w = page.viewport_size["width"]
+    boxes = page.evaluate(BOXES_JS)
+    assert boxes, "no charts or formulas found"
+    return [b for b in boxes if b["right"] > w + 0.5 or b["left"] < -0.5 or b["overflow"] > 3]
+
+
+def _legend_on_title(page) -> list[dict]:
+    return [c for c in page.evaluate(TITLE_LEGEND_JS)
+            if c["t"] and c["l"] and c["l"]["top"] < c["t"]["bottom"] and c["l"]["bottom"] > c["t"]["top"]]
+
+
+@pytest.mark.parametrize("model", ["lstm-rt", "gru-rt", "rnn-rt"])
+def test_phone_playground_fits_and_keeps_the_cells_order(server, browser, model):
+    """At 390x844: no chart or formula is wider than the screen, the gate heatmaps come in the
+    cell's order top to bottom, no legend lies on a title, and Plotly's mode bar stays hidden."""
+    from playground.cells import cell
+    from playground.zoo import load_bundled
+
+    page = new_page(browser, *PHONE)
+    problems = []
+    try:
+        open_app(page, server["base"], f"/playground?model={model}", "Playground")
+        no_exception(page)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        if _too_wide(page):
+            problems.append(f"wider than the {PHONE[0]} px screen: {_too_wide(page)}")
+        titles = [q.title for q in cell(load_bundled(model).arch).quantities]
+        drawn = [t for _, t in sorted((b["top"], b["what"]) for b in page.evaluate(BOXES_JS) if b["what"] in titles)]
+        if drawn != titles:
+            problems.append(f"heatmaps top to bottom {drawn}, the cell's order is {titles}")
+        if _legend_on_title(page):
+            problems.append(f"legend on the title: {_legend_on_title(page)}")
+        chart = page.locator(".js-plotly-plot").nth(1)  # a tap (hover) shows the mode bar where it is enabled
+        chart.scroll_into_view_if_needed()
+        chart.hover()
+        page.wait_for_timeout(300)
+        if page.evaluate(MODEBARS_SHOWN_JS):
+            problems.append(f"{page.evaluate(MODEBARS_SHOWN_JS)} Plotly mode bars shown (they cover titles)")
+        full_screenshot(page, f"playground_{model}_phone_390x844")
+    finally:
+        page.context.close()
+    assert not problems, f"{model} at {PHONE[0]}x{PHONE[1]}:\n" + "\n".join(problems)
+
+
+def test_phone_home_fits_and_desktop_keeps_the_mode_bar(server, browser):
+    page = new_page(browser, *PHONE)
+    try:
+        open_app(page, server["base"], "/", "RNN Playground")
+        assert not _too_wide(page), _too_wide(page)
+        assert not _legend_on_title(page), _legend_on_title(page)
+    finally:
+        page.context.close()
+    page = new_page(browser, 1366, 900)  # on a desktop the mode bar (zoom, download) is still there on hover
+    try:
+        open_app(page, server["base"], "/", "RNN Playground")
+        page.locator(".js-plotly-plot").first.hover()
+        page.wait_for_timeout(300)
+        assert page.evaluate(MODEBARS_SHOWN_JS) >= 1
+    finally:
+        page.context.close()
+
+
 # --- b. the Playground journey ------------------------------------------------------------------
 def test_playground_journey(server, browser, page):
     base = server["base"]

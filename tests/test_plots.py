@@ -16,12 +16,21 @@ def tr_and_model(request, small_vocab):
     return trace(m, small_vocab, "the film was not good <b>x</b> 😀 the end"), m
 
 
-def test_prediction_curve_holds_step_probs(tr_and_model):
+def test_prediction_curve_starts_at_the_prior_then_holds_step_probs(tr_and_model):
     tr, _ = tr_and_model
     fig = plots.prediction_curve(tr)
-    np.testing.assert_array_equal(fig.data[0].y, tr.step_probs)
-    assert list(fig.layout.xaxis.ticktext) == plots.token_labels(tr.tokens, tr.oov)
-    assert fig.layout.yaxis.title.text == "P(positive)"
+    # the prior (before reading) at x = -1, then P(positive) after each token
+    np.testing.assert_array_equal(fig.data[0].x, np.arange(-1, tr.n_steps))
+    np.testing.assert_array_equal(fig.data[0].y, np.concatenate([[tr.prob0], tr.step_probs]))
+    assert list(fig.layout.xaxis.tickvals) == list(range(-1, tr.n_steps))
+    assert list(fig.layout.xaxis.ticktext) == ["before<br>reading"] + plots.token_labels(tr.tokens, tr.oov)
+    assert fig.layout.xaxis.range[0] < -1 < 0 < tr.n_steps - 1 < fig.layout.xaxis.range[1]
+    assert fig.layout.yaxis.title.text == "P(positive)" and 0.5 in fig.layout.yaxis.tickvals
+    # hover: where, the exact value, and the step change from the point before (the first from the prior)
+    custom = np.asarray(fig.data[0].customdata)
+    assert "before reading" in custom[0, 0] and "%{y:.3f}" in fig.data[0].hovertemplate
+    assert custom[1, 1] == f"{tr.step_probs[0] - tr.prob0:+.3f} from the point before"
+    assert custom[-1, 1] == f"{tr.step_probs[-1] - tr.step_probs[-2]:+.3f} from the point before"
 
 
 def test_repeated_tokens_stay_separate_columns(tr_and_model):
@@ -66,15 +75,43 @@ def test_long_text_thins_tick_labels(small_vocab):
     m = random_model("rnn", vocab_size=len(small_vocab))
     tr = trace(m, small_vocab, "good bad " * 100)
     fig = plots.prediction_curve(tr)
-    assert len(fig.layout.xaxis.tickvals) <= plots.MAX_TICKS
+    assert len(fig.layout.xaxis.tickvals) <= plots.MAX_TICKS and fig.layout.xaxis.tickvals[0] == -1
 
 
-def test_gate_means_unit_lines_and_compare(tr_and_model, small_vocab):
+def test_gate_means_averages_gates_and_never_signed_values_with_them(tr_and_model):
+    """Gates ([0, 1]) are averaged in one panel; the cell's signed or unbounded values (g, c, n, the
+    pre-activation) are not averaged with them (mean |value|, their own axis) nor called gates."""
+    from playground.cells import GATE
+
+    tr, _ = tr_and_model
+    for layer in (0, 1):
+        fig = plots.gate_means(tr, layer=layer)
+        lt = tr.layers[layer]
+        by_title = {q.title: q for q in tr.cell.quantities}
+        assert sorted(d.name for d in fig.data) == sorted(by_title)  # every quantity once, by its full name
+        axes = {}
+        for d in fig.data:
+            q = by_title[d.name]
+            vals = lt.gates[q.name]
+            expected = vals.mean(axis=1) if q.kind == GATE else np.abs(vals).mean(axis=1)
+            np.testing.assert_allclose(d.y, expected)
+            axes.setdefault(d.yaxis, set()).add(q.kind == GATE)
+        assert all(len(kinds) == 1 for kinds in axes.values()), "gates share an axis with other values"
+        assert len(fig.layout.annotations) == len(axes)  # one titled panel per kind of value
+        for a in fig.layout.annotations:  # only the gates' panel says "gate", and it names only gates
+            named = a.text.split(" (gates)")[0].split(":")[0].split(", ")
+            kinds = {tr.cell.quantity(n).kind == GATE for n in named}
+            assert kinds == {"(gates)" in a.text} and ("gate" in a.text) == ("(gates)" in a.text), a.text
+        gate_axes = [ax for ax, kinds in axes.items() if True in kinds]
+        for ax in gate_axes:
+            key = "yaxis" if ax == "y" else f"yaxis{ax[1:]}"
+            assert tuple(fig.layout[key].range) == (0, 1)
+        if not tr.cell.has_gates:
+            assert "gate" not in fig.layout.title.text.lower()
+
+
+def test_unit_lines_and_compare(tr_and_model, small_vocab):
     tr, m = tr_and_model
-    fig = plots.gate_means(tr)
-    assert [d.name for d in fig.data] == [tr.cell.quantity(g).title for g in tr.gate_names]
-    np.testing.assert_allclose(fig.data[0].y, tr.last.gates[tr.gate_names[0]].mean(axis=1))
-    assert fig.layout.title.text.startswith("Mean pre-activation" if tr.arch == "rnn" else "Mean gate value")
     fig = plots.unit_lines(tr, unit=3, token=2)
     np.testing.assert_allclose(fig.data[0].y, tr.last.h[:, 3])
     fig = plots.compare_curves({"a": tr, "b": tr})

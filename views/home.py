@@ -5,9 +5,10 @@ from playground import narrate, plots
 from playground.cells import CELLS
 from playground.data import DATASET_TITLES
 from playground.trace import trace
-from ui import common
+from ui import common, style
 
 st.title("🔁 RNN Playground")
+style.charts_fit_phones()
 st.markdown(
     "**See a recurrent network read.** Type a sentence, pick a trained **SimpleRNN**, **LSTM** or "
     "**GRU** sentiment model, and watch every gate at every word, the hidden state as a heatmap, "
@@ -28,12 +29,12 @@ if name is None:
 else:
     tm = common.bundled(name) if name in common.zoo.BUNDLED else common.get_model(name)
     tr = trace(tm.model, tm.vocab, EXAMPLE)
-    story = narrate.curve_story(tr)  # every claim below is read from this curve, not written by hand
-    st.caption(f"“{EXAMPLE}” read by {common.md_escape(name)} ({tm.config.title}). The first point is its "
-               "prior, before reading; each later point is its opinion after that word. "
-               + story.sentence(escape=common.md_escape))
+    st.caption(f"“{EXAMPLE}” read by {common.md_escape(name)} ({tm.config.title}): each point is its "
+               "opinion after that word, the first one (◆) before it has read anything.")
     st.plotly_chart(plots.prediction_curve(tr, title=f"{name}: P(positive) after each word", height=300),
                     key="home.curve")
+    # every claim about the curve is read from it when the page renders, never written by hand
+    st.markdown(narrate.curve_story(tr).sentence(escape=common.md_escape))
 
 st.subheader("Three cells, side by side")
 st.caption("x_t is the word read at step t, h_{t-1} the state after the previous word; "

@@ -2,12 +2,11 @@
 importance, every gate, the hidden state, and one unit's equations with real numbers."""
 import streamlit as st
 
-from playground import plots
+from playground import narrate, plots
 from playground.attribution import METHODS, SHORT_NAMES, attribute
 from playground.explain import latex_lines, unit_step, verdict_word
-from playground.narrate import follow_token
 from playground.trace import trace
-from ui import common
+from ui import common, style
 from ui.state import Field, PageState, one_of, parse_int
 
 # Everything a copied link reopens; `tok` and `layer` default to the last token and layer.
@@ -22,6 +21,7 @@ STATE = PageState(
 STATE.sync()
 
 st.title("🔬 Playground")
+style.charts_fit_phones()
 st.caption("Type a sentence, pick a model, and watch it read. Press Enter to update.")
 
 
@@ -75,6 +75,7 @@ with v2:
     st.plotly_chart(plots.confidence_gauge(tr.prob), key="play.gauge", config={"displayModeBar": False})
 
 st.plotly_chart(plots.prediction_curve(tr, title="Prediction after each word"), key="play.curve")
+st.caption(narrate.curve_story(tr).sentence(escape=common.md_escape))
 
 # --- word importance -------------------------------------------------------------------------
 st.subheader("Which words mattered")
@@ -101,7 +102,7 @@ names = list(tr.gate_names)
 H = tr.hidden_size
 seen = st.session_state.get("play.token_tokens")  # the tokens the drill-down's token points into
 if seen is not None and tuple(seen) != tr.tokens:  # a new sentence (or cut): follow the word, else the last
-    st.session_state["play.token"] = follow_token(seen, st.session_state["play.token"], tr.tokens)
+    st.session_state["play.token"] = narrate.follow_token(seen, st.session_state["play.token"], tr.tokens)
 st.session_state["play.token_tokens"] = tr.tokens
 if st.session_state["play.token"] is None:
     st.session_state["play.token"] = tr.n_steps - 1
