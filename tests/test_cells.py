@@ -55,7 +55,8 @@ def test_a_fourth_cell_is_one_description(relu_cell, small_vocab):
     assert sum(r["params"] for r in layer_summary(cfg)) == count_parameters(m)
     assert latex_lines(unit_step(tr, 1, 2, 3))[0].startswith(r"h_t = \max(0,")
     assert plots.heatmap(tr, "pre").data[0].colorbar.title.text == "pre-activation a"
-    assert plots.gate_means(tr).layout.title.text == "Mean pre-activation a over units, per token"
+    means = plots.gate_means(tr)  # no gates: the pre-activation's mean |value|, named from its description
+    assert [d.name for d in means.data] == ["pre-activation a"] and means.layout.annotations[0].text.startswith("pre:")
     assert plots.race_curves({"relu": [{"epoch": 1, "loss": 0.5}]}).data[0].line.color == "#333333"
 
 
