@@ -170,6 +170,47 @@ def test_paired_json_adds_up():
 
 
 @needs_models
+@pytest.mark.parametrize("method", ["occlusion", "ig", "grad_x_input", "step"])
+def test_explain_json_gives_one_raw_score_per_token(method, capsys):
+    from playground.__main__ import main
+    from playground.attribution import attribute
+    from playground.trace import trace
+
+    text = "not bad at all, <b>a fine</b> film 😀"
+    assert main(["explain", "--model", "gru-rt", "--method", method, "--json", text]) == 0  # in process: fast
+    out = json.loads(capsys.readouterr().out)
+    tm = zoo.load_bundled("gru-rt")
+    a = attribute(tm.model, trace(tm.model, tm.vocab, text), method)  # the library's numbers, in process
+    assert out["tokens"] == list(a.tokens) and out["unit"] == a.unit
+    np.testing.assert_allclose(out["scores"], a.scores, atol=1e-6)  # raw, not rescaled to the top word
+    if method == "ig":
+        assert abs(sum(out["scores"]) - (out["logit"] - out["baseline_logit"]) - out["gap"]) < 1e-5
+        assert abs(out["gap"]) <= max(0.01 * abs(out["logit"] - out["baseline_logit"]), 0.01)
+        assert out["steps"] >= 32
+    else:
+        assert "gap" not in out
+
+
+@needs_models
+def test_explain_text_prints_each_token_and_the_ig_account():
+    r = cli("explain", "--model", "lstm-rt", "--method", "ig", "a dull , lifeless film")
+    assert r.returncode == 0, r.stderr
+    for tok in ("dull", "lifeless", "film"):
+        assert any(line.split()[-1] == tok for line in r.stdout.splitlines() if line.strip())
+    assert "baseline" in r.stdout and "gap" in r.stdout and "steps" in r.stdout
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["explain", "--model", "gru-rt", "--method", "shap", "hi"], "invalid choice: 'shap'"),
+    (["explain", "--model", "no-such", "--method", "ig", "hi"], "Unknown model"),
+])
+def test_explain_errors_are_one_line(args, pattern):
+    r = cli(*args)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0 and len(lines) == 1 and lines[0].startswith("error: ") and pattern in lines[0]
+
+
+@needs_models
 def test_compare_json_lines_models_up_by_position_in_the_full_text():
     """Compare's twin: review 0 of IMDB TEST (289 tokens); rnn-imdb reads the last 200."""
     from playground import data
@@ -185,3 +226,18 @@ def test_compare_json_lines_models_up_by_position_in_the_full_text():
     assert rnn["note"] == "read only the last 200 of 289 tokens (from word 90, “her”)"
     r = cli("compare", "--models", "gru-rt", "fine")
     assert r.returncode == 2 and "two or three" in r.stderr
+
+
+@needs_models
+def test_predict_json_tells_the_curves_story_as_the_pages_do():
+    r = cli("predict", "--model", "lstm-rt", "--json", "I expected to hate it but I loved it")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    curve = np.concatenate([[out["prior"]], out["step_probs"]])  # the prior, then after each token
+    story = out["story"]
+    assert story["prior"] == out["prior"] and len(curve) == len(out["tokens"]) + 1
+    b = story["biggest"]  # checkable from the JSON alone: no token moves P(positive) more
+    assert b["t"] == int(np.argmax(np.abs(np.diff(curve)))) and b["token"] == out["tokens"][b["t"]]
+    sides = curve >= 0.5
+    assert [c["t"] for c in story["crossings"]] == [t for t in range(len(curve) - 1) if sides[t] != sides[t + 1]]
+    assert f"“{b['token']}” (token {b['t'] + 1})" in story["sentence"]

@@ -3,7 +3,7 @@ importance, every gate, the hidden state, and one unit's equations with real num
 import streamlit as st
 
 from playground import narrate, plots
-from playground.attribution import METHODS, SHORT_NAMES, attribute
+from playground.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute
 from playground.explain import latex_lines, unit_step, verdict_word
 from playground.trace import trace
 from ui import common, style
@@ -13,7 +13,7 @@ from ui.state import Field, PageState, one_of, parse_int
 STATE = PageState(
     Field("play.sentence", "s", common.DEFAULT_SENTENCE, parse=common.clean_input),
     common.model_field("model", "model"),
-    Field("play.method", "method", "occlusion", valid=one_of(METHODS)),
+    Field("play.method", "method", "occlusion", parse=lambda v: ALIASES.get(v, v), valid=one_of(METHODS)),
     Field("play.layer", "layer", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 8),
     Field("play.unit", "unit", 0, parse=parse_int, valid=lambda v: 0 <= v < 4096),
     Field("play.token", "tok", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 100_000),
@@ -86,6 +86,11 @@ att = attribute(tm.model, tr, method)
 st.html(common.chips_html(tr.tokens, tr.oov, att.scores, att.unit))
 st.caption(f"Blue words push towards positive, red towards negative; darker = stronger. {METHODS[method]}. "
            "Dashed chips with ° are out of vocabulary.")
+said = account(att, tr, escape=common.md_escape)
+for sentence in (s for s, warn in said if warn):  # integrated gradients that do not add up: in red
+    st.markdown(f":red[**{sentence}**]")
+if any(not warn for _, warn in said):
+    st.caption("  \n".join(s for s, warn in said if not warn))  # one block, a line per fact
 
 # --- gates and hidden state ------------------------------------------------------------------
 n_layers = len(tr.layers)
