@@ -65,6 +65,7 @@ def cmd_models(args) -> int:
 def cmd_predict(args) -> int:
     from . import zoo
     from .account import account
+    from .narrate import curve_story
     from .trace import fused_prob, trace
 
     tm = zoo.resolve(args.model)
@@ -87,6 +88,8 @@ def cmd_predict(args) -> int:
         acc = account(tr)  # full precision, so that the sums can be checked (docs: README)
         out.update(prior_logit=acc.prior_logit, step_logits=acc.step_logits.tolist(),
                    contributions=acc.contributions.tolist())
+        # the curve's story as the pages say it: prior, biggest move, 0.5 crossings (playground/narrate.py)
+        out.update(prior=tr.prob0, story=curve_story(tr).as_dict())
         print(json.dumps(out, ensure_ascii=True))
         return 0
     word = "positive" if label else "negative"
