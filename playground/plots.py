@@ -338,38 +338,81 @@ def _loss_accuracy_layout(fig: go.Figure, height: int, bottom: int) -> go.Figure
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
     _layout(fig, "", height)
-    # the legend starts below the axis titles; on a phone it wraps into rows and the bottom margin grows
-    fig.update_layout(legend=dict(orientation="h", y=-0.42, yanchor="top", x=0, xanchor="left"),
+    # the legend sits at the foot of the figure, placed relative to the container: plotly reserves
+    # its rows below the bottom margin, so however many rows it wraps into on a phone it never
+    # reaches the "epoch" titles (placed relative to the plot, it slid up into them as it grew)
+    fig.update_layout(legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left"),
                       margin=dict(t=60, b=bottom, autoexpand=True))
     return fig
 
 
-def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (), height: int = 330) -> go.Figure:
+KEPT_COLOR = "#2ca02c"
+AVERAGED = " (moving-average weights)"
+
+
+def _kept_label(at: float, live: bool) -> str:
+    return f"{'best so far' if live else 'kept weights'} (epoch {at:.2f})"
+
+
+def _kept_point(history: Sequence[dict], at: float | None) -> dict | None:
+    """The history row of the kept checkpoint (the one validated at epoch `at`)."""
+    if at is None:
+        return None
+    return next((h for h in history if abs(h["epoch"] - at) < 1e-9), None)
+
+
+def training_curves(history: Sequence[dict], batch_history: Sequence[dict] = (), height: int = 330,
+                    averaged: bool = False, kept_at: float | None = None, live: bool = False) -> go.Figure:
     """Loss (left) and accuracy (right) against epochs: per-batch loss faintly, train and
-    validation at every validation pass."""
+    validation at every validation pass. `averaged`: validation scored the moving average of the
+    weights (the names say so). `kept_at`: the epoch of the kept checkpoint (of the best so far,
+    when `live`), marked with a star on both validation curves (on the training curves when there
+    was no validation) and a dotted vertical line."""
     fig = _loss_accuracy_subplots()
     if batch_history:
         fig.add_trace(go.Scatter(x=[b["epoch"] for b in batch_history], y=[b["loss"] for b in batch_history],
-                                 mode="lines", name="batch loss", line=dict(color="#bbbbbb", width=1),
+                                 mode="lines", name="batch loss (live weights)", line=dict(color="#bbbbbb", width=1),
                                  hovertemplate="epoch %{x:.2f}<br>batch loss %{y:.3f}<extra></extra>"), 1, 1)
     x = [h["epoch"] for h in history]
-    series = [("loss", "train loss", "#1f77b4", 1), ("val_loss", "validation loss", "#ff7f0e", 1),
-              ("acc", "train accuracy", "#1f77b4", 2), ("val_acc", "validation accuracy", "#ff7f0e", 2)]
-    for key, name, color, col in series:
+    val_name = "validation" + (AVERAGED if averaged else "")
+    # one legend entry per kind of curve (both plots share it), so a phone's legend stays short
+    series = [("loss", "training", "loss", "#1f77b4", 1), ("val_loss", val_name, "loss", "#ff7f0e", 1),
+              ("acc", "training", "accuracy", "#1f77b4", 2), ("val_acc", val_name, "accuracy", "#ff7f0e", 2)]
+    shown = set()
+    for key, name, what, color, col in series:
         ys = [h.get(key) for h in history]
         if any(y is not None for y in ys):
             fig.add_trace(go.Scatter(x=x, y=ys, mode="lines+markers", name=name, marker=dict(size=6),
+                                     legendgroup=name, showlegend=name not in shown,
                                      line=dict(color=color, width=2, dash="solid" if key.startswith("val") else "dot"),
-                                     hovertemplate=f"epoch %{{x:.2f}}<br>{name} %{{y:.4f}}<extra></extra>"), 1, col)
+                                     hovertemplate=f"epoch %{{x:.2f}}<br>{name} {what} %{{y:.4f}}<extra></extra>"),
+                          1, col)
+            shown.add(name)
+    row = _kept_point(history, kept_at)
+    if row is not None:
+        label = _kept_label(kept_at, live)
+        keys = ("val_loss", "val_acc") if row.get("val_acc") is not None else ("loss", "acc")
+        for col, key in enumerate(keys, start=1):
+            fig.add_trace(go.Scatter(
+                x=[kept_at], y=[row[key]], mode="markers", name=label, legendgroup="kept", showlegend=col == 1,
+                marker=dict(symbol="star", size=15, color=KEPT_COLOR, line=dict(color="#ffffff", width=1)),
+                hovertemplate=f"{label}<br>{key.replace('val_', 'validation ').replace('acc', 'accuracy')} "
+                              "%{y:.4f}<extra></extra>"), 1, col)
+            fig.add_vline(x=kept_at, line=dict(color=KEPT_COLOR, dash="dot", width=1), row=1, col=col)
     return _loss_accuracy_layout(fig, height, bottom=110)
 
 
 def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360,
-                cut_short: Collection[str] = ()) -> go.Figure:
+                cut_short: Collection[str] = (), averaged: bool = False,
+                kept: Mapping[str, float | None] | None = None, live: bool = False) -> go.Figure:
     """Cells trained on the same data (keys: rnn, lstm, gru): loss (left) and accuracy (right)
     against epochs, one colour per cell; validation solid, training dotted. Cells in `cut_short`
-    (stopped by the time cap) say so in the legend."""
+    (stopped by the time cap) say so in the legend. `averaged`: validation scored the moving
+    average of the weights. `kept`: arch -> epoch of its kept checkpoint (best so far when
+    `live`), a star in the cell's colour on its validation accuracy."""
     fig = _loss_accuracy_subplots()
+    kept = kept or {}
+    star_legend = True
     for arch, history in histories.items():
         title, color = cell(arch).title, cell(arch).color
         if arch in cut_short:
@@ -381,6 +424,8 @@ def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360,
             if not any(y is not None for y in ys):
                 continue
             val = kind == "validation"
+            if val and averaged:
+                kind += AVERAGED
             fig.add_trace(go.Scatter(
                 x=x, y=ys, mode="lines+markers" if val else "lines", legendgroup=arch,
                 name=f"{title} {kind}", showlegend=col == 1,
@@ -388,20 +433,34 @@ def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360,
                 marker=dict(size=6),
                 hovertemplate=f"{title}<br>epoch %{{x:.2f}}<br>{kind} {'loss' if col == 1 else 'accuracy'} "
                               f"%{{y:.4f}}<extra></extra>"), 1, col)
+        row = _kept_point(history, kept.get(arch))
+        if row is not None:
+            key = "val_acc" if row.get("val_acc") is not None else "acc"
+            label = f"{cell(arch).title} {_kept_label(kept[arch], live)}"
+            fig.add_trace(go.Scatter(
+                x=[kept[arch]], y=[row[key]], mode="markers", legendgroup="kept", showlegend=star_legend,
+                name="best so far" if live else "kept weights",
+                marker=dict(symbol="star", size=15, color=color, line=dict(color="#ffffff", width=1)),
+                hovertemplate=f"{label}<br>{'validation' if key == 'val_acc' else 'training'} accuracy "
+                              "%{y:.4f}<extra></extra>"), 1, 2)
+            star_legend = False
     return _loss_accuracy_layout(fig, height, bottom=120)
 
 
 def probe_curves(snapshots: Sequence[tuple[str, Trace]], height: int = 330) -> go.Figure:
-    """The probe sentence's prediction curve after each epoch; the newest is darkest."""
+    """The probe sentence's prediction curve after each epoch; the newest is darkest. A snapshot
+    labelled "kept model …" (the weights registered when training ends) is drawn last, in the
+    kept-checkpoint colour."""
     fig = go.Figure()
     fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
     n = len(snapshots)
     for k, (label, tr) in enumerate(snapshots):
         alpha = 0.25 + 0.75 * (k + 1) / max(1, n)
         labels = token_labels(tr.tokens, tr.oov)
+        color = KEPT_COLOR if label.startswith("kept model") else f"rgba(230,97,1,{alpha:.2f})"
         fig.add_trace(go.Scatter(
             x=np.arange(tr.n_steps), y=tr.step_probs, mode="lines+markers", name=html.escape(label),
-            line=dict(color=f"rgba(230,97,1,{alpha:.2f})", width=3 if k == n - 1 else 1.5),
+            line=dict(color=color, width=3 if k == n - 1 else 1.5),
             marker=dict(size=6 if k == n - 1 else 4), customdata=np.array(labels, dtype=object),
             hovertemplate=f"{html.escape(label)}<br>after <b>%{{customdata}}</b>: %{{y:.3f}}<extra></extra>"))
     fig.update_layout(showlegend=True)  # even after one epoch: the label says which epoch is drawn

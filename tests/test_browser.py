@@ -655,7 +655,8 @@ def test_train_stop_keeps_the_best_weights(server, browser, page):
     assert "stopped" in ready.inner_text() and "stopped-gru" in ready.inner_text()
     wait_settled(page, timeout=60)
     no_exception(page)
-    assert page.get_by_text("Models in this session: stopped-gru").count() == 1
+    assert page.get_by_text("Models in this session").count() == 1  # listed, each with its Remove button
+    assert page.get_by_text("1. stopped-gru", exact=True).count() == 1
     assert _train_threads(server["pid"]) == 0
     assert page.locator('[data-testid="stProgress"]').count() == 0  # the live view is gone
 

@@ -212,3 +212,58 @@ def test_heatmap_on_the_full_text_axis_leaves_unread_columns_empty(small_vocab):
     assert not np.isnan(np.asarray(other.data[0].z, dtype=float)).any()
     # without an axis (the Playground), the heatmap has only the columns the model read
     assert np.asarray(plots.heatmap(rnn, "h").data[0].z).shape == (rnn.hidden_size, 200)
+
+
+# --- Train: which weights the curves score, and the kept checkpoint ------------------------------------
+_HIST = [{"epoch": 0.5, "loss": 0.70, "acc": 0.50, "val_loss": 0.69, "val_acc": 0.55},
+         {"epoch": 1.0, "loss": 0.60, "acc": 0.60, "val_loss": 0.62, "val_acc": 0.71},
+         {"epoch": 1.5, "loss": 0.50, "acc": 0.70, "val_loss": 0.64, "val_acc": 0.66}]
+
+
+def test_training_curves_mark_the_kept_checkpoint_and_name_the_weights_validation_scores():
+    fig = plots.training_curves(_HIST, averaged=True, kept_at=1.0)
+    val = [d for d in fig.data if d.name == "validation (moving-average weights)"]
+    assert [list(d.y) for d in val] == [[0.69, 0.62, 0.64], [0.55, 0.71, 0.66]]  # loss, accuracy
+    assert [d.showlegend for d in val] == [True, False]  # one legend entry for both plots
+    assert "validation (moving-average weights) accuracy" in val[1].hovertemplate
+    stars = [d for d in fig.data if d.marker.symbol == "star"]
+    assert [(list(d.x), list(d.y)) for d in stars] == [([1.0], [0.62]), ([1.0], [0.71])]  # on both validation curves
+    assert stars[0].name == "kept weights (epoch 1.00)" and [d.showlegend for d in stars] == [True, False]
+    assert [s.x0 for s in fig.layout.shapes] == [1.0, 1.0]  # a dotted line through both plots
+    plain = plots.training_curves(_HIST)
+    assert "validation" in [d.name for d in plain.data]  # without the average, no claim about it
+    assert not [d for d in plain.data if d.marker.symbol == "star"] and not plain.layout.shapes
+    live = plots.training_curves(_HIST, kept_at=1.0, live=True)
+    assert any(d.name == "best so far (epoch 1.00)" for d in live.data)
+
+
+def test_training_curves_without_validation_mark_the_final_weights_on_the_training_curves():
+    hist = [{**h, "val_loss": None, "val_acc": None} for h in _HIST]
+    fig = plots.training_curves(hist, kept_at=1.5)
+    stars = [d for d in fig.data if d.marker.symbol == "star"]
+    assert [(list(d.x), list(d.y)) for d in stars] == [([1.5], [0.50]), ([1.5], [0.70])]
+
+
+def test_loss_accuracy_legends_sit_below_the_epoch_titles_however_they_wrap():
+    """Placed relative to the plot area, the legend slid up into the "epoch" titles on a phone
+    (its rows grew the bottom margin, which shrank the plot it was placed against)."""
+    for fig in (plots.training_curves(_HIST, kept_at=1.0), plots.race_curves({"rnn": _HIST, "gru": _HIST})):
+        legend = fig.layout.legend
+        assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
+
+
+def test_race_curves_star_each_cells_kept_checkpoint_and_say_which_weights_validation_scores():
+    fig = plots.race_curves({"rnn": _HIST, "gru": _HIST[:2]}, averaged=True, kept={"rnn": 1.0, "gru": 0.5})
+    stars = [d for d in fig.data if d.marker.symbol == "star"]
+    assert [(list(d.x), list(d.y), d.marker.color) for d in stars] == [
+        ([1.0], [0.71], cell("rnn").color), ([0.5], [0.55], cell("gru").color)]
+    assert [d.showlegend for d in stars] == [True, False] and stars[0].name == "kept weights"
+    assert "SimpleRNN validation (moving-average weights)" in {d.name for d in fig.data if d.showlegend}
+
+
+def test_probe_curves_draw_the_kept_model_last_in_the_kept_colour(small_vocab):
+    m = random_model("gru", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "the film was good")
+    fig = plots.probe_curves([("epoch 1", tr), ("epoch 2", tr), ("kept model (epoch 1.00)", tr)])
+    assert [d.name for d in fig.data] == ["epoch 1", "epoch 2", "kept model (epoch 1.00)"]
+    assert fig.data[-1].line.color == plots.KEPT_COLOR and fig.data[-1].line.width == 3

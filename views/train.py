@@ -3,7 +3,7 @@ worker thread, ui.training), watch its curves and a probe sentence's reading liv
 result on every page. The settings are in the URL; their defaults are playground.options'."""
 import streamlit as st
 
-from playground import plots, zoo
+from playground import plots, timing, zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_summary
 from playground.options import TRAIN_ROWS, build_recipe, train_defaults
@@ -192,6 +192,57 @@ name = _model_name()
 bad_name = name in zoo.BUNDLED
 if bad_name:
     st.warning("Give the model a name that is not one of the bundled models' names.")
+
+
+def _quote(names) -> str:
+    return " and ".join(f"“{common.md_escape(n)}”" for n in names)
+
+
+def _secs(x: float) -> str:
+    return "under 1 s" if x < 1 else f"{x:.0f} s"
+
+
+def _estimate_notes(recipe) -> None:
+    """Before Train or Race is pressed: how long the run should take and whether every epoch
+    fits in the time cap (playground.timing, from measured runs); never a time above the cap."""
+    with st.spinner("Counting the data's tokens (once per server)…"):
+        est = timing.estimate(recipe, TIME_CAP_S)
+        race = timing.race(recipe, ARCHS, TIME_CAP_S)
+    n, busy = est.epochs, est.busy_factor
+    epochs = f"{n} epoch{'s' if n > 1 else ''}"
+    if not est.fits:
+        st.warning(f"**{n} epochs will not fit in the {TIME_CAP_S} s time cap.** At the estimated pace about "
+                   f"{est.epochs_in_cap:.1f} of them do (fewer when the server is busy); training then stops and "
+                   "keeps the best weights so far. To finish every epoch: fewer epochs or rows, a shorter maximum "
+                   "length, a smaller network or a larger batch.")
+    elif not est.fits_when_busy:
+        st.info(f"Estimated training time: about {_secs(est.seconds)} for {epochs} on a quiet server. When "
+                f"other visitors are training it may take up to {busy:g}x as long and stop at the {TIME_CAP_S} s "
+                f"cap after about {n * TIME_CAP_S / (est.seconds * busy):.1f} epochs, keeping the best weights so far.")
+    else:
+        span = (f"about {est.seconds:.0f}–{_secs(est.seconds * busy)} (the lower figure on a quiet server, the "
+                "higher when other visitors are training too)") if est.seconds >= 1 else "under 1 s"
+        st.caption(f"Estimated training time (after the data is read): {span} for {epochs}, within the "
+                   f"{TIME_CAP_S} s time cap.")
+    cut = {ARCH_TITLES[a]: e for a, e in race.items() if not e.fits}
+    if cut:
+        share = TIME_CAP_S // len(race)
+        st.caption(f"A race gives each cell {share} s, so it would cut "
+                   + ", ".join(f"{t} short (about {e.epochs_in_cap:.1f} of {n} epochs)" for t, e in cut.items())
+                   + ".")
+
+
+if recipe is not None:
+    _estimate_notes(recipe)
+have = list(common.session_models())
+drops = {what: common.dropped_by(have, new) for what, new in
+         (("Training", [name]), ("a race", [f"race-{a}-{ds}" for a in ARCHS]))}
+if any(drops.values()) and not active:
+    said = [f"{what} will drop {_quote(gone)}" for what, gone in drops.items() if gone]
+    said = "; ".join(said)
+    st.warning(said[0].upper() + said[1:] + f". This session keeps at most {common.MAX_SESSION_MODELS} models, "
+               "the oldest going first: to choose which goes, remove a model under “Models in this session” at "
+               "the bottom of the page first.")
 busy = "A run is going: wait for it or press Stop first."
 buttons = st.container(horizontal=True, gap="small")  # one row that wraps on a phone
 buttons.button("Train", type="primary", key="train.start", on_click=_start, args=("single",),
@@ -228,8 +279,11 @@ def _progress_text(snap: dict) -> tuple[float, str]:
         text += " · stopping after this batch, keeping the best weights…"
     elif snap["phase"] == "finishing":
         text += " · measuring the best weights on TEST…"
-    elif not race and 0 < frac < 1:
-        text += f" · about {ev.elapsed / frac - ev.elapsed:.0f} s left"
+    elif ev.fraction > 0 and ev.kind != "end":
+        left, capped = timing.remaining_seconds(ev.elapsed, ev.fraction, epochs, snap["cap"])
+        at = min(float(epochs), ev.fraction * snap["cap"] / ev.elapsed) if capped and ev.elapsed > 0 else epochs
+        text += (f" · the {snap['cap']:g} s time cap stops it in about {left:.0f} s, near epoch {at:.1f} of {epochs}"
+                 if capped else f" · about {left:.0f} s left")
     return frac, text
 
 
@@ -245,13 +299,16 @@ def _live() -> None:
     if snap["n_cells"] > 1:
         if any(snap["histories"].values()):
             st.markdown("**The race: same data, settings and seed for each cell**")
-            st.plotly_chart(plots.race_curves(snap["histories"]), key="race.live")
+            st.plotly_chart(plots.race_curves(snap["histories"], averaged=snap["averaged"], kept=snap["kept"],
+                                              live=True), key="race.live")
         return
     if snap["history"] or snap["batch_history"]:
         st.markdown("**Training curves**")
-        st.plotly_chart(plots.training_curves(snap["history"], snap["batch_history"]), key="train.live.curves")
+        st.plotly_chart(plots.training_curves(snap["history"], snap["batch_history"], averaged=snap["averaged"],
+                                              kept_at=snap["best_at"], live=True), key="train.live.curves")
     if snap["probe"]:
-        st.markdown("**How it reads the probe sentence, epoch by epoch**")
+        st.markdown("**How it reads the probe sentence, epoch by epoch**" +
+                    (" (the moving-average weights, as validated)" if snap["averaged"] else ""))
         st.plotly_chart(plots.probe_curves(snap["probe"]), key="train.live.probe")
 
 
@@ -272,10 +329,16 @@ if res:
         (st.warning if res["status"] in ("diverged", "timeout") else st.success)(
             f"{status} “{common.md_escape(res['name'])}” is ready in every page's model picker.")
         if res.get("notice"):
-            st.info(res["notice"])
+            st.info(common.md_escape(res["notice"]))
         m1, m2, m3 = st.columns(3)
         m1.metric(f"TEST accuracy ({rep.n:,} {DATASET_TITLES[card['dataset']]})", f"{rep.accuracy:.1%}")
-        m2.metric("Best validation accuracy", f"{card['val_accuracy']:.1%}", help=f"at epoch {card['best_epoch']}")
+        weights = "moving-average weights" if res.get("averaged") else "weights"
+        if card.get("val_accuracy") is not None:
+            m2.metric("Validation accuracy of the kept weights", f"{card['val_accuracy']:.1%}",
+                      help=f"The best validation score, of the {weights} at epoch {res.get('best_at') or 0:.2f}: "
+                           "those weights are kept (the star on the curves).")
+        else:
+            m2.metric("Validation accuracy", "none held out", help=f"The final {weights} are kept.")
         m3.metric("Training time", f"{card['train_seconds']:.0f} s")
         r1, r2 = st.columns([2, 3])
         with r1:
@@ -283,19 +346,31 @@ if res:
             st.plotly_chart(plots.confusion_matrix(rep.tn, rep.fp, rep.fn, rep.tp), key="train.confusion")
         with r2:
             st.markdown("**Training curves**")
-            st.plotly_chart(plots.training_curves(res["history"], res["batch_history"]), key="train.curves.done")
+            st.plotly_chart(plots.training_curves(res["history"], res["batch_history"], averaged=res.get("averaged"),
+                                                  kept_at=res.get("best_at")), key="train.curves.done")
         if res.get("probe"):
             st.markdown("**How it read the probe sentence, epoch by epoch**")
             st.plotly_chart(plots.probe_curves(res["probe"]), key="train.probe.done")
+            last = res["probe"][-1][0]
+            if last.startswith("kept model"):
+                st.caption(f"The green curve, “{common.md_escape(last)}”, is the model now in your model picker "
+                           f"(its weights rounded for storage, as in the file); the orange ones are the "
+                           f"{'moving-average ' if res.get('averaged') else ''}weights after each epoch.")
         st.markdown("**Most confidently wrong TEST sentences** (open one in the Playground to see why)")
         for text, label, p in rep.confidently_wrong:
-            short = text if len(text) <= 160 else text[:157] + "…"
-            st.page_link("views/playground.py", label=f"{'positive' if label else 'negative'} text read as "
-                         f"{p:.0%} positive: {short}", icon="🔎", query_params={"s": text[:2000], "model": res["name"]})
+            with st.container(border=True):
+                st.markdown(f"Labelled **{'positive' if label else 'negative'}**; the model reads it as "
+                            f"**{p:.0%} positive**")
+                shown = text if len(text) <= 600 else "…" + text[-600:]  # the end is what the model read last
+                st.markdown(common.md_escape(shown))
+                st.page_link("views/playground.py", label="Open it in the Playground", icon="🔎",
+                             query_params={"s": text[:2000], "model": res["name"]})
         tm = common.session_models().get(res["name"])
         if tm is not None:
             st.download_button("Download the model file", zoo.to_bytes(tm), file_name=f"{res['name']}.safetensors",
                                mime="application/octet-stream", key="train.download")
+            st.caption("Models trained here live in this browser tab only: closing or reloading the tab loses "
+                       "them. Download the file to keep it; upload it below to use it again.")
 
 res = ss.get("race.result")
 if res:
@@ -321,7 +396,7 @@ if res:
     if res.get("not_trained"):
         st.warning("Not trained: " + ", ".join(res["not_trained"]) + " (the race was stopped first).")
     if res.get("notice"):
-        st.info(res["notice"])
+        st.info(common.md_escape(res["notice"]))
     status_words = {"done": "finished", "timeout": "cut short by the time cap", "stopped": "stopped by you",
                     "diverged": "diverged"}
     if rows:
@@ -332,11 +407,19 @@ if res:
             "parameters": st.column_config.NumberColumn(format="localized")})
     if res.get("histories"):
         cut = {a for a in res["histories"] for r in rows if r["cell"] == ARCH_TITLES[a] and r["status"] == "timeout"}
-        st.plotly_chart(plots.race_curves(res["histories"], cut_short=cut), key="race.curves.done")
-        st.caption("Solid lines: validation; dotted: training (running mean over the epoch so far). The cells "
+        st.plotly_chart(plots.race_curves(res["histories"], cut_short=cut, averaged=res.get("averaged", False),
+                                          kept=res.get("kept")), key="race.curves.done")
+        st.caption("Solid lines: validation" + (" (of the moving average of each cell's weights)"
+                                                if res.get("averaged") else "") +
+                   "; dotted: training (running mean over the epoch so far); a star: the weights each cell "
+                   "keeps. The cells "
                    "read the same sentences in the same order from the same seed, so the differences come from "
                    "the cell. On long IMDB reviews the SimpleRNN usually falls behind: its gradient through many "
                    "steps vanishes, which the LSTM's and GRU's gates were designed to avoid.")
+    raced = [r["model"] for r in rows if r["model"] in common.session_models()]
+    if len(raced) > 1:
+        st.page_link("views/compare.py", label=f"Compare the {len(raced)} models on one sentence", icon="⚖️",
+                     query_params={"models": ",".join(raced)})
     for r in rows:
         st.page_link("views/playground.py", label=f"Open {r['model']} in the Playground", icon="🔬",
                      query_params={"model": r["model"]})
@@ -344,6 +427,11 @@ if res:
 # --- upload -----------------------------------------------------------------------------------
 st.divider()
 st.subheader("Use a model file")
+mine = list(common.session_models())
+if len(mine) >= common.MAX_SESSION_MODELS:
+    st.warning(f"This session already holds {len(mine)} models, the most it keeps: an upload will drop "
+               f"{_quote(common.dropped_by(mine, ['an uploaded model']))}. Remove a model below first to choose "
+               "which goes.")
 up = st.file_uploader("Upload a .safetensors model file saved from this app", type=["safetensors"],
                       key="train.upload", max_upload_size=64)
 if up is not None:
@@ -357,8 +445,22 @@ if up is not None:
         if base not in common.session_models():
             notice = common.add_session_model(tm)
             if notice:
-                st.info(notice)
+                st.info(common.md_escape(notice))
         st.success(f"“{common.md_escape(tm.name)}” ({tm.config.title}) is ready in every page's model picker.")
+
+
+def _remove(name: str) -> None:
+    common.remove_session_model(name)
+
+
+st.markdown(f"**Models in this session** (at most {common.MAX_SESSION_MODELS}; a new one beyond that drops the "
+            "oldest; all of them are gone when the tab is closed or reloaded)")
 mine = list(common.session_models())
-st.caption("Models in this session: " + (", ".join(common.md_escape(n) for n in mine) if mine else "none yet") +
-           f" (at most {common.MAX_SESSION_MODELS}; the oldest is dropped first).")
+if not mine:
+    st.caption("None yet: train one above or upload a file.")
+for i, n in enumerate(mine):
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row.markdown(f"{i + 1}\\. {common.md_escape(n)}" + (" · the oldest, dropped first" if i == 0 and
+                                                         len(mine) >= common.MAX_SESSION_MODELS else ""))
+    row.button("Remove", key=f"train.remove.{n}", on_click=_remove, args=(n,), disabled=active,
+               help="Forget this model now (download it first to keep it).")
