@@ -230,6 +230,36 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_estimate(args) -> int:
+    """The Train page's time estimate: one epoch's work, its estimated seconds, and what the time
+    cap (--max-seconds; a race gives each cell a third) allows."""
+    from . import timing
+    from .models import ARCHS
+    from .options import TRAIN_OPTIONS, build_recipe
+
+    values = {o.name: getattr(args, o.name) for o in TRAIN_OPTIONS if hasattr(args, o.name)}
+    try:
+        recipe = build_recipe(values)
+        work = timing.workload(recipe)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    est = timing.estimate(recipe)
+    race = timing.race(recipe, ARCHS, recipe.train.max_seconds) if args.race else {}
+    if args.json:
+        print(json.dumps({"workload": work.to_dict(), "estimate": est.to_dict(),
+                          "race": {a: e.to_dict() for a, e in race.items()}}, indent=1))
+        return 0
+    cap = "no time cap" if est.cap is None else f"cap {est.cap:g} s"
+    print(f"{recipe.model.arch} on {recipe.dataset}: {work.rows:,} rows in {work.batches:,} batches per epoch, "
+          f"about {est.epoch_seconds:.1f} s per epoch on a quiet machine (up to {est.busy_factor:g}x when busy)")
+    print(f"{est.epochs} epochs: about {est.capped_seconds:.0f} s ({cap}); "
+          + ("every epoch fits" if est.fits else f"about {est.epochs_in_cap:.1f} epochs fit"))
+    for a, e in race.items():
+        print(f"race, {a}: about {e.capped_seconds:.0f} s of its {e.cap:g} s; "
+              + ("every epoch fits" if e.fits else f"about {e.epochs_in_cap:.1f} epochs fit"))
+    return 0
+
+
 def _add_train_options(s: argparse.ArgumentParser) -> None:
     """One flag per option of `options.TRAIN_OPTIONS`, with its default and meaning in --help.
     Flags not given stay out of the namespace, so `build_recipe` fills in the dataset's defaults."""
@@ -405,6 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(s)
     s.set_defaults(fn=cmd_train)
 
+    s = sub.add_parser("estimate", help="how long training would take, and how many epochs fit a time cap",
+                       description="The Train page's time estimate for the same options as train (the page uses "
+                                   "--max-seconds 120). Reading the data is not counted, as the cap does not.")
+    s.add_argument("--race", action="store_true", help="also each cell of a race, with a third of the cap each")
+    s.add_argument("--json", action="store_true", help="the epoch's work, the estimate, and the race's")
+    _add_train_options(s)
+    s.set_defaults(fn=cmd_estimate)
+
     s = sub.add_parser("explain", help="word importance: each token's raw score (and IG's gap)")
     s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
     s.add_argument("--method", required=True, choices=["occlusion", "ig", "grad_x_input", "step"],
@@ -440,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise CliError("choose a command: models, predict, explain, evaluate, export, train, paired, bench "
+            raise CliError("choose a command: models, predict, explain, evaluate, export, train, estimate, paired, "
+                           "bench "
                            "(see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:

@@ -241,3 +241,18 @@ def test_predict_json_tells_the_curves_story_as_the_pages_do():
     sides = curve >= 0.5
     assert [c["t"] for c in story["crossings"]] == [t for t in range(len(curve) - 1) if sides[t] != sides[t + 1]]
     assert f"“{b['token']}” (token {b['t'] + 1})" in story["sentence"]
+
+
+def test_estimate_prints_the_train_pages_numbers_and_never_more_than_the_cap():
+    from playground import timing
+    from playground.options import build_recipe
+
+    r = cli("estimate", "--json", "--race", "--max-seconds", "120", "--hidden-size", "256", "--epochs", "20",
+            "--limit", "3000", "--mix", "none")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    recipe = build_recipe({"max_seconds": 120.0, "hidden_size": 256, "epochs": 20, "limit": 3000, "mix": None})
+    assert out["estimate"] == pytest.approx(timing.estimate(recipe).to_dict())
+    assert out["workload"] == timing.workload(recipe).to_dict()
+    assert out["estimate"]["capped_seconds"] <= 120 and set(out["race"]) == {"rnn", "lstm", "gru"}
+    assert all(e["cap"] == 40 and e["capped_seconds"] <= 40 for e in out["race"].values())
