@@ -36,7 +36,8 @@ COSTS = {
     "token_weight": {"rnn": 1.28e-10, "lstm": 8.28e-11, "gru": 9.58e-11},
 }
 # The same setting measured again while the other engineers' work loaded the machine took up to
-# 2.1x as long (an IMDB GRU: 3.1 s and 6.6 s per epoch): a busy server may be about twice as slow.
+# 2.1x as long (an IMDB GRU: 3.1 s and 6.6 s per epoch), and whole runs of the Train page's recipe
+# under that load 1.4-1.95x as long as estimated: a busy server may be about twice as slow.
 BUSY_FACTOR = 2.0
 
 
@@ -144,12 +145,20 @@ class Estimate:
     busy_factor: float
 
     @property
+    def epochs_in_cap_when_busy(self) -> float:
+        """Epochs that fit in the cap at BUSY_FACTOR times the estimated time per epoch."""
+        if self.cap is None or self.epoch_seconds <= 0:
+            return float(self.epochs)
+        return min(float(self.epochs), self.cap / (self.epoch_seconds * self.busy_factor))
+
+    @property
     def capped_seconds(self) -> float:
         """What the run will take at most: the estimate, never more than the cap."""
         return self.seconds if self.cap is None else min(self.seconds, self.cap)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "capped_seconds": self.capped_seconds}
+        return {**asdict(self), "capped_seconds": self.capped_seconds,
+                "epochs_in_cap_when_busy": self.epochs_in_cap_when_busy}
 
 
 def estimate(recipe: Recipe, cap: float | None = None) -> Estimate:

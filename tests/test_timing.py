@@ -40,6 +40,7 @@ def test_the_estimate_never_promises_more_than_the_cap():
     tight = timing.estimate(recipe, cap=per * 2.5)
     assert not tight.fits and not tight.fits_when_busy
     assert tight.epochs_in_cap == pytest.approx(2.5) and tight.capped_seconds == pytest.approx(per * 2.5)
+    assert tight.epochs_in_cap_when_busy == pytest.approx(2.5 / timing.BUSY_FACTOR)
     busy = timing.estimate(recipe, cap=per * 15)  # fits at the quiet pace, not at twice that
     assert busy.fits and not busy.fits_when_busy
     race = timing.race(recipe, ("rnn", "gru"), cap=per * 4)

@@ -211,14 +211,14 @@ def _estimate_notes(recipe) -> None:
     n, busy = est.epochs, est.busy_factor
     epochs = f"{n} epoch{'s' if n > 1 else ''}"
     if not est.fits:
-        st.warning(f"**{n} epochs will not fit in the {TIME_CAP_S} s time cap.** At the estimated pace about "
-                   f"{est.epochs_in_cap:.1f} of them do (fewer when the server is busy); training then stops and "
-                   "keeps the best weights so far. To finish every epoch: fewer epochs or rows, a shorter maximum "
-                   "length, a smaller network or a larger batch.")
+        st.warning(f"**{n} epochs will not fit in the {TIME_CAP_S} s time cap.** About {est.epochs_in_cap:.1f} "
+                   f"of them do on a quiet server, about {est.epochs_in_cap_when_busy:.1f} when other visitors are "
+                   "training too; training then stops and keeps the best weights so far. To finish every epoch: "
+                   "fewer epochs or rows, a shorter maximum length, a smaller network or a larger batch.")
     elif not est.fits_when_busy:
         st.info(f"Estimated training time: about {_secs(est.seconds)} for {epochs} on a quiet server. When "
                 f"other visitors are training it may take up to {busy:g}x as long and stop at the {TIME_CAP_S} s "
-                f"cap after about {n * TIME_CAP_S / (est.seconds * busy):.1f} epochs, keeping the best weights so far.")
+                f"cap after about {est.epochs_in_cap_when_busy:.1f} epochs, keeping the best weights so far.")
     else:
         span = (f"about {est.seconds:.0f}–{_secs(est.seconds * busy)} (the lower figure on a quiet server, the "
                 "higher when other visitors are training too)") if est.seconds >= 1 else "under 1 s"
