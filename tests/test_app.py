@@ -1,9 +1,11 @@
 """AppTest per page: runs without exceptions, widgets change what is shown, hostile input is safe,
 query parameters round-trip."""
+import json
 import re
 import threading
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 import streamlit as st
@@ -91,13 +93,13 @@ def test_playground_example_and_unit():
 
 
 def _chips(at) -> str:
-    return next(h.proto.body for h in at.get("html") if "importance" in h.proto.body)
+    return next(h.proto.body for h in at.get("html") if "<span title=" in h.proto.body)
 
 
 def test_playground_importance_method_switch_changes_the_scores():
     at = _at("views/playground.py", query={"s": "not bad at all, a fine film"})
     occlusion = _chips(at)
-    assert "importance" in occlusion and at.segmented_control(key="play.method").value == "occlusion"
+    assert at.segmented_control(key="play.method").value == "occlusion"
     for method in ("ig", "grad_x_input"):
         at.segmented_control(key="play.method").set_value(method).run()
         assert not at.exception, at.exception
@@ -107,6 +109,59 @@ def test_playground_importance_method_switch_changes_the_scores():
         # the same tokens, in the same order: only the scores (colours, hover titles) differ
         assert re.findall(r">([^<]*)</span>", chips) == re.findall(r">([^<]*)</span>", occlusion)
         assert any(c.value.startswith("Blue words") and METHODS[method] in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("method", ["occlusion", "ig"])
+def test_playground_chips_hover_shows_the_raw_score_with_its_unit(method):
+    import html as html_lib
+
+    from playground.attribution import attribute
+    from playground.trace import trace
+
+    text = "not bad at all, a fine film"
+    at = _at("views/playground.py", query={"s": text, "model": "gru-rt", "method": method})
+    tm = zoo.load_bundled("gru-rt")
+    a = attribute(tm.model, trace(tm.model, tm.vocab, text), method)  # the numbers, computed here
+    unit = {"occlusion": "change in P(positive)", "ig": "logit"}[method]
+    titles = [html_lib.unescape(t) for t in re.findall(r'title="([^"]*)"', _chips(at))]
+    assert titles == [f"{tok}: {x:+.4f} {unit}" for tok, x in zip(a.tokens, a.scores)]  # raw, not top = 1
+    k = int(abs(a.scores).argmax())
+    assert any(f"Colours are scaled per sentence: the darkest chip, “{a.tokens[k]}”, scores {a.scores[k]:+.4f} "
+               f"{unit}" in c.value for c in at.caption)
+
+
+def test_playground_integrated_gradients_show_their_gap_and_baseline():
+    from playground.attribution import attribute
+    from playground.trace import trace
+
+    text = "a dull, lifeless film that I loved anyway"
+    at = _at("views/playground.py", query={"s": text, "model": "lstm-imdb", "method": "ig"})
+    tm = zoo.load_bundled("lstm-imdb")
+    tr = trace(tm.model, tm.vocab, text)
+    a = attribute(tm.model, tr, "ig")
+    said = " ".join(c.value for c in at.caption)
+    assert f"The scores sum to {a.scores.sum():+.3f} logit" in said
+    assert f"(gap {a.gap:+.4f}, within the allowed {a.tolerance:.3f}; {a.steps} steps)" in said
+    assert f"Baseline: {tr.n_steps} padding tokens, logit {a.baseline_logit:+.3f}" in said
+    assert "padding tokens as long as the text" in said  # the method's description names the baseline
+
+
+def test_playground_says_in_red_when_integrated_gradients_do_not_add_up(monkeypatch):
+    from playground import attribution, data
+    from playground.text import tokenize
+
+    # rnn-imdb on this review needs 112 path steps; a budget of 32 leaves a gap the page must admit
+    review = [t for t in data.load("imdb", "test").texts if len(tokenize(t)) >= 400][50]
+    monkeypatch.setattr(attribution, "IG_BUDGET", 32)
+    at = _at("views/playground.py", query={"s": review, "model": "rnn-imdb", "method": "ig"})
+    red = [m.value for m in at.markdown if "do not add up" in m.value]
+    assert len(red) == 1 and red[0].startswith(":red[**These scores do not add up") and "after 32 steps" in red[0]
+
+
+def test_playground_old_method_name_delta_opens_step_change():
+    at = _at("views/playground.py", query={"s": "good then bad", "method": "delta"})
+    assert at.segmented_control(key="play.method").value == "step"
+    assert any("The steps sum to" in c.value for c in at.caption)
 
 
 def test_playground_query_params_round_trip():
@@ -461,6 +516,8 @@ def test_train_page_race_trains_three_cells_and_keeps_them():
     assert ((table["TEST accuracy"] > 0) & (table["TEST accuracy"] < 1)).all()
     assert set(table["status"]) == {"finished"}  # in words; a cell cut by the time cap would say so
     assert set(common_models(at)) >= {"race-rnn-rt", "race-lstm-rt", "race-gru-rt"}
+    compare = [p.proto for p in at.get("page_link") if p.proto.page == "compare"]  # one click to Compare the three
+    assert [parse_qs(c.query_string) for c in compare] == [{"models": ["race-rnn-rt,race-lstm-rt,race-gru-rt"]}]
     at.switch_page("views/playground.py").run()
     assert any(o.startswith("race-lstm-rt") for o in at.selectbox(key="model").options)
 
@@ -584,3 +641,87 @@ def test_playground_says_what_its_curve_shows():
     tm = zoo.load_bundled("gru-rt")
     expected = narrate.curve_story(trace(tm.model, tm.vocab, "not bad at all, a **fine** film")).sentence(md_escape)
     assert any(c.value == expected for c in at.caption), [c.value for c in at.caption]
+
+
+# --- Train: the page tells the truth about itself (issue 10, items 6-8) ------------------------------
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _session_with(names: list[str]):
+    from collections import OrderedDict
+
+    from playground.text import Vocab
+    from playground.zoo import TrainedModel
+    from tests.conftest import WORDS, random_model
+
+    vocab = Vocab(["<pad>", "<unk>"] + WORDS)
+    return OrderedDict((n, TrainedModel(name=n, model=random_model("gru", vocab_size=len(vocab)), vocab=vocab,
+                                        card={"dataset": "rt"}, source="session")) for n in names)
+
+
+def test_train_page_warns_before_starting_when_the_epochs_will_not_fit_the_time_cap():
+    at = _at("views/train.py")  # the default run fits, and the page says about how long it takes
+    assert any(c.value.startswith("Estimated training time") for c in at.caption)
+    assert not any("will not fit" in w.value for w in at.warning)
+    at.select_slider(key="train.hidden_size").set_value(256)
+    at.slider(key="train.epochs").set_value(20).run()
+    said = [w.value for w in at.warning if "will not fit" in w.value]
+    assert len(said) == 1 and said[0].startswith("**20 epochs will not fit in the 120 s time cap.**"), said
+    quiet, busy = (float(x) for x in re.search(r"About ([0-9.]+) of them do on a quiet server, about ([0-9.]+) "
+                                               "when", said[0]).groups())
+    assert 0 < busy < quiet < 20
+    assert all(float(x) <= 120 for x in re.findall(r"([0-9.]+) s\b", said[0]))  # no time above the cap
+
+
+def test_train_page_names_the_model_a_run_would_drop_before_it_runs_and_the_result_marks_the_kept_weights():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["user_models"] = _session_with(["first", "second", "third", "fourth"])
+    at.run()
+    _train_page(at, 300, 1).text_input(key="train.name").set_value("tiny").run()
+    warned = [w.value for w in at.warning if "will drop" in w.value]
+    assert len(warned) == 2 and warned[0].startswith("Training will drop “first”; a race will drop “first” and "
+                                                     "“second” and “third”"), warned
+    assert "an upload will drop “first”" in warned[1]
+    at.button(key="train.remove.second").click().run()  # the visitor chooses which goes
+    assert common_models(at) == ["first", "third", "fourth"]
+    assert not any("Training will drop" in w.value for w in at.warning)
+    _finish(_press(at, "train.start"))
+    assert common_models(at) == ["first", "third", "fourth", "tiny"]  # nothing dropped behind the visitor's back
+    curves, probe = (c for c in _charts(at) if any("loss" in (d.get("name") or "") for d in c["data"])
+                     or any((d.get("name") or "").startswith("epoch") for d in c["data"]))
+    stars = [d for d in curves["data"] if d.get("marker", {}).get("symbol") == "star"]
+    best_at = at.session_state["train.result"]["best_at"]
+    assert [d["x"] for d in stars] == [[best_at], [best_at]]
+    assert stars[0]["name"] == f"kept weights (epoch {best_at:.2f})"
+    assert "validation (moving-average weights)" in [d.get("name") for d in curves["data"]]
+    assert probe["data"][-1]["name"] == f"kept model (epoch {best_at:.2f})"
+    tm = common_models_objects(at)["tiny"]  # the kept curve is the registered model's reading
+    from playground.trace import trace
+    assert _array(probe["data"][-1]["y"]) == pytest.approx(list(trace(tm.model, tm.vocab, "I expected to hate it but I "
+                                                                                   "loved it").step_probs))
+    assert any("closing or reloading the tab loses them" in c.value for c in at.caption)
+    wrong = at.session_state["train.result"]["report"].confidently_wrong
+    shown = [m.value for m in at.markdown]
+    assert wrong and all(any(md_escape_text(t) == v for v in shown) for t, _, _ in wrong)  # whole, wrapping
+    links = [p.proto for p in at.get("page_link") if p.proto.page == "playground"]
+    assert [parse_qs(p.query_string)["s"] for p in links] == [[t] for t, _, _ in wrong]
+
+
+def _array(y) -> list:
+    """A plotly spec's numbers (plotly writes arrays as base64 'bdata' with a dtype)."""
+    import base64
+
+    import numpy as np
+
+    return list(np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])) if isinstance(y, dict) else list(y)
+
+
+def common_models_objects(at: AppTest):
+    return at.session_state["user_models"]
+
+
+def md_escape_text(text: str) -> str:
+    from ui.common import md_escape
+
+    return md_escape(text)
