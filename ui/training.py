@@ -261,7 +261,8 @@ class TrainingRun:
 def race_row(tm) -> dict:
     c = tm.card
     return {"cell": ARCH_TITLES[tm.arch], "model": tm.name, "TEST accuracy": c["test_accuracy"],
-            "best validation accuracy": c["val_accuracy"], "best epoch": c["best_epoch"],
+            "best validation accuracy": c["val_accuracy"],
+            "kept at epoch": c["best_at"] if c.get("best_at") is not None else c["best_epoch"],  # the star
             "training time (s)": c["train_seconds"], "parameters": tm.n_params, "status": c["status"]}
 
 

@@ -404,6 +404,7 @@ if res:
         st.dataframe(shown, hide_index=True, column_config={
             "TEST accuracy": st.column_config.NumberColumn(format="percent"),
             "best validation accuracy": st.column_config.NumberColumn(format="percent"),
+            "kept at epoch": st.column_config.NumberColumn(format="%.2f"),
             "parameters": st.column_config.NumberColumn(format="localized")})
     if res.get("histories"):
         cut = {a for a in res["histories"] for r in rows if r["cell"] == ARCH_TITLES[a] and r["status"] == "timeout"}
