@@ -515,6 +515,7 @@ def test_train_page_race_trains_three_cells_and_keeps_them():
     assert list(table["cell"]) == ["SimpleRNN", "LSTM", "GRU"]
     assert ((table["TEST accuracy"] > 0) & (table["TEST accuracy"] < 1)).all()
     assert set(table["status"]) == {"finished"}  # in words; a cell cut by the time cap would say so
+    assert list(table["kept at epoch"]) == [run.result["kept"][a] for a in ("rnn", "lstm", "gru")]  # the stars
     assert set(common_models(at)) >= {"race-rnn-rt", "race-lstm-rt", "race-gru-rt"}
     compare = [p.proto for p in at.get("page_link") if p.proto.page == "compare"]  # one click to Compare the three
     assert [parse_qs(c.query_string) for c in compare] == [{"models": ["race-rnn-rt,race-lstm-rt,race-gru-rt"]}]
