@@ -201,7 +201,7 @@ def chips_html(tokens, oov, scores=None, unit: str | None = None, scale: float |
         rel = 0.0 if s is None or not scale > 0 else s / scale
         alpha = min(1.0, abs(rel)) * 0.85
         bg = f"rgba(33,102,172,{alpha:.2f})" if rel >= 0 else f"rgba(178,24,43,{alpha:.2f})"
-        fg = "#fff" if alpha > 0.5 else "#111"
+        fg = "#fff" if alpha > 0.6 else "#111"  # white text only on a dark enough chip
         border = "2px dashed #999" if oov[k] else "1px solid #ccc"
         score = "" if s is None else f"{s:+.4f}{' ' + unit_word if unit_word else ''}"
         notes = ", ".join(x for x in ("out of vocabulary" if oov[k] else "", score) if x)
