@@ -132,10 +132,12 @@ def _p(x: float) -> str:
     return f"({x:.3f})" if x < 0 else f"{x:.3f}"
 
 
+# The unit drill-down's equations put one step per line (the result on a line of its own), so that
+# a phone (390 px) shows each whole line even with negative numbers in parentheses.
 def _gate_line(s: UnitStep, g: str, fn: str, rec_label: str = "b") -> str:
     inp, rec = s.parts[g]
-    return (rf"{g}_t = {fn}(\underbrace{{{_n(inp)}}}_{{W_{{x{g}}}x_t+b}} + "
-            rf"\underbrace{{{_p(rec)}}}_{{W_{{h{g}}}h_{{t-1}}+{rec_label}}}) = {_n(s.values[g])}")
+    return (rf"\begin{{aligned}}{g}_t &= {fn}(\underbrace{{{_n(inp)}}}_{{W_{{x{g}}}x_t+b}} + "
+            rf"\underbrace{{{_p(rec)}}}_{{W_{{h{g}}}h_{{t-1}}+{rec_label}}})\\ &= {_n(s.values[g])}\end{{aligned}}")
 
 
 # --- SimpleRNN --------------------------------------------------------------------------------
@@ -148,8 +150,9 @@ def _rnn_latex(s: UnitStep) -> list[str]:
     i, r = s.parts["pre"]
     a = s.values["pre"]
     return [
-        rf"a_t = \underbrace{{{_n(i)}}}_{{W_{{x}}x_t+b_x}} + \underbrace{{{_p(r)}}}_{{W_{{h}}h_{{t-1}}+b_h}} = {_n(a)}",
-        rf"h_t = \tanh(a_t) = \tanh({_n(a)}) = {_n(s.h)}",
+        rf"\begin{{aligned}}a_t &= \underbrace{{{_n(i)}}}_{{W_{{x}}x_t+b_x}} + "
+        rf"\underbrace{{{_p(r)}}}_{{W_{{h}}h_{{t-1}}+b_h}}\\ &= {_n(a)}\end{{aligned}}",
+        rf"\begin{{aligned}}h_t &= \tanh(a_t) = \tanh({_n(a)})\\ &= {_n(s.h)}\end{{aligned}}",
     ]
 
 
@@ -181,11 +184,10 @@ def _lstm_latex(s: UnitStep) -> list[str]:
     v = s.values
     lines = [_gate_line(s, g, fn) for g, fn in (("i", r"\sigma"), ("f", r"\sigma"), ("g", r"\tanh"),
                                                 ("o", r"\sigma"))]
-    # one step per line: a phone (390 px) shows the whole line
     lines.append(rf"\begin{{aligned}}c_t &= f_t c_{{t-1}} + i_t g_t\\ &= {_n(v['f'])}\cdot{_p(s.previous['c'])} + "
                  rf"{_n(v['i'])}\cdot{_p(v['g'])}\\ &= {_n(v['c'])}\end{{aligned}}")
-    lines.append(rf"\begin{{aligned}}h_t &= o_t \tanh(c_t)\\ &= {_n(v['o'])}\cdot\tanh({_n(v['c'])}) = "
-                 rf"{_n(s.h)}\end{{aligned}}")
+    lines.append(rf"\begin{{aligned}}h_t &= o_t \tanh(c_t)\\ &= {_n(v['o'])}\cdot\tanh({_n(v['c'])})\\ "
+                 rf"&= {_n(s.h)}\end{{aligned}}")
     return lines
 
 
@@ -231,7 +233,7 @@ def _gru_latex(s: UnitStep) -> list[str]:
         _gate_line(s, "z", r"\sigma"),
         rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b}} + r_t\cdot"
         rf"\underbrace{{{_p(n_rec)}}}_{{W_{{hn}}h_{{t-1}}+b_{{hn}}}})\\ &= \tanh({_n(n_in)} + {_n(v['r'])}\cdot"
-        rf"{_p(n_rec)}) = {_n(v['n'])}\end{{aligned}}",
+        rf"{_p(n_rec)})\\ &= {_n(v['n'])}\end{{aligned}}",
         rf"\begin{{aligned}}h_t &= (1-z_t)\,n_t + z_t\,h_{{t-1}}\\ &= {_n(1 - v['z'])}\cdot{_p(v['n'])} + "
         rf"{_n(v['z'])}\cdot{_p(s.h_prev)}\\ &= {_n(s.h)}\end{{aligned}}",
     ]

@@ -273,7 +273,7 @@ def gate_means(tr: Trace, layer: int = -1, title: str | None = None, height: int
     return fig
 
 
-def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, height: int = 380) -> go.Figure:
+def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, height: int = 400) -> go.Figure:
     """One unit's h and every quantity of its cell across the sentence; the chosen token marked."""
     lt = tr.layers[layer]
     labels = token_labels(tr.tokens, tr.oov)
@@ -291,7 +291,8 @@ def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, 
         fig.add_vline(x=token, line=dict(color="#ff7f00", width=2, dash="dot"))
     fig.update_yaxes(title_text="value")
     _x_axis(fig, labels)
-    return _bottom_legend(_layout(fig, f"Unit {unit} across the sentence", height))
+    fig = _bottom_legend(_layout(fig, f"Unit {unit} across the sentence", height))
+    return fig.update_layout(margin_l=50, margin_r=8)  # a wider plot: two legend entries a row at 390 px
 
 
 def importance_bars(tokens: Sequence[str], oov: Sequence[bool], scores: np.ndarray, title: str,

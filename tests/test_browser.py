@@ -490,17 +490,32 @@ def _legend_on_title(page) -> list[dict]:
             if c["t"] and c["l"] and c["l"]["top"] < c["t"]["bottom"] and c["l"]["bottom"] > c["t"]["top"]]
 
 
+def _widest_unit(model: str) -> int:
+    """The unit whose drill-down equations (default sentence, last token) have the most minus signs:
+    negative numbers come in parentheses, the widest lines."""
+    from playground.explain import latex_lines, unit_step
+    from playground.trace import trace
+    from playground.zoo import load_bundled
+    from ui.common import DEFAULT_SENTENCE
+
+    tm = load_bundled(model)
+    tr = trace(tm.model, tm.vocab, DEFAULT_SENTENCE)
+    return max(range(tr.hidden_size),
+               key=lambda u: sum(x.count("-") for x in latex_lines(unit_step(tr, -1, u, tr.n_steps - 1))))
+
+
 @pytest.mark.parametrize("model", ["lstm-rt", "gru-rt", "rnn-rt"])
 def test_phone_playground_fits_and_keeps_the_cells_order(server, browser, model):
-    """At 390x844: no chart or formula is wider than the screen, the gate heatmaps come in the
-    cell's order top to bottom, no legend lies on a title, and Plotly's mode bar stays hidden."""
+    """At 390x844: no chart or formula is wider than the screen (the drill-down shows the unit
+    with the most negative numbers), the gate heatmaps come in the cell's order top to bottom,
+    no legend lies on a title, and Plotly's mode bar stays hidden."""
     from playground.cells import cell
     from playground.zoo import load_bundled
 
     page = new_page(browser, *PHONE)
     problems = []
     try:
-        open_app(page, server["base"], f"/playground?model={model}", "Playground")
+        open_app(page, server["base"], f"/playground?model={model}&unit={_widest_unit(model)}", "Playground")
         no_exception(page)
         page.evaluate("() => window.scrollTo(0, 0)")
         if _too_wide(page):
