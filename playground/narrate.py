@@ -20,6 +20,8 @@ import numpy as np
 from .trace import Trace
 
 MAX_LISTED = 3  # crossings named one by one; the rest are counted
+TIMES = ("no times", "once", "twice", "three times", "four times", "five times", "six times", "seven times",
+         "eight times", "nine times", "ten times")  # "crosses 0.5 three times", not "0.5 3 times"
 
 
 def side(p: float) -> str:
@@ -90,7 +92,7 @@ class CurveStory:
         else:
             listed = [f"to {side(m.after)} at {q(m)}" for m in self.crossings[:MAX_LISTED]]
             more = f", and {n - MAX_LISTED} more" if n > MAX_LISTED else ""
-            times = "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+            times = TIMES[n] if n < len(TIMES) else f"{n:,} times"
             parts.append(f"Its verdict crosses 0.5 {times}: {', '.join(listed)}{more}.")
         parts.append(f"It ends {side(self.final)} at {pct(self.final)}.")
         return " ".join(parts)

@@ -74,9 +74,10 @@ def test_sentence_words_for_no_crossing_many_crossings_and_nothing_read():
     calm = _story(0.6, [0.7, 0.65, 0.9]).sentence()
     assert "never crosses 0.5: it stays positive" in calm and "“w2” (token 3)" in calm and "rises by 25.0" in calm
     zigzag = _story(0.4, [0.6, 0.4, 0.6, 0.4, 0.6]).sentence()
-    assert "crosses 0.5 5 times" in zigzag and "and 2 more" in zigzag and "“w3”" not in zigzag
+    assert "crosses 0.5 five times" in zigzag and "and 2 more" in zigzag and "“w3”" not in zigzag
     assert "to positive at “w0” (token 1), to negative at “w1” (token 2)" in zigzag
     assert "crosses 0.5 once: to negative" in _story(0.6, [0.3]).sentence()
+    assert "crosses 0.5 12 times" in _story(0.4, [0.6, 0.4] * 6).sentence()
     empty = _story(0.49, []).sentence()
     assert "49.0%" in empty and "read nothing" in empty and "biggest" not in empty
     flat = _story(0.5, [0.5, 0.5]).sentence()
