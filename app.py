@@ -1,11 +1,12 @@
 """RNN Playground: the Streamlit entry point (router, page config, what all pages share)."""
 import streamlit as st
 
-from ui import common
+from ui import common, style
 
 st.set_page_config(page_title="RNN Playground", page_icon="🔁", layout="wide",
                    menu_items={"About": "RNN Playground: watch SimpleRNN, LSTM and GRU models read."})
 common.setup()
+style.charts_fit_phones()  # every page: no Plotly toolbar over titles on a phone
 
 PAGES = [
     st.Page("views/home.py", title="Home", icon="🏠", default=True),

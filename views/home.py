@@ -5,10 +5,9 @@ from playground import narrate, plots
 from playground.cells import CELLS
 from playground.data import DATASET_TITLES
 from playground.trace import trace
-from ui import common, style
+from ui import common
 
 st.title("🔁 RNN Playground")
-style.charts_fit_phones()
 st.markdown(
     "**See a recurrent network read.** Type a sentence, pick a trained **SimpleRNN**, **LSTM** or "
     "**GRU** sentiment model, and watch every gate at every word, the hidden state as a heatmap, "

@@ -6,7 +6,7 @@ from playground import narrate, plots
 from playground.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute
 from playground.explain import latex_lines, unit_step, verdict_word
 from playground.trace import trace
-from ui import common, style
+from ui import common
 from ui.state import Field, PageState, one_of, parse_int
 
 # Everything a copied link reopens; `tok` and `layer` default to the last token and layer.
@@ -21,7 +21,6 @@ STATE = PageState(
 STATE.sync()
 
 st.title("🔬 Playground")
-style.charts_fit_phones()
 st.caption("Type a sentence, pick a model, and watch it read. Press Enter to update.")
 
 
