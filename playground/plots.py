@@ -413,7 +413,7 @@ def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360,
     `live`), a star in the cell's colour on its validation accuracy."""
     fig = _loss_accuracy_subplots()
     kept = kept or {}
-    star_legend = True
+    stars = []
     for arch, history in histories.items():
         title, color = cell(arch).title, cell(arch).color
         if arch in cut_short:
@@ -438,13 +438,17 @@ def race_curves(histories: Mapping[str, Sequence[dict]], height: int = 360,
         if row is not None:
             key = "val_acc" if row.get("val_acc") is not None else "acc"
             label = f"{cell(arch).title} {_kept_label(kept[arch], live)}"
-            fig.add_trace(go.Scatter(
-                x=[kept[arch]], y=[row[key]], mode="markers", legendgroup="kept", showlegend=star_legend,
-                name="best so far" if live else "kept weights",
+            stars.append(go.Scatter(
+                x=[kept[arch]], y=[row[key]], mode="markers", legendgroup="kept", showlegend=False, name=label,
                 marker=dict(symbol="star", size=15, color=color, line=dict(color="#ffffff", width=1)),
                 hovertemplate=f"{label}<br>{'validation' if key == 'val_acc' else 'training'} accuracy "
-                              "%{y:.4f}<extra></extra>"), 1, 2)
-            star_legend = False
+                              "%{y:.4f}<extra></extra>"))
+    if stars:  # one grey legend entry, last, for the stars in each cell's colour
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", legendgroup="kept",
+                                 name=f"{'best so far' if live else 'kept weights'} (star in the cell's colour)",
+                                 marker=dict(symbol="star", size=15, color=NEUTRAL)), 1, 2)
+        for star in stars:
+            fig.add_trace(star, 1, 2)
     return _loss_accuracy_layout(fig, height, bottom=120)
 
 

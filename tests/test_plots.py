@@ -254,10 +254,12 @@ def test_loss_accuracy_legends_sit_below_the_epoch_titles_however_they_wrap():
 
 def test_race_curves_star_each_cells_kept_checkpoint_and_say_which_weights_validation_scores():
     fig = plots.race_curves({"rnn": _HIST, "gru": _HIST[:2]}, averaged=True, kept={"rnn": 1.0, "gru": 0.5})
-    stars = [d for d in fig.data if d.marker.symbol == "star"]
+    stars = [d for d in fig.data if d.marker.symbol == "star" and d.x != (None,)]
     assert [(list(d.x), list(d.y), d.marker.color) for d in stars] == [
         ([1.0], [0.71], cell("rnn").color), ([0.5], [0.55], cell("gru").color)]
-    assert [d.showlegend for d in stars] == [True, False] and stars[0].name == "kept weights"
+    assert [d.name for d in stars] == ["SimpleRNN kept weights (epoch 1.00)", "GRU kept weights (epoch 0.50)"]
+    legend = [d.name for d in fig.data if d.showlegend is not False and d.legendgroup == "kept"]
+    assert legend == ["kept weights (star in the cell's colour)"]
     assert "SimpleRNN validation (moving-average weights)" in {d.name for d in fig.data if d.showlegend}
 
 
