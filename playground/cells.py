@@ -93,6 +93,9 @@ class Cell:
     keras_bias_vectors: int  # bias vectors per block in Keras (PyTorch always has 2)
     init_bias: Mapping[str, float] = field(default_factory=dict)  # block -> Keras' initial b_ih
     color: str = "#666666"  # this cell's colour wherever cells are compared
+    # training time per sequential step of a batch and layer ("step") and per padded token and
+    # recurrent weight ("token_weight"), in seconds: fitted to measured runs (playground/timing.py)
+    train_costs: Mapping[str, float] = field(default_factory=lambda: {"step": 1.31e-4, "token_weight": 1.28e-10})
 
     @property
     def n_blocks(self) -> int:
@@ -166,7 +169,7 @@ SIMPLE_RNN = Cell(
             "step, so early words fade (vanishing gradients).",
     caption="A SimpleRNN has no gates: the pre-activation a = W x + U h + b goes through tanh to "
             "give h. Large |a| saturates tanh, which is where gradients vanish.",
-    keras_bias_vectors=1, color="#7b3294",
+    keras_bias_vectors=1, color="#7b3294", train_costs={"step": 0.0, "token_weight": 1.28e-10},
 )
 
 
@@ -214,6 +217,7 @@ h_t &= o_t \odot \tanh(c_t)
             "g is the candidate content, o how much of the cell is shown as h; c is the cell state "
             "(the LSTM's memory).",
     keras_bias_vectors=1, init_bias={"f": 1.0}, color="#008837",
+    train_costs={"step": 4.51e-5, "token_weight": 8.28e-11},
 )
 
 
@@ -256,7 +260,7 @@ h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
             "candidate. Fewer parameters than an LSTM, similar memory.",
     caption="r decides how much of the previous state feeds the candidate n; z decides how much of "
             "the previous state is kept (z near 1) versus replaced by n.",
-    keras_bias_vectors=2, color="#e66101",
+    keras_bias_vectors=2, color="#e66101", train_costs={"step": 1.31e-4, "token_weight": 9.58e-11},
 )
 
 CELLS: dict[str, Cell] = {}

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import data
+from .cells import cell
 from .recipes import Recipe, sample_rows
 from .text import tokenize
 
@@ -28,12 +29,12 @@ VAL_BATCH = 256  # train.evaluate's batch size
 # with the moving average). Per padded token: one per embedding dimension (look-up, dropout, the
 # embedding's gradient) and one per recurrent weight (W = blocks * hidden * (inputs + hidden),
 # summed over layers). Per sequential step of a batch and layer: the fused layer's own overhead.
+# The two per-cell costs ("step", "token_weight") live in each cell's description
+# (cells.Cell.train_costs); a cell without fitted costs is priced as the slowest of the three.
 COSTS = {
     "batch": 0.0,
     "param": 1.39e-9,
     "token_embed": 3.81e-8,
-    "step": {"rnn": 0.0, "lstm": 4.51e-5, "gru": 1.31e-4},
-    "token_weight": {"rnn": 1.28e-10, "lstm": 8.28e-11, "gru": 9.58e-11},
 }
 # The same setting measured again while the other engineers' work loaded the machine took up to
 # 2.1x as long (an IMDB GRU: 3.1 s and 6.6 s per epoch), and whole runs of the Train page's recipe
@@ -121,16 +122,13 @@ def features(w: Workload, arch: str) -> dict[str, float]:
     val = w.evals_per_epoch * (w.val_rows > 0) / 3
     return {"batch": w.batches, "param": w.batches * w.params * (2 if w.ema else 1),
             "token_embed": (w.padded_tokens + val * w.val_padded_tokens) * w.embed_dim,
-            f"step.{arch}": (w.steps + val * w.val_steps) * w.layers,
-            f"token_weight.{arch}": (w.padded_tokens + val * w.val_padded_tokens) * w.recurrent_weights}
+            "step": (w.steps + val * w.val_steps) * w.layers,
+            "token_weight": (w.padded_tokens + val * w.val_padded_tokens) * w.recurrent_weights}
 
 
 def epoch_seconds(w: Workload, arch: str, costs: dict = COSTS) -> float:
-    total = 0.0
-    for name, x in features(w, arch).items():
-        group, _, cell_key = name.partition(".")
-        total += x * (costs[group][cell_key] if cell_key else costs[group])
-    return total
+    prices = {**costs, **cell(arch).train_costs}
+    return sum(x * prices[name] for name, x in features(w, arch).items())
 
 
 @dataclass(frozen=True)
