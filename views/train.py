@@ -415,8 +415,7 @@ if res:
                    "; dotted: training (running mean over the epoch so far); a star: the weights each cell "
                    "keeps. The cells "
                    "read the same sentences in the same order from the same seed, so the differences come from "
-                   "the cell. On long IMDB reviews the SimpleRNN usually falls behind: its gradient through many "
-                   "steps vanishes, which the LSTM's and GRU's gates were designed to avoid.")
+                   "the cell; the verdict above says which gaps are beyond noise.")
     raced = [r["model"] for r in rows if r["model"] in common.session_models()]
     if len(raced) > 1:
         st.page_link("views/compare.py", label=f"Compare the {len(raced)} models on one sentence", icon="⚖️",
