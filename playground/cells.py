@@ -28,6 +28,38 @@ from torch import nn
 GATE, SIGNED, UNBOUNDED = "gate", "signed", "unbounded"  # value ranges [0, 1], [-1, 1], any
 
 
+DIGITS = 2  # values in step stories are printed with two decimals, and read in bands as printed
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a value of a quantity did, in words: the step-through ("Read it with me") says "its forget
+    gate f was 0.08, so it dropped almost all of what it held". The value as printed (DIGITS
+    decimals) falls in band k = the number of `cuts` it reaches (value >= cut); `clauses[k]` is the
+    words for that band, a str.format template that may name the unit's values at that token (any
+    quantity of the cell and "h") and its previous state ("h_prev", "c_prev"). Bands are chosen so
+    that each clause is true of every value printed in it (e.g. "kept most" only from 0.56, so above
+    0.5 even before rounding; 0.45 to 0.55 is "about half")."""
+
+    cuts: tuple[float, ...]  # increasing
+    clauses: tuple[str, ...]  # len(cuts) + 1, lowest band first
+
+    def __post_init__(self):
+        if len(self.clauses) != len(self.cuts) + 1 or list(self.cuts) != sorted(self.cuts):
+            raise ValueError("a Reading needs increasing cuts and one clause more than cuts")
+
+    def band(self, value: float) -> int:
+        v = round(float(value), DIGITS)
+        return sum(v >= c for c in self.cuts)
+
+    def clause(self, value: float, fields: Mapping[str, float]) -> str:
+        return self.clauses[self.band(value)].format(**fields)
+
+
+# Bands of a [0, 1] gate as printed: < 0.10, 0.10-0.44, 0.45-0.55 (about half), 0.56-0.89, >= 0.90.
+GATE_CUTS = (0.10, 0.45, 0.56, 0.90)
+
+
 @dataclass(frozen=True)
 class Quantity:
     """One recorded value per unit and token (a gate, a candidate, a state)."""
@@ -37,6 +69,11 @@ class Quantity:
     kind: str  # GATE, SIGNED or UNBOUNDED
     meaning: str  # one line a student can read
     color: str = "#7570b3"  # its line colour in per-unit charts
+    reading: Reading | None = None  # what its value did, for the step-through (see Reading)
+
+    def show(self, value: float) -> str:
+        """The value as step stories print it: 0.08 for a gate, +0.83 / -1.20 for anything signed."""
+        return f"{value:.{DIGITS}f}" if self.kind == GATE else f"{value:+.{DIGITS}f}"
 
     @property
     def bounds(self) -> tuple[float, float] | None:
@@ -96,6 +133,7 @@ class Cell:
     # training time per sequential step of a batch and layer ("step") and per padded token and
     # recurrent weight ("token_weight"), in seconds: fitted to measured runs (playground/timing.py)
     train_costs: Mapping[str, float] = field(default_factory=lambda: {"step": 1.31e-4, "token_weight": 1.28e-10})
+    story: tuple[str, ...] = ()  # quantities (each with a Reading) the step-through explains a unit's move with
 
     @property
     def n_blocks(self) -> int:
@@ -162,8 +200,18 @@ def _rnn_latex(s: UnitStep) -> list[str]:
 SIMPLE_RNN = Cell(
     key="rnn", title="SimpleRNN", torch_layer=nn.RNN, blocks=("pre",),
     quantities=(Quantity("pre", "pre-activation a", UNBOUNDED,
-                         "W x + U h + b before tanh; large |a| saturates tanh, where gradients vanish"),),
-    state=("h",), step=_rnn_step, unit_latex=_rnn_latex,
+                         "W x + U h + b before tanh; large |a| saturates tanh, where gradients vanish",
+                         reading=Reading((-1.99, -0.5, 0.51, 2.0), (  # printed a <= -2.00, ..., >= +2.00
+                             "so h = tanh(a) = {h:+.2f} is saturated near -1 (tanh's slope 1 - h² is below 0.08 "
+                             "there, so little gradient flows back through this step)",
+                             "so h = tanh(a) = {h:+.2f} sits on tanh's bend, between its straight middle and "
+                             "saturation",
+                             "so h = tanh(a) = {h:+.2f} sits in tanh's nearly straight middle (slope above 0.78)",
+                             "so h = tanh(a) = {h:+.2f} sits on tanh's bend, between its straight middle and "
+                             "saturation",
+                             "so h = tanh(a) = {h:+.2f} is saturated near +1 (tanh's slope 1 - h² is below 0.08 "
+                             "there, so little gradient flows back through this step)"))),),
+    state=("h",), step=_rnn_step, unit_latex=_rnn_latex, story=("pre",),
     equations=r"h_t = \tanh(W x_t + U h_{t-1} + b)",
     summary="One tanh of the input and the previous state. The gradient shrinks a little at every "
             "step, so early words fade (vanishing gradients).",
@@ -197,14 +245,23 @@ def _lstm_latex(s: UnitStep) -> list[str]:
 LSTM = Cell(
     key="lstm", title="LSTM", torch_layer=nn.LSTM, blocks=("i", "f", "g", "o"),
     quantities=(
-        Quantity("i", "input gate i", GATE, "how much of the candidate g enters the cell", "#1b9e77"),
-        Quantity("f", "forget gate f", GATE, "how much of the old cell state is kept (1 keeps all)", "#d95f02"),
+        Quantity("i", "input gate i", GATE, "how much of the candidate g enters the cell", "#1b9e77",
+                 Reading(GATE_CUTS, tuple(f"so {x} the candidate g ({{g:+.2f}}) got in, and c became {{c:+.2f}}"
+                                          for x in ("almost none of", "less than half of", "about half of",
+                                                    "more than half of", "almost all of")))),
+        Quantity("f", "forget gate f", GATE, "how much of the old cell state is kept (1 keeps all)", "#d95f02",
+                 Reading(GATE_CUTS, tuple(f"so it {x} of what its cell held (c was {{c_prev:+.2f}})"
+                                          for x in ("dropped almost all", "dropped most", "kept about half",
+                                                    "kept most", "kept almost all")))),
         Quantity("g", "candidate g", SIGNED, "the new content offered to the cell", "#7570b3"),
-        Quantity("o", "output gate o", GATE, "how much of the cell is shown as h", "#e7298a"),
+        Quantity("o", "output gate o", GATE, "how much of the cell is shown as h", "#e7298a",
+                 Reading(GATE_CUTS, tuple(f"so h = o tanh(c) showed {x} tanh(c) ({{h:+.2f}})"
+                                          for x in ("almost none of", "less than half of", "about half of",
+                                                    "more than half of", "almost all of")))),
         Quantity("c", "cell state c", UNBOUNDED, "the LSTM's memory: f c + i g, carried from word to word",
                  "#66a61e"),
     ),
-    state=("h", "c"), step=_lstm_step, unit_latex=_lstm_latex,
+    state=("h", "c"), step=_lstm_step, unit_latex=_lstm_latex, story=("f", "i", "o"),
     equations=r"""\small\begin{aligned}
 i_t, f_t, o_t &= \sigma(W x_t + U h_{t-1} + b)\\
 g_t &= \tanh(W_g x_t + U_g h_{t-1} + b_g)\\
@@ -246,11 +303,24 @@ def _gru_latex(s: UnitStep) -> list[str]:
 GRU = Cell(
     key="gru", title="GRU", torch_layer=nn.GRU, blocks=("r", "z", "n"),
     quantities=(
-        Quantity("r", "reset gate r", GATE, "how much of the previous state feeds the candidate n", "#1b9e77"),
-        Quantity("z", "update gate z", GATE, "how much of the previous state is kept (1 keeps all)", "#d95f02"),
+        Quantity("r", "reset gate r", GATE, "how much of the previous state feeds the candidate n", "#1b9e77",
+                 Reading(GATE_CUTS, tuple(f"so the candidate n ({{n:+.2f}}) used {x} the previous state's term "
+                                          "U h + b_hn" for x in ("almost none of", "less than half of", "about half of",
+                                                              "more than half of", "almost all of")))),
+        # PyTorch's GRU: h_t = (1 - z) n + z h_(t-1), so z near 1 KEEPS the old state (Keras' docs say the same)
+        Quantity("z", "update gate z", GATE, "how much of the previous state is kept (1 keeps all)", "#d95f02",
+                 Reading(GATE_CUTS, (
+                     "so h = (1 - z) n + z h became almost entirely the candidate n ({n:+.2f})",
+                     "so h = (1 - z) n + z h took more from the candidate n ({n:+.2f}) than from its old value "
+                     "({h_prev:+.2f})",
+                     "so h = (1 - z) n + z h took about half from the candidate n ({n:+.2f}) and half from its old "
+                     "value ({h_prev:+.2f})",
+                     "so h = (1 - z) n + z h kept more of its old value ({h_prev:+.2f}) than it took from the "
+                     "candidate n ({n:+.2f})",
+                     "so h = (1 - z) n + z h kept almost all of its old value ({h_prev:+.2f})"))),
         Quantity("n", "candidate n", SIGNED, "the new content that replaces the state where z is low", "#7570b3"),
     ),
-    state=("h",), step=_gru_step, unit_latex=_gru_latex,
+    state=("h",), step=_gru_step, unit_latex=_gru_latex, story=("z", "r"),
     equations=r"""\small\begin{aligned}
 r_t, z_t &= \sigma(W x_t + U h_{t-1} + b)\\
 n_t &= \tanh(W_n x_t + b_n\\ &\qquad + r_t \odot (U_n h_{t-1} + b_{hn}))\\
@@ -270,6 +340,8 @@ def register(cell: Cell) -> Cell:
     """Make a cell known to models, traces, plots and pages (in display order of registration)."""
     if set(cell.names) & {"h"} or not set(cell.state) <= set(cell.names) | {"h"}:
         raise ValueError(f"{cell.title}: 'h' is implicit, and every state must be a recorded quantity")
+    if any(n not in cell.names or cell.quantity(n).reading is None for n in cell.story):
+        raise ValueError(f"{cell.title}: every quantity in `story` must be recorded and have a Reading")
     CELLS[cell.key] = cell
     return cell
 

@@ -126,3 +126,165 @@ def follow_token(old_tokens: Sequence[str], old_t: int | None, new_tokens: Seque
     if not where:
         return last
     return where[min(k, len(where) - 1)]
+
+
+# --- read it with me: one token at a time ------------------------------------------------------
+# `step_story(tr, acc, t)` says what reading token t did: P(positive) before and after, the logit's
+# move (a column of the account's units x tokens matrix C, playground/account.py), the units that
+# moved it most (largest |C[u, t]|), and, for the top unit, what its gates did, in the words of its
+# cell's description (cells.Quantity.reading: bands on the value as printed, so that every clause
+# is true of the number beside it). Numbers: P as percentages with one decimal, logits and states
+# with a sign and two decimals, gates with two decimals (cells.Quantity.show).
+TOP_UNITS = 3  # units named per step
+
+
+@dataclass(frozen=True)
+class UnitMove:
+    """One unit of the last layer at one token: its share of the word's move and why."""
+
+    unit: int
+    contribution: float  # C[u, t] = w_u (h_(u,t) - h_(u,t-1)), in logit
+    weight: float  # the readout's weight w_u
+    h_before: float  # h_(u,t-1) (0 before the first token)
+    h_after: float  # h_(u,t)
+    values: dict  # quantity name -> value at t, for every quantity of the cell
+    previous: dict  # "<state>_prev" -> the state before t ("h_prev", and "c_prev" for an LSTM)
+
+    def as_dict(self) -> dict:
+        return {"unit": self.unit, "contribution": self.contribution, "weight": self.weight,
+                "h_before": self.h_before, "h_after": self.h_after, "values": dict(self.values),
+                "previous": dict(self.previous)}
+
+
+@dataclass(frozen=True)
+class StepStory:
+    t: int  # 0-based position in the tokens read
+    n_steps: int
+    token: str
+    oov: bool
+    p_before: float  # P(positive) before this token (the prior for t = 0)
+    p_after: float
+    logit_before: float
+    logit_after: float
+    layer: int  # the layer whose units are named (the last: the readout reads it)
+    n_layers: int
+    n_units: int  # units in that layer
+    units: tuple[UnitMove, ...]  # the TOP_UNITS largest |C[u, t]|, largest first
+    sentences: tuple[str, ...]  # two or three sentences saying all this with these numbers
+
+    @property
+    def move(self) -> float:
+        """The word's change in logit: C's column sum."""
+        return self.logit_after - self.logit_before
+
+    def as_dict(self) -> dict:
+        return {"t": self.t, "token": self.token, "oov": self.oov, "p_before": self.p_before, "p_after": self.p_after,
+                "logit_before": self.logit_before, "logit_after": self.logit_after, "move": self.move,
+                "layer": self.layer, "units": [u.as_dict() for u in self.units], "sentences": list(self.sentences)}
+
+
+def _unit_name(u: int, layer: int, n_layers: int) -> str:
+    return f"unit {u}" + (f" (layer {layer + 1})" if n_layers > 1 else "")
+
+
+def _logit(x: float) -> str:
+    return f"{x:+.2f}"
+
+
+def _p_sentence(s: StepStory, escape: Callable[[str], str]) -> str:
+    where = f"At “{escape(s.token)}”{'°' if s.oov else ''} (token {s.t + 1} of {s.n_steps})"
+    if s.oov:
+        where += ", a word the model does not know (read as the unknown word),"
+    b, a = pct(s.p_before), pct(s.p_after)
+    if b == a:
+        said = f"P(positive) stayed at {a}"
+    else:
+        said = f"P(positive) {'rose' if s.p_after > s.p_before else 'fell'} from {b} to {a}"
+        if side(s.p_before) != side(s.p_after):
+            said += f", crossing 0.5 to {side(s.p_after)}"
+    return (f"{where} {said}: the logit moved {_logit(s.move)}, from {_logit(s.logit_before)} to "
+            f"{_logit(s.logit_after)}.")
+
+
+def _who_sentence(s: StepStory) -> str:
+    top, rest = s.units[0], s.units[1:]
+    c, m = top.contribution, s.move
+    name = _unit_name(top.unit, s.layer, s.n_layers)
+    nxt = " and ".join(f"unit {u.unit} ({_logit(u.contribution)})" for u in rest)
+    n_rest = s.n_units - len(s.units)
+    others = ""
+    if n_rest:  # every other unit moved it by at most the last named unit's |C| (they are sorted by size)
+        rest_sum = m - sum(u.contribution for u in s.units)
+        others = (f"; the other {n_rest:,} unit{'s' if n_rest > 1 else ''} gave the remaining {_logit(rest_sum)}, "
+                  f"{'each ' if n_rest > 1 else ''}at most {abs(s.units[-1].contribution):.2f} in size")
+    if m != 0 and c / m > 0.5:
+        out = f"{name.capitalize()} did most of it ({_logit(c)} of the {_logit(m)} logit)"
+        return out + (f", then {nxt}" if nxt else "") + others + "."
+    if c * m > 0:
+        out = f"No single unit did most of it: {name} pushed hardest ({_logit(c)} of the {_logit(m)} logit)"
+        return out + (f", then {nxt}" if nxt else "") + others + "."
+    out = (f"{name.capitalize()} moved the logit most, by {_logit(c)}, against the word's total of {_logit(m)}, "
+           "so other units outweighed it")
+    return out + (f"; next came {nxt}" if nxt else "") + others + "."
+
+
+def _why_sentence(tr: Trace, s: StepStory) -> str:
+    top = s.units[0]
+    fields = {**top.values, **top.previous}
+    parts = []
+    for name in tr.cell.story:
+        q = tr.cell.quantity(name)
+        v = top.values[name]
+        parts.append(f"its {q.title} was {q.show(v)}, {q.reading.clause(v, fields)}")
+    head = (f"Unit {top.unit}'s h went from {_logit(top.h_before)} to {_logit(top.h_after)} "
+            f"(readout weight {_logit(top.weight)})")
+    if not parts:
+        return head + "."
+    body = parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
+    return f"{head}: {body}."
+
+
+def step_stories(tr: Trace, acc=None, escape: Callable[[str], str] = str, steps: Sequence[int] | None = None
+                 ) -> list[StepStory]:
+    """A StepStory for each token in `steps` (default: every token read). `acc` is
+    `account.account(tr)` (computed here when not given); `escape` is applied to token text."""
+    from dataclasses import replace  # (imports kept local to this section: other sections edit the header)
+
+    from .account import account as _account
+
+    acc = _account(tr) if acc is None else acc
+    steps = range(tr.n_steps) if steps is None else steps
+    C = acc.contributions  # (H, T)
+    logits = np.concatenate([[acc.prior_logit], acc.step_logits])  # (T + 1,)
+    probs = np.concatenate([[tr.prob0], np.asarray(tr.step_probs, dtype=float)])  # (T + 1,)
+    last = tr.last
+    h = last.h  # (T, H)
+    w = np.asarray(tr.readout_w, dtype=float)
+    n_layers = len(tr.layers)
+    out = []
+    for t in steps:
+        if not 0 <= t < tr.n_steps:
+            raise IndexError(f"token {t} is outside 0..{tr.n_steps - 1}")
+        col = C[:, t]
+        top = np.argsort(-np.abs(col), kind="stable")[:TOP_UNITS]
+        units = []
+        for u in top:
+            u = int(u)
+            values = {n: float(last.gates[n][t, u]) for n in tr.gate_names}
+            values["h"] = float(h[t, u])
+            previous = {f"{n}_prev": float((last.gates[n] if n != "h" else h)[t - 1, u]) if t else 0.0
+                        for n in tr.cell.state}
+            units.append(UnitMove(u, float(col[u]), float(w[u]), previous["h_prev"], values["h"], values, previous))
+        s = StepStory(t=t, n_steps=tr.n_steps, token=tr.tokens[t], oov=bool(tr.oov[t]),
+                      p_before=float(probs[t]), p_after=float(probs[t + 1]), logit_before=float(logits[t]),
+                      logit_after=float(logits[t + 1]), layer=n_layers - 1, n_layers=n_layers, n_units=C.shape[0],
+                      units=tuple(units),
+                      sentences=())
+        sentences = (_p_sentence(s, escape), _who_sentence(s), _why_sentence(tr, s))
+        out.append(replace(s, sentences=sentences))
+    return out
+
+
+def step_story(tr: Trace, acc=None, t: int = 0, escape: Callable[[str], str] = str) -> StepStory:
+    """What reading token `t` did (see step_stories)."""
+    return step_stories(tr, acc, escape, steps=[t])[0]

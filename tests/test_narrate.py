@@ -1,11 +1,13 @@
 """Sentences computed from a trace (playground/narrate.py), checked against the trace itself on
 every bundled model and on hand-made curves."""
 import dataclasses
+import json
+import re
 
 import numpy as np
 import pytest
 
-from playground import narrate, zoo
+from playground import cells, narrate, zoo
 from playground.trace import trace
 
 from .conftest import random_model
@@ -119,3 +121,171 @@ def test_as_dict_round_trips_the_moves(bundled):
 ])
 def test_follow_token(old, t, new, expected):
     assert narrate.follow_token(old, t, new) == expected
+
+
+# --- read it with me: step stories (narrate.step_story / step_stories) --------------------------
+# What each clause of the cells' wording claims about the value beside it, checked here on the raw
+# (unrounded) value, independently of the bands in cells.py. Keys are phrases of the clauses.
+GATE_TRUTH = {
+    "almost none of": lambda v: v < 0.1, "less than half of": lambda v: v < 0.5,
+    "about half of": lambda v: 0.44 < v < 0.56, "more than half of": lambda v: v > 0.5,
+    "almost all of the candidate": lambda v: v >= 0.89, "almost all of tanh": lambda v: v >= 0.89,
+    "almost all of the previous": lambda v: v >= 0.89,
+    "dropped almost all": lambda v: v < 0.1, "dropped most": lambda v: v < 0.5,
+    "kept about half": lambda v: 0.44 < v < 0.56,
+    "kept most": lambda v: v > 0.5, "kept almost all of what": lambda v: v >= 0.89,
+    "became almost entirely the candidate": lambda v: v < 0.1, "took more from the candidate": lambda v: v < 0.5,
+    "took about half from": lambda v: 0.44 < v < 0.56, "kept more of its old value": lambda v: v > 0.5,
+    "kept almost all of its old value": lambda v: v >= 0.89,
+}
+PRE_TRUTH = {  # a SimpleRNN's pre-activation a, with h = tanh(a)
+    "saturated near -1": lambda a: a < -1.99 and 1 - np.tanh(a) ** 2 < 0.08,
+    "saturated near +1": lambda a: a > 1.99 and 1 - np.tanh(a) ** 2 < 0.08,
+    "nearly straight middle": lambda a: 1 - np.tanh(a) ** 2 > 0.78,
+    "tanh's bend": lambda a: 0.49 < abs(a) < 2.0,
+}
+NUMBER = re.compile(r"[-+]?\d+\.\d+")
+
+
+def _truths(clause: str, v: float) -> list[bool]:
+    table = PRE_TRUTH if any(k in clause for k in PRE_TRUTH) else GATE_TRUTH
+    hits = [ok(v) for phrase, ok in table.items() if phrase in clause]
+    assert hits, f"no truth known for {clause!r}"
+    return hits
+
+
+@pytest.mark.parametrize("key", cells.archs())
+def test_every_cells_wording_is_true_of_every_value_it_is_printed_with(key):
+    c = cells.cell(key)
+    assert c.story, f"{c.title} names nothing in its step story"
+    for name in c.story:
+        q = c.quantity(name)
+        grid = np.linspace(0, 1, 4001) if q.kind == cells.GATE else np.linspace(-6, 6, 4801)
+        fields = {n: 0.25 for n in (*c.names, "h")} | {f"{s}_prev": -0.5 for s in c.state}
+        seen = set()
+        for v in grid:
+            clause = q.reading.clause(v, {**fields, "h": float(np.tanh(v)) if q.kind != cells.GATE else 0.25})
+            seen.add(q.reading.band(v))
+            assert all(_truths(clause, v)), (q.title, v, clause)
+        assert seen == set(range(len(q.reading.clauses)))  # every band is reachable
+
+
+def _named_numbers(tr, acc, s) -> set[str]:
+    """Every number a step's sentences may print, formatted from the trace and account directly."""
+    t = s.t
+    curve = np.concatenate([[tr.prob0], tr.step_probs])
+    logits = np.concatenate([[acc.prior_logit], acc.step_logits])
+    col = acc.contributions[:, t]
+    order = np.argsort(-np.abs(col), kind="stable")[:narrate.TOP_UNITS]
+    last = tr.last
+    out = {narrate.pct(curve[t])[:-1], narrate.pct(curve[t + 1])[:-1], "0.5"}
+    signed = [logits[t], logits[t + 1], col.sum(), col.sum() - col[order].sum()]
+    plain = [abs(col[order[-1]])]
+    for u in order:
+        signed += [col[u], tr.readout_w[u], last.h[t, u], last.h[t - 1, u] if t else 0.0]
+        for n in (*tr.gate_names, "h"):
+            vals = last.h if n == "h" else last.gates[n]
+            signed += [vals[t, u], vals[t - 1, u] if t else 0.0]
+            plain += [vals[t, u]]
+    out |= {f"{x:+.2f}" for x in signed} | {f"{x:.2f}" for x in plain} | {f"{x:.2f}" for x in np.abs(signed)}
+    # constants in the cell's clauses ("slope above 0.78")
+    for n in tr.cell.story:
+        for clause in tr.cell.quantity(n).reading.clauses:
+            out |= set(NUMBER.findall(re.sub(r"\{[^}]*\}", "", clause)))
+    return out
+
+
+@pytest.mark.parametrize("text", SENTENCES[:3] + ["qwzx the movie was good"])
+def test_step_stories_say_the_traces_numbers_on_every_bundled_model(bundled, text):
+    from playground.account import account
+    tr = trace(bundled.model, bundled.vocab, text)
+    acc = account(tr)
+    stories = narrate.step_stories(tr, acc)
+    assert [s.t for s in stories] == list(range(tr.n_steps))
+    curve = np.concatenate([[tr.prob0], tr.step_probs])
+    last = tr.last
+    for s in stories:
+        t = s.t
+        col = acc.contributions[:, t]  # (H,)
+        assert s.token == tr.tokens[t] and s.oov == tr.oov[t]
+        assert s.p_before == curve[t] and s.p_after == curve[t + 1]
+        assert s.move == pytest.approx(col.sum(), abs=1e-9)  # the word's move is its column's sum
+        # the units named are the top contributors, largest |C[u, t]| first, with the trace's values
+        sizes = np.abs(col)
+        named = [u.unit for u in s.units]
+        assert len(named) == narrate.TOP_UNITS and len(set(named)) == len(named)
+        assert [sizes[u] for u in named] == sorted(sizes[named], reverse=True)
+        assert sizes[named[-1]] >= np.delete(sizes, named).max()
+        for u in s.units:
+            assert u.contribution == col[u.unit] and u.h_after == last.h[t, u.unit]
+            assert u.h_before == (last.h[t - 1, u.unit] if t else 0.0)
+            assert u.values == {**{n: last.gates[n][t, u.unit] for n in tr.gate_names}, "h": last.h[t, u.unit]}
+        p_sent, who, why = s.sentences
+        assert p_sent.startswith(f"At “{tr.tokens[t]}”{'°' if tr.oov[t] else ''} (token {t + 1} of {tr.n_steps})")
+        b, a = narrate.pct(curve[t]), narrate.pct(curve[t + 1])
+        assert (f"stayed at {a}" if a == b else f"from {b} to {a}") in p_sent
+        assert ("crossing 0.5" in p_sent) == (narrate.side(curve[t]) != narrate.side(curve[t + 1]))
+        assert f"the logit moved {col.sum():+.2f}" in p_sent
+        # who: the wording follows the top unit's share of the move
+        c, m = col[named[0]], col.sum()
+        if "No single unit" in who:
+            assert 0 < c / m <= 0.5
+        elif "did most of it" in who:
+            assert c / m > 0.5
+        else:
+            assert "against" in who and c * m <= 0
+        assert f"unit {named[0]}" in who.lower() and f"({col[named[1]]:+.2f})" in who
+        # why: the top unit's h and each story quantity, with words true of the value
+        top = named[0]
+        assert f"Unit {top}'s h went from {(last.h[t - 1, top] if t else 0.0):+.2f} to {last.h[t, top]:+.2f}" in why
+        for part, n in zip(why.split(": ", 1)[1].split("; "), tr.cell.story):
+            q = tr.cell.quantity(n)
+            v = last.gates[n][t, top]
+            assert f"its {q.title} was {q.show(v)}, " in part
+            assert all(_truths(part, v)), (part, v)
+        # and no number appears that the trace does not hold at this step
+        allowed = _named_numbers(tr, acc, s)
+        for x in NUMBER.findall(" ".join(s.sentences)):
+            assert x in allowed or x.lstrip("+") in allowed, (x, s.sentences)
+
+
+def test_who_says_most_no_single_unit_or_against_each_when_true(small_vocab):
+    seen = set()
+    for seed in range(6):
+        for arch in cells.archs():
+            m = random_model(arch, vocab_size=len(small_vocab), hidden=3, seed=seed, scale=1.0)
+            tr = trace(m, small_vocab, "good bad not great awful movie it was loved hated")
+            for s in narrate.step_stories(tr):
+                c, mv = s.units[0].contribution, s.move
+                who = s.sentences[1]
+                kind = "none" if "No single unit" in who else "most" if "did most of it" in who else "against"
+                seen.add(kind)
+                assert {"most": c / mv > 0.5, "none": 0 < c / mv <= 0.5, "against": c * mv <= 0}[kind]
+                assert "the other 0 unit" not in who and "other 2 units" not in who  # 3 units, 3 named
+    assert seen == {"most", "none", "against"}
+
+
+def test_step_story_escapes_tokens_handles_nothing_read_and_bad_positions(small_vocab):
+    m = random_model("lstm", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "good movie")
+
+    def esc(x):
+        return f"<{x}>"
+
+    s = narrate.step_story(tr, t=1, escape=esc)
+    assert s.sentences[0].startswith("At “<movie>”") and "<" not in " ".join(s.sentences[1:])
+    assert s == narrate.step_stories(tr, escape=esc)[1]
+    json.dumps(s.as_dict())  # plain numbers and strings
+    assert s.as_dict()["units"][0]["unit"] == s.units[0].unit and s.as_dict()["sentences"] == list(s.sentences)
+    for bad in (-1, tr.n_steps):
+        with pytest.raises(IndexError):
+            narrate.step_story(tr, t=bad)
+    empty = trace(m, small_vocab, "!!! ???")
+    assert empty.n_steps > 0 or narrate.step_stories(empty) == []
+
+
+def test_a_story_quantity_without_words_is_refused():
+    bad = dataclasses.replace(cells.LSTM, key="lstm-x", story=("g",))  # the candidate g has no Reading
+    with pytest.raises(ValueError, match="story"):
+        cells.register(bad)
+    assert "lstm-x" not in cells.CELLS
