@@ -1,4 +1,4 @@
-"""Command line: `python -m playground {models,predict,explain,evaluate,export,train,paired,bench}`.
+"""Command line: `python -m playground {models,predict,explain,narrate,evaluate,export,train,paired,bench}`.
 
 Errors (unknown model, bad file, bad option) are one clear line on stderr and a non-zero exit.
 """
@@ -328,6 +328,31 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_narrate(args) -> int:
+    """Read it with me: what reading each token did (the Playground's step-through), as sentences
+    computed from the trace, or with --json a list of steps with every number the sentences use."""
+    from . import zoo
+    from .narrate import step_stories
+    from .trace import trace
+
+    tm = zoo.resolve(args.model)
+    text = " ".join(args.text)
+    if text == "-":
+        text = sys.stdin.read()
+    tr = trace(tm.model, tm.vocab, text)
+    stories = step_stories(tr)
+    if args.json:
+        print(json.dumps({"model": tm.name, "arch": tr.arch, "tokens": list(tr.tokens), "truncated": tr.truncated,
+                          "n_tokens_total": tr.n_tokens_total, "prior": tr.prob0, "prob": tr.prob,
+                          "steps": [s.as_dict() for s in stories]}, ensure_ascii=True))
+        return 0
+    if not stories:
+        print(f"(no tokens: {tm.name} reads nothing here; P(positive) stays at its prior {tr.prob0:.4f})")
+    for s in stories:
+        print(" ".join(s.sentences))
+    return 0
+
+
 def cmd_compare(args) -> int:
     """The Compare page's numbers: several models read one text, each with its own vocabulary and
     max_len; positions are positions in the full text."""
@@ -451,6 +476,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
     s.set_defaults(fn=cmd_explain)
 
+    s = sub.add_parser("narrate", help="read it with me: what each token did to the verdict, and which units did it")
+    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+    s.add_argument("--json", action="store_true", help="a list of steps: P before and after, logits, top units "
+                   "with their contributions and gate values, sentences")
+    s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
+    s.set_defaults(fn=cmd_narrate)
+
     s = sub.add_parser("compare", help="two or three models read one text, lined up by position in the full text")
     s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-imdb,lstm-imdb")
     s.add_argument("--json", action="store_true", help="each model's stretch read and probability after each word")
@@ -478,9 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise CliError("choose a command: models, predict, explain, evaluate, export, train, estimate, paired, "
-                           "bench "
-                           "(see --help)")
+            raise CliError("choose a command: models, predict, explain, narrate, evaluate, export, train, estimate, "
+                           "paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

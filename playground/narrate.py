@@ -133,8 +133,9 @@ def follow_token(old_tokens: Sequence[str], old_t: int | None, new_tokens: Seque
 # move (a column of the account's units x tokens matrix C, playground/account.py), the units that
 # moved it most (largest |C[u, t]|), and, for the top unit, what its gates did, in the words of its
 # cell's description (cells.Quantity.reading: bands on the value as printed, so that every clause
-# is true of the number beside it). Numbers: P as percentages with one decimal, logits and states
-# with a sign and two decimals, gates with two decimals (cells.Quantity.show).
+# is true of the number beside it). Numbers: P as percentages with one decimal, logits (and units'
+# parts of them) with a sign and three decimals, states with a sign and two, gates with two
+# (cells.Quantity.show).
 TOP_UNITS = 3  # units named per step
 
 
@@ -188,6 +189,10 @@ def _unit_name(u: int, layer: int, n_layers: int) -> str:
 
 
 def _logit(x: float) -> str:
+    return f"{x:+.3f}"
+
+
+def _state(x: float) -> str:
     return f"{x:+.2f}"
 
 
@@ -216,7 +221,7 @@ def _who_sentence(s: StepStory) -> str:
     if n_rest:  # every other unit moved it by at most the last named unit's |C| (they are sorted by size)
         rest_sum = m - sum(u.contribution for u in s.units)
         others = (f"; the other {n_rest:,} unit{'s' if n_rest > 1 else ''} gave the remaining {_logit(rest_sum)}, "
-                  f"{'each ' if n_rest > 1 else ''}at most {abs(s.units[-1].contribution):.2f} in size")
+                  f"{'each ' if n_rest > 1 else ''}at most {abs(s.units[-1].contribution):.3f} in size")
     if m != 0 and c / m > 0.5:
         out = f"{name.capitalize()} did most of it ({_logit(c)} of the {_logit(m)} logit)"
         return out + (f", then {nxt}" if nxt else "") + others + "."
@@ -236,7 +241,7 @@ def _why_sentence(tr: Trace, s: StepStory) -> str:
         q = tr.cell.quantity(name)
         v = top.values[name]
         parts.append(f"its {q.title} was {q.show(v)}, {q.reading.clause(v, fields)}")
-    head = (f"Unit {top.unit}'s h went from {_logit(top.h_before)} to {_logit(top.h_after)} "
+    head = (f"Unit {top.unit}'s h went from {_state(top.h_before)} to {_state(top.h_after)} "
             f"(readout weight {_logit(top.weight)})")
     if not parts:
         return head + "."

@@ -256,3 +256,28 @@ def test_estimate_prints_the_train_pages_numbers_and_never_more_than_the_cap():
     assert out["workload"] == timing.workload(recipe).to_dict()
     assert out["estimate"]["capped_seconds"] <= 120 and set(out["race"]) == {"rnn", "lstm", "gru"}
     assert all(e["cap"] == 40 and e["capped_seconds"] <= 40 for e in out["race"].values())
+
+
+@needs_models
+def test_narrate_steps_match_predict_and_say_one_line_per_token():
+    text = "I expected to hate it but I loved it"
+    pred = json.loads(cli("predict", "--model", "gru-rt", "--json", text).stdout)
+    r = cli("narrate", "--model", "gru-rt", "--json", text)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    steps = out["steps"]
+    assert [s["token"] for s in steps] == pred["tokens"] and out["prior"] == pred["prior"]
+    C = np.array(pred["contributions"], dtype=float)  # (H, T)
+    for t, s in enumerate(steps):
+        assert s["p_after"] == pytest.approx(pred["step_probs"][t], abs=1e-7)
+        assert s["logit_after"] == pytest.approx(pred["step_logits"][t], abs=1e-12)
+        assert s["move"] == pytest.approx(C[:, t].sum(), abs=1e-9)
+        top = s["units"][0]
+        assert top["contribution"] == pytest.approx(C[top["unit"], t], abs=1e-12)
+        assert abs(top["contribution"]) == pytest.approx(np.abs(C[:, t]).max(), abs=1e-12)
+        assert set(top["values"]) == {"r", "z", "n", "h"} and len(s["sentences"]) == 3
+    lines = cli("narrate", "--model", "gru-rt", text).stdout.splitlines()
+    assert len(lines) == len(steps) and lines[7].startswith("At “loved” (token 8 of 9)")
+    assert lines[7] == " ".join(steps[7]["sentences"])
+    bad = cli("narrate", "--model", "no-such", text)
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1

@@ -179,10 +179,11 @@ def _named_numbers(tr, acc, s) -> set[str]:
     order = np.argsort(-np.abs(col), kind="stable")[:narrate.TOP_UNITS]
     last = tr.last
     out = {narrate.pct(curve[t])[:-1], narrate.pct(curve[t + 1])[:-1], "0.5"}
-    signed = [logits[t], logits[t + 1], col.sum(), col.sum() - col[order].sum()]
-    plain = [abs(col[order[-1]])]
+    logit_like = [logits[t], logits[t + 1], col.sum(), col.sum() - col[order].sum(), *col[order],
+                  *tr.readout_w[order]]
+    out |= {f"{x:+.3f}" for x in logit_like} | {f"{abs(col[order[-1]]):.3f}"}
+    signed, plain = [], []
     for u in order:
-        signed += [col[u], tr.readout_w[u], last.h[t, u], last.h[t - 1, u] if t else 0.0]
         for n in (*tr.gate_names, "h"):
             vals = last.h if n == "h" else last.gates[n]
             signed += [vals[t, u], vals[t - 1, u] if t else 0.0]
@@ -225,7 +226,7 @@ def test_step_stories_say_the_traces_numbers_on_every_bundled_model(bundled, tex
         b, a = narrate.pct(curve[t]), narrate.pct(curve[t + 1])
         assert (f"stayed at {a}" if a == b else f"from {b} to {a}") in p_sent
         assert ("crossing 0.5" in p_sent) == (narrate.side(curve[t]) != narrate.side(curve[t + 1]))
-        assert f"the logit moved {col.sum():+.2f}" in p_sent
+        assert f"the logit moved {col.sum():+.3f}" in p_sent
         # who: the wording follows the top unit's share of the move
         c, m = col[named[0]], col.sum()
         if "No single unit" in who:
@@ -234,7 +235,7 @@ def test_step_stories_say_the_traces_numbers_on_every_bundled_model(bundled, tex
             assert c / m > 0.5
         else:
             assert "against" in who and c * m <= 0
-        assert f"unit {named[0]}" in who.lower() and f"({col[named[1]]:+.2f})" in who
+        assert f"unit {named[0]}" in who.lower() and f"({col[named[1]]:+.3f})" in who
         # why: the top unit's h and each story quantity, with words true of the value
         top = named[0]
         assert f"Unit {top}'s h went from {(last.h[t - 1, top] if t else 0.0):+.2f} to {last.h[t, top]:+.2f}" in why
