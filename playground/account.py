@@ -8,6 +8,10 @@ therefore splits exactly over units:
 
 with C[u, t] = w_u (h_(u,t) - h_(u,t-1)). Columns of C sum to each word's change in logit, rows to
 each unit's share w_u h_(u,T) of the final logit. No approximation, for every cell kind.
+
+`units_at(tr, acc, t)` lists the units that moved the logit most at one word with the last layer's
+gates there (the numbers the Playground's table puts beside each contribution); `units_for_half`
+counts how many of the largest parts make up half of their total size (how concentrated it is).
 """
 from __future__ import annotations
 
@@ -60,6 +64,48 @@ class Account:
             return None
         unit = int(self.ranking("verdict")[0])
         return unit, int(np.argmax(np.abs(self.contributions[unit])))
+
+
+def units_for_half(values: np.ndarray) -> int:
+    """How many of the largest |values| make up at least half of sum |values| (0 when all are 0)."""
+    size = np.sort(np.abs(np.asarray(values, dtype=np.float64)))[::-1]
+    total = size.sum()
+    if total <= 0:
+        return 0
+    return int(np.searchsorted(np.cumsum(size), 0.5 * total - 1e-15 * total) + 1)
+
+
+@dataclass(frozen=True)
+class UnitAt:
+    """One unit of the last layer at one word: its contribution there and its values."""
+
+    unit: int
+    contribution: float  # C[unit, t], logit
+    share: float  # the unit's share of the final logit minus the prior (its row's sum), logit
+    h_prev: float  # h before the word (0 before the first)
+    values: dict  # quantity name -> value at t, in the cell's display order (cells.py), then "h"
+
+    def as_dict(self) -> dict:
+        return {"unit": self.unit, "contribution": self.contribution, "share": self.share, "h_prev": self.h_prev,
+                "values": dict(self.values)}
+
+
+def units_at(tr: Trace, acc: Account, t: int, k: int = 8, include: int | None = None) -> list[UnitAt]:
+    """The `k` units of the last layer that moved the logit most at token `t` (largest |C[u, t]|
+    first; ties keep the lower index), and unit `include` after them if it is not among them."""
+    if not 0 <= t < len(acc.tokens):
+        raise IndexError("token out of range")
+    order = [int(u) for u in np.argsort(-np.abs(acc.contributions[:, t]), kind="stable")[:max(0, k)]]
+    if include is not None and 0 <= include < acc.contributions.shape[0] and include not in order:
+        order.append(int(include))
+    last = tr.last
+    rows = []
+    for u in order:
+        values = {name: float(v[t, u]) for name, v in last.gates.items()}
+        values["h"] = float(last.h[t, u])
+        rows.append(UnitAt(u, float(acc.contributions[u, t]), float(acc.unit_shares[u]),
+                           float(last.h[t - 1, u]) if t > 0 else 0.0, values))
+    return rows
 
 
 def account(tr: Trace) -> Account:

@@ -6,17 +6,22 @@ on the zero state), every token's step change measured from the point before it 
 the first token), the token with the largest move, and every token where the verdict crosses 0.5.
 `CurveStory.sentence()` says that in one paragraph; `as_dict()` is the command line's JSON.
 `follow_token` keeps the unit drill-down's token on the same word when the sentence changes.
+`account_story(tr)` reads the exact account of the verdict (playground/account.py): the unit with
+the largest share and its largest move, how much the top units hold and how many make up half;
+`word_story(tr, t)` says what one word did to the logit and which unit moved it most, with that
+unit's gates there (every quantity of the cell, named from cells.py).
 
 Pure functions, no Streamlit. Token text goes through the caller's `escape` (Markdown on a page).
 Verdicts use the same rule as everywhere: positive when P(positive) >= 0.5.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .account import Account, account, units_at, units_for_half
 from .trace import Trace
 
 MAX_LISTED = 3  # crossings named one by one; the rest are counted
@@ -126,6 +131,109 @@ def follow_token(old_tokens: Sequence[str], old_t: int | None, new_tokens: Seque
     if not where:
         return last
     return where[min(k, len(where) - 1)]
+
+
+def _units(n: int) -> str:
+    return f"{n:,} unit" + ("" if n == 1 else "s")
+
+
+@dataclass(frozen=True)
+class AccountStory:
+    """The exact account's headline numbers (logits; shares are rows' sums, moves single cells)."""
+
+    prior_logit: float
+    logit: float
+    n_units: int
+    top: int  # how many units the picture shows first
+    top_fraction: float  # their part of sum |share| (0 when every share is 0)
+    half: int  # how many units make up half of sum |share|
+    unit: int | None  # the unit with the largest |share|; None without tokens
+    share: float  # its share
+    t: int | None  # that unit's largest single move: token position
+    token: str
+    move: float  # C[unit, t]
+    word_move: float  # that token's move over all units (the column's sum)
+    big_t: int | None  # the token with the largest |move| over all units
+    big_token: str
+    big_move: float
+    big_half: int  # how many units make up half of sum |C[:, big_t]|
+    big_unit: int | None  # the unit with the largest |C[u, big_t]|
+    big_unit_move: float
+
+    def _top(self) -> str:
+        if self.top >= self.n_units:
+            return (f"Half of the verdict (counting each unit's share by its size) takes {self.half:,} of "
+                    f"{self.n_units:,} units.")
+        return (f"The top {self.top:,} of {self.n_units:,} units hold {pct(self.top_fraction)} of the verdict "
+                f"(counting each unit's share by its size); half of it takes {_units(self.half)}.")
+
+    def sentence(self, escape: Callable[[str], str] = str) -> str:
+        """Two or three sentences, every number taken from the account; `escape` is applied to tokens."""
+        if self.unit is None:
+            return f"It has read nothing: its logit is the prior, {self.prior_logit:+.3f}."
+        return (f"Reading moved the logit from {self.prior_logit:+.3f} (the prior) to {self.logit:+.3f}; a unit's "
+                f"share of that change is its readout weight times its last h. Unit {self.unit} holds the largest "
+                f"share, {self.share:+.3f}; its largest move was {self.move:+.3f} at “{escape(self.token)}” "
+                f"(token {self.t + 1}), where all units together moved the logit by {self.word_move:+.3f}. "
+                + self._top())
+
+    def short(self, escape: Callable[[str], str] = str) -> str:
+        """One sentence for a side-by-side column (Compare): the largest word move and who made it."""
+        if self.big_t is None:
+            return f"It has read nothing: its logit is the prior, {self.prior_logit:+.3f}."
+        return (f"Its largest word move is “{escape(self.big_token)}” ({self.big_move:+.3f} logit): half of that "
+                f"word's moves, by size, came from {self.big_half:,} of {self.n_units:,} units, the most from "
+                f"unit {self.big_unit} ({self.big_unit_move:+.3f}). " + self._top())
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "sentence": self.sentence()}
+
+
+def account_story(tr: Trace, acc: Account | None = None, top: int = 16) -> AccountStory:
+    """The account's headline numbers for `tr` (`acc`: its account, if already made)."""
+    acc = account(tr) if acc is None else acc
+    H = acc.contributions.shape[0]
+    size = np.abs(acc.unit_shares)  # (H,)
+    order = acc.ranking("verdict")
+    total = float(size.sum())
+    frac = float(size[order[:top]].sum() / total) if total > 0 else 0.0
+    base = dict(prior_logit=acc.prior_logit, logit=acc.logit, n_units=H, top=min(top, H), top_fraction=frac,
+                half=units_for_half(acc.unit_shares))
+    dec = acc.decisive()
+    if dec is None:
+        return AccountStory(**base, unit=None, share=0.0, t=None, token="", move=0.0, word_move=0.0, big_t=None,
+                            big_token="", big_move=0.0, big_half=0, big_unit=None, big_unit_move=0.0)
+    u, t = dec
+    moves_ = acc.word_moves  # (T,)
+    bt = int(np.argmax(np.abs(moves_)))
+    col = acc.contributions[:, bt]  # (H,)
+    bu = int(np.argmax(np.abs(col)))
+    return AccountStory(**base, unit=u, share=float(acc.unit_shares[u]), t=t, token=acc.tokens[t],
+                        move=float(acc.contributions[u, t]), word_move=float(moves_[t]), big_t=bt,
+                        big_token=acc.tokens[bt], big_move=float(moves_[bt]), big_half=units_for_half(col),
+                        big_unit=bu, big_unit_move=float(col[bu]))
+
+
+def _value(q, v: float) -> str:
+    return f"{q.title} {v:.2f}" if q.bounds == (0.0, 1.0) else f"{q.title} {v:+.2f}"
+
+
+def word_story(tr: Trace, t: int, acc: Account | None = None, escape: Callable[[str], str] = str) -> str:
+    """What token `t` did to the logit, the unit that moved it most there, and that unit's values
+    (every quantity of the cell, last layer) at that word."""
+    acc = account(tr) if acc is None else acc
+    if not 0 <= t < len(acc.tokens):
+        raise IndexError("token out of range")
+    top = units_at(tr, acc, t, k=1)[0]
+    before = tr.prob0 if t == 0 else float(tr.step_probs[t - 1])
+    after = float(tr.step_probs[t])
+    H = acc.contributions.shape[0]
+    values = ", ".join(_value(tr.cell.quantity(name), v) for name, v in top.values.items() if name != "h")
+    gates = f", with {values} there" if values else ""
+    return (f"“{escape(acc.tokens[t])}” (token {t + 1}) moved the logit by {acc.word_moves[t]:+.3f} (P(positive) "
+            f"from {pct(before)} to {pct(after)}). Unit {top.unit} moved it most, by {top.contribution:+.3f}: its h "
+            f"went from {top.h_prev:+.3f} to {top.values['h']:+.3f}{gates}. Half of this word's moves, by size, "
+            f"came from {units_for_half(acc.contributions[:, t]):,} of {H:,} units.")
 
 
 # --- read it with me: one token at a time ------------------------------------------------------

@@ -485,3 +485,81 @@ def confusion_matrix(tn: int, fp: int, fn: int, tp: int, height: int = 300) -> g
                                text=text, texttemplate="%{text}", hovertemplate="%{y}, %{x}: %{z}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, "", height)
+
+
+CONTRIB_TOP = 16  # units a contributions picture shows first (all are one click away)
+
+
+def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None = CONTRIB_TOP, by: str = "verdict",
+                  selected_unit: int | None = None, selected_token: int | None = None,
+                  text_axis: TextAxis | None = None, narrow: bool = False, title: str | None = None,
+                  height: int | None = None, acc=None) -> go.Figure:
+    """The exact account of the verdict (playground/account.py) as one figure of two rows sharing
+    the token columns: above, each word's move of the logit (the columns' sums); below, the units
+    x tokens contributions C[u, t] = w_u (h_u,t - h_u,t-1) of the last layer, in logit, diverging
+    around 0 on a symmetric scale set by the largest |C| shown (not clipped). Rows: `rows` in that
+    order, else the units ranked `by` ("verdict" or "moves"), the first `top` of them (None: all).
+    Hover: the unit, the word, C exactly, the unit's share of the final logit, and the word's move.
+    `text_axis` (Compare): columns by position in the full text, words this model did not read empty."""
+    from plotly.subplots import make_subplots
+
+    from .account import account
+
+    acc = account(tr) if acc is None else acc
+    C = acc.contributions  # (H, T)
+    H, T = C.shape
+    order = [int(u) for u in (rows if rows is not None else acc.ranking(by)[:top] if top else acc.ranking(by))
+             if 0 <= int(u) < H]
+    labels = token_labels(tr.tokens, tr.oov)
+    moves = acc.word_moves  # (T,)
+    first, skipped = 0, 0
+    if text_axis is not None and text_axis.n_total > text_axis.start:
+        first, skipped = text_axis.start, read_start(tr) - text_axis.start
+        labels = token_labels(text_axis.tokens[first:first + skipped]) + labels
+    z = np.full((len(order), skipped + T), np.nan, dtype=np.float32)  # (rows, skipped + T)
+    z[:, skipped:] = C[order]
+    bars = np.concatenate([np.full(skipped, np.nan), moves])  # (skipped + T,)
+    x = column_names(labels, first)
+    shares = acc.unit_shares
+    # row categories carry the unit's share (shown on hover; the tick says only the unit number)
+    y = [f"<b>unit {u}</b> · its share of the final logit {shares[u]:+.4f}" for u in order]
+    zmax = float(np.nanmax(np.abs(z))) if z.size and np.isfinite(z).any() else 0.0
+    zmax = zmax if zmax > 0 else 1.0
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.22, 0.78], vertical_spacing=0.04)
+    fig.add_trace(go.Bar(
+        x=x, y=bars, marker_color=[POS_COLOR if m >= 0 else NEG_COLOR for m in np.nan_to_num(bars)],
+        name="word's move", showlegend=False,
+        hovertemplate=f"<b>%{{x}}</b><br>moved the logit by %{{y:+.4f}}<br>(the sum over all {H} units)<extra></extra>",
+    ), row=1, col=1)
+    fig.add_trace(go.Heatmap(
+        z=z, x=x, y=y, colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0.0,
+        colorbar=dict(title=dict(text="C (logit)", side="right"), thickness=10, len=0.75, y=0.39),
+        hovertemplate="%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>",
+        xgap=1 if len(x) <= 60 else 0, ygap=1 if len(order) <= 64 else 0, hoverongaps=False,
+    ), row=2, col=1)
+    if skipped > 0:
+        for row in (1, 2):
+            fig.add_vrect(x0=-0.5, x1=skipped - 0.5, fillcolor=NEUTRAL, opacity=0.15, line_width=0, layer="below",
+                          row=row, col=1)
+    step = max(1, int(np.ceil(len(order) / 32)))  # at most 32 unit numbers on the axis
+    fig.update_yaxes(title_text="move", zeroline=True, zerolinecolor="#999", nticks=4, row=1, col=1)
+    fig.update_yaxes(title_text="unit (most decisive first)", autorange="reversed", showgrid=False, type="category",
+                     tickmode="array", tickvals=y[::step], ticktext=[str(u) for u in order[::step]], row=2, col=1)
+    if selected_unit is not None and selected_unit in order:
+        r = order.index(selected_unit)
+        fig.add_shape(type="rect", x0=-0.5, x1=len(x) - 0.5, y0=r - 0.5, y1=r + 0.5, row=2, col=1,
+                      line=dict(color="#ff7f00", width=2))
+        if selected_token is not None and 0 <= selected_token < T:
+            c = skipped + selected_token
+            fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, row=2, col=1,
+                          line=dict(color="#000000", width=2))
+    _x_axis(fig, labels, categories=True, narrow=narrow, start=first)
+    fig.update_xaxes(title_text=None, row=1, col=1)
+    fig.update_xaxes(title_text="word, by position in the full text" if text_axis is not None and text_axis.common > 0
+                     else "token (read left to right)", row=2, col=1)
+    fig.update_layout(showlegend=False)
+    if title is None:
+        title = "Each word's move (bars),<br>each unit's part of it (C)"
+    fig = _layout(fig, title, height or int(min(1100, max(380, 260 + (19 if len(order) <= 32 else 7) * len(order)))))
+    return fig.update_layout(title_subtitle_text=f"colour scale ±{zmax:.3f} logit (the largest |C| shown)",
+                             title_subtitle_font_size=12, margin_t=100, margin_l=50, margin_r=10)

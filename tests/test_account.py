@@ -69,3 +69,34 @@ def test_no_tokens_is_an_empty_account():
     acc = account(tr)
     assert acc.contributions.shape == (5, 0) and acc.decisive() is None
     assert acc.logit == acc.prior_logit == tr.readout_b
+
+
+def test_units_for_half_counts_the_largest_parts_that_make_half():
+    from playground.account import units_for_half
+
+    assert units_for_half(np.array([0.0, 0.0])) == 0
+    assert units_for_half(np.array([1.0, -1.0])) == 1  # exactly half
+    assert units_for_half(np.array([0.1, -3.0, 1.0, 1.0, 1.0])) == 2
+    assert units_for_half(np.array([0.2] * 10)) == 5
+
+
+def test_units_at_lists_the_units_that_moved_a_word_most_with_their_values():
+    from playground.account import units_at
+
+    m = random_model("lstm", 2, vocab_size=30, hidden=12, seed=4)
+    tr = trace_ids(m, _enc(np.random.default_rng(4).integers(1, 30, 9)))
+    acc = account(tr)
+    for t in (0, 5):
+        rows = units_at(tr, acc, t, k=4)
+        sizes = [abs(r.contribution) for r in rows]
+        assert len(rows) == 4 and sizes == sorted(sizes, reverse=True)
+        assert sizes[0] == np.abs(acc.contributions[:, t]).max()
+        for r in rows:
+            assert r.contribution == acc.contributions[r.unit, t] and r.share == acc.unit_shares[r.unit]
+            assert r.values["h"] == tr.last.h[t, r.unit] and r.h_prev == (tr.last.h[t - 1, r.unit] if t else 0.0)
+            assert list(r.values) == [*tr.cell.names, "h"]  # every quantity of the last layer, in the cell's order
+            assert all(r.values[q] == tr.last.gates[q][t, r.unit] for q in tr.cell.names)
+        out = [u for u in range(12) if u not in {r.unit for r in rows}][0]
+        assert [r.unit for r in units_at(tr, acc, t, k=4, include=out)] == [r.unit for r in rows] + [out]
+    with pytest.raises(IndexError):
+        units_at(tr, acc, 9)

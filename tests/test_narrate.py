@@ -290,3 +290,74 @@ def test_a_story_quantity_without_words_is_refused():
     with pytest.raises(ValueError, match="story"):
         cells.register(bad)
     assert "lstm-x" not in cells.CELLS
+
+
+# --- the exact account in words (issue 11) ------------------------------------------------------------
+@pytest.mark.parametrize("text", SENTENCES)
+def test_account_story_says_the_accounts_numbers_on_every_bundled_model(bundled, text):
+    from playground.account import account
+
+    tr = trace(bundled.model, bundled.vocab, text)
+    acc = account(tr)
+    story = narrate.account_story(tr, top=16)
+    size = np.abs(acc.unit_shares)  # (H,)
+    # the unit with the largest share, and its largest single move
+    assert story.unit == int(np.argmax(size)) and story.share == acc.unit_shares[story.unit]
+    assert abs(story.move) == np.abs(acc.contributions[story.unit]).max() and story.token == tr.tokens[story.t]
+    assert story.word_move == pytest.approx(acc.step_logits[story.t] - (
+        acc.step_logits[story.t - 1] if story.t else acc.prior_logit), abs=1e-9)
+    # the top 16 hold exactly that part of sum |share|; fewer than `half` units never make half, `half` do
+    assert story.top_fraction == pytest.approx(np.sort(size)[::-1][:16].sum() / size.sum(), abs=1e-12)
+    by_size = np.sort(size)[::-1]
+    assert by_size[:story.half].sum() >= 0.5 * size.sum() > by_size[:story.half - 1].sum()
+    # the word that moved the logit most, and who moved it most there
+    assert abs(story.big_move) == np.abs(acc.word_moves).max()
+    col = acc.contributions[:, story.big_t]
+    assert story.big_unit_move == col[story.big_unit] and abs(story.big_unit_move) == np.abs(col).max()
+    s = story.sentence()
+    for said in (f"from {acc.prior_logit:+.3f} (the prior) to {acc.logit:+.3f}", f"Unit {story.unit} holds",
+                 f"{story.share:+.3f}", f"{story.move:+.3f} at “{story.token}” (token {story.t + 1})",
+                 f"The top 16 of {tr.hidden_size} units hold {narrate.pct(story.top_fraction)}",
+                 f"half of it takes {story.half} unit"):
+        assert said in s, (said, s)
+    short = story.short()
+    assert f"“{story.big_token}” ({story.big_move:+.3f} logit)" in short
+    assert f"from {narrate.units_for_half(col)} of {tr.hidden_size} units, the most from unit {story.big_unit}" in short
+    assert story.as_dict()["sentence"] == s
+
+
+@pytest.mark.parametrize("text", SENTENCES[:3])
+def test_word_story_names_the_unit_that_moved_the_word_most_and_its_gates_there(bundled, text):
+    from playground.account import account
+
+    tr = trace(bundled.model, bundled.vocab, text)
+    acc = account(tr)
+    for t in range(tr.n_steps):
+        s = narrate.word_story(tr, t, acc)
+        u = int(np.argmax(np.abs(acc.contributions[:, t])))
+        before = tr.prob0 if t == 0 else tr.step_probs[t - 1]
+        assert s.startswith(f"“{tr.tokens[t]}” (token {t + 1}) moved the logit by {acc.word_moves[t]:+.3f} "
+                            f"(P(positive) from {narrate.pct(before)} to {narrate.pct(tr.step_probs[t])})")
+        assert f"Unit {u} moved it most, by {acc.contributions[u, t]:+.3f}" in s
+        h_prev = tr.last.h[t - 1, u] if t else 0.0
+        assert f"its h went from {h_prev:+.3f} to {tr.last.h[t, u]:+.3f}" in s
+        for q in tr.cell.quantities:  # every quantity of the cell, named from cells.py, at this unit and word
+            v = tr.last.gates[q.name][t, u]
+            assert f"{q.title} {v:.2f}" in s or f"{q.title} {v:+.2f}" in s
+    with pytest.raises(IndexError):
+        narrate.word_story(tr, tr.n_steps, acc)
+
+
+def test_account_story_of_nothing_read_and_escaped_tokens(small_vocab):
+    from playground.trace import trace_ids
+
+    from .test_trace import _enc
+
+    m = random_model("gru", vocab_size=len(small_vocab))
+    empty = narrate.account_story(trace_ids(m, _enc([])))
+    assert empty.unit is None and "read nothing" in empty.sentence() and "read nothing" in empty.short()
+    tr = trace(m, small_vocab, "the film was good")
+    story = narrate.account_story(tr)
+    mark = lambda t: f"[{t}]"  # noqa: E731 - stands in for the page's Markdown escaper
+    assert f"“[{story.token}]”" in story.sentence(mark) and f"“[{story.big_token}]”" in story.short(mark)
+    assert narrate.word_story(tr, 0, escape=mark).startswith(f"“[{tr.tokens[0]}]”")

@@ -1,4 +1,6 @@
 """Figure builders: the data in each figure is the trace's data, and labels are safe."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -269,3 +271,69 @@ def test_probe_curves_draw_the_kept_model_last_in_the_kept_colour(small_vocab):
     fig = plots.probe_curves([("epoch 1", tr), ("epoch 2", tr), ("kept model (epoch 1.00)", tr)])
     assert [d.name for d in fig.data] == ["epoch 1", "epoch 2", "kept model (epoch 1.00)"]
     assert fig.data[-1].line.color == plots.KEPT_COLOR and fig.data[-1].line.width == 3
+
+
+# --- the exact account of the verdict: words' moves over units x tokens contributions (issue 11) -------
+def test_contributions_show_the_ranked_units_and_the_words_moves(tr_and_model):
+    from playground.account import account
+
+    tr, _ = tr_and_model
+    acc = account(tr)
+    fig = plots.contributions(tr)
+    bars, heat = fig.data
+    # above: each word's move of the logit (the columns' sums over ALL units), on the same columns
+    np.testing.assert_allclose(bars.y, acc.word_moves, atol=1e-12, rtol=0)
+    assert list(bars.x) == list(heat.x) == plots.column_names(plots.token_labels(tr.tokens, tr.oov))
+    assert bars.xaxis == "x" and heat.xaxis == "x2" and fig.layout.xaxis.matches == "x2"  # one shared x axis
+    # below: the top units by share of the verdict, most decisive first, each row exactly C[u, :]
+    top = acc.ranking("verdict")[:16].tolist()
+    z = np.asarray(heat.z, dtype=float)
+    assert z.shape == (min(16, tr.hidden_size), tr.n_steps)
+    np.testing.assert_allclose(z, acc.contributions[top], rtol=1e-6, atol=1e-7)
+    assert list(fig.layout.yaxis2.ticktext) == [str(u) for u in top]
+    # diverging, centred at 0, symmetric at the largest |C| shown (said in the subtitle), in logit
+    m = float(np.abs(acc.contributions[top]).max())
+    assert heat.zmid == 0 and heat.zmin == pytest.approx(-m, rel=1e-6) and heat.zmax == pytest.approx(m, rel=1e-6)
+    assert heat.colorbar.title.text == "C (logit)" and fig.layout.yaxis.title.text == "move"
+    assert f"±{m:.3f} logit" in fig.layout.title.subtitle.text
+    # hover: unit, its share of the final logit, the word, and C exactly
+    u = top[0]
+    assert heat.y[0] == f"<b>unit {u}</b> · its share of the final logit {acc.unit_shares[u]:+.4f}"
+    assert "C = %{z:+.4f} logit" in heat.hovertemplate and "%{x}" in heat.hovertemplate
+    # the other ranking, all units, or rows given in an order
+    by_moves = plots.contributions(tr, by="moves", top=None)
+    assert list(by_moves.layout.yaxis2.ticktext) == [str(u) for u in acc.ranking("moves")]
+    rows = plots.contributions(tr, rows=[3, 0, 7]).data[1]
+    np.testing.assert_allclose(np.asarray(rows.z, dtype=float), acc.contributions[[3, 0, 7]], rtol=1e-6, atol=1e-7)
+
+
+def test_contributions_outline_the_chosen_unit_and_word_and_escape_tokens(tr_and_model):
+    from playground.account import account
+
+    tr, _ = tr_and_model
+    order = account(tr).ranking("verdict").tolist()
+    fig = plots.contributions(tr, top=4, selected_unit=order[2], selected_token=1)
+    rects = [(s.x0, s.x1, s.y0, s.y1) for s in fig.layout.shapes]  # its row, and its cell at the word
+    assert rects == [(-0.5, tr.n_steps - 0.5, 1.5, 2.5), (0.5, 1.5, 1.5, 2.5)]
+    assert not plots.contributions(tr, top=4, selected_unit=order[5]).layout.shapes  # not shown: no outline
+    weird = dataclasses.replace(tr, tokens=("<b>x</b>",) + tr.tokens[1:])
+    x = plots.contributions(weird).data[1].x
+    assert x[0] == "1: &lt;b&gt;x&lt;/b&gt;" and all("<b>" not in v for v in x)
+
+
+def test_contributions_on_the_full_text_axis_leave_unread_words_empty(small_vocab):
+    from playground.account import account
+    from playground.explain import text_axis
+
+    traces = _three_reading_300_tokens(small_vocab)
+    axis = text_axis(traces)
+    rnn = traces["SimpleRNN"]
+    fig = plots.contributions(rnn, top=5, text_axis=axis, narrow=True)
+    bars, heat = fig.data
+    z = np.asarray(heat.z, dtype=float)
+    assert z.shape == (5, 300) and np.isnan(z[:, :100]).all()  # not read: empty, not zeros
+    np.testing.assert_allclose(z[:, 100:], account(rnn).contributions[account(rnn).ranking()[:5]], rtol=1e-6,
+                               atol=1e-7)
+    assert np.isnan(np.asarray(bars.y, dtype=float)[:100]).all() and heat.x[100] == "101: w100°"
+    assert [x.split(":")[0] for x in plots.contributions(traces["LSTM"], text_axis=axis).data[1].x] == \
+        [x.split(":")[0] for x in heat.x]
