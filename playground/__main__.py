@@ -88,6 +88,8 @@ def cmd_predict(args) -> int:
         acc = account(tr)  # full precision, so that the sums can be checked (docs: README)
         out.update(prior_logit=acc.prior_logit, step_logits=acc.step_logits.tolist(),
                    contributions=acc.contributions.tolist())
+        # units by share of the verdict, most decisive first, and the drill-down's (unit, token) it opens on
+        out.update(ranking=acc.ranking("verdict").tolist(), decisive=list(acc.decisive() or []) or None)
         # the curve's story as the pages say it: prior, biggest move, 0.5 crossings (playground/narrate.py)
         out.update(prior=tr.prob0, story=curve_story(tr).as_dict())
         print(json.dumps(out, ensure_ascii=True))

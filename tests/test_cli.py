@@ -281,3 +281,18 @@ def test_narrate_steps_match_predict_and_say_one_line_per_token():
     assert lines[7] == " ".join(steps[7]["sentences"])
     bad = cli("narrate", "--model", "no-such", text)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
+
+
+@needs_models
+def test_predict_json_ranks_the_units_and_names_the_decisive_unit_and_token():
+    r = cli("predict", "--model", "gru-rt", "--json", "I expected to hate it but I loved it")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    C = np.asarray(out["contributions"])  # (H, T): checkable from the JSON alone
+    shares = np.abs(C.sum(axis=1))
+    assert sorted(out["ranking"]) == list(range(C.shape[0]))
+    assert np.all(np.diff(shares[out["ranking"]]) <= 0) and shares[out["ranking"][0]] == shares.max()
+    unit, tok = out["decisive"]
+    assert unit == out["ranking"][0] and abs(C[unit, tok]) == np.abs(C[unit]).max()
+    empty = json.loads(cli("predict", "--model", "gru-rt", "--json", " ").stdout)  # nothing read: no decisive pair
+    assert empty["tokens"] == [] and empty["decisive"] is None and len(empty["ranking"]) == C.shape[0]
