@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -174,11 +175,16 @@ def test_playground_query_params_round_trip():
 def test_playground_bad_query_params_fall_back():
     at = _at("views/playground.py", query={"model": "nope", "unit": "-4", "method": "<b>", "tok": "x"})
     assert at.selectbox(key="model").value == "lstm-rt"  # the defaults
-    assert at.selectbox(key="play.unit").value == 0
     assert at.segmented_control(key="play.method").value == "occlusion"
-    n_tokens = len(at.select_slider(key="play.token").options)
-    assert at.select_slider(key="play.token").value == n_tokens - 1  # the last token
-    for bad in ("model", "unit", "method"):  # garbage is dropped from the URL; defaults are never written
+    # the drill-down opens on the most decisive unit at its most decisive word, and the URL says which
+    from playground.account import account
+    from playground.trace import trace
+
+    tm = zoo.load_bundled("lstm-rt")
+    unit, tok = account(trace(tm.model, tm.vocab, at.text_input(key="play.sentence").value)).decisive()
+    assert (at.selectbox(key="play.unit").value, at.select_slider(key="play.token").value) == (unit, tok)
+    assert at.query_params["unit"] in ([str(unit)], str(unit)) and at.query_params["tok"] in ([str(tok)], str(tok))
+    for bad in ("model", "method"):  # garbage is dropped from the URL; defaults are never written
         assert bad not in at.query_params, dict(at.query_params)
 
 
@@ -616,21 +622,40 @@ def test_home_says_what_its_live_curve_shows():
     assert f"biggest move is at “{md_escape(b.token)}” (token {b.t + 1})" in said[0]
 
 
-def test_playground_drilldown_token_follows_a_new_sentence():
-    at = _at("views/playground.py", query={"s": "the film was dull"})
-    at.select_slider(key="play.token").set_value(1).run()  # "film"
-    assert any("(“film”)" in m.value for m in at.markdown)
-    # the same word in a new place: the drill-down follows it
-    at.text_input(key="play.sentence").set_value("I thought the film was good").run()
-    assert not at.exception, at.exception
-    assert at.select_slider(key="play.token").value == 3
-    assert any("at token 4 (“film”)" in m.value for m in at.markdown)
-    # the word is gone: the last token of the new sentence, not the old position
-    at.text_input(key="play.sentence").set_value("what a wonderful surprising little gem of a movie").run()
-    assert not at.exception, at.exception
-    assert at.select_slider(key="play.token").value == 8
-    assert any("at token 9 (“movie”)" in m.value for m in at.markdown)
-    assert at.query_params["tok"] in (["8"], "8")  # a copied link reopens the token shown
+def _decisive(model: str, text: str) -> tuple[int, int, str]:
+    from playground.account import account
+    from playground.trace import trace
+
+    tm = zoo.load_bundled(model)
+    tr = trace(tm.model, tm.vocab, text)
+    unit, tok = account(tr).decisive()
+    return unit, tok, tr.tokens[tok]
+
+
+def _drilldown(at) -> tuple[int, int]:
+    return at.selectbox(key="play.unit").value, at.select_slider(key="play.token").value
+
+
+def test_playground_drilldown_moves_to_the_decisive_unit_and_word_of_a_new_sentence():
+    # a unit and token from the URL hold while the sentence stays the same
+    at = _at("views/playground.py", query={"s": "the film was dull", "unit": "5", "tok": "1"})
+    assert _drilldown(at) == (5, 1) and any("Unit 5 at token 2 (“film”)" in m.value for m in at.markdown)
+    at.selectbox(key="play.unit").set_value(3).run()  # and so does the visitor's choice
+    assert _drilldown(at) == (3, 1) and any("Unit 3 at token 2 (“film”)" in m.value for m in at.markdown)
+    # a new sentence: its most decisive unit at that unit's largest move (not the old word, not the last word)
+    for text in ("I thought the film was good", "what a wonderful surprising little gem of a movie"):
+        at.text_input(key="play.sentence").set_value(text).run()
+        assert not at.exception, at.exception
+        unit, tok, word = _decisive("lstm-rt", text)
+        assert _drilldown(at) == (unit, tok)
+        assert any(f"Unit {unit} at token {tok + 1} (“{word}”)" in m.value for m in at.markdown)
+        assert at.query_params["tok"] in ([str(tok)], str(tok))  # a copied link reopens the token shown
+        assert at.query_params["unit"] in ([str(unit)], str(unit))
+    assert tok not in (3, 8)  # (the old rule: follow the word "film", else the last token)
+    # a new model: its own decisive pair
+    at.selectbox(key="model").set_value("gru-rt").run()
+    unit, tok, _ = _decisive("gru-rt", text)
+    assert _drilldown(at) == (unit, tok)
 
 
 def test_playground_says_what_its_curve_shows():
@@ -726,3 +751,58 @@ def md_escape_text(text: str) -> str:
     from ui.common import md_escape
 
     return md_escape(text)
+
+
+# --- the exact account of the verdict on the Playground and Compare (issue 11) -----------------------
+ACCOUNT_TEXT = "I expected to hate this movie but I loved every minute of it"
+
+
+def _chart(at, key: str) -> dict:
+    return next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith(key))
+
+
+def _nums(v) -> np.ndarray:
+    """A plotly spec's array: base64 'bdata' with a dtype (and a shape when 2-D), or a plain list."""
+    import base64
+
+    if not isinstance(v, dict):
+        return np.asarray(v, dtype=float)
+    a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).astype(float)
+    return a.reshape([int(n) for n in str(v["shape"]).split(",")]) if "shape" in v else a
+
+
+def test_playground_shows_which_units_moved_the_verdict_at_which_word():
+    from playground import narrate
+    from playground.account import account, units_at
+    from playground.trace import trace
+    from ui.common import md_escape
+
+    at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "gru-rt"})
+    tm = zoo.load_bundled("gru-rt")
+    tr = trace(tm.model, tm.vocab, ACCOUNT_TEXT)
+    acc = account(tr)
+    assert any(s.value == "Which units moved the verdict, at which word" for s in at.subheader)
+    # the picture: the words' moves above the top 16 units by share of the verdict, each row C[u, :]
+    bars, heat = _chart(at, "play.contrib")["data"]
+    np.testing.assert_allclose(_nums(bars["y"]), acc.word_moves, atol=1e-9)
+    top = acc.ranking("verdict")[:16]
+    np.testing.assert_allclose(_nums(heat["z"]), acc.contributions[top], rtol=1e-5, atol=1e-6)
+    # its sentence and the units that moved the drill-down's word (the decisive one), with their gates there
+    assert any(c.value.startswith(narrate.account_story(tr, acc).sentence(md_escape)) for c in at.caption)
+    unit, tok = acc.decisive()
+    assert any(c.value == narrate.word_story(tr, tok, acc, escape=md_escape) for c in at.caption)
+    table = next(d.value for d in at.dataframe if "C at this word" in d.value.columns)
+    rows = units_at(tr, acc, tok, k=8, include=unit)
+    assert [int(str(u).split()[0]) for u in table["unit"]] == [r.unit for r in rows]
+    assert str(table["unit"][[r.unit for r in rows].index(unit)]) == f"{unit} ★"
+    np.testing.assert_allclose(table["C at this word"], [r.contribution for r in rows], atol=1e-12)
+    for q in tr.cell.quantities:  # every gate of the cell beside the contributions, named from cells.py
+        np.testing.assert_allclose(table[q.title], [r.values[q.name] for r in rows], atol=1e-12)
+    # all units, in the other ranking: the rows follow, and the link keeps both
+    at.segmented_control(key="play.rank").set_value("moves").run()
+    at.toggle(key="play.allunits").set_value(True).run()
+    assert not at.exception, at.exception
+    heat = _chart(at, "play.contrib")["data"][1]
+    np.testing.assert_allclose(_nums(heat["z"]), acc.contributions[acc.ranking("moves")],
+                               rtol=1e-5, atol=1e-6)
+    assert at.query_params["rank"] in (["moves"], "moves") and at.query_params["allunits"] in (["1"], "1")

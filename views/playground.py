@@ -3,20 +3,25 @@ importance, every gate, the hidden state, and one unit's equations with real num
 import streamlit as st
 
 from playground import narrate, plots
+from playground.account import RANKINGS, units_at
+from playground.account import account as exact_account
 from playground.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute
 from playground.explain import latex_lines, unit_step, verdict_word
 from playground.trace import trace
 from ui import common
-from ui.state import Field, PageState, one_of, parse_int
+from ui.state import Field, PageState, bool_str, one_of, parse_bool, parse_int
 
-# Everything a copied link reopens; `tok` and `layer` default to the last token and layer.
+# Everything a copied link reopens; `layer` defaults to the last layer, `unit` and `tok` to the most
+# decisive unit of the verdict at its most decisive word (playground/account.py).
 STATE = PageState(
     Field("play.sentence", "s", common.DEFAULT_SENTENCE, parse=common.clean_input),
     common.model_field("model", "model"),
     Field("play.method", "method", "occlusion", parse=lambda v: ALIASES.get(v, v), valid=one_of(METHODS)),
     Field("play.layer", "layer", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 8),
-    Field("play.unit", "unit", 0, parse=parse_int, valid=lambda v: 0 <= v < 4096),
+    Field("play.unit", "unit", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 4096),
     Field("play.token", "tok", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 100_000),
+    Field("play.rank", "rank", "verdict", valid=one_of(RANKINGS)),
+    Field("play.allunits", "allunits", False, parse=parse_bool, valid=lambda v: isinstance(v, bool), to_str=bool_str),
 )
 STATE.sync()
 
@@ -61,6 +66,22 @@ elif n_oov:
     st.caption(f"{n_oov} of {tr.n_steps} tokens are not in the model's vocabulary (marked °); "
                "the model reads them all as the same ‘unknown word’.")
 
+# --- the drill-down's unit and token -------------------------------------------------------------
+# A new sentence or model opens on its most decisive unit at that unit's largest move; a unit or
+# token from the URL or chosen by the visitor holds while the sentence and model stay the same.
+acc = exact_account(tr)  # contributions (H, T) of the last layer to the verdict
+H = tr.hidden_size
+dec_unit, dec_tok = acc.decisive()
+reading = (tm.name, id(tm.model), tr.tokens)
+if st.session_state.get("play.drill_for") not in (None, reading):
+    st.session_state["play.unit"], st.session_state["play.token"] = dec_unit, dec_tok
+st.session_state["play.drill_for"] = reading
+if st.session_state["play.unit"] is None or not 0 <= int(st.session_state["play.unit"]) < H:
+    st.session_state["play.unit"] = dec_unit
+if st.session_state["play.token"] is None or not 0 <= int(st.session_state["play.token"]) < tr.n_steps:
+    st.session_state["play.token"] = int(abs(acc.contributions[st.session_state["play.unit"]]).argmax())
+STATE.sync()  # again: a copied link reopens the token and unit drawn below, not the ones before the fix-ups
+
 # --- verdict ---------------------------------------------------------------------------------
 word = verdict_word(tr.prob)
 v1, v2 = st.columns([1, 2], vertical_alignment="center")
@@ -75,6 +96,44 @@ with v2:
 
 st.plotly_chart(plots.prediction_curve(tr, title="Prediction after each word"), key="play.curve")
 st.caption(narrate.curve_story(tr).sentence(escape=common.md_escape))
+
+# --- the exact account of the verdict: units x words -----------------------------------------------
+st.subheader("Which units moved the verdict, at which word")
+st.caption("The readout reads the last layer's state after every word, logit = b + w · h, and the state starts "
+           "at 0, so the logit before reading is b (the prior). Every word's change of the logit therefore splits "
+           "exactly over the units: unit u moved it by C = w_u (h after the word − h before it). The bars are each "
+           "word's total move (the column's sum); each row is one unit, and its colours add up to that unit's share "
+           "of the final logit. Blue pushes towards positive, red towards negative.")
+st.latex(r"\text{logit}_T - b = \sum_{u}\sum_{t} \underbrace{w_u\,(h_{u,t} - h_{u,t-1})}_{C[u,\,t]}")
+r1, r2 = st.columns([3, 2], vertical_alignment="bottom")
+with r1:
+    rank = st.segmented_control("Rank units by", list(RANKINGS), key="play.rank",
+                                format_func=lambda r: {"verdict": "share of the verdict", "moves": "size of moves"}[r],
+                                help="\n\n".join(f"**{k}**: {v}" for k, v in RANKINGS.items())) or "verdict"
+with r2:
+    show_all = st.toggle(f"Show all {H} units", key="play.allunits",
+                         help=f"Off: the top {plots.CONTRIB_TOP} units in the chosen order.")
+st.plotly_chart(plots.contributions(tr, top=None if show_all else plots.CONTRIB_TOP, by=rank, acc=acc,
+                                    selected_unit=st.session_state["play.unit"],
+                                    selected_token=st.session_state["play.token"]), key="play.contrib")
+st.caption(narrate.account_story(tr, acc, top=plots.CONTRIB_TOP).sentence(escape=common.md_escape)
+           + " The drill-down's unit is outlined in orange, its word in black.")
+
+at_tok = st.session_state["play.token"]
+cell_qs = [tr.cell.quantity(n) for n in tr.last.gates]
+st.markdown(f"**The units that moved it most at “{common.md_escape(tr.tokens[at_tok])}” (token {at_tok + 1}), "
+            "with their values there**")
+st.caption(narrate.word_story(tr, at_tok, acc, escape=common.md_escape))
+table = [{"unit": f"{r.unit} ★" if r.unit == st.session_state["play.unit"] else str(r.unit),
+          "C at this word": r.contribution, "share of the verdict": r.share, "h before": r.h_prev,
+          "h after": r.values["h"], **{q.title: r.values[q.name] for q in cell_qs}}
+         for r in units_at(tr, acc, at_tok, k=8, include=st.session_state["play.unit"])]
+st.dataframe(table, hide_index=True, column_config={
+    "C at this word": st.column_config.NumberColumn(format="%+.4f", help="C[u, t] in logit"),
+    "share of the verdict": st.column_config.NumberColumn(format="%+.4f", help="the unit's row sum, in logit"),
+    **{k: st.column_config.NumberColumn(format="%+.3f") for k in ["h before", "h after"] + [q.title for q in cell_qs]}})
+st.caption("Last layer. ★ marks the drill-down's unit; the word is the drill-down's too (below: pick another word "
+           "or unit there).")
 
 # --- word importance -------------------------------------------------------------------------
 st.subheader("Which words mattered")
@@ -103,16 +162,6 @@ if n_layers > 1:
 st.subheader("Gates")
 st.caption(tr.cell.caption)
 names = list(tr.gate_names)
-H = tr.hidden_size
-seen = st.session_state.get("play.token_tokens")  # the tokens the drill-down's token points into
-if seen is not None and tuple(seen) != tr.tokens:  # a new sentence (or cut): follow the word, else the last
-    st.session_state["play.token"] = narrate.follow_token(seen, st.session_state["play.token"], tr.tokens)
-st.session_state["play.token_tokens"] = tr.tokens
-if st.session_state["play.token"] is None:
-    st.session_state["play.token"] = tr.n_steps - 1
-st.session_state["play.unit"] = min(max(0, int(st.session_state["play.unit"])), H - 1)
-st.session_state["play.token"] = min(max(0, int(st.session_state["play.token"])), tr.n_steps - 1)
-STATE.sync()  # again: a copied link reopens the token and unit drawn below, not the ones before the fix-ups
 
 
 # rows of two, filled row by row: a phone stacks the columns, so the charts keep the cell's order
