@@ -543,7 +543,7 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
                           row=row, col=1)
     step = max(1, int(np.ceil(len(order) / 32)))  # at most 32 unit numbers on the axis
     fig.update_yaxes(title_text="move", zeroline=True, zerolinecolor="#999", nticks=4, row=1, col=1)
-    fig.update_yaxes(title_text="unit (most decisive first)", autorange="reversed", showgrid=False, type="category",
+    fig.update_yaxes(title_text="unit" if narrow else "unit (most decisive first)", autorange="reversed", showgrid=False, type="category",
                      tickmode="array", tickvals=y[::step], ticktext=[str(u) for u in order[::step]], row=2, col=1)
     if selected_unit is not None and selected_unit in order:
         r = order.index(selected_unit)
@@ -561,5 +561,7 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     if title is None:
         title = "Each word's move (bars),<br>each unit's part of it (C)"
     fig = _layout(fig, title, height or int(min(1100, max(380, 260 + (19 if len(order) <= 32 else 7) * len(order)))))
-    return fig.update_layout(title_subtitle_text=f"colour scale ±{zmax:.3f} logit (the largest |C| shown)",
+    scale = f"colour ±{zmax:.3f} logit" + ("" if narrow else " (the largest |C| shown)")
+    return fig.update_layout(title_subtitle_text=scale,
                              title_subtitle_font_size=12, margin_t=100, margin_l=50, margin_r=10)
+

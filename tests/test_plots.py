@@ -337,3 +337,105 @@ def test_contributions_on_the_full_text_axis_leave_unread_words_empty(small_voca
     assert np.isnan(np.asarray(bars.y, dtype=float)[:100]).all() and heat.x[100] == "101: w100°"
     assert [x.split(":")[0] for x in plots.contributions(traces["LSTM"], text_axis=axis).data[1].x] == \
         [x.split(":")[0] for x in heat.x]
+
+
+# --- issue 11: ranked rows, change from typical, click to choose --------------------------------------
+def _lstm_trace(small_vocab, text="the film was not good but the end was good", hidden=24):
+    from playground.models import ModelConfig, build
+
+    m = build(ModelConfig(arch="lstm", vocab_size=len(small_vocab), embed_dim=4, hidden_size=hidden, max_len=400))
+    return trace(m, small_vocab, text)
+
+
+def test_heatmap_shows_the_given_units_in_order_labelled_with_their_numbers(small_vocab):
+    tr = _lstm_trace(small_vocab)
+    rows = [17, 3, 9]
+    fig = plots.heatmap(tr, "f", rows=rows, selected_unit=3, selected_token=2)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), tr.last.gates["f"][:, rows].T, rtol=1e-6, atol=1e-7)
+    assert list(fig.data[0].y) == ["17", "3", "9"] and fig.layout.yaxis.type == "category"
+    assert list(fig.layout.yaxis.ticktext) == ["17", "3", "9"]  # the real unit numbers, not positions
+    rects = [(s.y0, s.y1, s.x0, s.x1) for s in fig.layout.shapes]
+    assert (0.5, 1.5) in [r[:2] for r in rects]  # unit 3's row (second) outlined
+    assert (1.5, 2.5) in [r[2:] for r in rects]  # token 2's column outlined
+    # a unit not shown gets no outline; the default is every unit in index order
+    assert not plots.heatmap(tr, "f", rows=rows, selected_unit=4).layout.shapes
+    assert list(plots.heatmap(tr, "f").data[0].y) == [str(u) for u in range(tr.hidden_size)]
+
+
+def test_shown_units_keep_the_order_and_the_selected_unit():
+    order = [5, 2, 7, 0, 1]
+    assert plots.shown_units(order, 3) == [5, 2, 7]
+    assert plots.shown_units(order, 3, selected=1) == [5, 2, 7, 1]  # the choice stays visible, last
+    assert plots.shown_units(order, 3, selected=2) == [5, 2, 7]
+    assert plots.shown_units(order, None, selected=9) == order  # a unit the model does not have: ignored
+
+
+def test_heatmap_change_from_typical_is_value_minus_reference_on_a_scale_centred_at_0(small_vocab):
+    tr = _lstm_trace(small_vocab)
+    ref = np.linspace(0.2, 0.8, tr.hidden_size)
+    rows = [4, 0, 11]
+    fig = plots.heatmap(tr, "o", rows=rows, reference=ref)
+    expected = (tr.last.gates["o"] - ref[None, :])[:, rows].T
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), expected, rtol=1e-5, atol=1e-6)
+    lim = np.abs(expected).max()
+    assert fig.data[0].zmid == 0 and np.isclose(fig.data[0].zmax, lim) and np.isclose(fig.data[0].zmin, -lim)
+    assert fig.data[0].colorscale == plots.go.Heatmap(colorscale=plots.DIVERGING).colorscale
+    assert fig.data[0].colorbar.title.text == "output gate o − typical" == fig.layout.title.text
+    assert f"±{lim:.3g}" in fig.layout.title.subtitle.text
+    # the values themselves keep the gate's own scale and name
+    plain = plots.heatmap(tr, "o", rows=rows)
+    assert plain.data[0].colorbar.title.text == "output gate o" and (plain.data[0].zmin, plain.data[0].zmax) == (0, 1)
+
+
+def test_click_layer_has_one_marker_per_cell_naming_its_unit_and_token(small_vocab):
+    tr = _lstm_trace(small_vocab)
+    rows = [6, 1]
+    fig = plots.heatmap(tr, "i", rows=rows, clickable=True)
+    heat, cells = fig.data
+    assert heat.hoverinfo == "skip" and cells.type == "scatter" and cells.marker.opacity == 0
+    custom = np.asarray(cells.customdata)  # (K * T, 3): unit, token index, value
+    assert custom.shape == (len(rows) * tr.n_steps, 3)
+    for (unit, tok, value), x, y in zip(custom, cells.x, cells.y):
+        assert y == str(int(unit)) and x == heat.x[int(tok)]  # each marker sits on its own cell
+        assert np.isclose(value, tr.last.gates["i"][int(tok), int(unit)], atol=1e-6)
+    assert "%{customdata[2]:.4f}" in cells.hovertemplate and "input gate i" in cells.hovertemplate
+    assert fig.layout.clickmode == "event+select"
+    # over the bound the layer is left off (and the heatmap keeps its own hover)
+    big = _lstm_trace(small_vocab, "good " * (plots.MAX_CLICK_CELLS // 24 + 1))
+    fig = plots.heatmap(big, "i", clickable=True)
+    assert len(fig.data) == 1 and fig.data[0].hoverinfo != "skip"
+    assert len(plots.heatmap(big, "i", rows=range(16), clickable=True).data) == 2
+
+
+def test_click_layer_payload_stays_small(small_vocab):
+    """A 16 x 400 clickable picture: each cell's marker costs at most 40 bytes of JSON; 128 x 400 has none."""
+    import plotly.io as pio
+
+    tr = _lstm_trace(small_vocab, " ".join(["the movie was good"] * 100), hidden=128)
+    assert tr.n_steps == 400
+    for rows, click_cells in ((list(range(16)), 16 * 400), (None, 0)):
+        plain = len(pio.to_json(plots.heatmap(tr, "f", rows=rows), validate=False))
+        click = len(pio.to_json(plots.heatmap(tr, "f", rows=rows, clickable=True), validate=False))
+        assert click - plain <= 40 * click_cells, (rows is None, click - plain)
+
+
+def test_click_layer_on_the_full_text_axis_covers_only_words_the_model_read(small_vocab):
+    from playground.explain import text_axis
+
+    traces = _three_reading_300_tokens(small_vocab)
+    rnn = traces["SimpleRNN"]
+    fig = plots.heatmap(rnn, "h", text_axis=text_axis(traces), narrow=True, rows=[0, 1], clickable=True)
+    custom = np.asarray(fig.data[1].customdata)
+    assert custom.shape == (2 * rnn.n_steps, 3) and custom[:, 1].min() == 0  # token index in the model's trace
+    assert fig.data[1].x[0] == fig.data[0].x[100]  # the first marker sits on the first word it read
+
+
+def test_picked_cell_reads_a_streamlit_selection():
+    sel = {"selection": {"points": [{"x": "9: loved", "y": "3", "customdata": {"0": 3, "1": 8, "2": 0.3}}]}}
+    assert plots.picked_cell(sel) == (3, 8)  # float32 customdata arrives as an object with string keys
+    assert plots.picked_cell({"selection": {"points": [{"customdata": [5, 2, 0.1]}]}}) == (5, 2)
+    for bad in (None, {}, {"selection": {"points": []}}, {"selection": {"points": [{"x": 1}]}},
+                {"selection": {"points": [{"customdata": ["a", "b"]}]}},
+                {"selection": {"points": [{"customdata": [float("nan"), 1]}]}},
+                {"selection": {"points": [{"customdata": [1.5, 1]}]}}):
+        assert plots.picked_cell(bad) is None

@@ -1,9 +1,11 @@
 """Compare: one sentence through several models at once (a dataset's SimpleRNN, LSTM and GRU, or
 any two or three models of this session), every chart and sentence by position in the full text."""
+import html
+
 import numpy as np
 import streamlit as st
 
-from playground import plots, stats
+from playground import narrate, plots, stats
 from playground.attribution import attribute
 from playground.data import DATASET_TITLES
 from playground.explain import correct_on_test, disagreement_summary, reading_note, text_axis, verdict_word
@@ -111,6 +113,24 @@ for col, (n, tm) in zip(cols, models.items()):
         st.caption(common.md_escape(f"{note[0].upper()}{note[1:]}{limit}."))
 
 st.plotly_chart(plots.compare_curves(traces), key="compare.curves")
+
+st.subheader("Which units moved each verdict, at which word")
+st.caption(f"Each model's exact account of its verdict: the bars are each word's move of the logit, and each row one "
+           f"of its top {plots.CONTRIB_TOP} units by share of the verdict, C = w_u (h after the word − h before it), "
+           "so the colours in a column add up (over all units) to the bar above, and the whole picture to the logit's "
+           "change from the prior. Each model has its own colour scale (said above its picture), and its units are its "
+           "own: unit 5 of one model has nothing to do with unit 5 of another. Columns are words by position in the "
+           "full text, the same in every picture.")
+cols = st.columns(len(names))
+for col, (lab, tr) in zip(cols, traces.items()):
+    with col:
+        if tr.n_steps == 0:
+            st.caption(common.md_escape(f"{lab} read nothing."))
+            continue
+        st.plotly_chart(plots.contributions(tr, text_axis=axis, narrow=True,
+                                            title=f"{html.escape(lab)}: word moves,<br>top units' parts (C)"),
+                        key=f"compare.contrib.{lab}")
+        st.caption(f"**{common.md_escape(lab)}**: {narrate.account_story(tr).short(escape=common.md_escape)}")
 
 st.subheader("Hidden states side by side")
 if axis.start > 0 or axis.common > axis.start:

@@ -1,11 +1,14 @@
 """Playground: one sentence, one model; the verdict, the prediction after each word, word
 importance, every gate, the hidden state, and one unit's equations with real numbers."""
+import functools
+
 import streamlit as st
 
 from playground import narrate, plots
 from playground.account import RANKINGS, units_at
 from playground.account import account as exact_account
 from playground.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute
+from playground.data import DATASET_TITLES
 from playground.explain import latex_lines, unit_step, verdict_word
 from playground.trace import trace
 from ui import common
@@ -22,6 +25,7 @@ STATE = PageState(
     Field("play.token", "tok", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 100_000),
     Field("play.rank", "rank", "verdict", valid=one_of(RANKINGS)),
     Field("play.allunits", "allunits", False, parse=parse_bool, valid=lambda v: isinstance(v, bool), to_str=bool_str),
+    Field("play.show", "show", "values", valid=one_of(("values", "change"))),
 )
 STATE.sync()
 
@@ -164,23 +168,82 @@ st.caption(tr.cell.caption)
 names = list(tr.gate_names)
 
 
+# Every units x tokens picture shows the same rows: the last layer's units in the account's order
+# (the top TOP_UNITS unless "all units" is on, the drill-down's unit kept), other layers' units by index.
+# "Change from typical" draws value - the unit's mean over a TEST sample; a click on a cell opens that
+# unit at that word in the drill-down below.
+SHOW = {"values": "values", "change": "change from typical"}
+show = st.segmented_control("Show", list(SHOW), key="play.show", format_func=SHOW.get,
+                            help="**values**: each gate and state as it is. **change from typical**: minus that "
+                                 "unit's typical value (its mean over a sample of TEST texts), so what this "
+                                 "sentence changed stands out from what the unit always does.") or "values"
+typ = None
+if show == "change":
+    typ, typ_seconds, no_typ = common.typical(tm)
+    if typ is None:
+        st.info(f"There are no typical values for this model: {common.md_escape(no_typ)}. The values are shown.")
+    else:
+        st.caption(f"**Change from typical**: each cell is the unit's value at that word minus its typical value, "
+                   f"{common.md_escape(typ.describe())} ({DATASET_TITLES[typ.dataset]}), e.g. "
+                   "Δf = f(unit, word) − mean f(unit). Blue: higher than usual; red: lower; white: as usual. "
+                   f"Worked out once for this model ({typ_seconds:.1f} s).")
+
+
+def _rows(li: int):
+    """The units a layer's pictures show, top to bottom (None: all, in index order)."""
+    if li != n_layers - 1:
+        return None
+    top = None if st.session_state.get("play.allunits") else plots.TOP_UNITS
+    return plots.shown_units(acc.ranking(st.session_state.get("play.rank") or "verdict"), top,
+                             st.session_state["play.unit"])
+
+
+def _pick(key: str, li: int, layered: bool) -> None:
+    """A click on a cell: its unit and token (and layer) open in the drill-down."""
+    got = plots.picked_cell(st.session_state.get(key))
+    if got is not None:
+        st.session_state["play.unit"], st.session_state["play.token"] = got
+        if layered:
+            st.session_state["play.layer"] = li
+
+
+def _units_chart(name: str, li: int, key: str, title: str | None = None) -> None:
+    ref = typ.mean[li][name] if typ is not None else None
+    fig = plots.heatmap(tr, name, layer=li, rows=_rows(li), reference=ref, title=title, clickable=True,
+                        selected_unit=st.session_state["play.unit"], selected_token=st.session_state["play.token"])
+    st.plotly_chart(fig, key=key, on_select=functools.partial(_pick, key, li, n_layers > 1), selection_mode="points")
+
+
 # rows of two, filled row by row: a phone stacks the columns, so the charts keep the cell's order
-charts = [(f"play.heat.{name}", plots.heatmap(tr, name, layer=layer, selected_unit=st.session_state["play.unit"]))
-          for name in names] + [("play.means", plots.gate_means(tr, layer=layer))]
+charts = [(f"play.heat.{name}", name) for name in names] + [("play.means", None)]
 for row in range(0, len(charts), 2):
-    for col, (key, fig) in zip(st.columns(2), charts[row:row + 2]):
+    for col, (key, name) in zip(st.columns(2), charts[row:row + 2]):
         with col:
-            st.plotly_chart(fig, key=key)
+            if name is None:
+                st.plotly_chart(plots.gate_means(tr, layer=layer), key=key)
+            else:
+                _units_chart(name, layer, key)
 
 st.subheader("Hidden state")
 hcols = st.columns(n_layers)
 for li in range(n_layers):
     with hcols[li]:
-        st.plotly_chart(plots.heatmap(tr, "h", layer=li, selected_unit=st.session_state["play.unit"],
-                                      title=f"Hidden state h — layer {li + 1}" if n_layers > 1 else "Hidden state h"),
-                        key=f"play.heat.h{li}")
-st.caption("Rows are units, columns are tokens; hover a cell for its exact value. The unit chosen "
-           "below is outlined in orange.")
+        h_title = tr.cell.quantity("h").title + (" − typical" if typ is not None else "")
+        _units_chart("h", li, f"play.heat.h{li}", title=f"{h_title} — layer {li + 1}" if n_layers > 1 else h_title)
+n_rows = len(_rows(n_layers - 1))
+order = {"verdict": "share of the verdict", "moves": "size of moves"}.get(st.session_state.get("play.rank"), "")
+about = [f"Rows are units, columns are tokens; hover a cell for its exact value. The last layer's rows are its "
+         f"{'units' if n_rows >= H else f'top {plots.TOP_UNITS} units'} in order of their {order} (the ranking "
+         "above; the toggle there shows all), labelled with their real numbers"]
+if n_layers > 1:
+    about.append("the other layers' units are in index order: the ranking comes from the readout, which reads only "
+                 "the last layer")
+clicks = n_rows * tr.n_steps <= plots.MAX_CLICK_CELLS
+about.append("**click a cell** to open that unit at that word below" if clicks else
+             f"a click opens a unit only on pictures of at most {plots.MAX_CLICK_CELLS:,} cells (switch off all "
+             "units, or use the Unit and Token controls below)")
+about.append("the drill-down's unit is outlined in orange, its word dotted.")
+st.caption("; ".join(about))
 
 # --- one unit ---------------------------------------------------------------------------------
 st.subheader("One unit, up close")
