@@ -180,53 +180,134 @@ def _values(tr: Trace, name: str, layer: int) -> np.ndarray:
     return lt.h if name == "h" else lt.gates[name]  # (T, H)
 
 
+TOP_UNITS = 16  # "the units that matter": how many rows a ranked units x tokens picture shows
+MAX_CLICK_CELLS = 6400  # a click layer (one invisible marker per cell, ~35 bytes of JSON each) up to this many cells
+PICK_COLOR = "#ff7f00"  # the chosen unit's row and token's column, outlined on every picture
+
+
+def shown_units(order: Sequence[int], top: int | None, selected: int | None = None) -> list[int]:
+    """The rows of a ranked picture: the first `top` units of `order` (all when `top` is None),
+    and the selected unit after them when it is not among them, so the choice stays visible."""
+    rows = [int(u) for u in (order if top is None else order[:top])]
+    if selected is not None and selected not in rows and selected in set(int(u) for u in order):
+        rows.append(int(selected))
+    return rows
+
+
 def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, height: int | None = None,
-            selected_unit: int | None = None, narrow: bool = False, text_axis: TextAxis | None = None) -> go.Figure:
+            selected_unit: int | None = None, narrow: bool = False, text_axis: TextAxis | None = None,
+            rows: Sequence[int] | None = None, reference: np.ndarray | None = None,
+            selected_token: int | None = None, clickable: bool = False) -> go.Figure:
     """Units (rows) x tokens (columns) of one gate or state; exact values on hover. `narrow`: for
     a chart a third of the page wide (fewer, upright token labels). `text_axis` (Compare): columns
     are the words of the full text that any of several models read, numbered by their position in
-    it, so the models' heatmaps line up; the words this model did not read stay empty, shaded."""
+    it, so the models' heatmaps line up; the words this model did not read stay empty, shaded.
+
+    `rows`: the units to show, top to bottom (default: all, in index order); rows are labelled
+    with the real unit numbers. `reference` ((H,) per unit, e.g. its typical value): colour and
+    hover show value - reference on a diverging scale centred at 0, scaled to the largest |change|
+    shown (the subtitle says so). `selected_unit` / `selected_token` (the trace's token index): that
+    row and column are outlined. `clickable`: an invisible marker over every read cell (customdata
+    = unit, token index, value) carries the hover and makes a click a Plotly point selection, which
+    Streamlit reports (it reports no heatmap cells); left off above MAX_CLICK_CELLS cells."""
     vals = _values(tr, name, layer)  # (T, H)
     T, H = vals.shape
+    rows = list(range(H)) if rows is None else [int(u) for u in rows if 0 <= int(u) < H]
+    q = tr.cell.quantity(name)
+    if reference is not None:
+        vals = vals - np.asarray(reference, dtype=np.float64)[None, :]  # (T, H) change from the reference
+    vals = vals[:, rows]  # (T, K)
+    K = len(rows)
     labels = token_labels(tr.tokens, tr.oov)
     first, skipped = 0, 0  # full-text index of the first column; empty columns before the model's first word
     if text_axis is not None and text_axis.n_total > text_axis.start:
         first, skipped = text_axis.start, read_start(tr) - text_axis.start
         labels = token_labels(text_axis.tokens[first:first + skipped]) + labels
-        vals = np.concatenate([np.full((skipped, H), np.nan), vals])  # (skipped + T, H)
-    q = tr.cell.quantity(name)
+        vals = np.concatenate([np.full((skipped, K), np.nan), vals])  # (skipped + T, K)
     scale = scale_for(q)
     gate_title = q.title
+    subtitle = "colour clipped at ±1; hover for exact values" if q.kind == UNBOUNDED else None
+    if reference is not None:
+        gate_title = f"{q.title} − typical"
+        lim = float(np.nanmax(np.abs(vals))) if K and T and np.isfinite(vals).any() else 0.0
+        lim = lim if lim > 1e-6 else 1e-6
+        scale = dict(colorscale=DIVERGING, zmin=-lim, zmax=lim, zmid=0.0)
+        subtitle = f"colour ends at ±{lim:.3g}, the largest change here"
     layer_no = (layer % len(tr.layers)) + 1
+    columns = column_names(labels, first)
+    unit_names = [str(u) for u in rows]
+    n_read = T  # the clickable cells: every read token of every shown unit
+    click = clickable and 0 < K * n_read <= MAX_CLICK_CELLS
+    hover = ("token <b>%{x}</b><br>unit %{y}<br>" + html.escape(gate_title) + " = %{z:.4f}<extra></extra>")
     # Columns are categories named "position: token" (unique, shown on hover), so no per-cell
     # hover data is sent: 8,000 cells cost 32 KB as float32, not 350 KB of JSON. Values outside
     # [zmin, zmax] take the end colours; hover shows the exact value.
     fig = go.Figure(go.Heatmap(
-        z=vals.T.astype(np.float32), x=column_names(labels, first), y=np.arange(H), colorscale=scale["colorscale"],
+        z=vals.T.astype(np.float32), x=columns, y=unit_names, colorscale=scale["colorscale"],
         zmin=scale["zmin"], zmax=scale["zmax"], zmid=scale.get("zmid"),
         colorbar=dict(title=dict(text=html.escape(gate_title), side="right"), thickness=12, len=0.9),
-        hovertemplate=("token <b>%{x}</b><br>unit %{y}<br>"
-                       f"{html.escape(gate_title)}" + " = %{z:.4f}<extra></extra>"),
-        xgap=1 if len(labels) <= 60 else 0, ygap=1 if H <= 64 else 0,
+        hovertemplate=None if click else hover, hoverinfo="skip" if click else None,
+        xgap=1 if len(labels) <= 60 else 0, ygap=1 if K <= 64 else 0,
         hoverongaps=False if text_axis is not None else None,
     ))
+    if click:  # one invisible, cell-sized marker per read cell: it carries the hover and the click
+        tt, kk = np.meshgrid(np.arange(n_read), np.arange(K))  # (K, T) token index, row
+        tt, kk = tt.ravel(), kk.ravel()
+        custom = np.stack([np.asarray(rows)[kk], tt, vals[skipped + tt, kk]], axis=1).astype(np.float32)  # (K*T, 3)
+        fig.add_trace(go.Scatter(
+            x=[columns[skipped + t] for t in tt], y=[unit_names[k] for k in kk], mode="markers",
+            customdata=custom, showlegend=False, name="cells",
+            marker=dict(symbol="square", size=12, opacity=0, color=PICK_COLOR),
+            selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+            hovertemplate=hover.replace("%{z:.4f}", "%{customdata[2]:.4f}"),
+        ))
+        fig.update_layout(hoverdistance=-1, clickmode="event+select", dragmode=False)
     if skipped > 0:
         fig.add_vrect(x0=-0.5, x1=skipped - 0.5, fillcolor=NEUTRAL, opacity=0.15, line_width=0, layer="below")
         fig.add_annotation(x=(skipped - 1) / 2, y=0.5, yref="paper", showarrow=False, textangle=-90,
                            text=f"not read (words 1–{read_start(tr):,})", font=dict(size=12, color="#444"))
-    if selected_unit is not None and 0 <= selected_unit < H:
-        fig.add_hrect(y0=selected_unit - 0.5, y1=selected_unit + 0.5, line=dict(color="#ff7f00", width=2))
-    fig.update_yaxes(title_text="unit", autorange="reversed", showgrid=False)
+    if selected_unit is not None and selected_unit in rows:
+        k = rows.index(selected_unit)
+        fig.add_hrect(y0=k - 0.5, y1=k + 0.5, line=dict(color=PICK_COLOR, width=2))
+    if selected_token is not None and 0 <= selected_token < T:
+        c = skipped + selected_token
+        fig.add_vrect(x0=c - 0.5, x1=c + 0.5, line=dict(color=PICK_COLOR, width=2, dash="dot"))
+    fig.update_yaxes(title_text="unit", type="category", autorange="reversed", showgrid=False)
+    if K <= 32:
+        fig.update_yaxes(tickmode="array", tickvals=unit_names, ticktext=unit_names)
     _x_axis(fig, labels, categories=True, narrow=narrow, start=first)
     if text_axis is not None and text_axis.common > 0:
         fig.update_xaxes(title_text="word, by position in the full text")
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
-    fig = _layout(fig, title, height or int(min(560, max(240, 120 + 6 * H))))
-    if q.kind == UNBOUNDED:  # say so on a second line (a phone cuts long titles)
-        fig.update_layout(title_subtitle_text="colour clipped at ±1; hover for exact values",
-                          title_subtitle_font_size=12, margin_t=82)
+    fig = _layout(fig, title, height or heatmap_height(K))
+    if subtitle:  # on a second line (a phone cuts long titles)
+        fig.update_layout(title_subtitle_text=subtitle, title_subtitle_font_size=12, margin_t=82)
     return fig
+
+
+def heatmap_height(rows: int) -> int:
+    """A units x tokens picture's height: a few pixels a row for many units, readable rows for few."""
+    return int(min(560, max(240, 150 + (18 if rows <= 32 else 6) * rows)))
+
+
+def picked_cell(selection) -> tuple[int, int] | None:
+    """(unit, token index) of the first clicked cell in a Streamlit chart selection (the click
+    layer's customdata), or None when nothing usable was clicked."""
+    try:
+        points = selection["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for p in points or ():
+        try:
+            custom = p["customdata"]  # a list, or (a float32 array sent as binary) a dict {"0": .., "1": ..}
+            unit, token = (custom["0"], custom["1"]) if isinstance(custom, Mapping) else custom[:2]
+            unit, token = float(unit), float(token)
+            if np.isfinite(unit) and np.isfinite(token) and unit == int(unit) and token == int(token):
+                return int(unit), int(token)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            continue
+    return None
 
 
 def gate_means(tr: Trace, layer: int = -1, title: str | None = None, height: int | None = None) -> go.Figure:

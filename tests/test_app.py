@@ -826,3 +826,134 @@ def test_compare_shows_each_models_contributions_side_by_side_with_a_sentence_ea
                                    atol=1e-6)
         expected = f"**{title}**: {narrate.account_story(tr, acc).short(escape=md_escape)}"
         assert any(c.value == expected for c in at.caption), expected
+
+
+# --- gate and hidden-state pictures: the units that matter, change from typical, click to choose -------
+def _click(at: AppTest, key: str, unit: int, token: int) -> AppTest:
+    """Run the page as if the visitor clicked the cell (unit, token) of chart `key`: the browser sends
+    the chart's point selection (the click layer's customdata) as the chart's widget state."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    chart_id = next(c.proto.id for c in at.get("plotly_chart") if c.proto.id.endswith(key))
+    tree = at._tree
+    before = tree.get_widget_states
+
+    def with_click():
+        states = before()
+        ws = WidgetState(id=chart_id)
+        ws.string_value = json.dumps({"selection": {"points": [{"customdata": {"0": unit, "1": token, "2": 0.5}}],
+                                                    "point_indices": [0], "box": [], "lasso": []}})
+        states.widgets.append(ws)
+        return states
+
+    tree.get_widget_states = with_click
+    try:
+        return at.run()
+    finally:
+        tree.get_widget_states = before
+
+
+def test_playground_gate_pictures_show_the_top_units_in_the_accounts_order_and_all_on_request():
+    from playground.account import account
+    from playground.trace import trace
+
+    at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "gru-rt"})
+    tm = zoo.load_bundled("gru-rt")
+    tr = trace(tm.model, tm.vocab, ACCOUNT_TEXT)
+    top = [int(u) for u in account(tr).ranking("verdict")[:16]]
+    for name in tr.gate_names + ("h0",):
+        heat, cells = _chart(at, f"play.heat.{name}")["data"]
+        assert heat["y"] == [str(u) for u in top], name  # the real unit numbers, most decisive first
+        values = tr.last.h if name == "h0" else tr.last.gates[name]
+        np.testing.assert_allclose(_array(heat["z"]), values[:, top].T.ravel(), rtol=1e-5, atol=1e-6)
+        assert len(_array(cells["customdata"])) == 3 * 16 * tr.n_steps  # a click target on every cell
+    assert any("click a cell" in c.value for c in at.caption)
+    at.toggle(key="play.allunits").set_value(True).run()
+    assert _chart(at, "play.heat.z")["data"][0]["y"] == [str(u) for u in account(tr).ranking("verdict")]
+
+
+def test_playground_change_from_typical_draws_value_minus_the_units_mean_over_test_texts():
+    from playground.trace import trace
+    from playground.typical import typical_values
+
+    at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "lstm-rt", "allunits": "1"})
+    assert _chart(at, "play.heat.f")["data"][0]["colorbar"]["title"]["text"] == "forget gate f"
+    at.segmented_control(key="play.show").set_value("change").run()
+    assert not at.exception, at.exception
+    tm = zoo.load_bundled("lstm-rt")
+    typ = typical_values(tm.model, tm.vocab, "rt")
+    tr = trace(tm.model, tm.vocab, ACCOUNT_TEXT)
+    rows = [int(u) for u in _chart(at, "play.heat.f")["data"][0]["y"]]
+    for name, key in (("f", "play.heat.f"), ("h", "play.heat.h0")):
+        heat = _chart(at, key)["data"][0]
+        values = tr.last.h if name == "h" else tr.last.gates[name]
+        expected = (values - typ.mean[0][name][None, :])[:, rows].T
+        np.testing.assert_allclose(_array(heat["z"]), expected.ravel(), rtol=1e-4, atol=1e-5)
+        assert heat["colorbar"]["title"]["text"].endswith(" − typical") and heat["zmid"] == 0
+    said = [c.value for c in at.caption if c.value.startswith("**Change from typical**")]
+    assert len(said) == 1 and md_escape_text(typ.describe()) in said[0], said
+    assert at.query_params["show"] in (["change"], "change")
+
+
+def test_playground_change_from_typical_for_session_models_with_and_without_a_dataset():
+    from collections import OrderedDict
+
+    models = _session_with(["mine"])
+    mine = models["mine"]
+    models["nodata"] = type(mine)(name="nodata", model=mine.model, vocab=mine.vocab, card={}, source="file")
+
+    def page(model: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["user_models"] = OrderedDict(models)
+        at.query_params["model"], at.query_params["show"], at.query_params["s"] = model, "change", "the film was good"
+        at.run()
+        at.switch_page("views/playground.py").run()
+        assert not at.exception, at.exception
+        return at
+
+    at = page("mine")
+    kept = at.session_state["typical"]["mine"]  # the session's own, for this very model
+    assert kept[0] is mine.model and kept[1].dataset == "rt"
+    assert any(c.value.startswith("**Change from typical**") for c in at.caption)
+    at = page("nodata")
+    assert any("no typical values for this model" in i.value for i in at.info)
+    assert _chart(at, "play.heat.z")["data"][0]["colorbar"]["title"]["text"] == "update gate z"
+
+
+def test_playground_a_click_on_a_cell_opens_that_unit_and_word_in_the_drilldown():
+    at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "lstm-rt"})
+    rows = [int(u) for u in _chart(at, "play.heat.i")["data"][0]["y"]]
+    unit = rows[5]
+    assert _drilldown(at) != (unit, 2)
+    _click(at, "play.heat.i", unit, 2)
+    assert not at.exception, at.exception
+    assert _drilldown(at) == (unit, 2)
+    assert any(f"Unit {unit} at token 3 (“to”)" in m.value for m in at.markdown)
+    shapes = _chart(at, "play.heat.o")["layout"]["shapes"]  # outlined everywhere: its row and its column
+    assert {"y0": 4.5, "y1": 5.5} in [{k: s.get(k) for k in ("y0", "y1")} for s in shapes]
+    assert {"x0": 1.5, "x1": 2.5} in [{k: s.get(k) for k in ("x0", "x1")} for s in shapes]
+    # a click on the hidden state works the same; the next run (no new click) keeps the choice
+    _click(at, "play.heat.h0", rows[0], 9)
+    assert _drilldown(at) == (rows[0], 9)
+    at.text_input(key="play.sentence").set_value(ACCOUNT_TEXT).run()
+    assert _drilldown(at) == (rows[0], 9)
+
+
+def test_compare_shows_each_models_contributions_side_by_side_with_a_sentence_each():
+    from playground import narrate
+    from playground.account import account
+    from playground.trace import trace
+    from ui.common import md_escape
+
+    text = "The acting was great, but the plot was boring and far too long"
+    at = _at("views/compare.py", query={"s": text, "dataset": "rt"})
+    for name, title in (("rnn-rt", "SimpleRNN"), ("lstm-rt", "LSTM"), ("gru-rt", "GRU")):
+        tm = zoo.load_bundled(name)
+        tr = trace(tm.model, tm.vocab, text)
+        acc = account(tr)
+        bars, heat = _chart(at, f"compare.contrib.{title}")["data"]
+        np.testing.assert_allclose(_nums(bars["y"]), acc.word_moves, atol=1e-9)
+        np.testing.assert_allclose(_nums(heat["z"]), acc.contributions[acc.ranking("verdict")[:16]], rtol=1e-5,
+                                   atol=1e-6)
+        expected = f"**{title}**: {narrate.account_story(tr, acc).short(escape=md_escape)}"
+        assert any(c.value == expected for c in at.caption), expected
