@@ -808,26 +808,6 @@ def test_playground_shows_which_units_moved_the_verdict_at_which_word():
     assert at.query_params["rank"] in (["moves"], "moves") and at.query_params["allunits"] in (["1"], "1")
 
 
-def test_compare_shows_each_models_contributions_side_by_side_with_a_sentence_each():
-    from playground import narrate
-    from playground.account import account
-    from playground.trace import trace
-    from ui.common import md_escape
-
-    text = "The acting was great, but the plot was boring and far too long"
-    at = _at("views/compare.py", query={"s": text, "dataset": "rt"})
-    for name, title in (("rnn-rt", "SimpleRNN"), ("lstm-rt", "LSTM"), ("gru-rt", "GRU")):
-        tm = zoo.load_bundled(name)
-        tr = trace(tm.model, tm.vocab, text)
-        acc = account(tr)
-        bars, heat = _chart(at, f"compare.contrib.{title}")["data"]
-        np.testing.assert_allclose(_nums(bars["y"]), acc.word_moves, atol=1e-9)
-        np.testing.assert_allclose(_nums(heat["z"]), acc.contributions[acc.ranking("verdict")[:16]], rtol=1e-5,
-                                   atol=1e-6)
-        expected = f"**{title}**: {narrate.account_story(tr, acc).short(escape=md_escape)}"
-        assert any(c.value == expected for c in at.caption), expected
-
-
 # --- gate and hidden-state pictures: the units that matter, change from typical, click to choose -------
 def _click(at: AppTest, key: str, unit: int, token: int) -> AppTest:
     """Run the page as if the visitor clicked the cell (unit, token) of chart `key`: the browser sends
