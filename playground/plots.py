@@ -624,8 +624,9 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
                           row=row, col=1)
     step = max(1, int(np.ceil(len(order) / 32)))  # at most 32 unit numbers on the axis
     fig.update_yaxes(title_text="move", zeroline=True, zerolinecolor="#999", nticks=4, row=1, col=1)
-    fig.update_yaxes(title_text="unit" if narrow else "unit (most decisive first)", autorange="reversed", showgrid=False, type="category",
-                     tickmode="array", tickvals=y[::step], ticktext=[str(u) for u in order[::step]], row=2, col=1)
+    fig.update_yaxes(title_text="unit" if narrow else "unit (most decisive first)", autorange="reversed",
+                     showgrid=False, type="category", tickmode="array", tickvals=y[::step],
+                     ticktext=[str(u) for u in order[::step]], row=2, col=1)
     if selected_unit is not None and selected_unit in order:
         r = order.index(selected_unit)
         fig.add_shape(type="rect", x0=-0.5, x1=len(x) - 0.5, y0=r - 0.5, y1=r + 0.5, row=2, col=1,
