@@ -937,3 +937,35 @@ def test_compare_shows_each_models_contributions_side_by_side_with_a_sentence_ea
                                    atol=1e-6)
         expected = f"**{title}**: {narrate.account_story(tr, acc).short(escape=md_escape)}"
         assert any(c.value == expected for c in at.caption), expected
+
+
+def _step_text(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**At “"))
+
+
+def test_playground_step_through_shows_the_chosen_words_numbers():
+    from playground import narrate
+    from playground.trace import trace
+    text = "I expected to hate it but I loved it"
+    at = _at("views/playground.py", {"model": "gru-rt", "s": text})
+    tm = zoo.load_bundled("gru-rt")
+    tr = trace(tm.model, tm.vocab, text)
+    stories = narrate.step_stories(tr)
+    big = narrate.curve_story(tr).biggest.t
+    assert at.select_slider(key="play.step").value == big  # opens on the word that moved P most
+    assert _step_text(at).startswith(f"**{stories[big].sentences[0]}**")
+    other = 2 if big != 2 else 3
+    at.select_slider(key="play.step").set_value(other).run()
+    assert not at.exception
+    shown = _step_text(at)
+    s = stories[other]
+    assert shown.startswith(f"**At “{tr.tokens[other]}” (token {other + 1} of {tr.n_steps})")
+    assert f"from {narrate.pct(s.p_before)} to {narrate.pct(s.p_after)}" in shown or "stayed at" in shown
+    assert all(sentence in shown for sentence in s.sentences) and stories[big].sentences[0] not in shown
+    fig = json.loads(next(c.proto.spec for c in at.get("plotly_chart") if '"name":"this word"' in c.proto.spec
+                          or '"name": "this word"' in c.proto.spec))
+    assert fig["layout"]["sliders"][0]["active"] == other and len(fig["frames"]) == tr.n_steps
+    # a new sentence opens on its own biggest move
+    at.text_input(key="play.sentence").set_value("not bad at all").run()
+    tr2 = trace(tm.model, tm.vocab, "not bad at all")
+    assert at.select_slider(key="play.step").value == narrate.curve_story(tr2).biggest.t

@@ -439,3 +439,43 @@ def test_picked_cell_reads_a_streamlit_selection():
                 {"selection": {"points": [{"customdata": [float("nan"), 1]}]}},
                 {"selection": {"points": [{"customdata": [1.5, 1]}]}}):
         assert plots.picked_cell(bad) is None
+
+
+# --- read it with me: the animated step-through (plots.step_through) -----------------------------
+def test_step_through_frames_hold_each_words_step_and_caption(tr_and_model):
+    from playground import narrate
+    tr, _ = tr_and_model
+    stories = narrate.step_stories(tr)
+    fig = plots.step_through(tr, stories, start=2)
+    import plotly.graph_objects as go
+    go.Figure(fig.to_dict())  # what was added unvalidated is valid plotly
+    curve = np.concatenate([[tr.prob0], tr.step_probs])
+    labels = plots.token_labels(tr.tokens, tr.oov)
+    assert [f.name for f in fig.frames] == [str(t) for t in range(tr.n_steps)]
+    for t, f in enumerate(fig.frames):
+        assert list(f.data[0].x) == [t - 1, t] and list(f.data[0].y) == [curve[t], curve[t + 1]]
+        assert f.traces == (len(fig.data) - 1,)
+        cap = f.layout.annotations[0].text
+        assert cap.startswith(f"<b>{labels[t]}</b> (token {t + 1} of {tr.n_steps})")
+        assert f"{100 * curve[t]:.1f}% → {100 * curve[t + 1]:.1f}%" in cap
+        assert f"top unit {stories[t].units[0].unit}: {stories[t].units[0].contribution:+.3f}" in cap
+        assert "<b>x</b>" not in cap  # token text is escaped
+    # the figure opens on `start`, and its slider points there; Play runs in the browser
+    assert list(fig.data[-1].x) == [1, 2] and fig.layout.sliders[0].active == 2
+    assert list(fig.layout.sliders[0].steps[2].args[0]) == ["2"]
+    assert fig.layout.updatemenus[0].buttons[0].args[0] is None  # Play: every frame from the current one
+
+
+def test_step_through_of_a_long_text_keeps_its_largest_moves_and_says_so(small_vocab):
+    from playground import narrate
+    m = random_model("gru", vocab_size=len(small_vocab), scale=1.0)
+    tr = trace(m, small_vocab, " ".join(["good bad not great awful movie the it"] * 25))  # 200 tokens
+    stories = narrate.step_stories(tr)
+    fig = plots.step_through(tr, stories)
+    shown = [int(f.name) for f in fig.frames]
+    assert len(shown) == plots.MAX_FRAMES and shown == sorted(shown)
+    sizes = np.abs([s.move for s in stories])
+    assert sizes[shown].min() >= np.delete(sizes, shown).max()  # no word left out moved more than one kept
+    assert f"the {plots.MAX_FRAMES} largest moves of {tr.n_steps}" in fig.layout.title.subtitle.text
+    assert len(fig.to_json()) < 150_000  # the payload stays small however long the text
+    assert plots.step_through(tr, []).frames == ()  # nothing read: the plain curve

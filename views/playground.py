@@ -154,6 +154,27 @@ for sentence in (s for s, warn in said if warn):  # integrated gradients that do
 if any(not warn for _, warn in said):
     st.caption("  \n".join(s for s, warn in said if not warn))  # one block, a line per fact
 
+# --- read it with me: the sentence one word at a time -------------------------------------------
+st.subheader("Read it with me")
+st.caption("The model reads one word at a time. Pick a word (or press ▶ Play under the chart, which steps through "
+           "the words in your browser): you see P(positive) before and after it, how far the word moved the logit "
+           "(log of P / (1 − P); the curve's step), and which units of the last layer made that move. A unit's part "
+           "is its readout weight times its change of state, C = w_u (h after − h before); the parts of all units "
+           "add up exactly to the word's move. The last sentence opens the unit with the largest part: what its "
+           "gates did at this word, with their values. Gate words follow the values as printed: \"most\" is 0.56 "
+           "and up, \"about half\" 0.45 to 0.55, \"almost all\" 0.90 and up (or 0.09 and below for \"almost none\").")
+stories = narrate.step_stories(tr, escape=common.md_escape)  # one per token: numbers and sentences
+if st.session_state.get("play.step_for") != (tm.name, id(tm.model), tr.tokens):  # a new reading: its biggest move
+    st.session_state["play.step"] = narrate.curve_story(tr).biggest.t
+    st.session_state["play.step_for"] = (tm.name, id(tm.model), tr.tokens)
+step_t = st.select_slider("Word", options=list(range(tr.n_steps)), key="play.step",
+                          format_func=lambda i: f"{i + 1}: {tr.tokens[i]}{'°' if tr.oov[i] else ''}",
+                          help="Opens on the word that moved P(positive) most.")
+story = stories[step_t]
+st.markdown(f"**{story.sentences[0]}**\n\n" + "\n\n".join(story.sentences[1:]))
+st.plotly_chart(plots.step_through(tr, stories, start=step_t, title="P(positive) word by word: press ▶ Play or drag"),
+                key="play.steps", config={"displayModeBar": False})
+
 # --- gates and hidden state ------------------------------------------------------------------
 n_layers = len(tr.layers)
 layer = 0
