@@ -969,3 +969,30 @@ def test_playground_step_through_shows_the_chosen_words_numbers():
     at.text_input(key="play.sentence").set_value("not bad at all").run()
     tr2 = trace(tm.model, tm.vocab, "not bad at all")
     assert at.select_slider(key="play.step").value == narrate.curve_story(tr2).biggest.t
+
+
+def test_compare_hidden_states_show_each_models_top_units_and_a_click_shows_that_unit_at_that_word():
+    from playground.account import account
+    from playground.trace import trace
+
+    text = "The acting was great, but the plot was boring and far too long"
+    at = _at("views/compare.py", query={"s": text, "dataset": "rt"})
+    tm = zoo.load_bundled("lstm-rt")
+    tr = trace(tm.model, tm.vocab, text)
+    top = [int(u) for u in account(tr).ranking("verdict")[:16]]
+    heat = _chart(at, "compare.h.LSTM")["data"][0]
+    assert heat["y"] == [str(u) for u in top]  # its own units, most decisive first
+    np.testing.assert_allclose(_array(heat["z"]), tr.last.h[:, top].T.ravel(), rtol=1e-5, atol=1e-6)
+    assert not any("unit " in m.value and "at word" in m.value for m in at.markdown)
+    _click(at, "compare.h.LSTM", top[3], 8)
+    assert not at.exception, at.exception
+    said = [m.value for m in at.markdown if "at word" in m.value]
+    assert len(said) == 1 and said[0].startswith(f"**LSTM, unit {top[3]} at word 9 (“boring”)**"), said
+    assert f"h went from {tr.last.h[7, top[3]]:+.3f} to {tr.last.h[8, top[3]]:+.3f}" in said[0].replace("\\", "")
+    assert f"forget gate f {tr.last.gates['f'][8, top[3]]:+.3f}" in said[0].replace("\\", "")
+    shapes = _chart(at, "compare.h.LSTM")["layout"]["shapes"]
+    assert {"y0": 2.5, "y1": 3.5} in [{k: s.get(k) for k in ("y0", "y1")} for s in shapes]
+    assert not _chart(at, "compare.h.GRU")["layout"].get("shapes")  # only the clicked model's picture
+    at.toggle(key="compare.allunits").set_value(True).run()
+    assert len(_chart(at, "compare.h.GRU")["data"][0]["y"]) == 128
+    assert at.query_params["allunits"] in (["1"], "1")

@@ -1,17 +1,20 @@
 """Compare: one sentence through several models at once (a dataset's SimpleRNN, LSTM and GRU, or
 any two or three models of this session), every chart and sentence by position in the full text."""
+import functools
 import html
 
 import numpy as np
 import streamlit as st
 
 from playground import narrate, plots, stats
+from playground.account import account as exact_account
+from playground.account import units_at
 from playground.attribution import attribute
 from playground.data import DATASET_TITLES
-from playground.explain import correct_on_test, disagreement_summary, reading_note, text_axis, verdict_word
+from playground.explain import correct_on_test, disagreement_summary, read_start, reading_note, text_axis, verdict_word
 from playground.trace import trace
 from ui import common
-from ui.state import Field, PageState, one_of
+from ui.state import Field, PageState, bool_str, one_of, parse_bool
 
 MAX_MODELS = 3
 
@@ -36,6 +39,8 @@ STATE = PageState(
           parse=common.clean_input),
     Field("compare.dataset", "dataset", "rt", valid=one_of(DATASET_TITLES)),
     MODELS,
+    Field("compare.allunits", "allunits", False, parse=parse_bool, valid=lambda v: isinstance(v, bool),
+          to_str=bool_str),
 )
 # a shared link naming models this session does not have: say so (ui.state falls back silently)
 asked = st.query_params.get("models") if "compare.models" not in st.session_state else None
@@ -136,11 +141,52 @@ st.subheader("Hidden states side by side")
 if axis.start > 0 or axis.common > axis.start:
     st.caption(common.md_escape(f"Columns are words {axis.start + 1:,}–{axis.n_total:,} of the text, the same "
                                 "in every chart; grey columns are words a model did not read."))
+all_units = st.toggle("All units", key="compare.allunits",
+                      help=f"Off: each model's top {plots.TOP_UNITS} units by share of its verdict.")
+pick = st.session_state.get("compare.pick")  # {"model", "unit", "token", "tokens"}: the last clicked cell
+
+
+def _pick(key: str, lab: str, tokens: tuple) -> None:
+    """A click on a cell of a model's picture: that model, unit and word, shown under the pictures."""
+    got = plots.picked_cell(st.session_state.get(key))
+    if got is not None:
+        st.session_state["compare.pick"] = {"model": lab, "unit": got[0], "token": got[1], "tokens": tokens}
+
+
+def _picked(lab: str, tr) -> tuple[int, int] | None:
+    """The clicked (unit, token) if it belongs to this model's reading of this text."""
+    if not pick or pick.get("model") != lab or tuple(pick.get("tokens", ())) != tr.tokens:
+        return None
+    unit, tok = pick["unit"], pick["token"]
+    return (unit, tok) if 0 <= unit < tr.hidden_size and 0 <= tok < tr.n_steps else None
+
+
+accounts = {lab: exact_account(tr) for lab, tr in traces.items() if tr.n_steps}
 cols = st.columns(len(names))
 for col, (lab, tr) in zip(cols, traces.items()):
     with col:
-        st.plotly_chart(plots.heatmap(tr, "h", title=f"{lab}: hidden state h", narrow=True, text_axis=axis),
-                        key=f"compare.h.{lab}")
+        if not tr.n_steps:
+            continue
+        chosen = _picked(lab, tr)
+        unit, tok = chosen if chosen else (None, None)
+        rows = plots.shown_units(accounts[lab].ranking("verdict"), None if all_units else plots.TOP_UNITS, unit)
+        key = f"compare.h.{lab}"
+        st.plotly_chart(plots.heatmap(tr, "h", title=f"{html.escape(lab)}: hidden state h", narrow=True,
+                                      text_axis=axis, rows=rows, clickable=True, selected_unit=unit,
+                                      selected_token=tok),
+                        key=key, on_select=functools.partial(_pick, key, lab, tr.tokens), selection_mode="points")
+st.caption(f"Rows are each model's {'units' if all_units else f'top {plots.TOP_UNITS} units'} by share of its own "
+           "verdict (unit numbers are its own). **Click a cell** to see that model's unit at that word here.")
+picked = next(((lab, tr) for lab, tr in traces.items() if tr.n_steps and _picked(lab, tr)), None)
+if picked is not None:
+    lab, tr = picked
+    unit, tok = _picked(lab, tr)
+    at = units_at(tr, accounts[lab], tok, k=0, include=unit)[0]
+    gates = ", ".join(f"{tr.cell.quantity(n).title} {v:+.3f}" for n, v in at.values.items() if n != "h")
+    st.markdown(f"**{common.md_escape(lab)}, unit {unit} at word {read_start(tr) + tok + 1:,} "
+                f"(“{common.md_escape(tr.tokens[tok])}”)**: " + common.md_escape(
+                    f"h went from {at.h_prev:+.3f} to {at.values['h']:+.3f}; {gates}. Its part of the verdict at "
+                    f"this word: C = {at.contribution:+.4f} logit (over all words, its share: {at.share:+.4f})."))
 
 st.subheader("Which words mattered to each")
 atts = {n: attribute(tm.model, traces[label[n]], "occlusion") for n, tm in models.items()}
