@@ -974,6 +974,52 @@ def test_concurrent_visitors(server, browser):
     assert not DIALOGS
 
 
+# --- a click on a units x tokens cell opens that unit and word in the drill-down (issue 11) ----------
+CELL_JS = """([title, row, col]) => {
+  const el = [...document.querySelectorAll('.js-plotly-plot')].find(e => e.layout && e.layout.title &&
+      String(e.layout.title.text || '').replace(/<[^>]*>/g, '') === title);
+  if (!el) return null;
+  const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, b = el.getBoundingClientRect();
+  return {x: b.left + xa._offset + xa.l2p(col), y: b.top + ya._offset + ya.l2p(row), unit: String(el.data[0].y[row])};
+}"""
+
+
+def _drilldown_text(page) -> str:
+    return page.get_by_text(re.compile(r"^Unit \d+ at token \d+")).first.inner_text()
+
+
+@pytest.mark.parametrize("size", VIEWPORTS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_click_on_a_heatmap_cell_opens_that_unit_and_word(server, browser, size):
+    """The gate heatmaps carry an invisible marker per cell, so a click (a tap on a phone) is a point
+    selection Streamlit hears: the drill-down's "Unit U at token T" moves to the clicked row's unit
+    and column's word, and the next picture outlines them."""
+    page = new_page(browser, *size)
+    try:
+        open_app(page, server["base"], "/playground?model=lstm-rt", "Playground")
+        before = _drilldown_text(page)
+        title = "forget gate f"
+        chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text=title)).first
+        chart.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        row, col = 2, 1  # the third-ranked unit at the second word ("expected")
+        cell = page.evaluate(CELL_JS, [title, row, col])
+        assert cell is not None, "no forget gate heatmap"
+        m = mark(page)
+        page.mouse.click(cell["x"], cell["y"])
+        wait_settled(page, since=m)
+        no_exception(page)
+        after = _drilldown_text(page)
+        assert after.startswith(f"Unit {cell['unit']} at token {col + 1} (“expected”)"), (before, after)
+        assert after != before
+        chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="output gate o")).first
+        outlined = chart.evaluate("""e => (e.layout.shapes || []).map(s => [s.x0, s.x1, s.y0, s.y1])""")
+        assert [col - 0.5, col + 0.5] in [s[:2] for s in outlined], outlined  # the word's column
+        assert [row - 0.5, row + 0.5] in [s[2:] for s in outlined], outlined  # the unit's row
+        full_screenshot(page, f"playground_click_{size[0]}x{size[1]}")
+    finally:
+        page.context.close()
+
+
 # --- startup numbers ------------------------------------------------------------------------------
 def test_write_startup_numbers(server):
     """Last test: the startup times measured by the server fixture."""
