@@ -653,6 +653,26 @@ MAX_FRAMES = 80  # a longer text gets frames only at its MAX_FRAMES largest move
 FRAME_MS = 900  # Play: time per token
 
 
+class AnimatedFigure(go.Figure):
+    """A Figure whose frames are kept as plain dicts and added in `to_dict` (which st.plotly_chart
+    and to_json call): plotly builds a Frame object per frame, property by property, ~1 ms each on
+    the serving machine, more than everything else in the step-through. `raw_frames` are the frames;
+    tests validate them against plotly (go.Figure(fig.to_dict()))."""
+
+    def __init__(self, *args, raw_frames: Sequence[dict] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._raw_frames = list(raw_frames)
+
+    @property
+    def raw_frames(self) -> list[dict]:
+        return self._raw_frames
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["frames"] = list(self._raw_frames)  # plain data, read-only by convention: serialised at once
+        return d
+
+
 def _step_caption(s, label: str) -> str:
     """The frame's three-line caption: the word and P before -> after, and the unit that moved it most."""
     top = s.units[0] if s.units else None
@@ -662,7 +682,7 @@ def _step_caption(s, label: str) -> str:
 
 
 def step_through(tr: Trace, stories: Sequence, start: int | None = None, title: str = "Read it with me",
-                 height: int = 400, base: go.Figure | None = None) -> go.Figure:
+                 height: int = 400, base: go.Figure | None = None) -> go.Figure:  # AnimatedFigure with stories
     """The prediction curve with the current word's step drawn thick (blue up, red down) and a
     caption naming the word, P before and after and the unit that moved it most; Plotly frames, a
     slider and a Play button step through the words in the browser, without the server. `stories`:
@@ -672,7 +692,7 @@ def step_through(tr: Trace, stories: Sequence, start: int | None = None, title: 
     base = prediction_curve(tr, title=title, height=height) if base is None else base
     # what is added below is plain data (tested against plotly's validation in tests/test_plots.py):
     # validating every frame and slider step property by property cost ~25 ms for 50 words
-    fig = go.Figure(base.to_dict(), _validate=False)
+    fig = AnimatedFigure(base.to_dict(), _validate=False)
     fig.update_layout(title_text=title, height=height)
     fig.update_xaxes(title_text=None)  # the slider sits where the axis title was
     if not stories:
@@ -722,5 +742,5 @@ def step_through(tr: Trace, stories: Sequence, start: int | None = None, title: 
     for k in shown:
         d, c = parts(k)
         frames.append(dict(name=str(k), data=[d], traces=[n], layout=dict(annotations=[c])))
-    fig.frames = frames
+    fig._raw_frames = frames
     return fig

@@ -98,7 +98,8 @@ with v1:
 with v2:
     st.plotly_chart(plots.confidence_gauge(tr.prob), key="play.gauge", config={"displayModeBar": False})
 
-st.plotly_chart(plots.prediction_curve(tr, title="Prediction after each word"), key="play.curve")
+curve_fig = plots.prediction_curve(tr, title="Prediction after each word")  # also the step-through's base, below
+st.plotly_chart(curve_fig, key="play.curve")
 st.caption(narrate.curve_story(tr).sentence(escape=common.md_escape))
 
 # --- the exact account of the verdict: units x words -----------------------------------------------
@@ -172,8 +173,8 @@ step_t = st.select_slider("Word", options=list(range(tr.n_steps)), key="play.ste
                           help="Opens on the word that moved P(positive) most.")
 story = stories[step_t]
 st.markdown(f"**{story.sentences[0]}**\n\n" + "\n\n".join(story.sentences[1:]))
-st.plotly_chart(plots.step_through(tr, stories, start=step_t, title="P(positive) word by word: press ▶ Play or drag"),
-                key="play.steps", config={"displayModeBar": False})
+st.plotly_chart(plots.step_through(tr, stories, start=step_t, title="P(positive) word by word: press ▶ Play or drag",
+                                   base=curve_fig), key="play.steps", config={"displayModeBar": False})
 
 # --- gates and hidden state ------------------------------------------------------------------
 n_layers = len(tr.layers)
