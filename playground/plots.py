@@ -574,16 +574,16 @@ CONTRIB_TOP = 16  # units a contributions picture shows first (all are one click
 def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None = CONTRIB_TOP, by: str = "verdict",
                   selected_unit: int | None = None, selected_token: int | None = None,
                   text_axis: TextAxis | None = None, narrow: bool = False, title: str | None = None,
-                  height: int | None = None, acc=None) -> go.Figure:
+                  height: int | None = None, acc=None, clickable: bool = False) -> go.Figure:
     """The exact account of the verdict (playground/account.py) as one figure of two rows sharing
     the token columns: above, each word's move of the logit (the columns' sums); below, the units
     x tokens contributions C[u, t] = w_u (h_u,t - h_u,t-1) of the last layer, in logit, diverging
     around 0 on a symmetric scale set by the largest |C| shown (not clipped). Rows: `rows` in that
     order, else the units ranked `by` ("verdict" or "moves"), the first `top` of them (None: all).
     Hover: the unit, the word, C exactly, the unit's share of the final logit, and the word's move.
-    `text_axis` (Compare): columns by position in the full text, words this model did not read empty."""
-    from plotly.subplots import make_subplots
-
+    `text_axis` (Compare): columns by position in the full text, words this model did not read empty.
+    `clickable`: as in `heatmap`, an invisible marker per read cell (customdata = unit, token index, C)
+    carries the hover and turns a click into a selection `picked_cell` reads (up to MAX_CLICK_CELLS)."""
     from .account import account
 
     acc = account(tr) if acc is None else acc
@@ -606,46 +606,60 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     y = [f"<b>unit {u}</b> · its share of the final logit {shares[u]:+.4f}" for u in order]
     zmax = float(np.nanmax(np.abs(z))) if z.size and np.isfinite(z).any() else 0.0
     zmax = zmax if zmax > 0 else 1.0
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.22, 0.78], vertical_spacing=0.04)
-    fig.add_trace(go.Bar(
-        x=x, y=bars, marker_color=[POS_COLOR if m >= 0 else NEG_COLOR for m in np.nan_to_num(bars)],
-        name="word's move", showlegend=False,
-        hovertemplate=f"<b>%{{x}}</b><br>moved the logit by %{{y:+.4f}}<br>(the sum over all {H} units)<extra></extra>",
-    ), row=1, col=1)
-    fig.add_trace(go.Heatmap(
-        z=z, x=x, y=y, colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0.0,
-        colorbar=dict(title=dict(text="C (logit)", side="right"), thickness=10, len=0.75, y=0.39),
-        hovertemplate="%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>",
-        xgap=1 if len(x) <= 60 else 0, ygap=1 if len(order) <= 64 else 0, hoverongaps=False,
-    ), row=2, col=1)
-    if skipped > 0:
-        for row in (1, 2):
-            fig.add_vrect(x0=-0.5, x1=skipped - 0.5, fillcolor=NEUTRAL, opacity=0.15, line_width=0, layer="below",
-                          row=row, col=1)
+    hover = "%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>"
+    click = clickable and 0 < len(order) * T <= MAX_CLICK_CELLS
+    # two panels on one x axis (drawn under the heatmap): bars on y (top), the heatmap on y2; built
+    # directly rather than with make_subplots, which costs ~30 ms a rerun
+    fig = go.Figure([
+        go.Bar(x=x, y=bars, marker_color=[POS_COLOR if m >= 0 else NEG_COLOR for m in np.nan_to_num(bars)],
+               name="word's move", showlegend=False, yaxis="y",
+               hovertemplate=f"<b>%{{x}}</b><br>moved the logit by %{{y:+.4f}}<br>(the sum over all {H} units)"
+                             "<extra></extra>"),
+        go.Heatmap(z=z, x=x, y=y, colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0.0, yaxis="y2",
+                   colorbar=dict(title=dict(text="C (logit)", side="right"), thickness=10, len=0.75, y=0.39),
+                   hovertemplate=None if click else hover, hoverinfo="skip" if click else None,
+                   xgap=1 if len(x) <= 60 else 0, ygap=1 if len(order) <= 64 else 0, hoverongaps=False),
+    ])
+    if click:  # one invisible, cell-sized marker per read cell: it carries the hover and the click
+        tt, kk = np.meshgrid(np.arange(T), np.arange(len(order)))  # (rows, T) token index, row
+        tt, kk = tt.ravel(), kk.ravel()
+        custom = np.stack([np.asarray(order)[kk], tt, z[kk, skipped + tt]], axis=1).astype(np.float32)  # (rows*T, 3)
+        fig.add_trace(go.Scatter(
+            x=[x[skipped + t] for t in tt], y=[y[k] for k in kk], mode="markers", yaxis="y2", customdata=custom,
+            showlegend=False, name="cells", marker=dict(symbol="square", size=12, opacity=0, color=PICK_COLOR),
+            selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+            hovertemplate=hover.replace("%{z:+.4f}", "%{customdata[2]:+.4f}")))
+        fig.update_layout(hoverdistance=-1, clickmode="event+select", dragmode=False)
     step = max(1, int(np.ceil(len(order) / 32)))  # at most 32 unit numbers on the axis
-    fig.update_yaxes(title_text="move", zeroline=True, zerolinecolor="#999", nticks=4, row=1, col=1)
-    fig.update_yaxes(title_text="unit" if narrow else "unit (most decisive first)", autorange="reversed",
-                     showgrid=False, type="category", tickmode="array", tickvals=y[::step],
-                     ticktext=[str(u) for u in order[::step]], row=2, col=1)
+    fig.update_layout(
+        yaxis=dict(domain=[0.8, 1.0], title_text="move", zeroline=True, zerolinecolor="#999", nticks=4),
+        yaxis2=dict(domain=[0.0, 0.76], title_text="unit" if narrow else "unit (most decisive first)",
+                    autorange="reversed", showgrid=False, type="category", tickmode="array", tickvals=y[::step],
+                    ticktext=[str(u) for u in order[::step]]),
+        xaxis=dict(anchor="y2"), showlegend=False)
+    shapes = []
+    if skipped > 0:
+        shapes += [dict(type="rect", xref="x", yref=f"y{k} domain", x0=-0.5, x1=skipped - 0.5, y0=0, y1=1,
+                        fillcolor=NEUTRAL, opacity=0.15, line_width=0, layer="below") for k in ("", "2")]
     if selected_unit is not None and selected_unit in order:
         r = order.index(selected_unit)
-        fig.add_shape(type="rect", x0=-0.5, x1=len(x) - 0.5, y0=r - 0.5, y1=r + 0.5, row=2, col=1,
-                      line=dict(color="#ff7f00", width=2))
+        shapes.append(dict(type="rect", xref="x", yref="y2", x0=-0.5, x1=len(x) - 0.5, y0=r - 0.5, y1=r + 0.5,
+                           line=dict(color="#ff7f00", width=2)))
         if selected_token is not None and 0 <= selected_token < T:
             c = skipped + selected_token
-            fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, row=2, col=1,
-                          line=dict(color="#000000", width=2))
+            shapes.append(dict(type="rect", xref="x", yref="y2", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                               line=dict(color="#000000", width=2)))
+    if shapes:
+        fig.update_layout(shapes=shapes)
     _x_axis(fig, labels, categories=True, narrow=narrow, start=first)
-    fig.update_xaxes(title_text=None, row=1, col=1)
     fig.update_xaxes(title_text="word, by position in the full text" if text_axis is not None and text_axis.common > 0
-                     else "token (read left to right)", row=2, col=1)
-    fig.update_layout(showlegend=False)
+                     else "token (read left to right)")
     if title is None:
         title = "Each word's move (bars),<br>each unit's part of it (C)"
     fig = _layout(fig, title, height or int(min(1100, max(380, 260 + (19 if len(order) <= 32 else 7) * len(order)))))
     scale = f"colour ±{zmax:.3f} logit" + ("" if narrow else " (the largest |C| shown)")
-    return fig.update_layout(title_subtitle_text=scale,
-                             title_subtitle_font_size=12, margin_t=100, margin_l=50, margin_r=10)
+    return fig.update_layout(title_subtitle_text=scale, title_subtitle_font_size=12, margin_t=100, margin_l=50,
+                             margin_r=10)
 
 
 # --- read it with me: the prediction curve, one token at a time, animated in the browser -----------

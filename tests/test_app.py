@@ -783,7 +783,7 @@ def test_playground_shows_which_units_moved_the_verdict_at_which_word():
     acc = account(tr)
     assert any(s.value == "Which units moved the verdict, at which word" for s in at.subheader)
     # the picture: the words' moves above the top 16 units by share of the verdict, each row C[u, :]
-    bars, heat = _chart(at, "play.contrib")["data"]
+    bars, heat = _chart(at, "play.contrib")["data"][:2]  # (then the click layer)
     np.testing.assert_allclose(_nums(bars["y"]), acc.word_moves, atol=1e-9)
     top = acc.ranking("verdict")[:16]
     np.testing.assert_allclose(_nums(heat["z"]), acc.contributions[top], rtol=1e-5, atol=1e-6)
@@ -996,3 +996,16 @@ def test_compare_hidden_states_show_each_models_top_units_and_a_click_shows_that
     at.toggle(key="compare.allunits").set_value(True).run()
     assert len(_chart(at, "compare.h.GRU")["data"][0]["y"]) == 128
     assert at.query_params["allunits"] in (["1"], "1")
+
+
+def test_playground_a_click_on_a_contribution_opens_that_unit_and_word_in_the_drilldown_and_the_table():
+    at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "gru-rt"})
+    unit, tok, _ = _decisive("gru-rt", ACCOUNT_TEXT)
+    assert _drilldown(at) == (unit, tok)
+    other = next(u for u in range(128) if u != unit)
+    at = _click(at, "play.contrib", other, 2)
+    assert not at.exception, at.exception
+    assert _drilldown(at) == (other, 2) and any(f"Unit {other} at token 3 (“to”)" in m.value for m in at.markdown)
+    table = next(d.value for d in at.dataframe if "C at this word" in d.value.columns)
+    assert f"{other} ★" in list(table["unit"])  # the table is at the clicked word, with the clicked unit marked
+    assert any(m.value.startswith("**The units that moved it most at “to” (token 3)") for m in at.markdown)

@@ -481,3 +481,20 @@ def test_step_through_of_a_long_text_keeps_its_largest_moves_and_says_so(small_v
     assert f"the {plots.MAX_FRAMES} largest moves of {tr.n_steps}" in fig.layout.title.subtitle.text
     assert len(fig.to_json()) < 150_000  # the payload stays small however long the text
     assert plots.step_through(tr, []).to_dict().get("frames", []) == []  # nothing read: the plain curve
+
+
+def test_contributions_click_layer_carries_unit_token_and_value(tr_and_model):
+    from playground.account import account
+
+    tr, _ = tr_and_model
+    acc = account(tr)
+    fig = plots.contributions(tr, top=4, clickable=True)
+    heat, cells = fig.data[1], fig.data[2]
+    order = acc.ranking()[:4]
+    custom = np.asarray(cells.customdata, dtype=float)  # (4 * T, 3): unit, token, C
+    assert custom.shape == (4 * tr.n_steps, 3) and cells.yaxis == "y2" and heat.hoverinfo == "skip"
+    for unit, t, c in custom[:: max(1, len(custom) // 7)]:
+        assert int(unit) in order and c == pytest.approx(acc.contributions[int(unit), int(t)], rel=1e-6, abs=1e-7)
+    assert plots.picked_cell({"selection": {"points": [{"customdata": list(custom[5])}]}}) == \
+        (int(custom[5, 0]), int(custom[5, 1]))
+    assert len(plots.contributions(tr, top=4).data) == 2  # no click layer unless asked

@@ -118,11 +118,23 @@ with r1:
 with r2:
     show_all = st.toggle(f"Show all {H} units", key="play.allunits",
                          help=f"Off: the top {plots.CONTRIB_TOP} units in the chosen order.")
-st.plotly_chart(plots.contributions(tr, top=None if show_all else plots.CONTRIB_TOP, by=rank, acc=acc,
+
+def _pick_contribution() -> None:
+    """A click on a contribution: that unit (of the last layer) at that word opens in the drill-down."""
+    got = plots.picked_cell(st.session_state.get("play.contrib"))
+    if got is not None:
+        st.session_state["play.unit"], st.session_state["play.token"] = got
+        st.session_state["play.layer"] = len(tr.layers) - 1
+
+
+st.plotly_chart(plots.contributions(tr, top=None if show_all else plots.CONTRIB_TOP, by=rank, acc=acc, clickable=True,
                                     selected_unit=st.session_state["play.unit"],
-                                    selected_token=st.session_state["play.token"]), key="play.contrib")
+                                    selected_token=st.session_state["play.token"]),
+                key="play.contrib", on_select=_pick_contribution, selection_mode="points")
 st.caption(narrate.account_story(tr, acc, top=plots.CONTRIB_TOP).sentence(escape=common.md_escape)
-           + " The drill-down's unit is outlined in orange, its word in black.")
+           + " The drill-down's unit is outlined in orange, its word in black; click a cell to open that unit at "
+             "that word in the drill-down and the table below.")
+
 
 at_tok = st.session_state["play.token"]
 cell_qs = [tr.cell.quantity(n) for n in tr.last.gates]
