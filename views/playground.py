@@ -119,6 +119,7 @@ with r2:
     show_all = st.toggle(f"Show all {H} units", key="play.allunits",
                          help=f"Off: the top {plots.CONTRIB_TOP} units in the chosen order.")
 
+
 def _pick_contribution() -> None:
     """A click on a contribution: that unit (of the last layer) at that word opens in the drill-down."""
     got = plots.picked_cell(st.session_state.get("play.contrib"))
@@ -134,7 +135,6 @@ st.plotly_chart(plots.contributions(tr, top=None if show_all else plots.CONTRIB_
 st.caption(narrate.account_story(tr, acc, top=plots.CONTRIB_TOP).sentence(escape=common.md_escape)
            + " The drill-down's unit is outlined in orange, its word in black; click a cell to open that unit at "
              "that word in the drill-down and the table below.")
-
 
 at_tok = st.session_state["play.token"]
 cell_qs = [tr.cell.quantity(n) for n in tr.last.gates]
