@@ -1030,3 +1030,45 @@ def test_write_startup_numbers(server):
     (ARTIFACTS / "startup.json").write_text(json.dumps(data, indent=2))
     print(json.dumps(data, indent=2))
     assert STARTUP["health_ok_s"] < 60
+
+
+# --- read it with me: Play runs in the browser, the word slider on the server (issue 11 item 4) ----
+STEP_CAPTION_JS = """() => {
+  const el = [...document.querySelectorAll('.js-plotly-plot')].find(e => e.layout && e.layout.title &&
+      String(e.layout.title.text || '').includes('word by word'));
+  if (!el) return null;
+  const a = el.querySelector('.annotation-text');
+  const r = el.getBoundingClientRect();
+  return {caption: a ? a.textContent : null, right: r.right, frames: (el._transitionData || {})._frames ?
+          el._transitionData._frames.length : null};
+}"""
+
+
+@pytest.mark.parametrize("width,height", VIEWPORTS)
+def test_playground_read_it_with_me_plays_in_the_browser(server, browser, width, height):
+    page = new_page(browser, width, height)
+    try:
+        text = "I expected to hate this movie but I loved every minute of it"
+        open_app(page, server["base"], f"/playground?model=gru-rt&s={text.replace(' ', '+')}", "Playground")
+        no_exception(page)
+        chart = page.locator(".js-plotly-plot").filter(has_text="word by word")
+        chart.scroll_into_view_if_needed()
+        first = page.evaluate(STEP_CAPTION_JS)
+        assert first and first["caption"] and first["frames"] == 13, first
+        assert first["right"] <= width + 1, f"the step-through chart is wider than the screen: {first}"
+        # Play: the caption walks through the words with no server rerun
+        runs = mark(page)["runs"]
+        chart.locator(".updatemenu-button").first.click()
+        seen = {first["caption"]}
+        for _ in range(6):
+            page.wait_for_timeout(500)
+            seen.add(page.evaluate(STEP_CAPTION_JS)["caption"])
+        assert len(seen) >= 3, seen
+        assert mark(page)["runs"] == runs, "Play caused a server rerun"
+        # the word slider (server side, keyboard accessible) shows that word's sentences
+        slider_to(page, "Word", ["Home"])
+        no_exception(page)
+        page.get_by_text(re.compile(r"At “I” \(token 1 of 13\) P\(positive\)")).first.wait_for(state="visible")
+        full_screenshot(page, f"playground-read-it-with-me-{width}")
+    finally:
+        page.context.close()
