@@ -1032,6 +1032,48 @@ def test_write_startup_numbers(server):
     assert STARTUP["health_ok_s"] < 60
 
 
+# --- the exact account of the verdict: the picture fits, and a click on it opens the unit (issue 11) ----
+CONTRIB_CELL_JS = """([row, col]) => {
+  const el = [...document.querySelectorAll('.js-plotly-plot')].find(e => e.layout && e.layout.title &&
+      String(e.layout.title.text || '').replace(/<[^>]*>/g, '').startsWith("Each word's move"));
+  if (!el) return null;
+  const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis2, b = el.getBoundingClientRect();
+  return {x: b.left + xa._offset + xa.l2p(col), y: b.top + ya._offset + ya.l2p(row),
+          unit: String(el.layout.yaxis2.ticktext[row]), right: b.right};
+}"""
+
+
+@pytest.mark.parametrize("size", VIEWPORTS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_account_picture_fits_and_a_click_on_it_opens_that_unit_and_word(server, browser, size):
+    """'Which units moved the verdict': the picture fits the screen, the drill-down opens on the most
+    decisive unit, and a click (a tap) on a contribution opens that unit at that word in the
+    drill-down and in the table of the units that moved that word."""
+    from urllib.parse import quote
+
+    text = "I expected to hate this movie but I loved every minute of it"
+    page = new_page(browser, *size)
+    try:
+        open_app(page, server["base"], f"/playground?model=gru-rt&s={quote(text)}", "Playground")
+        no_exception(page)
+        chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="Each word's move")).first
+        chart.evaluate("e => e.scrollIntoView({block: 'start'})")  # the whole picture on screen
+        page.wait_for_timeout(500)
+        row, col = 3, 2  # the fourth-ranked unit at the third word ("to")
+        cell = page.evaluate(CONTRIB_CELL_JS, [row, col])
+        assert cell is not None, "no account picture"
+        assert cell["right"] <= size[0] + 0.5, cell
+        assert not _too_wide(page), _too_wide(page)
+        m = mark(page)
+        page.mouse.click(cell["x"], cell["y"])
+        wait_settled(page, since=m)
+        no_exception(page)
+        assert _drilldown_text(page).startswith(f"Unit {cell['unit']} at token {col + 1} (“to”)")
+        assert page.get_by_text("The units that moved it most at “to” (token 3)").count() == 1
+        full_screenshot(page, f"playground_account_click_{size[0]}x{size[1]}")
+    finally:
+        page.context.close()
+
+
 # --- read it with me: Play runs in the browser, the word slider on the server (issue 11 item 4) ----
 STEP_CAPTION_JS = """() => {
   const el = [...document.querySelectorAll('.js-plotly-plot')].find(e => e.layout && e.layout.title &&
