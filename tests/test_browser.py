@@ -490,9 +490,9 @@ def _legend_on_title(page) -> list[dict]:
             if c["t"] and c["l"] and c["l"]["top"] < c["t"]["bottom"] and c["l"]["bottom"] > c["t"]["top"]]
 
 
-def _widest_unit(model: str) -> int:
-    """The unit whose drill-down equations (default sentence, last token) have the most minus signs:
-    negative numbers come in parentheses, the widest lines."""
+def _widest_unit(model: str) -> str:
+    """`unit=U&tok=T`: the unit whose drill-down equations (default sentence, last token T) have the
+    most minus signs: negative numbers come in parentheses, the widest lines."""
     from playground.explain import latex_lines, unit_step
     from playground.trace import trace
     from playground.zoo import load_bundled
@@ -500,8 +500,9 @@ def _widest_unit(model: str) -> int:
 
     tm = load_bundled(model)
     tr = trace(tm.model, tm.vocab, DEFAULT_SENTENCE)
-    return max(range(tr.hidden_size),
+    unit = max(range(tr.hidden_size),
                key=lambda u: sum(x.count("-") for x in latex_lines(unit_step(tr, -1, u, tr.n_steps - 1))))
+    return f"unit={unit}&tok={tr.n_steps - 1}"  # (the drill-down would open on the unit's largest move)
 
 
 @pytest.mark.parametrize("model", ["lstm-rt", "gru-rt", "rnn-rt"])
@@ -515,7 +516,7 @@ def test_phone_playground_fits_and_keeps_the_cells_order(server, browser, model)
     page = new_page(browser, *PHONE)
     problems = []
     try:
-        open_app(page, server["base"], f"/playground?model={model}&unit={_widest_unit(model)}", "Playground")
+        open_app(page, server["base"], f"/playground?model={model}&{_widest_unit(model)}", "Playground")
         no_exception(page)
         page.evaluate("() => window.scrollTo(0, 0)")
         if _too_wide(page):
