@@ -5,7 +5,6 @@ that output, never written by hand ("say only what the numbers say").
 on the zero state), every token's step change measured from the point before it (the prior for
 the first token), the token with the largest move, and every token where the verdict crosses 0.5.
 `CurveStory.sentence()` says that in one paragraph; `as_dict()` is the command line's JSON.
-`follow_token` keeps the unit drill-down's token on the same word when the sentence changes.
 `account_story(tr)` reads the exact account of the verdict (playground/account.py): the unit with
 the largest share and its largest move, how much the top units hold and how many make up half;
 `word_story(tr, t)` says what one word did to the logit and which unit moved it most, with that
@@ -114,23 +113,6 @@ def curve_story(tr: Trace) -> CurveStory:
     biggest = max(ms, key=lambda m: abs(m.delta)) if ms else None  # max keeps the first of equals
     return CurveStory(prior=float(tr.prob0), final=float(tr.prob), n_tokens=tr.n_steps, biggest=biggest,
                       crossings=tuple(m for m in ms if m.crosses))
-
-
-def follow_token(old_tokens: Sequence[str], old_t: int | None, new_tokens: Sequence[str]) -> int | None:
-    """Where a drill-down pointing at `old_tokens[old_t]` should point in `new_tokens`: the same
-    occurrence of the same word if the new text has it (the 2nd "it" stays the 2nd "it"), else its
-    last occurrence, else the last token. None when there are no new tokens."""
-    if not new_tokens:
-        return None
-    last = len(new_tokens) - 1
-    if old_t is None or not 0 <= old_t < len(old_tokens):
-        return last
-    word = old_tokens[old_t]
-    k = sum(1 for w in old_tokens[:old_t] if w == word)  # which occurrence of the word it was
-    where = [i for i, w in enumerate(new_tokens) if w == word]
-    if not where:
-        return last
-    return where[min(k, len(where) - 1)]
 
 
 def _units(n: int) -> str:

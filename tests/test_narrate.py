@@ -110,19 +110,6 @@ def test_as_dict_round_trips_the_moves(bundled):
     assert [c["t"] for c in d["crossings"]] == [m.t for m in story.crossings]
 
 
-@pytest.mark.parametrize("old, t, new, expected", [
-    ("the film was dull".split(), 1, "I thought the film was good".split(), 3),  # same word, new place
-    ("it was it".split(), 2, "it is it and it".split(), 2),  # the 2nd "it" stays the 2nd "it"
-    ("it was it".split(), 2, "it is fine".split(), 0),  # fewer occurrences: the last one
-    ("the film was dull".split(), 1, "what a gem of a movie".split(), 5),  # word gone: the last token
-    ("a b".split(), None, "x y z".split(), 2),  # nothing chosen yet: the last token
-    ("a b".split(), 7, "x y z".split(), 2),  # out of range: the last token
-    ("a b".split(), 0, [], None),  # nothing to point at
-])
-def test_follow_token(old, t, new, expected):
-    assert narrate.follow_token(old, t, new) == expected
-
-
 # --- read it with me: step stories (narrate.step_story / step_stories) --------------------------
 # What each clause of the cells' wording claims about the value beside it, checked here on the raw
 # (unrounded) value, independently of the bands in cells.py. Keys are phrases of the clauses.
