@@ -568,7 +568,7 @@ def confusion_matrix(tn: int, fp: int, fn: int, tp: int, height: int = 300) -> g
     return _layout(fig, "", height)
 
 
-CONTRIB_TOP = 16  # units a contributions picture shows first (all are one click away)
+CONTRIB_TOP = TOP_UNITS  # units a contributions picture shows first (all are one click away)
 
 
 def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None = CONTRIB_TOP, by: str = "verdict",

@@ -1009,3 +1009,16 @@ def test_playground_a_click_on_a_contribution_opens_that_unit_and_word_in_the_dr
     table = next(d.value for d in at.dataframe if "C at this word" in d.value.columns)
     assert f"{other} ★" in list(table["unit"])  # the table is at the clicked word, with the clicked unit marked
     assert any(m.value.startswith("**The units that moved it most at “to” (token 3)") for m in at.markdown)
+
+
+def test_playground_account_picture_keeps_the_drilldowns_unit_after_the_top_16():
+    from playground.account import account
+    from playground.trace import trace
+
+    at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "gru-rt"})
+    tm = zoo.load_bundled("gru-rt")
+    order = account(trace(tm.model, tm.vocab, ACCOUNT_TEXT)).ranking("verdict").tolist()
+    at.selectbox(key="play.unit").set_value(order[40]).run()  # far down the ranking
+    layout = _chart(at, "play.contrib")["layout"]
+    assert layout["yaxis2"]["ticktext"] == [str(u) for u in order[:16] + [order[40]]]
+    assert [s["y0"] for s in layout["shapes"]][:1] == [15.5]  # its row (the 17th) is outlined

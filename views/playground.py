@@ -117,7 +117,8 @@ with r1:
                                 help="\n\n".join(f"**{k}**: {v}" for k, v in RANKINGS.items())) or "verdict"
 with r2:
     show_all = st.toggle(f"Show all {H} units", key="play.allunits",
-                         help=f"Off: the top {plots.CONTRIB_TOP} units in the chosen order.")
+                         help=f"Off: the top {plots.CONTRIB_TOP} units in the chosen order, and the "
+                              "drill-down's unit after them if it is not among them.")
 
 
 def _pick_contribution() -> None:
@@ -128,7 +129,9 @@ def _pick_contribution() -> None:
         st.session_state["play.layer"] = len(tr.layers) - 1
 
 
-st.plotly_chart(plots.contributions(tr, top=None if show_all else plots.CONTRIB_TOP, by=rank, acc=acc, clickable=True,
+contrib_rows = plots.shown_units(acc.ranking(rank), None if show_all else plots.CONTRIB_TOP,
+                                 st.session_state["play.unit"])  # the drill-down's unit stays in the picture
+st.plotly_chart(plots.contributions(tr, rows=contrib_rows, acc=acc, clickable=True,
                                     selected_unit=st.session_state["play.unit"],
                                     selected_token=st.session_state["play.token"]),
                 key="play.contrib", on_select=_pick_contribution, selection_mode="points")
