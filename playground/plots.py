@@ -57,10 +57,33 @@ def _x_axis(fig: go.Figure, labels: list[str], categories: bool = False, narrow:
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    white = fig.layout.template.layout.plot_bgcolor == "white"  # set by _fast_figure already (12 ms a time)
     fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
-                      margin=dict(l=60, r=20, t=50, b=80), font=FONT, template="plotly_white",
+                      margin=dict(l=60, r=20, t=50, b=80), font=FONT, **({} if white else {"template": "plotly_white"}),
                       hoverlabel=dict(font_size=13), legend=dict(orientation="h", y=-0.35, x=0))
     return fig
+
+
+_PLAIN: dict = {}  # template and colour scale name -> its plain JSON form, made once per process
+
+
+def _plain(kind: str, name: str):
+    """plotly.py's template or colour scale `name` as plain JSON (plotly.js names some scales, e.g.
+    RdBu, differently, so a figure built without validation sends the explicit list)."""
+    if (kind, name) not in _PLAIN:
+        import plotly.io as pio
+
+        _PLAIN[kind, name] = (pio.templates[name].to_plotly_json() if kind == "template" else
+                              [list(p) for p in go.Heatmap(colorscale=name).colorscale])
+    return _PLAIN[kind, name]
+
+
+def _fast_figure(data: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain dicts, without plotly's property-by-property validation (setting the
+    plotly_white template alone costs ~12 ms a figure, a Playground has a dozen): callers pass only
+    well-formed properties, and tests/test_plots.py validates their figures."""
+    return go.Figure(dict(data=data, layout=dict(template=_plain("template", "plotly_white"), **layout)),
+                     _validate=False)
 
 
 def _bottom_legend(fig: go.Figure) -> go.Figure:
@@ -242,39 +265,44 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     # Columns are categories named "position: token" (unique, shown on hover), so no per-cell
     # hover data is sent: 8,000 cells cost 32 KB as float32, not 350 KB of JSON. Values outside
     # [zmin, zmax] take the end colours; hover shows the exact value.
-    fig = go.Figure(go.Heatmap(
-        z=vals.T.astype(np.float32), x=columns, y=unit_names, colorscale=scale["colorscale"],
-        zmin=scale["zmin"], zmax=scale["zmax"], zmid=scale.get("zmid"),
-        colorbar=dict(title=dict(text=html.escape(gate_title), side="right"), thickness=12, len=0.9),
-        hovertemplate=None if click else hover, hoverinfo="skip" if click else None,
-        xgap=1 if len(labels) <= 60 else 0, ygap=1 if K <= 64 else 0,
-        hoverongaps=False if text_axis is not None else None,
-    ))
+    heat = dict(type="heatmap", z=vals.T.astype(np.float32), x=columns, y=unit_names,
+                colorscale=_plain("colorscale", scale["colorscale"]), zmin=scale["zmin"], zmax=scale["zmax"],
+                colorbar=dict(title=dict(text=html.escape(gate_title), side="right"), thickness=12, len=0.9),
+                xgap=1 if len(labels) <= 60 else 0, ygap=1 if K <= 64 else 0)
+    heat.update(dict(hoverinfo="skip") if click else dict(hovertemplate=hover))
+    heat.update({k: v for k, v in (("zmid", scale.get("zmid")), ("hoverongaps", False if text_axis is not None
+                                                                               else None)) if v is not None})
+    data = [heat]
+    layout: dict = dict(shapes=[], annotations=[])
     if click:  # one invisible, cell-sized marker per read cell: it carries the hover and the click
         tt, kk = np.meshgrid(np.arange(n_read), np.arange(K))  # (K, T) token index, row
         tt, kk = tt.ravel(), kk.ravel()
         custom = np.stack([np.asarray(rows)[kk], tt, vals[skipped + tt, kk]], axis=1).astype(np.float32)  # (K*T, 3)
-        fig.add_trace(go.Scatter(
-            x=[columns[skipped + t] for t in tt], y=[unit_names[k] for k in kk], mode="markers",
+        data.append(dict(
+            type="scatter", x=[columns[skipped + t] for t in tt], y=[unit_names[k] for k in kk], mode="markers",
             customdata=custom, showlegend=False, name="cells",
             marker=dict(symbol="square", size=12, opacity=0, color=PICK_COLOR),
             selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
             hovertemplate=hover.replace("%{z:.4f}", "%{customdata[2]:.4f}"),
         ))
-        fig.update_layout(hoverdistance=-1, clickmode="event+select", dragmode=False)
+        layout.update(hoverdistance=-1, clickmode="event+select", dragmode=False)
     if skipped > 0:
-        fig.add_vrect(x0=-0.5, x1=skipped - 0.5, fillcolor=NEUTRAL, opacity=0.15, line_width=0, layer="below")
-        fig.add_annotation(x=(skipped - 1) / 2, y=0.5, yref="paper", showarrow=False, textangle=-90,
-                           text=f"not read (words 1–{read_start(tr):,})", font=dict(size=12, color="#444"))
+        layout["shapes"].append(dict(type="rect", xref="x", yref="y domain", x0=-0.5, x1=skipped - 0.5, y0=0, y1=1,
+                                     fillcolor=NEUTRAL, opacity=0.15, line=dict(width=0), layer="below"))
+        layout["annotations"].append(dict(x=(skipped - 1) / 2, y=0.5, yref="paper", showarrow=False, textangle=-90,
+                                          text=f"not read (words 1–{read_start(tr):,})",
+                                          font=dict(size=12, color="#444")))
     if selected_unit is not None and selected_unit in rows:
         k = rows.index(selected_unit)
-        fig.add_hrect(y0=k - 0.5, y1=k + 0.5, line=dict(color=PICK_COLOR, width=2))
+        layout["shapes"].append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=k - 0.5, y1=k + 0.5,
+                                     line=dict(color=PICK_COLOR, width=2)))
     if selected_token is not None and 0 <= selected_token < T:
         c = skipped + selected_token
-        fig.add_vrect(x0=c - 0.5, x1=c + 0.5, line=dict(color=PICK_COLOR, width=2, dash="dot"))
-    fig.update_yaxes(title_text="unit", type="category", autorange="reversed", showgrid=False)
-    if K <= 32:
-        fig.update_yaxes(tickmode="array", tickvals=unit_names, ticktext=unit_names)
+        layout["shapes"].append(dict(type="rect", xref="x", yref="y domain", x0=c - 0.5, x1=c + 0.5, y0=0, y1=1,
+                                     line=dict(color=PICK_COLOR, width=2, dash="dot")))
+    layout["yaxis"] = dict(title=dict(text="unit"), type="category", autorange="reversed", showgrid=False,
+                           **(dict(tickmode="array", tickvals=unit_names, ticktext=unit_names) if K <= 32 else {}))
+    fig = _fast_figure(data, layout)
     _x_axis(fig, labels, categories=True, narrow=narrow, start=first)
     if text_axis is not None and text_axis.common > 0:
         fig.update_xaxes(title_text="word, by position in the full text")

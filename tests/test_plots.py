@@ -401,6 +401,13 @@ def test_click_layer_has_one_marker_per_cell_naming_its_unit_and_token(small_voc
         assert np.isclose(value, tr.last.gates["i"][int(tok), int(unit)], atol=1e-6)
     assert "%{customdata[2]:.4f}" in cells.hovertemplate and "input gate i" in cells.hovertemplate
     assert fig.layout.clickmode == "event+select"
+    # built from plain dicts without plotly's validation (fast): every property still passes it, in every variant
+    ref = np.zeros(tr.hidden_size)
+    for kw in ({}, dict(rows=rows, clickable=True, reference=ref, selected_unit=6, selected_token=1)):
+        built = plots.heatmap(tr, "c", **kw)
+        plots.go.Figure(built.to_dict())  # raises on any invalid property
+        assert built.layout.template.layout.plot_bgcolor == "white"  # plotly_white, like every chart
+        assert built.data[0].colorscale == plots.go.Heatmap(colorscale=plots.DIVERGING).colorscale
     # over the bound the layer is left off (and the heatmap keeps its own hover)
     big = _lstm_trace(small_vocab, "good " * (plots.MAX_CLICK_CELLS // 24 + 1))
     fig = plots.heatmap(big, "i", clickable=True)
@@ -428,6 +435,7 @@ def test_click_layer_on_the_full_text_axis_covers_only_words_the_model_read(smal
     fig = plots.heatmap(rnn, "h", text_axis=text_axis(traces), narrow=True, rows=[0, 1], clickable=True)
     custom = np.asarray(fig.data[1].customdata)
     assert custom.shape == (2 * rnn.n_steps, 3) and custom[:, 1].min() == 0  # token index in the model's trace
+    plots.go.Figure(fig.to_dict())  # valid plotly, with its shaded band and note
     assert fig.data[1].x[0] == fig.data[0].x[100]  # the first marker sits on the first word it read
 
 
