@@ -1022,3 +1022,32 @@ def test_playground_account_picture_keeps_the_drilldowns_unit_after_the_top_16()
     layout = _chart(at, "play.contrib")["layout"]
     assert layout["yaxis2"]["ticktext"] == [str(u) for u in order[:16] + [order[40]]]
     assert [s["y0"] for s in layout["shapes"]][:1] == [15.5]  # its row (the 17th) is outlined
+
+
+def test_playground_a_new_sentence_opens_the_decisive_unit_in_the_last_layer(monkeypatch):
+    from collections import OrderedDict
+
+    import ui.common
+    from playground.account import account
+    from playground.text import Vocab
+    from playground.trace import trace
+    from playground.zoo import TrainedModel
+    from tests.conftest import WORDS, random_model
+
+    vocab = Vocab(["<pad>", "<unk>"] + WORDS)
+    two = TrainedModel(name="two-layers", model=random_model("gru", layers=2, vocab_size=len(vocab)), vocab=vocab,
+                       card={"dataset": "rt"}, source="session")
+    found = ui.common.get_model  # the test thread labels the picker's value too, outside the session
+    monkeypatch.setattr(ui.common, "get_model", lambda name: two if name == "two-layers" else found(name))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["user_models"] = OrderedDict({"two-layers": two})
+    at.query_params["model"], at.query_params["layer"] = "two-layers", "0"
+    at.run()
+    at.switch_page("views/playground.py").run()
+    assert at.segmented_control(key="play.layer").value == 0  # the link's layer holds for its sentence
+    text = "the film was not good but the end was great"
+    at.text_input(key="play.sentence").set_value(text).run()
+    assert not at.exception, at.exception
+    unit, tok = account(trace(two.model, vocab, text)).decisive()  # a unit of the last layer, which the readout reads
+    assert at.segmented_control(key="play.layer").value == 1 and _drilldown(at) == (unit, tok)
+    assert any(f"Unit {unit} at token {tok + 1}" in m.value and "layer 2:" in m.value for m in at.markdown)

@@ -77,8 +77,9 @@ acc = exact_account(tr)  # contributions (H, T) of the last layer to the verdict
 H = tr.hidden_size
 dec_unit, dec_tok = acc.decisive()
 reading = (tm.name, id(tm.model), tr.tokens)
-if st.session_state.get("play.drill_for") not in (None, reading):
+if st.session_state.get("play.drill_for") not in (None, reading):  # (a unit of the last layer: the readout's)
     st.session_state["play.unit"], st.session_state["play.token"] = dec_unit, dec_tok
+    st.session_state["play.layer"] = len(tr.layers) - 1
 st.session_state["play.drill_for"] = reading
 if st.session_state["play.unit"] is None or not 0 <= int(st.session_state["play.unit"]) < H:
     st.session_state["play.unit"] = dec_unit
