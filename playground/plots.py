@@ -630,12 +630,15 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     bars = np.concatenate([np.full(skipped, np.nan), moves])  # (skipped + T,)
     x = column_names(labels, first)
     shares = acc.unit_shares
-    # row categories carry the unit's share (shown on hover; the tick says only the unit number)
-    y = [f"<b>unit {u}</b> · its share of the final logit {shares[u]:+.4f}" for u in order]
+    click = clickable and 0 < len(order) * T <= MAX_CLICK_CELLS
+    # Without a click layer the row categories carry the unit's share for the heatmap's hover (the tick
+    # says only the unit number); with one, the rows are named by number and each marker's customdata
+    # (unit, token, C, share) carries the hover: 800 long names would cost ~60 KB a rerun.
+    y = ([str(u) for u in order] if click else
+         [f"<b>unit {u}</b> · its share of the final logit {shares[u]:+.4f}" for u in order])
     zmax = float(np.nanmax(np.abs(z))) if z.size and np.isfinite(z).any() else 0.0
     zmax = zmax if zmax > 0 else 1.0
     hover = "%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>"
-    click = clickable and 0 < len(order) * T <= MAX_CLICK_CELLS
     # two panels on one x axis (drawn under the heatmap): bars on y (top), the heatmap on y2; built
     # directly rather than with make_subplots, which costs ~30 ms a rerun
     fig = go.Figure([
@@ -651,12 +654,14 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     if click:  # one invisible, cell-sized marker per read cell: it carries the hover and the click
         tt, kk = np.meshgrid(np.arange(T), np.arange(len(order)))  # (rows, T) token index, row
         tt, kk = tt.ravel(), kk.ravel()
-        custom = np.stack([np.asarray(order)[kk], tt, z[kk, skipped + tt]], axis=1).astype(np.float32)  # (rows*T, 3)
+        custom = np.stack([np.asarray(order)[kk], tt, z[kk, skipped + tt], shares[np.asarray(order)[kk]]],
+                          axis=1).astype(np.float32)  # (rows*T, 4)
         fig.add_trace(go.Scatter(
             x=[x[skipped + t] for t in tt], y=[y[k] for k in kk], mode="markers", yaxis="y2", customdata=custom,
             showlegend=False, name="cells", marker=dict(symbol="square", size=12, opacity=0, color=PICK_COLOR),
             selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-            hovertemplate=hover.replace("%{z:+.4f}", "%{customdata[2]:+.4f}")))
+            hovertemplate="<b>unit %{customdata[0]}</b> · its share of the final logit %{customdata[3]:+.4f}<br>"
+                          "at <b>%{x}</b>: C = %{customdata[2]:+.4f} logit<extra></extra>"))
         fig.update_layout(hoverdistance=-1, clickmode="event+select", dragmode=False)
     step = max(1, int(np.ceil(len(order) / 32)))  # at most 32 unit numbers on the axis
     fig.update_layout(

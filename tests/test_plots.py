@@ -499,10 +499,13 @@ def test_contributions_click_layer_carries_unit_token_and_value(tr_and_model):
     fig = plots.contributions(tr, top=4, clickable=True)
     heat, cells = fig.data[1], fig.data[2]
     order = acc.ranking()[:4]
-    custom = np.asarray(cells.customdata, dtype=float)  # (4 * T, 3): unit, token, C
-    assert custom.shape == (4 * tr.n_steps, 3) and cells.yaxis == "y2" and heat.hoverinfo == "skip"
-    for unit, t, c in custom[:: max(1, len(custom) // 7)]:
+    custom = np.asarray(cells.customdata, dtype=float)  # (4 * T, 4): unit, token, C, the unit's share
+    assert custom.shape == (4 * tr.n_steps, 4) and cells.yaxis == "y2" and heat.hoverinfo == "skip"
+    for unit, t, c, share in custom[:: max(1, len(custom) // 7)]:
         assert int(unit) in order and c == pytest.approx(acc.contributions[int(unit), int(t)], rel=1e-6, abs=1e-7)
+        assert share == pytest.approx(acc.unit_shares[int(unit)], rel=1e-6, abs=1e-7)
+    assert "its share of the final logit %{customdata[3]:+.4f}" in cells.hovertemplate
+    assert list(heat.y) == [str(u) for u in order]  # short row names: the markers carry the share
     assert plots.picked_cell({"selection": {"points": [{"customdata": list(custom[5])}]}}) == \
         (int(custom[5, 0]), int(custom[5, 1]))
     assert len(plots.contributions(tr, top=4).data) == 2  # no click layer unless asked
