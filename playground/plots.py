@@ -639,51 +639,51 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     zmax = float(np.nanmax(np.abs(z))) if z.size and np.isfinite(z).any() else 0.0
     zmax = zmax if zmax > 0 else 1.0
     hover = "%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>"
-    # two panels on one x axis (drawn under the heatmap): bars on y (top), the heatmap on y2; built
-    # directly rather than with make_subplots, which costs ~30 ms a rerun
-    fig = go.Figure([
-        go.Bar(x=x, y=bars, marker_color=[POS_COLOR if m >= 0 else NEG_COLOR for m in np.nan_to_num(bars)],
-               name="word's move", showlegend=False, yaxis="y",
-               hovertemplate=f"<b>%{{x}}</b><br>moved the logit by %{{y:+.4f}}<br>(the sum over all {H} units)"
-                             "<extra></extra>"),
-        go.Heatmap(z=z, x=x, y=y, colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0.0, yaxis="y2",
-                   colorbar=dict(title=dict(text="C (logit)", side="right"), thickness=10, len=0.75, y=0.39),
-                   hovertemplate=None if click else hover, hoverinfo="skip" if click else None,
-                   xgap=1 if len(x) <= 60 else 0, ygap=1 if len(order) <= 64 else 0, hoverongaps=False),
-    ])
+    # two panels on one x axis (drawn under the heatmap): bars on y (top), the heatmap on y2; plain
+    # dicts through _fast_figure (make_subplots and plotly's validation cost ~30 ms a rerun)
+    heat = dict(type="heatmap", z=z, x=x, y=y, colorscale=_plain("colorscale", DIVERGING), zmin=-zmax, zmax=zmax,
+                zmid=0.0, yaxis="y2", hoverongaps=False,
+                colorbar=dict(title=dict(text="C (logit)", side="right"), thickness=10, len=0.75, y=0.39),
+                xgap=1 if len(x) <= 60 else 0, ygap=1 if len(order) <= 64 else 0)
+    heat.update(dict(hoverinfo="skip") if click else dict(hovertemplate=hover))
+    data = [dict(type="bar", x=x, y=bars, marker=dict(color=[POS_COLOR if m >= 0 else NEG_COLOR
+                                                             for m in np.nan_to_num(bars)]),
+                 name="word's move", showlegend=False, yaxis="y",
+                 hovertemplate=f"<b>%{{x}}</b><br>moved the logit by %{{y:+.4f}}<br>(the sum over all {H} units)"
+                               "<extra></extra>"), heat]
+    step = max(1, int(np.ceil(len(order) / 32)))  # at most 32 unit numbers on the axis
+    layout: dict = dict(
+        yaxis=dict(domain=[0.8, 1.0], title=dict(text="move"), zeroline=True, zerolinecolor="#999", nticks=4),
+        yaxis2=dict(domain=[0.0, 0.76], title=dict(text="unit" if narrow else "unit (most decisive first)"),
+                    autorange="reversed", showgrid=False, type="category", tickmode="array", tickvals=y[::step],
+                    ticktext=[str(u) for u in order[::step]]),
+        xaxis=dict(anchor="y2"), showlegend=False, shapes=[])
     if click:  # one invisible, cell-sized marker per read cell: it carries the hover and the click
         tt, kk = np.meshgrid(np.arange(T), np.arange(len(order)))  # (rows, T) token index, row
         tt, kk = tt.ravel(), kk.ravel()
         custom = np.stack([np.asarray(order)[kk], tt, z[kk, skipped + tt], shares[np.asarray(order)[kk]]],
                           axis=1).astype(np.float32)  # (rows*T, 4)
-        fig.add_trace(go.Scatter(
-            x=[x[skipped + t] for t in tt], y=[y[k] for k in kk], mode="markers", yaxis="y2", customdata=custom,
-            showlegend=False, name="cells", marker=dict(symbol="square", size=12, opacity=0, color=PICK_COLOR),
+        data.append(dict(
+            type="scatter", x=[x[skipped + t] for t in tt], y=[y[k] for k in kk], mode="markers", yaxis="y2",
+            customdata=custom, showlegend=False, name="cells",
+            marker=dict(symbol="square", size=12, opacity=0, color=PICK_COLOR),
             selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
             hovertemplate="<b>unit %{customdata[0]}</b> · its share of the final logit %{customdata[3]:+.4f}<br>"
                           "at <b>%{x}</b>: C = %{customdata[2]:+.4f} logit<extra></extra>"))
-        fig.update_layout(hoverdistance=-1, clickmode="event+select", dragmode=False)
-    step = max(1, int(np.ceil(len(order) / 32)))  # at most 32 unit numbers on the axis
-    fig.update_layout(
-        yaxis=dict(domain=[0.8, 1.0], title_text="move", zeroline=True, zerolinecolor="#999", nticks=4),
-        yaxis2=dict(domain=[0.0, 0.76], title_text="unit" if narrow else "unit (most decisive first)",
-                    autorange="reversed", showgrid=False, type="category", tickmode="array", tickvals=y[::step],
-                    ticktext=[str(u) for u in order[::step]]),
-        xaxis=dict(anchor="y2"), showlegend=False)
-    shapes = []
+        layout.update(hoverdistance=-1, clickmode="event+select", dragmode=False)
+    shapes = layout["shapes"]
     if skipped > 0:
         shapes += [dict(type="rect", xref="x", yref=f"y{k} domain", x0=-0.5, x1=skipped - 0.5, y0=0, y1=1,
-                        fillcolor=NEUTRAL, opacity=0.15, line_width=0, layer="below") for k in ("", "2")]
+                        fillcolor=NEUTRAL, opacity=0.15, line=dict(width=0), layer="below") for k in ("", "2")]
     if selected_unit is not None and selected_unit in order:
         r = order.index(selected_unit)
         shapes.append(dict(type="rect", xref="x", yref="y2", x0=-0.5, x1=len(x) - 0.5, y0=r - 0.5, y1=r + 0.5,
-                           line=dict(color="#ff7f00", width=2)))
+                           line=dict(color=PICK_COLOR, width=2)))
         if selected_token is not None and 0 <= selected_token < T:
             c = skipped + selected_token
             shapes.append(dict(type="rect", xref="x", yref="y2", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                                line=dict(color="#000000", width=2)))
-    if shapes:
-        fig.update_layout(shapes=shapes)
+    fig = _fast_figure(data, layout)
     _x_axis(fig, labels, categories=True, narrow=narrow, start=first)
     fig.update_xaxes(title_text="word, by position in the full text" if text_axis is not None and text_axis.common > 0
                      else "token (read left to right)")

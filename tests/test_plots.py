@@ -509,3 +509,16 @@ def test_contributions_click_layer_carries_unit_token_and_value(tr_and_model):
     assert plots.picked_cell({"selection": {"points": [{"customdata": list(custom[5])}]}}) == \
         (int(custom[5, 0]), int(custom[5, 1]))
     assert len(plots.contributions(tr, top=4).data) == 2  # no click layer unless asked
+
+
+def test_every_contributions_variant_is_valid_plotly(tr_and_model, small_vocab):
+    from playground.account import account
+    from playground.explain import text_axis
+
+    tr, _ = tr_and_model
+    traces = _three_reading_300_tokens(small_vocab)
+    for fig in (plots.contributions(tr), plots.contributions(tr, top=None, by="moves", clickable=True, narrow=True),
+                plots.contributions(tr, top=3, selected_unit=int(account(tr).ranking()[1]), selected_token=0,
+                                    clickable=True),
+                plots.contributions(traces["SimpleRNN"], top=4, text_axis=text_axis(traces), clickable=True)):
+        plots.go.Figure(fig.to_dict())  # built from plain dicts without validation: check they are valid plotly
