@@ -1051,3 +1051,16 @@ def test_playground_a_new_sentence_opens_the_decisive_unit_in_the_last_layer(mon
     unit, tok = account(trace(two.model, vocab, text)).decisive()  # a unit of the last layer, which the readout reads
     assert at.segmented_control(key="play.layer").value == 1 and _drilldown(at) == (unit, tok)
     assert any(f"Unit {unit} at token {tok + 1}" in m.value and "layer 2:" in m.value for m in at.markdown)
+
+
+def test_playground_says_when_a_picture_is_too_big_to_click():
+    from playground import plots
+    from playground.bench import SENT50
+
+    text = " ".join([SENT50] * 5)  # 250 words: 16 units x 250 words is over the click layer's bound
+    at = _at("views/playground.py", query={"s": text, "model": "lstm-imdb"})
+    assert len(_chart(at, "play.heat.f")["data"]) == 1  # no click layer
+    rows = len(_chart(at, "play.heat.f")["data"][0]["y"])
+    said = [c.value for c in at.caption if "a click chooses a cell only" in c.value]
+    assert len(said) == 1 and f"here texts of up to {plots.MAX_CLICK_CELLS // rows:,} words" in said[0], said
+    assert not any("**click a cell**" in c.value for c in at.caption)

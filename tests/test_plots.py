@@ -416,12 +416,12 @@ def test_click_layer_has_one_marker_per_cell_naming_its_unit_and_token(small_voc
 
 
 def test_click_layer_payload_stays_small(small_vocab):
-    """A 16 x 400 clickable picture: each cell's marker costs at most 40 bytes of JSON; 128 x 400 has none."""
+    """A 16 x 200 clickable picture: each cell's marker costs at most 40 bytes of JSON; 128 x 200 has none."""
     import plotly.io as pio
 
-    tr = _lstm_trace(small_vocab, " ".join(["the movie was good"] * 100), hidden=128)
-    assert tr.n_steps == 400
-    for rows, click_cells in ((list(range(16)), 16 * 400), (None, 0)):
+    tr = _lstm_trace(small_vocab, " ".join(["the movie was good"] * 50), hidden=128)
+    assert tr.n_steps == 200 and 16 * 200 <= plots.MAX_CLICK_CELLS < 128 * 200
+    for rows, click_cells in ((list(range(16)), 16 * 200), (None, 0)):
         plain = len(pio.to_json(plots.heatmap(tr, "f", rows=rows), validate=False))
         click = len(pio.to_json(plots.heatmap(tr, "f", rows=rows, clickable=True), validate=False))
         assert click - plain <= 40 * click_cells, (rows is None, click - plain)

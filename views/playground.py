@@ -268,18 +268,25 @@ for li in range(n_layers):
     with hcols[li]:
         h_title = tr.cell.quantity("h").title + (" − typical" if typ is not None else "")
         _units_chart("h", li, f"play.heat.h{li}", title=f"{h_title} — layer {li + 1}" if n_layers > 1 else h_title)
-n_rows = len(_rows(n_layers - 1))
+last_rows = _rows(n_layers - 1)
 order = {"verdict": "share of the verdict", "moves": "size of moves"}.get(st.session_state.get("play.rank"), "")
-about = [f"Rows are units, columns are tokens; hover a cell for its exact value. The last layer's rows are its "
-         f"{'units' if n_rows >= H else f'top {plots.TOP_UNITS} units'} in order of their {order} (the ranking "
-         "above; the toggle there shows all), labelled with their real numbers"]
+shown = "units" if len(last_rows) >= H else f"top {plots.TOP_UNITS} units"
+if len(last_rows) > plots.TOP_UNITS and len(last_rows) < H:  # the drill-down's unit, kept after the top ones
+    shown += f" (then unit {last_rows[-1]}, the one chosen below)"
+about = [f"Rows are units, columns are tokens; hover a cell for its exact value. The last layer's rows are its {shown} "
+         f"in order of their {order} (the ranking above; the toggle there shows all), labelled with their real numbers"]
 if n_layers > 1:
     about.append("the other layers' units are in index order: the ranking comes from the readout, which reads only "
                  "the last layer")
-clicks = n_rows * tr.n_steps <= plots.MAX_CLICK_CELLS
-about.append("**click a cell** to open that unit at that word below" if clicks else
-             f"a click opens a unit only on pictures of at most {plots.MAX_CLICK_CELLS:,} cells (switch off all "
-             "units, or use the Unit and Token controls below)")
+n_rows = len(_rows(layer) or range(H))  # the gate pictures' layer
+if n_rows * tr.n_steps <= plots.MAX_CLICK_CELLS:
+    about.append("**click a cell** to open that unit at that word below")
+else:
+    hint = (" (or switch off all units)" if layer == n_layers - 1 and plots.TOP_UNITS * tr.n_steps
+            <= plots.MAX_CLICK_CELLS else "")
+    about.append(f"a click chooses a cell only on pictures of at most {plots.MAX_CLICK_CELLS:,} cells, here texts of "
+                 f"up to {plots.MAX_CLICK_CELLS // n_rows:,} words{hint}; the Unit and Token controls below choose "
+                 "any cell")
 about.append("the drill-down's unit is outlined in orange, its word dotted.")
 st.caption("; ".join(about))
 
