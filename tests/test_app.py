@@ -1064,3 +1064,39 @@ def test_playground_says_when_a_picture_is_too_big_to_click():
     said = [c.value for c in at.caption if "a click chooses a cell only" in c.value]
     assert len(said) == 1 and f"here texts of up to {plots.MAX_CLICK_CELLS // rows:,} words" in said[0], said
     assert not any("**click a cell**" in c.value for c in at.caption)
+
+
+def test_playground_two_layer_model_ranks_only_the_last_layer_and_a_click_picks_the_layer():
+    from collections import OrderedDict
+
+    from playground.account import account
+    from playground.text import Vocab
+    from playground.trace import trace
+    from playground.zoo import TrainedModel
+    from tests.conftest import WORDS, random_model
+
+    vocab = Vocab(["<pad>", "<unk>"] + WORDS)
+    tm = TrainedModel(name="deep", model=random_model("lstm", layers=2, vocab_size=len(vocab)), vocab=vocab,
+                      card={"dataset": "rt"}, source="session")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["user_models"] = OrderedDict(deep=tm)
+    text = "the film was good but the end was bad"
+    at.query_params["model"], at.query_params["s"], at.query_params["show"] = "deep", text, "change"
+    at.run()
+    at.switch_page("views/playground.py").run()
+    assert not at.exception, at.exception
+    tr = trace(tm.model, tm.vocab, text)
+    H = tr.hidden_size
+    top = [str(u) for u in account(tr).ranking("verdict")[:16]]
+    assert _chart(at, "play.heat.h1")["data"][0]["y"] == top  # the last layer: the account's order
+    assert _chart(at, "play.heat.h0")["data"][0]["y"] == [str(u) for u in range(H)]  # layer 1: index order
+    typ = at.session_state["typical"]["deep"][1]
+    np.testing.assert_allclose(_array(_chart(at, "play.heat.h0")["data"][0]["z"]),
+                               (tr.layers[0].h - typ.mean[0]["h"][None, :]).T.ravel(), rtol=1e-4, atol=1e-5)
+    assert any("the other layers' units are in index order" in c.value for c in at.caption)
+    picker = at.selectbox(key="model")  # (AppTest finds a session model's option only by its index)
+    picker.select_index(next(i for i, o in enumerate(picker.options) if o.startswith("deep — ")))
+    _click(at, "play.heat.h0", 3, 2)  # a cell of layer 1's hidden state: that layer in the drill-down
+    assert not at.exception, at.exception
+    assert _drilldown(at) == (3, 2) and at.session_state["play.layer"] == 0
+    assert any(m.value.startswith("**Unit 3 at token 3 (“was”)**, layer 1:") for m in at.markdown)
