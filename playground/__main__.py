@@ -355,6 +355,57 @@ def cmd_narrate(args) -> int:
     return 0
 
 
+def cmd_typical(args) -> int:
+    """Each unit's typical values, the Playground's "change from typical": the mean and spread of
+    every gate and state over the tokens of a fixed sample of TEST texts of the model's dataset;
+    with a text, every gate's change from them at each token (value - mean, units x tokens)."""
+    import numpy as np
+
+    from . import zoo
+    from .cells import cell
+    from .data import DATASET_TITLES
+    from .trace import trace
+    from .typical import typical_values
+
+    tm = zoo.resolve(args.model)
+    if tm.dataset not in DATASET_TITLES:
+        raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to measure its "
+                       "units' typical values on")
+    if not 1 <= args.texts <= 5000:
+        raise CliError("--texts must be between 1 and 5000")
+    typ = typical_values(tm.model, tm.vocab, tm.dataset, args.texts)
+    text = " ".join(args.text)
+    if text == "-":
+        text = sys.stdin.read()
+    tr = trace(tm.model, tm.vocab, text) if text else None
+    change = ([{q: (v - typ.mean[k][q][None, :]).T for q, v in {**lt.gates, "h": lt.h}.items()}  # (H, T) each
+               for k, lt in enumerate(tr.layers)] if tr is not None else None)
+    if args.json:
+        out = {"model": tm.name, "dataset": typ.dataset, "n_texts": typ.n_texts, "n_tokens": typ.n_tokens,
+               "typical": typ.describe(),
+               "layers": [{q: {"mean": layer[q].tolist(), "std": typ.std[k][q].tolist()} for q in layer}
+                          for k, layer in enumerate(typ.mean)]}
+        if tr is not None:
+            out["tokens"] = list(tr.tokens)
+            out["change"] = [{q: c.tolist() for q, c in layer.items()} for layer in change]  # units x tokens
+        print(json.dumps(out, ensure_ascii=True))
+        return 0
+    print(f"{tm.name}: typical = {typ.describe()} ({DATASET_TITLES[typ.dataset]})")
+    for k, layer in enumerate(typ.mean):
+        for q, mean in layer.items():
+            title = cell(tm.arch).quantity(q).title
+            lo, hi = int(np.argmin(mean)), int(np.argmax(mean))
+            line = (f"layer {k + 1} {title}: typical from {mean[lo]:+.3f} (unit {lo}) to {mean[hi]:+.3f} (unit {hi}), "
+                    f"spread {typ.std[k][q].mean():.3f} on average")
+            if change is not None and len(tr.tokens):
+                c = change[k][q]
+                u, t = np.unravel_index(int(np.argmax(np.abs(c))), c.shape)
+                line += (f"; largest change: unit {u} at token {t + 1} ({tr.tokens[t]!r}) {c[u, t]:+.3f} "
+                         f"({c[u, t] + mean[u]:+.3f} against {mean[u]:+.3f})")
+            print(line)
+    return 0
+
+
 def cmd_compare(args) -> int:
     """The Compare page's numbers: several models read one text, each with its own vocabulary and
     max_len; positions are positions in the full text."""
@@ -484,6 +535,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "with their contributions and gate values, sentences")
     s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
     s.set_defaults(fn=cmd_narrate)
+
+    s = sub.add_parser("typical", help="each unit's typical gate and state values over TEST texts, and a text's "
+                       "change from them")
+    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+    s.add_argument("--texts", type=int, default=64, help="how many TEST texts (evenly spaced) to average over")
+    s.add_argument("--json", action="store_true", help="per layer and quantity each unit's mean and std; with a "
+                   "text, its tokens and the change value - mean (units x tokens)")
+    s.add_argument("text", nargs="*", help="optional text (several words are joined; '-' reads stdin)")
+    s.set_defaults(fn=cmd_typical)
 
     s = sub.add_parser("compare", help="two or three models read one text, lined up by position in the full text")
     s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-imdb,lstm-imdb")

@@ -296,3 +296,33 @@ def test_predict_json_ranks_the_units_and_names_the_decisive_unit_and_token():
     assert unit == out["ranking"][0] and abs(C[unit, tok]) == np.abs(C[unit]).max()
     empty = json.loads(cli("predict", "--model", "gru-rt", "--json", " ").stdout)  # nothing read: no decisive pair
     assert empty["tokens"] == [] and empty["decisive"] is None and len(empty["ranking"]) == C.shape[0]
+
+
+@needs_models
+def test_typical_prints_each_units_typical_values_and_a_texts_change_from_them():
+    """The twin of the Playground's "change from typical": the same means, and value - mean per cell."""
+    from playground.trace import trace
+    from playground.typical import typical_values
+
+    text = "I expected to hate this movie but I loved every minute of it"
+    r = cli("typical", "--model", "lstm-rt", "--json", text)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    tm = zoo.load_bundled("lstm-rt")
+    typ = typical_values(tm.model, tm.vocab, "rt")
+    assert (out["dataset"], out["n_texts"], out["n_tokens"]) == ("rt", typ.n_texts, typ.n_tokens)
+    assert out["typical"] == typ.describe()
+    for q in ("i", "f", "g", "o", "c", "h"):
+        np.testing.assert_allclose(out["layers"][0][q]["mean"], typ.mean[0][q], atol=1e-12)
+        np.testing.assert_allclose(out["layers"][0][q]["std"], typ.std[0][q], atol=1e-12)
+    tr = trace(tm.model, tm.vocab, text)
+    assert out["tokens"] == list(tr.tokens)
+    change = np.asarray(out["change"][0]["f"])  # units x tokens
+    np.testing.assert_allclose(change, (tr.last.gates["f"] - typ.mean[0]["f"][None, :]).T, atol=1e-12)
+    # in words: each quantity's typical range and the text's largest change, with its unit and word
+    lines = cli("typical", "--model", "lstm-rt", text).stdout.splitlines()
+    c = np.asarray(out["change"][0]["i"])
+    u, t = np.unravel_index(np.abs(c).argmax(), c.shape)
+    said = next(line for line in lines if line.startswith("layer 1 input gate i:"))
+    assert f"largest change: unit {u} at token {t + 1} ({tr.tokens[t]!r}) {c[u, t]:+.3f}" in said
+    assert "error" in cli("typical", "--model", "lstm-rt", "--texts", "0").stderr.lower()

@@ -224,7 +224,9 @@ if show == "change":
         st.caption(f"**Change from typical**: each cell is the unit's value at that word minus its typical value, "
                    f"{common.md_escape(typ.describe())} ({DATASET_TITLES[typ.dataset]}), e.g. "
                    "Δf = f(unit, word) − mean f(unit). Blue: higher than usual; red: lower; white: as usual. "
-                   f"Worked out once for this model ({typ_seconds:.1f} s).")
+                   f"Worked out once for this model ({typ_seconds:.1f} s)."
+                   + (f" The same numbers: `python -m playground typical --model {tm.name} --json \"…\"`."
+                      if tm.source == "bundled" else ""))
 
 
 def _rows(li: int):
