@@ -479,6 +479,15 @@ def cmd_bench(args) -> int:
     return run_bench(quick=args.quick, as_json=args.json, out=args.out)
 
 
+def _model_arg(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+
+
+def _text_arg(s: argparse.ArgumentParser, optional: bool = False) -> None:
+    s.add_argument("text", nargs="*" if optional else "+",
+                   help=f"{'optional ' if optional else ''}text (several words are joined; '-' reads stdin)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m playground", description="RNN Playground command line.")
     sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="COMMAND")
@@ -489,9 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_models)
 
     s = sub.add_parser("predict", help="probability and label for a text")
-    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+    _model_arg(s)
     s.add_argument("--json", action="store_true", help="tokens, step_probs, gates, hidden as JSON")
-    s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
+    _text_arg(s)
     s.set_defaults(fn=cmd_predict)
 
     s = sub.add_parser("evaluate", help="accuracy etc. on a file of `text<TAB>label` lines")
@@ -522,33 +531,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_estimate)
 
     s = sub.add_parser("explain", help="word importance: each token's raw score (and IG's gap)")
-    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+    _model_arg(s)
     s.add_argument("--method", required=True, choices=["occlusion", "ig", "grad_x_input", "step"],
                    help="leave one out, integrated gradients, gradient x input, or step change")
     s.add_argument("--json", action="store_true", help="tokens, scores, unit (and for ig: logits, gap, steps)")
-    s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
+    _text_arg(s)
     s.set_defaults(fn=cmd_explain)
 
     s = sub.add_parser("narrate", help="read it with me: what each token did to the verdict, and which units did it")
-    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+    _model_arg(s)
     s.add_argument("--json", action="store_true", help="a list of steps: P before and after, logits, top units "
                    "with their contributions and gate values, sentences")
-    s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
+    _text_arg(s)
     s.set_defaults(fn=cmd_narrate)
 
     s = sub.add_parser("typical", help="each unit's typical gate and state values over TEST texts, and a text's "
                        "change from them")
-    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+    _model_arg(s)
     s.add_argument("--texts", type=int, default=64, help="how many TEST texts (evenly spaced) to average over")
     s.add_argument("--json", action="store_true", help="per layer and quantity each unit's mean and std; with a "
                    "text, its tokens and the change value - mean (units x tokens)")
-    s.add_argument("text", nargs="*", help="optional text (several words are joined; '-' reads stdin)")
+    _text_arg(s, optional=True)
     s.set_defaults(fn=cmd_typical)
 
     s = sub.add_parser("compare", help="two or three models read one text, lined up by position in the full text")
     s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-imdb,lstm-imdb")
     s.add_argument("--json", action="store_true", help="each model's stretch read and probability after each word")
-    s.add_argument("text", nargs="+", help="the text (several words are joined; '-' reads stdin)")
+    _text_arg(s)
     s.set_defaults(fn=cmd_compare)
 
     s = sub.add_parser("paired", help="are several models' TEST accuracies really different? (McNemar)")
