@@ -69,9 +69,7 @@ def cmd_predict(args) -> int:
     from .trace import fused_prob, trace
 
     tm = zoo.resolve(args.model)
-    text = " ".join(args.text)
-    if text == "-":
-        text = sys.stdin.read()
+    text = read_text_arg(args.text)
     tr = trace(tm.model, tm.vocab, text)
     prob = fused_prob(tm.model, tr.ids)
     label = int(prob >= 0.5)
@@ -103,23 +101,69 @@ def cmd_predict(args) -> int:
     return 0
 
 
+# Bounded input: a file or stdin is read in pieces, never whole, so /dev/zero or a file of one endless
+# line costs no more memory than these limits, and a reader past them stops with one clear line.
+MAX_LINE_BYTES = 1 << 17  # one `text<TAB>label` line: 128 KiB (the pages take 20,000 characters, <= 80 KB in UTF-8)
+MAX_FILE_BYTES = 64 << 20  # a labelled file: 64 MiB (all 25,000 IMDB reviews exported as lines are about 33 MB)
+MAX_LINES = 200_000  # labelled lines in one file
+MAX_STDIN_BYTES = 1 << 20  # a text read from stdin ('-'): 1 MiB (the models read at most a few hundred tokens)
+
+
 def read_labelled(path: str) -> tuple[list[str], list[int], int]:
-    """Lines `text<TAB>label` (label 0/1, the last tab-separated field); counts malformed lines."""
-    texts, labels, bad = [], [], 0
+    """Lines `text<TAB>label` (label 0/1, the last tab-separated field); counts malformed lines.
+
+    Streams the file line by line: a line longer than MAX_LINE_BYTES is skipped (counted as
+    malformed); a file longer than MAX_FILE_BYTES or with more than MAX_LINES lines is refused."""
+    texts, labels, bad, total = [], [], 0, 0
+
+    def too_much(what: str):
+        return CliError(f"{path} has {what}; evaluate reads at most {MAX_FILE_BYTES >> 20} MiB and {MAX_LINES:,} "
+                        "lines (split the file)")
+
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            while line := f.readline(MAX_LINE_BYTES + 1):
+                total += len(line)
+                if total > MAX_FILE_BYTES:
+                    raise too_much(f"more than {MAX_FILE_BYTES >> 20} MiB")
+                if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):  # over-long: skip the rest of it
+                    while line and not line.endswith(b"\n"):
+                        line = f.readline(MAX_LINE_BYTES)
+                        total += len(line)
+                        if total > MAX_FILE_BYTES:
+                            raise too_much(f"more than {MAX_FILE_BYTES >> 20} MiB")
+                    bad += 1
+                    continue
+                for part in line.decode("utf-8", errors="replace").splitlines():
+                    if not part.strip():
+                        continue
+                    text, sep, label = part.rpartition("\t")
+                    if not sep or label.strip() not in ("0", "1"):
+                        bad += 1
+                        continue
+                    if len(texts) >= MAX_LINES:
+                        raise too_much(f"more than {MAX_LINES:,} labelled lines")
+                    texts.append(text)
+                    labels.append(int(label.strip()))
     except OSError as e:
         raise CliError(f"cannot read {path}: {e.strerror or e}") from None
-    for line in raw.decode("utf-8", errors="replace").splitlines():
-        if not line.strip():
-            continue
-        text, sep, label = line.rpartition("\t")
-        if not sep or label.strip() not in ("0", "1"):
-            bad += 1
-            continue
-        texts.append(text)
-        labels.append(int(label.strip()))
     return texts, labels, bad
+
+
+def read_text_arg(words: list[str]) -> str:
+    """The text argument: its words joined, or with '-' at most MAX_STDIN_BYTES of stdin (refused past it)."""
+    text = " ".join(words)
+    if text != "-":
+        return text
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        raw = stream.read(MAX_STDIN_BYTES + 1) if stream is not None else sys.stdin.read(MAX_STDIN_BYTES + 1)
+    except OSError as e:
+        raise CliError(f"cannot read stdin: {e.strerror or e}") from None
+    if len(raw) > MAX_STDIN_BYTES:
+        raise CliError(f"stdin holds more than {MAX_STDIN_BYTES >> 20} MiB; a text read from stdin may be at most "
+                       f"{MAX_STDIN_BYTES >> 20} MiB")
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
 
 
 def cmd_evaluate(args) -> int:
@@ -131,7 +175,7 @@ def cmd_evaluate(args) -> int:
     tm = zoo.resolve(args.model)
     texts, labels, bad = read_labelled(args.file)
     if bad:
-        print(f"skipped {bad} malformed line(s) (expected `text<TAB>0|1`)")
+        print(f"skipped {bad} malformed line(s) (expected `text<TAB>0|1`, at most {MAX_LINE_BYTES >> 10} KiB a line)")
     if not texts:
         raise CliError(f"no usable lines in {args.file}")
     y = np.array(labels)
@@ -302,9 +346,7 @@ def cmd_explain(args) -> int:
     from .trace import trace
 
     tm = zoo.resolve(args.model)
-    text = " ".join(args.text)
-    if text == "-":
-        text = sys.stdin.read()
+    text = read_text_arg(args.text)
     tr = trace(tm.model, tm.vocab, text)
     a = attribute(tm.model, tr, args.method)
     out = {"model": tm.name, "method": a.method, "tokens": list(a.tokens), "oov": list(tr.oov),
@@ -338,9 +380,7 @@ def cmd_narrate(args) -> int:
     from .trace import trace
 
     tm = zoo.resolve(args.model)
-    text = " ".join(args.text)
-    if text == "-":
-        text = sys.stdin.read()
+    text = read_text_arg(args.text)
     tr = trace(tm.model, tm.vocab, text)
     stories = step_stories(tr)
     if args.json:
@@ -374,9 +414,7 @@ def cmd_typical(args) -> int:
     if not 1 <= args.texts <= 5000:
         raise CliError("--texts must be between 1 and 5000")
     typ = typical_values(tm.model, tm.vocab, tm.dataset, args.texts)
-    text = " ".join(args.text)
-    if text == "-":
-        text = sys.stdin.read()
+    text = read_text_arg(args.text)
     tr = trace(tm.model, tm.vocab, text) if text else None
     change = ([{q: (v - typ.mean[k][q][None, :]).T for q, v in {**lt.gates, "h": lt.h}.items()}  # (H, T) each
                for k, lt in enumerate(tr.layers)] if tr is not None else None)
@@ -416,9 +454,7 @@ def cmd_compare(args) -> int:
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if not 2 <= len(names) <= 3 or len(set(names)) != len(names):
         raise CliError("--models needs two or three different models, comma-separated")
-    text = " ".join(args.text)
-    if text == "-":
-        text = sys.stdin.read()
+    text = read_text_arg(args.text)
     traces = {}
     for name in names:
         tm = zoo.resolve(name)

@@ -326,3 +326,72 @@ def test_typical_prints_each_units_typical_values_and_a_texts_change_from_them()
     said = next(line for line in lines if line.startswith("layer 1 input gate i:"))
     assert f"largest change: unit {u} at token {t + 1} ({tr.tokens[t]!r}) {c[u, t]:+.3f}" in said
     assert "error" in cli("typical", "--model", "lstm-rt", "--texts", "0").stderr.lower()
+
+
+# --- bounded input (issue 12 item 7): files and stdin are read in pieces, never whole ----------------
+def _cli_in_1gib(*args, stdin=None, timeout=120):
+    """The command line with its address space capped at 1 GiB (torch and a model fit in it easily)."""
+    import resource
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True, text=True,
+                          stdin=stdin, timeout=timeout, preexec_fn=cap, encoding="utf-8", errors="replace")
+
+
+@needs_models
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_evaluate_on_an_endless_line_stops_with_a_clear_message_in_bounded_memory():
+    import time
+
+    t = time.monotonic()
+    r = _cli_in_1gib("evaluate", "--model", "rnn-rt", "/dev/zero")
+    assert time.monotonic() - t < 60
+    assert "Traceback" not in r.stderr and "MemoryError" not in r.stderr, r.stderr[-2000:]
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "error: /dev/zero has more than 64 MiB; evaluate reads at most 64 MiB and 200,000 lines (split the file)"]
+
+
+@needs_models
+def test_evaluate_skips_an_over_long_line_as_malformed_and_reads_the_rest(tmp_path):
+    from playground.__main__ import MAX_LINE_BYTES, read_labelled
+
+    f = tmp_path / "long.tsv"
+    f.write_bytes(b"a wonderful film\t1\n" + "😀".encode() * (MAX_LINE_BYTES // 4 + 10) + b"\t1\n"
+                  + b"x" * (3 * MAX_LINE_BYTES) + b"\n" + b"a dull film\t0\n" + b"y" * MAX_LINE_BYTES + b"\t0")
+    texts, labels, bad = read_labelled(str(f))
+    assert texts == ["a wonderful film", "a dull film"] and labels == [1, 0] and bad == 3
+    edge = tmp_path / "edge.tsv"  # a line of exactly MAX_LINE_BYTES bytes before its newline is read
+    edge.write_bytes(b"z" * (MAX_LINE_BYTES - 2) + b"\t1\n")
+    assert read_labelled(str(edge))[1:] == ([1], 0)
+    r = cli("evaluate", "--model", "rnn-rt", str(f))
+    assert r.returncode == 0, r.stderr
+    assert "skipped 3 malformed line(s)" in r.stdout and r.stdout.strip().endswith("(n=2)")
+
+
+def test_evaluate_refuses_more_lines_than_it_reads(tmp_path, monkeypatch):
+    from playground import __main__ as cli_main
+
+    monkeypatch.setattr(cli_main, "MAX_LINES", 3)
+    f = tmp_path / "many.tsv"
+    f.write_text("good\t1\n" * 3, encoding="utf-8")
+    assert len(cli_main.read_labelled(str(f))[0]) == 3
+    f.write_text("good\t1\n" * 4, encoding="utf-8")
+    with pytest.raises(cli_main.CliError, match="more than 3 labelled lines"):
+        cli_main.read_labelled(str(f))
+
+
+@needs_models
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_text_from_endless_stdin_is_refused_in_bounded_memory():
+    for command in (["predict", "--model", "rnn-rt", "-"], ["narrate", "--model", "rnn-rt", "-"]):
+        with open("/dev/zero", "rb") as zero:
+            r = _cli_in_1gib(*command, stdin=zero)
+        assert "Traceback" not in r.stderr, r.stderr[-2000:]
+        assert r.returncode == 2
+        assert r.stderr.strip().splitlines() == [
+            "error: stdin holds more than 1 MiB; a text read from stdin may be at most 1 MiB"]
+    r = cli("predict", "--model", "rnn-rt", "--json", "-", input="a wonderful film")  # a short text still reads
+    assert r.returncode == 0 and json.loads(r.stdout)["tokens"] == ["a", "wonderful", "film"]
