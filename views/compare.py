@@ -36,7 +36,7 @@ def _valid_models(v) -> bool:
 MODELS = Field("compare.models", "models", [], parse=_parse_models, valid=_valid_models, to_str=",".join)
 STATE = PageState(
     Field("compare.sentence", "s", "The acting was great, but the plot was boring and far too long",
-          parse=common.clean_input),
+          parse=common.clean_input, long_text=True, label="sentence"),
     Field("compare.dataset", "dataset", "rt", valid=one_of(DATASET_TITLES)),
     MODELS,
     Field("compare.allunits", "allunits", False, parse=parse_bool, valid=lambda v: isinstance(v, bool),
@@ -77,6 +77,8 @@ with st.expander("Or pick any two or three models (bundled, or trained in this s
                    help="Each model reads the text with its own vocabulary and maximum length. "
                         "Clear this to go back to the bundled models of the dataset above.")
 text = common.clean_input(st.session_state["compare.sentence"])
+for note in STATE.notes:  # a text too long for a link (ui/state.py)
+    st.info(note)
 
 chosen = list(st.session_state["compare.models"])
 if len(chosen) == 1:

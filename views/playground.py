@@ -17,7 +17,7 @@ from ui.state import Field, PageState, bool_str, one_of, parse_bool, parse_int
 # Everything a copied link reopens; `layer` defaults to the last layer, `unit` and `tok` to the most
 # decisive unit of the verdict at its most decisive word (playground/account.py).
 STATE = PageState(
-    Field("play.sentence", "s", common.DEFAULT_SENTENCE, parse=common.clean_input),
+    Field("play.sentence", "s", common.DEFAULT_SENTENCE, parse=common.clean_input, long_text=True, label="sentence"),
     common.model_field("model", "model"),
     Field("play.method", "method", "occlusion", parse=lambda v: ALIASES.get(v, v), valid=one_of(METHODS)),
     Field("play.layer", "layer", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 8),
@@ -49,6 +49,8 @@ with top[1]:
 st.pills("Examples", common.EXAMPLES, key="play.example", on_change=_use_example,
          help="One click puts the example in the box above.")
 text = common.clean_input(st.session_state["play.sentence"])
+for note in STATE.notes:  # a text too long for a link (ui/state.py)
+    st.info(note)
 
 if not text.strip():
     st.info("Type a sentence above (or pick an example) to see the network read it.")

@@ -9,7 +9,19 @@ from playground.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_sum
 from playground.options import TRAIN_ROWS, build_recipe, train_defaults
 from playground.train import OPTIMIZERS
 from ui import common
-from ui.state import Field, PageState, bool_str, float_in, float_str, int_in, one_of, parse_bool, parse_float, parse_int
+from ui.state import (
+    Field,
+    PageState,
+    bool_str,
+    float_in,
+    float_str,
+    int_in,
+    link_query,
+    one_of,
+    parse_bool,
+    parse_float,
+    parse_int,
+)
 from ui.training import RUN_KEY, TrainingRun, claim, race_recipe
 
 TIME_CAP_S = 120  # a shared hosted demo: no run may hold a worker longer than this (a race: a third each)
@@ -59,7 +71,8 @@ STATE = PageState(
     Field("train.ema", "ema", RT["ema"] > 0, parse=parse_bool, valid=lambda v: isinstance(v, bool), to_str=bool_str),
     Field("train.name", "name", "", valid=lambda v: isinstance(v, str) and len(v) <= 40),
     Field("train.probe", "probe", PROBE, parse=common.clean_input,
-          valid=lambda v: isinstance(v, str) and len(v) <= common.MAX_INPUT_CHARS),
+          valid=lambda v: isinstance(v, str) and len(v) <= common.MAX_INPUT_CHARS, long_text=True,
+          label="probe sentence"),
     Field("train.units", None, "torch", valid=one_of(SUMMARY_CONVENTIONS)),
 )
 STATE.sync()
@@ -187,6 +200,8 @@ with n1:
 with n2:
     st.text_input("Probe sentence (its reading is redrawn after every epoch)", key="train.probe",
                   max_chars=common.MAX_INPUT_CHARS)
+    for note in STATE.notes:  # a probe too long for a link (ui/state.py)
+        st.info(note)
 
 name = _model_name()
 bad_name = name in zoo.BUNDLED
@@ -364,7 +379,7 @@ if res:
                 shown = text if len(text) <= 600 else "…" + text[-600:]  # the end is what the model read last
                 st.markdown(common.md_escape(shown))
                 st.page_link("views/playground.py", label="Open it in the Playground", icon="🔎",
-                             query_params={"s": text[:2000], "model": res["name"]})
+                             query_params=link_query("s", text, model=res["name"]))
         tm = common.session_models().get(res["name"])
         if tm is not None:
             st.download_button("Download the model file", zoo.to_bytes(tm), file_name=f"{res['name']}.safetensors",
