@@ -293,6 +293,22 @@ def config_nbytes(config: ModelConfig) -> int:
     return sum(math.prod(s) for s in expected_shapes(config).values()) * 4 + config.vocab_size * 150
 
 
+def session_drops(held, new, max_models: int, max_bytes: int) -> list[str]:
+    """Which of the `held` models ((name, bytes), oldest first) adding the `new` ones ((name,
+    bytes), in order) drops: a held name that comes again is replaced, not dropped; then the
+    oldest go until at most `max_models` are left and their bytes fit `max_bytes`. New models
+    are never dropped here (a model alone over the budget is refused before it is added)."""
+    new = dict(new)
+    keep = [(n, b) for n, b in held if n not in new]
+    total = sum(b for _, b in keep) + sum(new.values())
+    dropped = []
+    while keep and (len(keep) + len(new) > max_models or total > max_bytes):
+        name, b = keep.pop(0)
+        dropped.append(name)
+        total -= b
+    return dropped
+
+
 def load_path(path: str | Path, source: str = "file") -> TrainedModel:
     path = Path(path)
     if not path.is_file():

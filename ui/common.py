@@ -20,6 +20,10 @@ from ui import heap, training
 
 SERVE_THREADS = 1  # see `python -m playground bench`: 2-core machine, several visitors at once
 MAX_SESSION_MODELS = 4
+# The weights (and vocabularies) a session's own models may hold: four of the Train page's largest
+# models (vocabulary 30,000 x 256, LSTM 256 x 2: 8.8 M parameters, 36 MB each) fit; of the largest
+# files zoo loads (zoo.MAX_PARAMS, 64 MiB in float32) two do. The bundled models are shared.
+SESSION_MODEL_BYTES = 160 * 2**20
 MAX_INPUT_CHARS = 20_000
 DEFAULT_MODEL = "lstm-rt"
 DEFAULT_SENTENCE = "I expected to hate this movie but I loved every minute of it"
@@ -68,34 +72,107 @@ def session_models() -> "OrderedDict[str, zoo.TrainedModel]":
     return models
 
 
-def dropped_by(names_now, new_names) -> list[str]:
+def model_bytes(tm: zoo.TrainedModel) -> int:
+    return zoo.nbytes(tm)
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def dropped_by(names_now, new_names, new_bytes=None) -> list[str]:
     """The models that adding `new_names` (in order) to a session holding `names_now` (oldest
     first) would drop: a name already there is replaced and moves to the end; then the oldest go
-    until MAX_SESSION_MODELS are left. Say this before the visitor trains or uploads."""
-    order = [n for n in names_now if n not in set(new_names)] + list(dict.fromkeys(new_names))
-    return [n for n in order[:max(0, len(order) - MAX_SESSION_MODELS)] if n not in set(new_names)]
+    until at most MAX_SESSION_MODELS are left and their weights fit SESSION_MODEL_BYTES.
+    `new_bytes`: each new model's bytes (one number for all, or one per name; None: counted by
+    number only, e.g. an upload before its size is known). Say this before the visitor trains or
+    uploads."""
+    models = session_models()
+    held = [(n, model_bytes(models[n]) if n in models else 0) for n in names_now]
+    sizes = list(new_bytes) if isinstance(new_bytes, (list, tuple)) else [new_bytes or 0] * len(new_names)
+    return zoo.session_drops(held, list(zip(new_names, sizes)), MAX_SESSION_MODELS, SESSION_MODEL_BYTES)
 
 
 def _add(models: "OrderedDict[str, zoo.TrainedModel]", tm: zoo.TrainedModel) -> str | None:
+    """Keep `tm` (replacing a model of its name), dropping the oldest models over the session's
+    count and byte budget; a model alone over the byte budget is not kept. Returns a notice
+    (plain text: escape it before showing it) or None."""
+    size = model_bytes(tm)
+    if size > SESSION_MODEL_BYTES:
+        return (f"“{tm.name}” was not kept: its weights take {_mb(size)}, more than the {_mb(SESSION_MODEL_BYTES)} "
+                "a session may hold.")
+    held = [(n, model_bytes(m)) for n, m in models.items()]
+    dropped = zoo.session_drops(held, [(tm.name, size)], MAX_SESSION_MODELS, SESSION_MODEL_BYTES)
     models[tm.name] = tm
     models.move_to_end(tm.name)
-    dropped = []
-    while len(models) > MAX_SESSION_MODELS:
-        dropped.append(models.popitem(last=False)[0])
+    for name in dropped:
+        models.pop(name, None)
     if not dropped:
         return None
-    return (f"Only {MAX_SESSION_MODELS} models are kept per session, so "
+    release_memory()
+    return (f"A session keeps at most {MAX_SESSION_MODELS} models and {_mb(SESSION_MODEL_BYTES)} of weights, so "
             + " and ".join(f"“{n}”" for n in dropped) + (" was" if len(dropped) == 1 else " were") + " dropped.")
 
 
 def add_session_model(tm: zoo.TrainedModel) -> str | None:
-    """Keep a session model; returns a notice if an older one had to be dropped."""
+    """Keep a session model; returns a notice if an older one had to be dropped (or this one
+    was too large to keep)."""
     return _add(session_models(), tm)
 
 
 def remove_session_model(name: str) -> bool:
     """Forget a model of this session (the visitor chooses which goes); True if it was there."""
-    return session_models().pop(name, None) is not None
+    gone = session_models().pop(name, None) is not None
+    if gone:
+        release_memory()
+    return gone
+
+
+def free_name(name: str, taken) -> str:
+    """`name`, or `name (2)`, `name (3)`... : the first not in `taken` (nor a bundled name)."""
+    taken = set(taken) | set(zoo.BUNDLED)
+    if name not in taken:
+        return name
+    k = 2
+    while f"{name} ({k})" in taken:
+        k += 1
+    return f"{name} ({k})"
+
+
+def receive_upload(file_id: str, read: Callable[[], bytes]) -> list[tuple[str, str]]:
+    """Parse an uploaded model file ONCE per upload (its `file_id`) and keep its model. Returns
+    what to say, as (kind, Markdown-escaped text) with kind error/warning/info/success. The same
+    upload seen again (the file still in the uploader on a rerun) is neither parsed nor added
+    again, so it never evicts a newer model. A name already taken gets a number: “name (2)”."""
+    seen = st.session_state.setdefault("upload.seen", {})  # file_id -> what was said
+    if file_id in seen:
+        return seen[file_id]
+    try:
+        tm = zoo.from_bytes(read(), source="file")
+    except zoo.ModelFileError as e:
+        said = [("error", md_escape(f"This file was refused: {e}"))]
+    else:
+        said = []
+        models = session_models()
+        name = free_name(tm.name, models)
+        if name != tm.name:
+            said.append(("info", md_escape(f"A model named “{tm.name}” is already here, so this one is called "
+                                           f"“{name}”.")))
+            tm.name = name
+        for note in tm.notes:
+            said.append(("info", md_escape(f"Loading this file: {note}.")))
+        notice = _add(models, tm)
+        if tm.name not in models:
+            said = [("error", md_escape(notice or "This model was not kept."))]
+        else:
+            if notice:
+                said.append(("info", md_escape(notice)))
+            said.append(("success", md_escape(f"“{tm.name}” ({tm.config.title}) is ready in every page's model "
+                                              "picker.")))
+        release_memory()  # the parse's temporaries
+    seen.clear()  # only the latest upload is remembered
+    seen[file_id] = said
+    return said
 
 
 def _collect_training(models) -> None:
@@ -221,6 +298,16 @@ def md_escape(text: str) -> str:
     """User-derived text safe inside st.markdown/st.info: every Markdown, HTML, LaTeX and
     directive character is backslash-escaped, so it shows literally."""
     return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
+_LABEL_SPECIAL = _MD_SPECIAL - set("-.+#=")  # block-level marks are already literal in labels
+
+
+def label_escape(text: str) -> str:
+    """User-derived text safe inside a widget or metric label, or a select_slider/radio/pills
+    option (inline Markdown: links, images, emphasis, code, directives, LaTeX, HTML); leaves
+    `-` and `.` alone, which labels show literally anyway, so "gru-imdb" stays as it is."""
+    return "".join("\\" + ch if ch in _LABEL_SPECIAL else ch for ch in str(text))
 
 
 def clean_input(text: str | None) -> str:

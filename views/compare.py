@@ -113,7 +113,7 @@ for col, (n, tm) in zip(cols, models.items()):
     tr = traces[label[n]]
     with col:
         word = verdict_word(tr.prob)
-        st.metric(f"{tm.config.title} ({n})", f"{'😊' if word == 'positive' else '☹️'} {word}")
+        st.metric(f"{tm.config.title} ({common.label_escape(n)})", f"{'😊' if word == 'positive' else '☹️'} {word}")
         st.caption(f"P(positive) = {tr.prob:.1%}")
         note = reading_note(tr)
         limit = "" if tr.truncated else f" (reads at most {tm.config.max_len:,})"

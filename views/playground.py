@@ -187,7 +187,8 @@ if st.session_state.get("play.step_for") != (tm.name, id(tm.model), tr.tokens): 
     st.session_state["play.step"] = narrate.curve_story(tr).biggest.t
     st.session_state["play.step_for"] = (tm.name, id(tm.model), tr.tokens)
 step_t = st.select_slider("Word", options=list(range(tr.n_steps)), key="play.step",
-                          format_func=lambda i: f"{i + 1}: {tr.tokens[i]}{'°' if tr.oov[i] else ''}",
+                          format_func=lambda i: (f"{i + 1}: {common.label_escape(tr.tokens[i])}"
+                                                 f"{'°' if tr.oov[i] else ''}"),
                           help="Opens on the word that moved P(positive) most.")
 story = stories[step_t]
 st.markdown(f"**{story.sentences[0]}**\n\n" + "\n\n".join(story.sentences[1:]))
@@ -301,7 +302,7 @@ with d1:
     unit = st.selectbox("Unit", list(range(H)), key="play.unit")
 with d2:
     tok = st.select_slider("Token", options=list(range(tr.n_steps)), key="play.token",
-                           format_func=lambda i: f"{i + 1}: {tr.tokens[i]}")
+                           format_func=lambda i: f"{i + 1}: {common.label_escape(tr.tokens[i])}")
 st.plotly_chart(plots.unit_lines(tr, unit, layer=layer, token=tok), key="play.unitlines")
 step = unit_step(tr, layer, unit, tok)
 st.markdown(f"**Unit {unit} at token {tok + 1} (“{common.md_escape(tr.tokens[tok])}”)**, layer {layer + 1}: "

@@ -443,39 +443,41 @@ if res:
 st.divider()
 st.subheader("Use a model file")
 mine = list(common.session_models())
+held_mib = sum(common.model_bytes(m) for m in common.session_models().values()) / 2**20
+budget_mib = common.SESSION_MODEL_BYTES / 2**20
 if len(mine) >= common.MAX_SESSION_MODELS:
     st.warning(f"This session already holds {len(mine)} models, the most it keeps: an upload will drop "
                f"{_quote(common.dropped_by(mine, ['an uploaded model']))}. Remove a model below first to choose "
                "which goes.")
+elif mine and held_mib > budget_mib / 2:
+    st.info(f"This session's models hold {held_mib:.0f} of the {budget_mib:.0f} MiB it keeps: a large file may drop "
+            f"the oldest, {_quote(mine[:1])} first. Remove a model below first to choose which goes.")
+up_n = ss.get("train.upload_n", 0)
 up = st.file_uploader("Upload a .safetensors model file saved from this app", type=["safetensors"],
-                      key="train.upload", max_upload_size=64)
-if up is not None:
-    try:
-        tm = zoo.from_bytes(up.getvalue(), source="file")
-    except zoo.ModelFileError as e:
-        st.error(f"This file was refused: {e}")
-    else:
-        base = tm.name if tm.name not in zoo.BUNDLED else tm.name + " (uploaded)"
-        tm.name = base
-        if base not in common.session_models():
-            notice = common.add_session_model(tm)
-            if notice:
-                st.info(common.md_escape(notice))
-        st.success(f"“{common.md_escape(tm.name)}” ({tm.config.title}) is ready in every page's model picker.")
+                      key=f"train.upload.{up_n}", max_upload_size=64,
+                      help=f"At most {zoo.MAX_FILE_BYTES // 2**20} MiB and {zoo.MAX_PARAMS / 1e6:.1f} M parameters; "
+                           f"this session keeps {common.MAX_SESSION_MODELS} models and {budget_mib:.0f} MiB of them.")
+if up is not None:  # parsed once; then the uploader is emptied so the file cannot come back on a rerun
+    ss["train.upload_said"] = common.receive_upload(up.file_id, up.getvalue)
+    ss["train.upload_n"] = up_n + 1
+    st.rerun()
+for kind, text in ss.pop("train.upload_said", []):  # said once, escaped by receive_upload
+    getattr(st, kind)(text)
 
 
 def _remove(name: str) -> None:
     common.remove_session_model(name)
 
 
-st.markdown(f"**Models in this session** (at most {common.MAX_SESSION_MODELS}; a new one beyond that drops the "
-            "oldest; all of them are gone when the tab is closed or reloaded)")
+st.markdown(f"**Models in this session** (at most {common.MAX_SESSION_MODELS} and {budget_mib:.0f} MiB of weights; "
+            "a new one beyond that drops the oldest; all of them are gone when the tab is closed or reloaded)")
 mine = list(common.session_models())
 if not mine:
     st.caption("None yet: train one above or upload a file.")
 for i, n in enumerate(mine):
+    size = common.model_bytes(common.session_models()[n]) / 2**20
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    row.markdown(f"{i + 1}\\. {common.md_escape(n)}" + (" · the oldest, dropped first" if i == 0 and
+    row.markdown(f"{i + 1}\\. {common.md_escape(n)} · {size:.1f} MiB" + (" · the oldest, dropped first" if i == 0 and
                                                          len(mine) >= common.MAX_SESSION_MODELS else ""))
     row.button("Remove", key=f"train.remove.{n}", on_click=_remove, args=(n,), disabled=active,
                help="Forget this model now (download it first to keep it).")
