@@ -208,3 +208,13 @@ def test_hostile_words_in_the_read_with_me_slider_are_escaped():
         labels = list(s.options)  # formatted by the page's format_func
         assert any("\\_film\\_" in x for x in labels), labels
         assert not any(re.search(r"(?<!\\)_film", x) for x in labels), labels
+
+
+def test_a_deployment_never_shows_a_traceback():
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+    readme = (Path(APP).parent / "README.md").read_text()
+    deploying = readme[readme.index("## Deploying"):]
+    assert 'showErrorDetails = "none"' in deploying[:deploying.index("\n## ", 5)]
