@@ -1115,3 +1115,66 @@ def test_playground_read_it_with_me_plays_in_the_browser(server, browser, width,
         full_screenshot(page, f"playground-read-it-with-me-{width}")
     finally:
         page.context.close()
+
+
+def test_a_link_to_a_20000_character_emoji_sentence_reopens_with_a_notice(server, browser):
+    """Issue 12 item 5: the URL of a very long sentence stays a few KB and opens (it was 120 KB: 400).
+    The box counts UTF-16 units, as browsers do: 10,000 emoji are its 20,000 characters."""
+    from urllib.parse import urlparse
+
+    page = new_page(browser)
+    other = None
+    try:
+        open_app(page, server["base"], "/playground?model=gru-rt", "Playground")
+        box = text_box(page, "Sentence")
+        box.fill("😀" * 10_000)
+        assert len(box.input_value()) == 10_000
+        m = mark(page)
+        box.press("Enter")
+        wait_settled(page, since=m, timeout=90)
+        no_exception(page)
+        page.get_by_text("too long for the page's address").first.wait_for(state="visible")
+        url = page.url
+        assert len(urlparse(url).query) <= 4096, len(urlparse(url).query)
+        with urllib.request.urlopen(url, timeout=30) as r:  # the server answers the link itself
+            assert r.status == 200
+        other = new_page(browser)
+        open_app(other, "", url, "Playground")
+        no_exception(other)
+        notice = other.get_by_text(re.compile(r"This link carried only the last [\d,]+ characters of a sentence of "
+                                              r"[\d,]+ characters"))
+        notice.first.wait_for(state="visible")
+        kept = text_box(other, "Sentence").input_value()
+        assert kept and set(kept) == {"😀"} and len(kept) < 10_000
+        full_screenshot(other, "links-long-sentence-reopened")
+    finally:
+        if other is not None:
+            other.context.close()
+        page.context.close()
+
+
+def test_a_lone_surrogate_in_the_sentence_says_the_text_could_not_be_read(server, browser):
+    """Issue 12 item 8: a text the browser cannot encode used to drop the connection silently (the
+    old verdict stayed); now it arrives with U+FFFD in its place and the page says so."""
+    page = new_page(browser)
+    closed = []
+    page.on("websocket", lambda ws: ws.on("close", lambda *a: closed.append(1)))
+    try:
+        open_app(page, server["base"], "/playground?model=gru-rt&s=a+wonderful+film", "Playground")
+        before = metric_value(page, "P(positive)")
+        box = text_box(page, "Sentence")
+        box.click()
+        page.evaluate(r"""() => {
+          const el = document.querySelector('input[aria-label="Sentence"]');
+          Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(el, 'awful \ud800 boring film');
+          el.dispatchEvent(new Event('input', {bubbles: true}));
+        }""")
+        m = mark(page)
+        box.press("Enter")
+        wait_settled(page, since=m, url_has=("s", "awful \ufffd boring film"))
+        no_exception(page)
+        page.get_by_text("One character of this text could not be read (shown as �)").first.wait_for(state="visible")
+        assert metric_value(page, "P(positive)") != before and not closed
+        full_screenshot(page, "links-unreadable-character")
+    finally:
+        page.context.close()

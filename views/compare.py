@@ -13,7 +13,7 @@ from playground.attribution import attribute
 from playground.data import DATASET_TITLES
 from playground.explain import correct_on_test, disagreement_summary, read_start, reading_note, text_axis, verdict_word
 from playground.trace import trace
-from ui import common
+from ui import common, wellformed
 from ui.state import Field, PageState, bool_str, one_of, parse_bool
 
 MAX_MODELS = 3
@@ -79,6 +79,9 @@ with st.expander("Or pick any two or three models (bundled, or trained in this s
 text = common.clean_input(st.session_state["compare.sentence"])
 for note in STATE.notes:  # a text too long for a link (ui/state.py)
     st.info(note)
+wellformed.install()  # a lone surrogate reaches the server as U+FFFD instead of dropping the connection
+if wellformed.note(text):
+    st.warning(wellformed.note(text))
 
 chosen = list(st.session_state["compare.models"])
 if len(chosen) == 1:

@@ -8,7 +8,7 @@ from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_summary
 from playground.options import TRAIN_ROWS, build_recipe, train_defaults
 from playground.train import OPTIMIZERS
-from ui import common
+from ui import common, wellformed
 from ui.state import (
     Field,
     PageState,
@@ -202,6 +202,9 @@ with n2:
                   max_chars=common.MAX_INPUT_CHARS)
     for note in STATE.notes:  # a probe too long for a link (ui/state.py)
         st.info(note)
+    wellformed.install()  # a lone surrogate reaches the server as U+FFFD instead of dropping the connection
+    if wellformed.note(ss["train.probe"]):
+        st.warning(wellformed.note(ss["train.probe"]))
 
 name = _model_name()
 bad_name = name in zoo.BUNDLED
