@@ -39,9 +39,9 @@ KEEP = "_keep."  # session_state prefix of the values kept across pages
 CUT = "_cut."  # session_state prefix: (text, full length) of a cut text that came from a link
 # The most a page's query string may take, percent-encoded as Streamlit writes it (urlencode). 4 KB
 # keeps a whole link well under 8 KB, the smallest request-line limit of common servers and proxies
-# (Apache 8,190 bytes, nginx 8 KB buffers; Tornado, which serves Streamlit, allows 64 KB), and still
-# holds the part of an English review a model reads (its last 400 tokens, about 2,500 characters).
-# 20,000 CJK characters are 180 KB encoded and 20,000 emoji 240 KB: the server answers 400.
+# (Apache 8,190 bytes, nginx 8 KB buffers; Streamlit's own server refuses a request head over about
+# 128 KB with 400), and still holds the part of an English review a model reads (its last 400
+# tokens, about 2,500 characters). 20,000 CJK characters are 180 KB encoded, 20,000 emoji 240 KB.
 QUERY_BYTES = 4096
 MAX_TEXT_CHARS = 10_000_000  # the largest full length a `_cut` parameter may claim
 _MISSING = object()
