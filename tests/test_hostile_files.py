@@ -127,7 +127,10 @@ def test_an_upload_whose_name_is_taken_is_renamed_and_says_so():
     at = AppTest.from_function(_script_upload, args=(blobs,), default_timeout=60).run()
     assert at.session_state["left"] == ["A", "A (2)", "A (3)", "lstm-rt (2)"]
     said = at.session_state["said"]
-    assert said[1][0] == ("info", "A model named “A” is already here, so this one is called “A \\(2\\)”\\.")
+    assert said[1][0] == ("info", "“A” is the name of a model already in this session, so this one is called "
+                                  "“A \\(2\\)”\\.")
+    assert said[3][0] == ("info", "“lstm\\-rt” is the name of a bundled model, so this one is called "
+                                  "“lstm\\-rt \\(2\\)”\\.")
     assert said[1][-1][0] == "success" and "“A \\(2\\)”" in said[1][-1][1]
 
 

@@ -45,6 +45,7 @@ release_memory = heap.release_memory
 @st.cache_resource
 def _process_setup() -> bool:
     heap.limit_arenas(2)
+    heap.fixed_mmap_threshold()
     return True
 
 
@@ -139,6 +140,20 @@ def free_name(name: str, taken) -> str:
     return f"{name} ({k})"
 
 
+def forget_upload(file_id: str) -> None:
+    """Let Streamlit drop an uploaded file's bytes now (up to 64 MB each): it keeps every file a
+    session uploaded until the visitor removes it in the widget or the session ends, even after
+    the uploader is emptied by a new key. A no-op where there is no server (AppTest)."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        if ctx is not None and ctx.uploaded_file_mgr is not None:
+            ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=file_id)
+    except Exception:  # noqa: BLE001 - an internal API: if it moves, the file is freed at session end as before
+        pass
+
+
 def receive_upload(file_id: str, read: Callable[[], bytes]) -> list[tuple[str, str]]:
     """Parse an uploaded model file ONCE per upload (its `file_id`) and keep its model. Returns
     what to say, as (kind, Markdown-escaped text) with kind error/warning/info/success. The same
@@ -156,8 +171,8 @@ def receive_upload(file_id: str, read: Callable[[], bytes]) -> list[tuple[str, s
         models = session_models()
         name = free_name(tm.name, models)
         if name != tm.name:
-            said.append(("info", md_escape(f"A model named “{tm.name}” is already here, so this one is called "
-                                           f"“{name}”.")))
+            whose = "a bundled model" if tm.name in zoo.BUNDLED else "a model already in this session"
+            said.append(("info", md_escape(f"“{tm.name}” is the name of {whose}, so this one is called “{name}”.")))
             tm.name = name
         for note in tm.notes:
             said.append(("info", md_escape(f"Loading this file: {note}.")))

@@ -462,6 +462,7 @@ up = st.file_uploader("Upload a .safetensors model file saved from this app", ty
                            f"this session keeps {common.MAX_SESSION_MODELS} models and {budget_mib:.0f} MiB of them.")
 if up is not None:  # parsed once; then the uploader is emptied so the file cannot come back on a rerun
     ss["train.upload_said"] = common.receive_upload(up.file_id, up.getvalue)
+    common.forget_upload(up.file_id)
     ss["train.upload_n"] = up_n + 1
     st.rerun()
 for kind, text in ss.pop("train.upload_said", []):  # said once, escaped by receive_upload
