@@ -19,7 +19,7 @@ import torch
 from . import data
 from .models import ARCHS, ModelConfig, build
 from .text import Vocab, tokenize
-from .train import EncodedSet, Progress, TrainConfig, Trainer, evaluate, loss_and_accuracy, predict_probs
+from .train import EncodedSet, Progress, TrainConfig, Trainer, loss_and_accuracy, predict_probs, predict_sample
 from .zoo import TrainedModel, make_card, quantize_for_storage
 
 
@@ -120,6 +120,56 @@ def heldout_set(vocab: Vocab, dataset: str, max_len: int) -> EncodedSet:
     return EncodedSet.from_texts(vocab, split.texts, split.labels, max_len)
 
 
+@dataclass
+class HeldoutSample:
+    """TEST rows (all, or a seeded sample) and, once `read`, the probability of each row read
+    (NaN for rows a deadline left unread: those read are a random sample of the rows)."""
+
+    texts: list[str]
+    labels: np.ndarray  # (n,) 0/1
+    encoded: EncodedSet
+    probs: np.ndarray | None = None  # (n,) float, NaN = not read
+    cut: bool = False  # a deadline ended the reading
+
+    @property
+    def n(self) -> int:
+        return len(self.texts)
+
+    @property
+    def done(self) -> np.ndarray:
+        return np.zeros(self.n, bool) if self.probs is None else ~np.isnan(self.probs)
+
+    @property
+    def n_read(self) -> int:
+        return int(self.done.sum())
+
+    def read(self, model, deadline: float | None = None) -> "HeldoutSample":
+        self.probs = predict_sample(model, self.encoded, deadline)
+        self.cut = self.n_read < self.n
+        return self
+
+    def correct(self) -> np.ndarray:
+        """(n,) right or wrong on each row; rows not read count as wrong: mask with `done`."""
+        p = np.nan_to_num(self.probs if self.probs is not None else np.zeros(self.n), nan=-1.0)
+        return np.where(self.done, (p >= 0.5) == (self.labels >= 0.5), False)
+
+    def loss_and_accuracy(self) -> tuple[float, float]:
+        d = self.done
+        return loss_and_accuracy(self.probs[d], self.labels[d]) if d.any() else (float("nan"), float("nan"))
+
+    def report(self, n_wrong: int = 5) -> "HeldoutReport":
+        d = self.done
+        return report_from([t for t, k in zip(self.texts, d) if k], self.labels[d], self.probs[d], n_wrong)
+
+
+def heldout_sample(vocab: Vocab, dataset: str, max_len: int, limit: int | None = None,
+                   seed: int = 0) -> HeldoutSample:
+    split = data.load(dataset, "test")
+    idx = sample_rows(len(split), limit, seed) if limit else np.arange(len(split))
+    texts, labels = [split.texts[i] for i in idx], split.labels[idx]
+    return HeldoutSample(texts, labels, EncodedSet.from_texts(vocab, texts, labels, max_len))
+
+
 class Job:
     """One training run, in steps a UI can drive: prepare() -> events() -> finish().
 
@@ -127,11 +177,12 @@ class Job:
     can show `trainer.history` live and trace a probe sentence with `model` after every epoch."""
 
     def __init__(self, recipe: Recipe, name: str, command: str = "",
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None, test_limit: int | None = None):
         self.recipe, self.name, self.command, self.should_stop = recipe, name, command, should_stop
+        self.test_limit = test_limit  # measure on a seeded sample of this many TEST rows (None: all)
         self.base = None
         self.t0 = time.perf_counter()
-        self.test_correct = None  # after finish(): (n,) bool, right or wrong on each TEST row
+        self.test: HeldoutSample | None = None  # after finish(): the TEST rows, and the probability of those read
 
     def prepare(self, prepared: tuple[Vocab, EncodedSet, EncodedSet] | None = None) -> "Job":
         """Vocabulary, data and a fresh model; `prepared` reuses the output of `prepare()` for
@@ -153,8 +204,18 @@ class Job:
             self.config = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(self.vocab)})
             self.model = build(self.config, seed=recipe.train.seed)
         self.n_train, self.n_val = len(train_set), len(val_set)
-        self.trainer = Trainer(self.model, train_set, val_set, recipe.train, should_stop=self.should_stop)
+        self.trainer = Trainer(self.model, train_set, val_set, recipe.train, should_stop=self.should_stop,
+                               reserve_rows=self.test_rows())
         return self
+
+    @property
+    def test_correct(self) -> np.ndarray | None:
+        """After finish(): (n,) bool, right or wrong on each TEST row (unread rows: False; see test.done)."""
+        return None if self.test is None else self.test.correct()
+
+    def test_rows(self) -> int:
+        n = len(data.load(self.recipe.dataset, "test"))
+        return min(n, self.test_limit) if self.test_limit else n
 
     def events(self) -> Iterator[Progress]:
         self._run = self.trainer.run()
@@ -167,18 +228,27 @@ class Job:
         if run is not None:
             run.close()
 
-    def finish(self) -> TrainedModel:
-        """Best weights, rounded as a file stores them, measured on TEST, with a card."""
+    def finish(self, deadline: float | None = None) -> TrainedModel:
+        """Best weights, rounded as a file stores them, measured on TEST (the seeded sample of
+        `test_limit` rows, or all), with a card. With a `deadline` (time.perf_counter() seconds)
+        TEST is read in a random order until then: the accuracy is on the rows read, a random
+        sample, and the card says how many; the other dataset's TEST only with time left."""
         self.close()
         recipe, model, cfg, trainer, base = self.recipe, self.model, self.config, self.trainer, self.base
         quantize_for_storage(model)  # evaluate exactly the weights a saved file holds
         with torch.no_grad():
-            test_set = heldout_set(self.vocab, recipe.dataset, cfg.max_len)
-            test_probs = predict_probs(model, test_set)
-            test_loss, test_acc = loss_and_accuracy(test_probs, test_set.labels)
-            self.test_correct = (test_probs >= 0.5) == (test_set.labels >= 0.5)  # (n,) for paired tests
+            self.test = heldout_sample(self.vocab, recipe.dataset, cfg.max_len, self.test_limit)
+            self.test.read(model, deadline)
+            test_loss, test_acc = self.test.loss_and_accuracy()
             other = "rt" if recipe.dataset == "imdb" else "imdb"
-            other_acc = evaluate(model, heldout_set(self.vocab, other, cfg.max_len))[1] if recipe.eval_other else None
+            other_acc = None
+            if recipe.eval_other and (deadline is None or time.perf_counter() < deadline):
+                o = heldout_sample(self.vocab, other, cfg.max_len)
+                o.read(model, deadline)
+                other_acc = o.loss_and_accuracy()[1] if o.n_read == o.n else None  # a full measure or none
+        n_all, n_read = len(data.load(recipe.dataset, "test")), self.test.n_read
+        sample = "" if n_read == n_all else (f", a seeded random sample of {n_read:,}"
+                                             + (" (the time cap ended the measurement)" if self.test.cut else ""))
         card = make_card(
             cfg, name=self.name, arch=cfg.arch, dataset=recipe.dataset,
             trained_on=(f"{recipe.dataset} TRAIN" + (f" (sample of {recipe.train_limit})" if recipe.train_limit else "")
@@ -188,8 +258,8 @@ class Job:
                         + (f", starting from {base.name} ({base.card.get('trained_on', '?')})" if base else "")),
             init_from=base.name if base else None,
             n_train=self.n_train, n_val=self.n_val,
-            test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4),
-            test_split=f"{recipe.dataset} TEST (rows % 5 == 0), n={len(data.load(recipe.dataset, 'test'))}",
+            test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4), test_n=n_read,
+            test_split=f"{recipe.dataset} TEST (rows % 5 == 0) of {n_all:,}{sample}, n={n_read}",
             other_test_accuracy={other: round(other_acc, 4)} if other_acc is not None else {},
             val_accuracy=None if trainer.best_val_acc is None else round(trainer.best_val_acc, 4),
             best_epoch=trainer.best_epoch,
@@ -220,7 +290,7 @@ class Race:
     """
 
     def __init__(self, recipe: Recipe, names: dict[str, str], command: str = "",
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None, test_limit: int | None = None):
         unknown = sorted(set(names) - set(ARCHS))
         if not names or unknown:
             not_these = f", not {', '.join(unknown)}" if unknown else ""
@@ -228,18 +298,23 @@ class Race:
         if recipe.init_from:
             raise ValueError("a race starts every cell from scratch (no init_from)")
         self.recipe, self.names, self.command, self.should_stop = recipe, dict(names), command, should_stop
+        self.test_limit = test_limit
         self.prepared: tuple[Vocab, EncodedSet, EncodedSet] | None = None
 
     def prepare(self) -> "Race":
         self.prepared = prepare(self.recipe)
         return self
 
-    def jobs(self) -> Iterator[Job]:
+    def jobs(self, limits: Callable[[int], float | None] | None = None) -> Iterator[Job]:
+        """Each cell's prepared Job in turn; `limits(i)`, if given, is cell i's training time
+        limit in seconds, asked for just before that cell starts."""
         if self.prepared is None:
             self.prepare()
-        for arch, name in self.names.items():
+        for i, (arch, name) in enumerate(self.names.items()):
             r = replace(self.recipe, model=replace(self.recipe.model, arch=arch))
-            yield Job(r, name, self.command, self.should_stop).prepare(prepared=self.prepared)
+            if limits is not None:
+                r = replace(r, train=replace(r.train, max_seconds=limits(i)))
+            yield Job(r, name, self.command, self.should_stop, self.test_limit).prepare(prepared=self.prepared)
 
 
 def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], bool] | None = None
@@ -269,12 +344,12 @@ def heldout_report(model, vocab: Vocab, dataset: str, max_len: int, limit: int |
                 n_wrong: int = 5, seed: int = 0) -> HeldoutReport:
     """Accuracy, confusion matrix and the most confidently wrong sentences on `dataset` TEST
     (all of it, or a seeded sample of `limit` rows)."""
-    split = data.load(dataset, "test")
-    idx = sample_rows(len(split), limit, seed) if limit else np.arange(len(split))
-    texts = [split.texts[i] for i in idx]
-    y = split.labels[idx]
+    return heldout_sample(vocab, dataset, max_len, limit, seed).read(model).report(n_wrong)
 
-    p = predict_probs(model, EncodedSet.from_texts(vocab, texts, y, max_len))
+
+def report_from(texts: list[str], y: np.ndarray, p: np.ndarray, n_wrong: int = 5) -> HeldoutReport:
+    """Accuracy, confusion matrix and the most confidently wrong of `texts` (labels y, P(positive) p)."""
+    y = np.asarray(y).astype(int)
     pred = (p >= 0.5).astype(int)
     wrong = np.where(pred != y)[0]
     worst = wrong[np.argsort(-np.abs(p[wrong] - 0.5))][:n_wrong]

@@ -71,7 +71,9 @@ class Workload:
     batches: int
     steps: int  # sum over batches of the longest row: the recurrence's sequential steps
     padded_tokens: int  # sum over batches of rows * longest row
+    tokens: int  # tokens of the training rows (no padding)
     val_rows: int
+    val_tokens: int  # tokens of the validation rows
     val_steps: int  # per validation pass
     val_padded_tokens: int
     evals_per_epoch: int
@@ -110,7 +112,8 @@ def workload(recipe: Recipe) -> Workload:
         w += c.n_blocks * cfg.hidden_size * (n_in + cfg.hidden_size)
         params += c.params_per_layer(n_in, cfg.hidden_size)
         n_in = cfg.hidden_size
-    return Workload(rows=len(train), batches=n_b, steps=steps, padded_tokens=padded, val_rows=len(val),
+    return Workload(rows=len(train), batches=n_b, steps=steps, padded_tokens=padded, tokens=int(train.sum()),
+                    val_rows=len(val), val_tokens=int(val.sum()),
                     val_steps=val_steps, val_padded_tokens=val_padded, evals_per_epoch=tc.evals_per_epoch,
                     params=params, recurrent_weights=w, layers=cfg.num_layers, embed_dim=cfg.embed_dim,
                     ema=tc.ema > 0)

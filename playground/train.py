@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.utils import clip_grad_norm_
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from .budget import EVAL_MAX_ROWS, eval_rows
 from .optim import OPTIMIZERS, Optimizer
 from .text import PAD_ID, UNK_ID, Vocab
 
@@ -157,25 +158,64 @@ def pad_batch(data: EncodedSet, idx: np.ndarray) -> tuple[torch.Tensor, torch.Te
     return torch.from_numpy(out), torch.from_numpy(lens), torch.from_numpy(data.labels[idx])
 
 
+def eval_batches(model: nn.Module, data: EncodedSet, cap: int = EVAL_MAX_ROWS) -> list[np.ndarray]:
+    """Index batches for evaluation, shortest rows first, each as many rows as fit in the
+    memory budget at its longest row (budget.eval_rows), at most `cap`: the activations of one
+    batch stay under budget.EVAL_BYTES whatever the model and the texts' lengths."""
+    cfg = getattr(model, "config", None)
+    lengths = np.array([len(s) for s in data.ids], dtype=np.int64)
+    order = np.argsort(lengths, kind="stable")  # ascending: each row is its batch's longest so far
+    batches, current = [], []
+    for i in order:
+        room = cap if cfg is None else eval_rows(cfg, int(lengths[i]), cap=cap)
+        if len(current) + 1 > room:
+            batches.append(np.asarray(current, dtype=np.int64))
+            current = []
+        current.append(i)
+    if current:
+        batches.append(np.asarray(current, dtype=np.int64))
+    return batches
+
+
 @torch.no_grad()
-def predict_probs(model: nn.Module, data: EncodedSet, batch_size: int = 256) -> np.ndarray:
-    """Positive-class probability for every sequence (eval mode, order kept)."""
+def predict_probs(model: nn.Module, data: EncodedSet, deadline: float | None = None) -> np.ndarray:
+    """Positive-class probability for every sequence (eval mode, order kept), in batches sized by
+    the memory budget. With a `deadline` (time.perf_counter() seconds) rows not reached by then
+    are NaN: callers that may be cut read a random order (`predict_sample`)."""
     was_training = model.training
     model.eval()
-    probs = np.zeros(len(data), dtype=np.float64)
-    lengths = np.array([len(s) for s in data.ids])
-    for idx in make_batches(lengths, batch_size, None):
-        ids, lens, _ = pad_batch(data, idx)
-        probs[idx] = torch.sigmoid(model(ids, lens)).double().numpy()
-    model.train(was_training)
+    probs = np.full(len(data), np.nan, dtype=np.float64)
+    try:
+        for idx in eval_batches(model, data):
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            ids, lens, _ = pad_batch(data, idx)
+            probs[idx] = torch.sigmoid(model(ids, lens)).double().numpy()
+    finally:
+        model.train(was_training)
     return probs
 
 
-def evaluate(model: nn.Module, data: EncodedSet, batch_size: int = 256) -> tuple[float, float]:
+def predict_sample(model: nn.Module, data: EncodedSet, deadline: float | None, seed: int = 0,
+                   chunk: int = 250) -> np.ndarray:
+    """`predict_probs` in a seeded random order of chunks of `chunk` rows, until `deadline` (the
+    first chunk is always read): the rows read (not NaN) are a uniformly random sample of `data`,
+    so an accuracy cut short by a time cap is an honest estimate on fewer rows."""
+    probs = np.full(len(data), np.nan, dtype=np.float64)
+    order = np.random.default_rng(seed).permutation(len(data))
+    for k in range(0, len(order), chunk):
+        if k and deadline is not None and time.perf_counter() >= deadline:
+            break
+        idx = np.sort(order[k:k + chunk])
+        probs[idx] = predict_probs(model, data.subset(idx))
+    return probs
+
+
+def evaluate(model: nn.Module, data: EncodedSet) -> tuple[float, float]:
     """(mean binary cross-entropy, accuracy) on `data`."""
     if len(data) == 0:
         return float("nan"), float("nan")
-    return loss_and_accuracy(predict_probs(model, data, batch_size), data.labels)
+    return loss_and_accuracy(predict_probs(model, data), data.labels)
 
 
 def loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -193,6 +233,7 @@ class Trainer:
     val_set: EncodedSet | None
     config: TrainConfig = field(default_factory=TrainConfig)
     should_stop: Callable[[], bool] | None = None
+    reserve_rows: int = 0  # rows evaluated after training within the same time limit (the TEST sample)
 
     def __post_init__(self) -> None:
         if len(self.train_set) == 0:
@@ -208,6 +249,7 @@ class Trainer:
         self.status = "not started"
         self.message = ""
         self.seconds = 0.0
+        self.val_seconds: float | None = None  # the last validation pass took this long
 
     @property
     def validating(self) -> bool:
@@ -253,10 +295,38 @@ class Trainer:
         kept = model if ema is None else ema.module  # the weights validated and kept
         self.scored_model = kept
 
+        val_tokens = sum(len(s) for s in self.val_set.ids) if self.validating else 0
+        per_row = val_tokens / len(self.val_set) if val_tokens else float(np.mean(lengths))
+        after = per_row * self.reserve_rows  # tokens read after training (TEST), within the limit
+        pace: dict[str, float] = {}  # seconds per token of a forward pass, measured once when needed
+
+        def reserve() -> float:
+            """Seconds to keep, under a time limit, for what follows the last batch: the validation of
+            the kept weights and `reserve_rows` more rows read forward (the TEST sample). Priced at
+            the last validation's pace, or before the first one at a forward pass over a few rows
+            timed at the start, with a quarter more to be safe."""
+            if not val_tokens and not after:
+                return 0.0
+            if self.val_seconds is not None and val_tokens:
+                return self.val_seconds * (val_tokens + after) / val_tokens
+            if "token" not in pace:
+                probe = self.val_set if self.validating else self.train_set
+                rows = probe.subset(np.random.default_rng(0).permutation(len(probe))[:32])
+                took = []
+                for _ in range(2):  # the first pass also warms up the allocator: the faster one counts
+                    t0 = time.perf_counter()
+                    predict_probs(kept, rows)
+                    took.append(time.perf_counter() - t0)
+                pace["token"] = min(took) / max(1, len(rows) * max(len(x) for x in rows.ids))  # padded tokens
+                model.train()
+            return 1.25 * pace["token"] * (val_tokens + after)
+
         def validate() -> None:
             nonlocal val_loss, val_acc
             if self.validating:
+                t0 = time.perf_counter()
                 val_loss, val_acc = evaluate(kept, self.val_set)
+                self.val_seconds = time.perf_counter() - t0
             at = epoch - 1 + b / n_batches
             self._snapshot_if_best(kept, val_acc, epoch, at)
             model.train()
@@ -276,9 +346,10 @@ class Trainer:
                     if self.should_stop is not None and self.should_stop():
                         self.status, self.message = "stopped", "Stopped by request."
                         return
-                    if cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds:
-                        self.status = "timeout"
-                        self.message = f"Stopped at the time cap of {cfg.max_seconds:g} s."
+                    if cfg.max_seconds is not None and time.perf_counter() - start + reserve() > cfg.max_seconds:
+                        self.status = "timeout"  # the validation after it still fits in the limit
+                        self.message = (f"Stopped at the time cap ({cfg.max_seconds:.3g} s for training, "
+                                        "validation included).")
                         return
                     ids, lens, y = pad_batch(self.train_set, idx)
                     if cfg.word_dropout > 0:  # regulariser: forget some words, keep padding

@@ -30,6 +30,19 @@ def limit_arenas(n: int = 2) -> None:
         LIBC.mallopt(-8, n)  # M_ARENA_MAX
 
 
+MMAP_THRESHOLD = 4 * 2**20
+
+
+def fixed_mmap_threshold(n: int = MMAP_THRESHOLD) -> None:
+    """Serve every allocation of `n` bytes or more (tensors of a batch's activations, an embedding's
+    gradient) from its own memory map, which free() returns to the OS at once. glibc otherwise
+    raises this threshold as big blocks are freed (up to 32 MB), after which such tensors come from
+    the heap, and batches of changing shapes leave it fragmented: resident memory grew by 300 MB
+    over 20 s of training an LSTM on IMDB reviews, and did not come back."""
+    if LIBC is not None and hasattr(LIBC, "mallopt"):
+        LIBC.mallopt(-3, n)  # M_MMAP_THRESHOLD (setting it also turns the dynamic threshold off)
+
+
 def name_thread(name: str) -> None:
     """Give the calling OS thread a name (at most 15 bytes) that `top -H`, `ps -L` and
     /proc/<pid>/task/<tid>/comm show; Python 3.11 names only its own Thread objects."""

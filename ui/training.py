@@ -9,6 +9,12 @@ fragment on a timer and, once `done`, registers `models` in the script thread.
     run.snapshot()                       # phase, last Progress, curves so far (copies)
     run.done, run.result, run.models     # once finished: what the result section shows
 
+The time cap (recipe.train.max_seconds) holds end to end: it starts when the run gets its slot
+on the server (see `Queue`: at most MAX_TRAININGS runs train at once across every visitor, the
+rest wait in line) and covers reading the data, training with its validations, and the TEST
+measurement, which reads a random sample until the cap if time runs short. The result says how
+long each phase took and which one the cap cut.
+
 Stopping: the trainer's `should_stop` hook (checked before every batch) reads a flag set by
 `stop()`, and `alive()` (is the browser session still connected?): a session that stays gone for
 `grace` seconds stops its run, which then skips the TEST evaluation nobody would see. Stopped or
@@ -16,15 +22,19 @@ not, the trainer keeps its best weights (see playground.train.Trainer).
 """
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import threading
 import time
 from dataclasses import replace
 from typing import Callable, MutableMapping
 
+import numpy as np
+
 from playground import data, stats
 from playground.models import ARCH_TITLES
-from playground.recipes import Job, Race, Recipe, heldout_report
+from playground.recipes import Job, Race, Recipe
 from playground.trace import trace
 
 from . import heap
@@ -33,9 +43,67 @@ THREAD_NAME = "rnn-train"  # the worker's OS thread name (see /proc/<pid>/task/*
 RUN_KEY = "train.run"  # session_state key of the session's one TrainingRun
 GRACE_S = 2.0  # a session disconnected this long stops its training (a reload or a closed tab)
 ALIVE_EVERY_S = 0.25  # how often the trainer asks whether the session is still there
+TRIM_EVERY_S = 1.0  # how often the worker gives freed heap pages back (batches of changing shapes fragment it)
 PROBE_CHARS = 500
+FINISH_S = 1.0  # of the cap, kept for what follows the TEST measurement (the report, the probe's last reading)
 _LOG = logging.getLogger(__name__)
 _CLAIM = threading.Lock()  # makes "is this session training? if not, start" one step
+
+
+def max_trainings() -> int:
+    """Trainings at once across the server: the RNN_PLAYGROUND_TRAININGS environment variable, or
+    1 on a machine of up to 2 cores (one core trains, the other serves every visitor's pages),
+    else half the cores."""
+    try:
+        n = int(os.environ.get("RNN_PLAYGROUND_TRAININGS", "0"))
+    except ValueError:
+        n = 0
+    return n if n >= 1 else max(1, (os.cpu_count() or 1) // 2)
+
+
+class Queue:
+    """The server's training slots: at most `n` runs train at once; the others wait in line, first
+    come first served, and leave the line when stopped or when their session goes."""
+
+    def __init__(self, n: int):
+        self.n = max(1, int(n))
+        self._cond = threading.Condition()
+        self._line: list = []  # waiting runs, in order
+        self._running: list = []
+
+    def enter(self, run: "TrainingRun") -> bool:
+        """Block until `run` may train (True), or it was stopped while waiting (False)."""
+        with self._cond:
+            self._line.append(run)
+            try:
+                while True:
+                    if self._line[0] is run and len(self._running) < self.n:
+                        self._running.append(run)
+                        return True
+                    if run.should_stop():
+                        return False
+                    self._cond.wait(ALIVE_EVERY_S)
+            finally:
+                self._line.remove(run)
+                self._cond.notify_all()
+
+    def leave(self, run: "TrainingRun") -> None:
+        with self._cond:
+            if run in self._running:
+                self._running.remove(run)
+            self._cond.notify_all()
+
+    def position(self, run: "TrainingRun") -> int:
+        """0 while it trains (or is not waiting); k: runs ahead of it in line plus one."""
+        with self._cond:
+            return self._line.index(run) + 1 if run in self._line else 0
+
+    def training(self) -> int:
+        with self._cond:
+            return len(self._running)
+
+
+QUEUE = Queue(max_trainings())
 
 
 class TrainingRun:
@@ -44,13 +112,15 @@ class TrainingRun:
 
     def __init__(self, kind: str, recipe: Recipe, names: dict[str, str], probe: str = "",
                  alive: Callable[[], bool] | None = None, command: str = "", grace: float = GRACE_S,
-                 test_limit: int | None = None):
+                 test_limit: int | None = None, queue: Queue | None = None):
         if kind not in ("single", "race"):
             raise ValueError("kind is 'single' or 'race'")
         self.kind, self.recipe, self.names = kind, recipe, dict(names)
         self.probe = (probe or "")[:PROBE_CHARS] if kind == "single" else ""
         self.alive, self.command, self.grace, self.test_limit = alive, command, grace, test_limit
-        self.phase = "waiting"  # waiting | preparing | training | finishing | done
+        self.queue = QUEUE if queue is None else queue
+        self.cap = recipe.train.max_seconds  # seconds from getting a slot to the result (None: no cap)
+        self.phase = "waiting"  # waiting (in the server's line) | preparing | training | finishing | done
         self.event = None  # the latest playground.train.Progress
         self.index = 0  # which cell of a race trains now (0-based)
         self.arch = recipe.model.arch
@@ -62,10 +132,13 @@ class TrainingRun:
         self.models: list = []  # TrainedModels to register in the session
         self.stop_reason: str | None = None  # "button" | "session"
         self.started = self.ended = None  # time.monotonic()
+        self.began = None  # time.monotonic() when the run got its slot (its cap counts from here)
+        self.times: dict[str, float] = {}  # seconds per phase: waiting, data, training, TEST
+        self.deadline: float | None = None  # time.perf_counter() by which the result must be ready
         self._stop = threading.Event()
         self._finished = threading.Event()
         self._lost_since: float | None = None
-        self._checked = 0.0
+        self._checked = self._trimmed = 0.0
         self._collected = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, daemon=True, name=f"training-{kind}")
@@ -128,16 +201,22 @@ class TrainingRun:
                 "cap": self.recipe.train.max_seconds,
                 "batch_history": list(self.batch_history), "probe": list(self.probe_snaps),
                 "stopping": self.stopping, "epochs": self.recipe.train.epochs,
-                "seconds": time.monotonic() - self.started if self.started else 0.0}
+                "queue_position": self.queue.position(self) if self.phase == "waiting" else 0,
+                "queue_slots": self.queue.n,
+                "seconds": time.monotonic() - self.started if self.started else 0.0,
+                "since_slot": time.monotonic() - self.began if self.began else 0.0}
 
     # --- the worker's side -----------------------------------------------------------------
     def should_stop(self) -> bool:
         """The trainer's hook, called before every batch (and between the cells of a race)."""
         if self._stop.is_set():
             return True
+        now = time.monotonic()
+        if now - self._trimmed >= TRIM_EVERY_S:  # a few ms: keeps resident memory near what is in use
+            self._trimmed = now
+            heap.release_memory()
         if self.alive is None:
             return False
-        now = time.monotonic()
         if now - self._checked < ALIVE_EVERY_S:
             return False
         self._checked = now
@@ -165,7 +244,19 @@ class TrainingRun:
 
     def _work(self) -> None:
         heap.name_thread(THREAD_NAME)
+        slot = False
         try:
+            t0 = time.perf_counter()
+            slot = self.queue.enter(self)
+            self.times["waiting"] = time.perf_counter() - t0
+            if not slot:
+                self.result = (self._abandoned_result() if self._abandoned() else
+                               {"error": "Stopped while waiting for the server: training never began.",
+                                "history": [], "batch_history": []})
+                return
+            self.began = time.monotonic()
+            if self.cap is not None:
+                self.deadline = time.perf_counter() + self.cap - FINISH_S
             if self.kind == "single":
                 self._single()
             else:
@@ -176,6 +267,8 @@ class TrainingRun:
             self.models = []
             self.result = {"error": f"Training failed: {reason}.", "history": [], "batch_history": []}
         finally:
+            if slot:
+                self.queue.leave(self)
             # the trainer, the weight copies and the encoded data were locals of the method above
             data.clear_cache()
             heap.release_memory()
@@ -186,7 +279,11 @@ class TrainingRun:
     def _single(self) -> None:
         name = next(iter(self.names.values()))
         self.phase = "preparing"
-        job = Job(self.recipe, name=name, command=self.command, should_stop=self.should_stop).prepare()
+        t0 = time.perf_counter()
+        job = Job(self.recipe, name=name, command=self.command, should_stop=self.should_stop,
+                  test_limit=self.test_limit).prepare()
+        self.times["data"] = time.perf_counter() - t0
+        self._limit(job, self.deadline)
         self.histories = {self.arch: job.trainer.history}
         self.trainers = {self.arch: job.trainer}
         self.batch_history = job.trainer.batch_history
@@ -194,10 +291,12 @@ class TrainingRun:
         probe = self.probe if self.probe.strip() else ""
         for ev in job.events():
             self.event = ev
+            self.times["training"] = job.trainer.seconds or ev.elapsed
             if ev.kind == "epoch" and probe:  # the weights validation scores (the moving average, when on)
                 snap = (f"epoch {ev.epoch}", trace(job.trainer.scored_model, job.vocab, probe))
                 self.probe_snaps = self.probe_snaps + [snap]
         job.close()
+        self.times["training"] = job.trainer.seconds
         if self._abandoned():  # nobody is left to see a result: skip the TEST evaluation
             self.result = self._abandoned_result()
             return
@@ -209,22 +308,37 @@ class TrainingRun:
             msg = trainer.message if trainer.status == "diverged" else "Training was stopped before it began."
             self.result = {**base, "error": msg}
             return
-        tm = job.finish()
-        report = heldout_report(tm.model, tm.vocab, tm.dataset, tm.config.max_len, limit=self.test_limit)
+        t0 = time.perf_counter()
+        tm = job.finish(self.deadline)
+        self.times["TEST"] = time.perf_counter() - t0
+        report = job.test.report()
         if probe:  # last: the very weights registered in the session (after finish() rounded them for storage)
             kept = (f"kept model (epoch {trainer.best_at:.2f})", trace(tm.model, tm.vocab, probe))
             self.probe_snaps = self.probe_snaps + [kept]
         self.models = [tm]
         self.result = {**base, "name": tm.name, "card": tm.card, "report": report, "probe": list(self.probe_snaps),
-                       "best_at": trainer.best_at, "averaged": trainer.averaged}
+                       "best_at": trainer.best_at, "averaged": trainer.averaged,
+                       "times": self._times(), "cut": self._cuts([job])}
 
     def _race(self) -> None:
         self.phase = "preparing"
-        race = Race(self.recipe, self.names, command=self.command, should_stop=self.should_stop).prepare()
-        finished, failures, notes, correct = [], [], [], {}
+        t0 = time.perf_counter()
+        race = Race(self.recipe, self.names, command=self.command, should_stop=self.should_stop,
+                    test_limit=self.test_limit).prepare()
+        self.times["data"] = time.perf_counter() - t0
+        finished, failures, notes, jobs = [], [], [], []
         job = None
+        cell_deadline = [self.deadline]
+
+        def limit(i: int) -> float | None:  # cell i gets an equal share of what is left of the cap
+            if self.deadline is None:
+                return None
+            share = max(1.0, (self.deadline - time.perf_counter()) / (len(self.names) - i))
+            cell_deadline[0] = time.perf_counter() + share
+            return share
+
         self.phase = "training"
-        for i, job in enumerate(race.jobs()):
+        for i, job in enumerate(race.jobs(limit)):
             arch = job.config.arch
             self.index, self.arch = i, arch
             self.histories = {**self.histories, arch: job.trainer.history}
@@ -233,20 +347,29 @@ class TrainingRun:
             for ev in job.events():
                 self.event = ev
             job.close()
+            self.times["training"] = self.times.get("training", 0.0) + job.trainer.seconds
             if self._abandoned():
                 self.result = self._abandoned_result()
                 return
             if job.trainer.best_state is not None:
                 self.phase = "finishing"
-                finished.append(job.finish())
-                correct[ARCH_TITLES[arch]] = job.test_correct
+                t0 = time.perf_counter()
+                finished.append(job.finish(cell_deadline[0]))
+                self.times["TEST"] = self.times.get("TEST", 0.0) + time.perf_counter() - t0
+                jobs.append(_Done(job))
                 self.phase = "training"
                 if job.trainer.status in ("diverged", "timeout"):
                     notes.append(f"{ARCH_TITLES[arch]}: {job.trainer.message} Its best weights before that are kept.")
             elif job.trainer.status == "diverged":
                 failures.append((arch, job.trainer.message))
+            self.trainers[arch] = _Done(job)  # the live view needs only its kept epoch
+            job = None
+            gc.collect()  # the cell's optimizer state, weight copies and autograd buffers go before the next
+            heap.release_memory()
             if self.stopping:  # the rest of the race is not run
                 break
+        common = np.logical_and.reduce([j.test.done for j in jobs]) if jobs else None  # rows every cell read
+        correct = {ARCH_TITLES[j.config.arch]: j.test.correct()[common] for j in jobs}
         tried = {tm.arch for tm in finished} | {a for a, _ in failures}
         self.models = finished
         self.result = {"histories": {a: list(h) for a, h in self.histories.items()},
@@ -255,15 +378,58 @@ class TrainingRun:
                        "rows": [race_row(tm) for tm in finished],
                        "failures": [f"{ARCH_TITLES[a]}: {m}" for a, m in failures], "notes": notes,
                        "not_trained": [ARCH_TITLES[a] for a in self.names if a not in tried],
-                       "stopped": self.stopping, "verdict": stats.race_verdict(correct)}
+                       "stopped": self.stopping, "verdict": stats.race_verdict(correct),
+                       "times": self._times(), "cut": self._cuts(jobs)}
+
+    # --- the time cap, phase by phase ------------------------------------------------------
+    @staticmethod
+    def _limit(job, deadline: float | None) -> None:
+        """The trainer's own limit: what is left of the cap after reading the data (it keeps room
+        for its last validation and the TEST sample inside it, see Trainer.reserve_rows)."""
+        if deadline is not None:
+            job.trainer.config = replace(job.trainer.config, max_seconds=max(1.0, deadline - time.perf_counter()))
+
+    def _times(self) -> dict:
+        t = {k: round(v, 1) for k, v in self.times.items()}
+        t["total"] = round(time.monotonic() - self.began, 1) if self.began else 0.0
+        t["cap"] = self.cap
+        return t
+
+    def _cuts(self, jobs) -> list[str]:
+        """One sentence per phase the time cap cut short, for each job."""
+        out = []
+        race = self.kind == "race"
+        for j in jobs:
+            who = f"{ARCH_TITLES[j.config.arch]}: " if race else ""
+            tr = j.trainer
+            if tr.status == "timeout":
+                done = tr.history[-1]["epoch"] if tr.history else 0.0
+                out.append(f"{who}training stopped after {done:.2f} of {self.recipe.train.epochs} epochs, leaving "
+                           "time for the last validation and the TEST measurement")
+            if j.test is not None and j.test.cut:
+                out.append(f"{who}TEST was measured on {j.test.n_read:,} of {j.test.n:,} rows, a random sample "
+                           "(the time cap ended the measurement)")
+        return out
+
+
+class _Done:
+    """What a race keeps of a finished cell's Job: its config, TEST sample and trainer's summary,
+    so that the Job (optimizer state, weight copies) is freed before the next cell trains."""
+
+    def __init__(self, job):
+        t = job.trainer
+        self.config, self.test = job.config, job.test
+        self.trainer = self  # _cuts reads job.trainer.status etc.
+        self.status, self.history, self.best_at = t.status, t.history, t.best_at
 
 
 def race_row(tm) -> dict:
     c = tm.card
-    return {"cell": ARCH_TITLES[tm.arch], "model": tm.name, "TEST accuracy": c["test_accuracy"],
+    return {"cell": ARCH_TITLES[tm.arch], "model": tm.name, "TEST accuracy": c.get("test_accuracy"),
             "best validation accuracy": c["val_accuracy"],
             "kept at epoch": c["best_at"] if c.get("best_at") is not None else c["best_epoch"],  # the star
-            "training time (s)": c["train_seconds"], "parameters": tm.n_params, "status": c["status"]}
+            "TEST rows": c.get("test_n"), "training time (s)": c["train_seconds"], "parameters": tm.n_params,
+            "status": c["status"]}
 
 
 def claim(store: MutableMapping, run: TrainingRun, key: str = RUN_KEY) -> bool:
@@ -280,5 +446,6 @@ def claim(store: MutableMapping, run: TrainingRun, key: str = RUN_KEY) -> bool:
 
 
 def race_recipe(recipe: Recipe, n_cells: int, cap_s: float) -> Recipe:
-    """A race gives each cell an equal share of the time cap."""
-    return replace(recipe, train=replace(recipe.train, max_seconds=cap_s / n_cells))
+    """A race's recipe: the cap is the whole race's; each cell gets an equal share of what is left
+    of it when the cell starts (TrainingRun._race), so `n_cells` only documents the split."""
+    return replace(recipe, train=replace(recipe.train, max_seconds=cap_s))

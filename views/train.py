@@ -3,7 +3,7 @@ worker thread, ui.training), watch its curves and a probe sentence's reading liv
 result on every page. The settings are in the URL; their defaults are playground.options'."""
 import streamlit as st
 
-from playground import plots, timing, zoo
+from playground import budget, plots, timing, zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_summary
 from playground.options import TRAIN_ROWS, build_recipe, train_defaults
@@ -22,7 +22,7 @@ from ui.state import (
     parse_float,
     parse_int,
 )
-from ui.training import RUN_KEY, TrainingRun, claim, race_recipe
+from ui.training import QUEUE, RUN_KEY, TrainingRun, claim, race_recipe
 
 TIME_CAP_S = 120  # a shared hosted demo: no run may hold a worker longer than this (a race: a third each)
 TRAIN_THREADS = 1  # below the core count, so one visitor's training never freezes the others
@@ -112,6 +112,10 @@ def _start(kind: str) -> None:
     except ValueError as e:
         ss["train.notice"] = f"These settings cannot be used: {e}"
         return
+    too_big = _memory_refusal(recipe, race=kind == "race")
+    if too_big:
+        ss["train.notice"] = too_big
+        return
     ds = recipe.dataset
     kw = dict(alive=common.session_alive(), test_limit=2000 if ds == "imdb" else None)
     if kind == "race":
@@ -125,6 +129,18 @@ def _start(kind: str) -> None:
         ss["train.result"] = ss["race.result"] = None
     else:
         ss["train.notice"] = "A training run is already going in this session, so that press was ignored."
+
+
+def _memory_refusal(recipe, race: bool = False) -> str | None:
+    """Why these settings are refused for a run (or a race): their memory estimate exceeds one
+    run's budget; or None."""
+    mem = budget.race_memory(recipe, ARCHS) if race else budget.recipe_memory(recipe)
+    if mem.fits:
+        return None
+    what = "A race with these settings" if race else "These settings"
+    return (f"{what} would need about {budget.mb(mem.total)} while training ({mem.parts()}), more than "
+            f"the {budget.mb(mem.budget)} one training may use on this shared server: "
+            f"{budget.advice(mem, recipe.model, recipe.train.batch_size)}.")
 
 
 def _stop() -> None:
@@ -250,8 +266,16 @@ def _estimate_notes(recipe) -> None:
                    + ".")
 
 
+refused = race_refused = None
 if recipe is not None:
     _estimate_notes(recipe)
+    refused, race_refused = _memory_refusal(recipe), _memory_refusal(recipe, race=True)
+    if refused or race_refused:
+        st.error(refused or race_refused)
+    if not refused:
+        mem = budget.recipe_memory(recipe)
+        st.caption(f"Memory: about {budget.mb(mem.total)} of the {budget.mb(mem.budget)} one training may use "
+                   f"({mem.parts()}).")
 have = list(common.session_models())
 drops = {what: common.dropped_by(have, new) for what, new in
          (("Training", [name]), ("a race", [f"race-{a}-{ds}" for a in ARCHS]))}
@@ -264,18 +288,20 @@ if any(drops.values()) and not active:
 busy = "A run is going: wait for it or press Stop first."
 buttons = st.container(horizontal=True, gap="small")  # one row that wraps on a phone
 buttons.button("Train", type="primary", key="train.start", on_click=_start, args=("single",),
-          disabled=bad_name or recipe is None or active, help=busy if active else None)
+          disabled=bad_name or recipe is None or bool(refused) or active, help=busy if active else None)
 buttons.button("Stop", key="train.stop", on_click=_stop, disabled=not active or run.stopping,
           help="Ends training between two batches and keeps the best weights so far.")
 buttons.button("Race SimpleRNN, LSTM and GRU", key="train.race", on_click=_start, args=("race",),
-          disabled=recipe is None or active,
+          disabled=recipe is None or bool(race_refused) or active,
           help=busy if active else "Trains all three cells one after another on the same data with these settings "
                                    f"and seed (at most {TIME_CAP_S // 3} s each) and draws their curves on one chart.")
 notice = ss.pop("train.notice", None)
 if notice:
     st.info(common.md_escape(notice))
-st.caption(f"Training runs beside this page with one CPU thread and stops after {TIME_CAP_S} s at the latest "
-           f"(a race: {TIME_CAP_S // 3} s per cell). While it runs you can change the settings (they apply to the "
+st.caption(f"Training runs beside this page with one CPU thread and ends within {TIME_CAP_S} s of starting, reading "
+           "the data and measuring on TEST included (a race: the three cells share the time). The server trains "
+           f"{QUEUE.n} model{'s' if QUEUE.n > 1 else ''} at a time; if another visitor's run is going, yours waits in "
+           "line and its time starts when it begins. While it runs you can change the settings (they apply to the "
            "next run; this one keeps the settings it started with) or visit other pages; closing or reloading "
            "the tab stops it. Stop keeps the best weights so far.")
 
@@ -285,6 +311,12 @@ def _progress_text(snap: dict) -> tuple[float, str]:
     ev, epochs = snap["event"], snap["epochs"]
     race = snap["n_cells"] > 1
     who = f"Race: {ARCH_TITLES[snap['arch']]} ({snap['index'] + 1} of {snap['n_cells']}) · " if race else ""
+    if snap["phase"] == "waiting" and snap["queue_position"]:
+        n, ahead = snap["queue_slots"], snap["queue_position"] - 1
+        return 0.0, (f"{who}Waiting for the server, which trains {n} model{'s' if n > 1 else ''} at a time: another "
+                     f"visitor's run is going" + (f" and {ahead} more wait{'s' if ahead == 1 else ''} ahead of yours"
+                                                  if ahead else "") +
+                     f" ({snap['seconds']:.0f} s so far). Your time cap starts when your run begins.")
     if snap["phase"] in ("waiting", "preparing") or ev is None:
         what = "once, for all three cells" if race else "the sentences and their vocabulary"
         return 0.0, f"{who}Reading and tokenising the data ({what})… {snap['seconds']:.0f} s"
@@ -333,6 +365,22 @@ def _live() -> None:
 _live()
 
 # --- result -----------------------------------------------------------------------------------
+PHASE_WORDS = {"waiting": "waiting in line", "data": "reading the data", "training": "training",
+               "TEST": "measuring on TEST"}
+
+
+def _time_notes(res: dict) -> None:
+    """Where the time went, phase by phase, and what the time cap cut (playground numbers only)."""
+    t = res.get("times") or {}
+    if not t:
+        return
+    parts = [f"{PHASE_WORDS[k]} {t[k]:.0f} s" for k in PHASE_WORDS if k in t and (k != "waiting" or t[k] >= 1)]
+    cap = f" of the {t['cap']:g} s cap" if t.get("cap") else ""
+    st.caption("Time: " + " · ".join(parts) + f" · {t.get('total', 0):.0f} s in all{cap} (waiting not counted).")
+    if res.get("cut"):
+        st.info("The time cap cut this run short: " + "; ".join(res["cut"]) + ".")
+
+
 res = ss.get("train.result")
 if res:
     if "error" in res:
@@ -348,6 +396,7 @@ if res:
             f"{status} “{common.md_escape(res['name'])}” is ready in every page's model picker.")
         if res.get("notice"):
             st.info(common.md_escape(res["notice"]))
+        _time_notes(res)
         m1, m2, m3 = st.columns(3)
         m1.metric(f"TEST accuracy ({rep.n:,} {DATASET_TITLES[card['dataset']]})", f"{rep.accuracy:.1%}")
         weights = "moving-average weights" if res.get("averaged") else "weights"
@@ -415,6 +464,7 @@ if res:
         st.warning("Not trained: " + ", ".join(res["not_trained"]) + " (the race was stopped first).")
     if res.get("notice"):
         st.info(common.md_escape(res["notice"]))
+    _time_notes(res)
     status_words = {"done": "finished", "timeout": "cut short by the time cap", "stopped": "stopped by you",
                     "diverged": "diverged"}
     if rows:
