@@ -277,9 +277,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_estimate(args) -> int:
-    """The Train page's time estimate: one epoch's work, its estimated seconds, and what the time
-    cap (--max-seconds; a race gives each cell a third) allows."""
-    from . import timing
+    """The Train page's estimates: one epoch's work, its estimated seconds, what the time cap
+    (--max-seconds; a race gives each cell a third) allows, and the run's memory against the
+    budget a run may use on the Train page (playground.budget)."""
+    from . import budget, timing
     from .models import ARCHS
     from .options import TRAIN_OPTIONS, build_recipe
 
@@ -291,9 +292,10 @@ def cmd_estimate(args) -> int:
         raise CliError(str(e)) from None
     est = timing.estimate(recipe)
     race = timing.race(recipe, ARCHS, recipe.train.max_seconds) if args.race else {}
+    mem = budget.race_memory(recipe, ARCHS) if args.race else budget.recipe_memory(recipe)
     if args.json:
         print(json.dumps({"workload": work.to_dict(), "estimate": est.to_dict(),
-                          "race": {a: e.to_dict() for a, e in race.items()}}, indent=1))
+                          "race": {a: e.to_dict() for a, e in race.items()}, "memory": mem.to_dict()}, indent=1))
         return 0
     cap = "no time cap" if est.cap is None else f"cap {est.cap:g} s"
     print(f"{recipe.model.arch} on {recipe.dataset}: {work.rows:,} rows in {work.batches:,} batches per epoch, "
@@ -303,6 +305,10 @@ def cmd_estimate(args) -> int:
     for a, e in race.items():
         print(f"race, {a}: about {e.capped_seconds:.0f} s of its {e.cap:g} s; "
               + ("every epoch fits" if e.fits else f"about {e.epochs_in_cap:.1f} epochs fit"))
+    tip = budget.advice(mem, recipe.model, recipe.train.batch_size)
+    refusal = "" if mem.fits else f", so it refuses these settings: {tip}"
+    print(f"memory: about {budget.mb(mem.total)} ({mem.parts()}); "
+          f"the Train page allows {budget.mb(mem.budget)}{refusal}")
     return 0
 
 

@@ -195,3 +195,15 @@ def test_a_run_waiting_in_line_shows_its_place_and_stops_cleanly():
     assert run.wait(5)
     assert "never began" in run.result["error"]
     q.leave(holder)
+
+
+def test_the_estimate_command_gives_the_memory_the_train_page_checks():
+    args = ["--dataset", "imdb", "--limit", "20000", "--vocab-size", "30000", "--max-len", "400", "--arch", "lstm",
+            "--embed-dim", "256", "--hidden-size", "256", "--layers", "2", "--batch-size", "8", "--epochs", "20"]
+    out = subprocess.run([sys.executable, "-m", "playground", "estimate", "--json", *args], capture_output=True,
+                         text=True, timeout=120, check=True)
+    mem = json.loads(out.stdout)["memory"]
+    assert mem == budget.recipe_memory(build_recipe(EXTREME)).to_dict() and mem["fits"] is False
+    text = subprocess.run([sys.executable, "-m", "playground", "estimate", *args], capture_output=True, text=True,
+                          timeout=120, check=True).stdout
+    assert "refuses these settings" in text
