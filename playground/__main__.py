@@ -1,4 +1,5 @@
-"""Command line: `python -m playground {models,predict,explain,narrate,evaluate,export,train,paired,bench}`.
+"""Command line: `python -m playground {models,predict,explain,narrate,typical,memory,compare,evaluate,export,
+train,estimate,paired,bench}`.
 
 Errors (unknown model, bad file, bad option) are one clear line on stderr and a non-zero exit.
 """
@@ -450,6 +451,49 @@ def cmd_typical(args) -> int:
     return 0
 
 
+def cmd_memory(args) -> int:
+    """The Why gates page's memory lens: how much of what each word wrote survives to the end (per
+    unit, averaged, and weighted by each unit's share of the verdict), the units' time constants over
+    TEST texts, a SimpleRNN's state Jacobian, and |d logit / d embedding| for every word."""
+    from . import zoo
+    from .data import DATASET_TITLES
+    from .memory import report
+    from .typical import typical_values
+
+    tm = zoo.resolve(args.model)
+    if not 1 <= args.texts <= 5000:
+        raise CliError("--texts must be between 1 and 5000")
+    typ = (typical_values(tm.model, tm.vocab, tm.dataset, args.texts)
+           if tm.dataset in DATASET_TITLES and tm.config.cell.keep is not None else None)
+    out = report(tm, read_text_arg(args.text), typ)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=True))
+        return 0
+    toks, g = out["tokens"], out["grad_norms"]
+    cut = " (the end of a longer text)" if out["truncated"] else ""
+    print(f"{tm.name} ({out['arch']}) read {len(toks)} tokens{cut}")
+    if out["keep_gate"]:
+        print(f"keep gate {out['keep_gate']} on {out['carrier']}: what each word wrote that survives to the end "
+              "(mean over units / weighted by share of the verdict)")
+    elif out["jacobian_gain"] is not None:
+        print("no keep gate: the state Jacobian's gain |d h_T / d h_t| (rms) and |d logit / d h_t|")
+    print(f"{'word':>5} {'token':<16} {'|d logit/d e|':>13}  " +
+          ("survival mean / weighted" if out["keep_gate"] else "Jacobian gain / sensitivity"))
+    a, b = ((out["mean_survival"], out["weighted_survival"]) if out["keep_gate"]
+            else (out["jacobian_gain"], out["readout_sensitivity"]))
+    for t, tok in enumerate(toks):
+        extra = f"{a[t]:.4f} / {b[t]:.4f}" if a is not None else "-"
+        print(f"{t + 1:>5} {tok[:16]:<16} {g[t]:>13.5f}  {extra}")
+    hd = out["half_distance"]
+    print("half-distance: " + (f"{hd} words back the gradient is half the last word's" if hd is not None
+                               else "no earlier word's gradient falls to half the last word's"))
+    if out["taus"] is not None:
+        print(out["tau_story"] + f" (time constants from {out['taus_from']}.)")
+    else:
+        print(out["taus_note"])
+    return 0
+
+
 def cmd_compare(args) -> int:
     """The Compare page's numbers: several models read one text, each with its own vocabulary and
     max_len; positions are positions in the full text."""
@@ -596,6 +640,16 @@ def build_parser() -> argparse.ArgumentParser:
     _text_arg(s, optional=True)
     s.set_defaults(fn=cmd_typical)
 
+    s = sub.add_parser("memory", help="what each word wrote that survives to the end, the units' time constants, "
+                       "and the gradient through time")
+    _model_arg(s)
+    s.add_argument("--texts", type=int, default=64, help="TEST texts the keep gate's mean (the time constants) is "
+                   "taken over")
+    s.add_argument("--json", action="store_true", help="tokens, survival (units x tokens), mean and weighted "
+                   "survival, taus (one per unit of the last layer), grad_norms (one per token), half_distance")
+    _text_arg(s)
+    s.set_defaults(fn=cmd_memory)
+
     s = sub.add_parser("compare", help="two or three models read one text, lined up by position in the full text")
     s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-imdb,lstm-imdb")
     s.add_argument("--json", action="store_true", help="each model's stretch read and probability after each word")
@@ -623,8 +677,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise CliError("choose a command: models, predict, explain, narrate, evaluate, export, train, estimate, "
-                           "paired, bench (see --help)")
+            raise CliError("choose a command: models, predict, explain, narrate, typical, memory, compare, evaluate, "
+                           "export, train, estimate, paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

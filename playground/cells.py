@@ -115,6 +115,22 @@ StepFn = Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray], Mapping[s
 
 
 @dataclass(frozen=True)
+class Keep:
+    """How a gated cell carries memory: at every step a gate keeps a fraction of the carried state
+    and the step writes something new into it, carrier_t = keep_t * carrier_(t-1) + written_t. From
+    the zero state, carrier_T = sum_t written_t * prod_(s>t) keep_s exactly (playground/memory.py)."""
+
+    gate: str  # the recorded gate that keeps the carried state ("f", "z")
+    carrier: str  # the recorded state it keeps ("c", "h")
+    written: Callable[[Mapping[str, np.ndarray]], np.ndarray]  # recorded values (T, H) -> what each step wrote
+    written_title: str  # "i_t g_t": what a word writes, in the equations' symbols
+    latex: str  # carrier_T as a sum over words of what each wrote times what survived of it
+
+
+StateJacobian = Callable[[Mapping[str, np.ndarray], np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
 class Cell:
     key: str  # "lstm": model configs, file cards, URLs
     title: str  # "LSTM"
@@ -134,6 +150,10 @@ class Cell:
     # recurrent weight ("token_weight"), in seconds: fitted to measured runs (playground/timing.py)
     train_costs: Mapping[str, float] = field(default_factory=lambda: {"step": 1.31e-4, "token_weight": 1.28e-10})
     story: tuple[str, ...] = ()  # quantities (each with a Reading) the step-through explains a unit's move with
+    keep: Keep | None = None  # a gated cell's memory (the memory lens); None: no gate keeps the state
+    # a cell without `keep`: d h_t / d h_(t-1) (H, H) from one step's recorded values (each (H,), and "h")
+    # and the layer's recurrent weights W_hh (blocks x H, H); None: the memory lens has no Jacobian for it
+    state_jacobian: StateJacobian | None = None
 
     @property
     def n_blocks(self) -> int:
@@ -218,6 +238,7 @@ SIMPLE_RNN = Cell(
     caption="A SimpleRNN has no gates: the pre-activation a = W x + U h + b goes through tanh to "
             "give h. Large |a| saturates tanh, which is where gradients vanish.",
     keras_bias_vectors=1, color="#7b3294", train_costs={"step": 0.0, "token_weight": 1.28e-10},
+    state_jacobian=lambda v, w_hh: (1.0 - v["h"] ** 2)[:, None] * w_hh,  # diag(tanh'(a)) U
 )
 
 
@@ -275,6 +296,9 @@ h_t &= o_t \odot \tanh(c_t)
             "(the LSTM's memory).",
     keras_bias_vectors=1, init_bias={"f": 1.0}, color="#008837",
     train_costs={"step": 4.51e-5, "token_weight": 8.28e-11},
+    keep=Keep(gate="f", carrier="c", written=lambda v: v["i"] * v["g"], written_title="i_t g_t",
+              latex=r"c_T = \sum_t \underbrace{i_t \odot g_t}_{\text{word } t \text{ wrote}} \odot "
+                    r"\underbrace{\textstyle\prod_{s>t} f_s}_{\text{survived}}"),
 )
 
 
@@ -331,6 +355,9 @@ h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
     caption="r decides how much of the previous state feeds the candidate n; z decides how much of "
             "the previous state is kept (z near 1) versus replaced by n.",
     keras_bias_vectors=2, color="#e66101", train_costs={"step": 1.31e-4, "token_weight": 9.58e-11},
+    keep=Keep(gate="z", carrier="h", written=lambda v: (1.0 - v["z"]) * v["n"], written_title="(1 - z_t) n_t",
+              latex=r"h_T = \sum_t \underbrace{(1 - z_t) \odot n_t}_{\text{word } t \text{ wrote}} \odot "
+                    r"\underbrace{\textstyle\prod_{s>t} z_s}_{\text{survived}}"),
 )
 
 CELLS: dict[str, Cell] = {}

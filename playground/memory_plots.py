@@ -1,0 +1,119 @@
+"""Figures of the Why gates page: the memory lens, time constants, a SimpleRNN's state Jacobian and
+the gradient through time (playground/memory.py). Pure builders, no Streamlit; the conventions of
+plots.py (time left to right, tokens as tick labels, [0, 1] values on the sequential scale, exact
+values on hover, visitor text escaped).
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .cells import cell
+from .memory import Lens
+from .plots import SEQUENTIAL, _bottom_legend, _layout, _plain, _x_axis, heatmap_height, token_labels
+
+MEAN_COLOR, WEIGHTED_COLOR = "#7f7f7f", "#e66101"
+
+
+def survival_lines(lz: Lens, oov: Sequence[bool] | None = None, height: int = 330) -> go.Figure:
+    """What survives to the last word of what each word wrote: averaged over units, and weighted
+    by each unit's share of the verdict; both in [0, 1]."""
+    c = cell(lz.arch)
+    labels = token_labels(lz.tokens, oov)
+    x = np.arange(len(labels))
+    fig = go.Figure()
+    gate = c.quantity(lz.gate).title
+    for y, name, color, dash in ((lz.mean_survival, "mean over units", MEAN_COLOR, "dot"),
+                                 (lz.weighted_survival, "weighted by each unit's share of the verdict",
+                                  WEIGHTED_COLOR, "solid")):
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines+markers", name=name, line=dict(color=color, width=2, dash=dash), marker=dict(size=6),
+            customdata=labels, hovertemplate=f"<b>%{{customdata}}</b> (token %{{x}})<br>{html.escape(name)}: "
+                                             "%{y:.4f} of what it wrote survives<extra></extra>"))
+    fig.update_yaxes(range=[-0.02, 1.02], title_text="share that survives", tickformat=".0%")
+    _x_axis(fig, labels)
+    fig.update_xaxes(title_text=f"word (what it wrote x the product of every later {html.escape(gate)})")
+    return _bottom_legend(_layout(fig, "How much of each word is still in memory after the last word", height))
+
+
+def survival_heatmap(lz: Lens, rows: Sequence[int], oov: Sequence[bool] | None = None,
+                     height: int | None = None) -> go.Figure:
+    """Units (rows, in the given order) x words: prod_(s>t) keep_s, on the [0, 1] scale."""
+    c = cell(lz.arch)
+    labels = token_labels(lz.tokens, oov)
+    rows = [int(u) for u in rows]
+    z = lz.survival[rows].astype(np.float32)  # (K, T)
+    names = [str(u) for u in rows]
+    cols = [f"{i + 1}: {lab}" for i, lab in enumerate(labels)]
+    gate = html.escape(c.quantity(lz.gate).title)
+    data = [dict(type="heatmap", z=z, x=cols, y=names, colorscale=_plain("colorscale", SEQUENTIAL), zmin=0.0, zmax=1.0,
+                 colorbar=dict(title=dict(text="survives to the end", side="right"), thickness=12, len=0.9),
+                 xgap=1 if len(cols) <= 60 else 0, ygap=1 if len(rows) <= 64 else 0,
+                 hovertemplate="word <b>%{x}</b><br>unit %{y}<br>survives: %{z:.4f}<extra></extra>")]
+    fig = go.Figure(dict(data=data, layout=dict(yaxis=dict(title=dict(text="unit"), type="category",
+                                                          autorange="reversed"))), _validate=False)
+    fig.update_layout(template="plotly_white")
+    _x_axis(fig, labels, categories=True)
+    fig = _layout(fig, f"Per unit: the product of every later {gate}", height or heatmap_height(len(rows)))
+    fig.update_layout(title_subtitle_text="units ordered by their share of the verdict", title_subtitle_font_size=12,
+                      margin_t=82)
+    return fig
+
+
+def tau_bars(hist: Sequence[Mapping], title: str, height: int = 300) -> go.Figure:
+    """Units per time-constant bin (memory.tau_histogram)."""
+    labels = [b["label"] for b in hist]
+    counts = [b["count"] for b in hist]
+    fig = go.Figure(go.Bar(x=labels, y=counts, marker_color=WEIGHTED_COLOR,
+                           hovertemplate="time constant %{x} words: %{y} units<extra></extra>"))
+    fig.update_xaxes(title_text="time constant τ = 1 / (1 − mean keep gate), in words", type="category")
+    fig.update_yaxes(title_text="units")
+    return _layout(fig, title, height)
+
+
+def jacobian_lines(lz: Lens, oov: Sequence[bool] | None = None, height: int = 330) -> go.Figure:
+    """A cell without a keep gate: how much a nudge of the state after each word still moves the
+    last state (root-mean-square gain of d h_T / d h_t) and the verdict (|d logit / d h_t|); log y."""
+    labels = token_labels(lz.tokens, oov)
+    x = np.arange(len(labels))
+    fig = go.Figure()
+    for y, name, color in ((lz.jacobian_gain, "the last state: rms gain of ∂h_T/∂h_t", MEAN_COLOR),
+                           (lz.readout_sensitivity, "the verdict: |∂ logit / ∂h_t|", WEIGHTED_COLOR)):
+        fig.add_trace(go.Scatter(x=x, y=np.maximum(y, 1e-300), mode="lines+markers", name=name,
+                                 line=dict(color=color, width=2), marker=dict(size=6), customdata=labels,
+                                 hovertemplate=f"<b>%{{customdata}}</b> (token %{{x}})<br>{html.escape(name)} = "
+                                               "%{y:.4g}<extra></extra>"))
+    fig.update_yaxes(type="log", title_text="size (log scale)")
+    _x_axis(fig, labels)
+    fig.update_xaxes(title_text="word whose state is nudged")
+    return _bottom_legend(_layout(fig, "How much a nudge after each word still moves the end", height))
+
+
+def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, int | None]], height: int = 360,
+                   title: str = "Gradient through time: |∂ logit / ∂ embedding| of every word") -> go.Figure:
+    """One line per model: name -> (grads (T,), tokens, colour, half-distance). x = words before the
+    last one, time left to right (0 = the last word), so models that read different stretches line
+    up at the end; log y; the half-distance marked on each line."""
+    fig = go.Figure()
+    for name, (g, tokens, color, half) in series.items():
+        T = len(g)
+        if T == 0:
+            continue
+        x = np.arange(-(T - 1), 1)  # (T,) words before the last: -(T-1) .. 0
+        labels = token_labels(tokens)
+        fig.add_trace(go.Scatter(x=x, y=np.maximum(g, 1e-300), mode="lines", name=html.escape(name),
+                                 line=dict(color=color, width=2), customdata=labels,
+                                 hovertemplate=f"{html.escape(name)}<br><b>%{{customdata}}</b>, %{{x}} words before "
+                                               "the end<br>|gradient| = %{y:.4g}<extra></extra>"))
+        if half is not None:
+            fig.add_trace(go.Scatter(x=[-half], y=[max(g[T - 1 - half], 1e-300)], mode="markers", showlegend=False,
+                                     marker=dict(color=color, size=11, symbol="x"),
+                                     hovertemplate=f"{html.escape(name)}: half the last word's gradient "
+                                                   f"{half} words before the end<extra></extra>"))
+    fig.update_yaxes(type="log", title_text="|gradient| (log scale)")
+    fig.update_xaxes(title_text="words before the last one (0 = the last word; × = half-distance)", showgrid=True,
+                     zeroline=False)
+    return _bottom_legend(_layout(fig, title, height))
