@@ -12,6 +12,7 @@ PAGES = [
     st.Page("views/home.py", title="Home", icon="🏠", default=True),
     st.Page("views/playground.py", title="Playground", icon="🔬", url_path="playground"),
     st.Page("views/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+    st.Page("views/gates.py", title="Why gates", icon="🧠", url_path="gates"),
     st.Page("views/train.py", title="Train", icon="🏋️", url_path="train"),
 ]
 nav = st.navigation(PAGES)

@@ -273,3 +273,60 @@ def report(tm, text: str, typical=None) -> dict:
         "grad_norms": _list(grads, 8), "half_distance": half_distance(grads),
     }
     return out
+
+
+# --- sentences computed from the numbers -----------------------------------------------------------
+def _quote(token: str) -> str:
+    return f"“{token}”"
+
+
+def survival_story(lz: Lens) -> str:
+    """What the survival curves say, from their numbers."""
+    T = len(lz.tokens)
+    if not lz.gated or T == 0:
+        return ""
+    ms, ws = lz.mean_survival, lz.weighted_survival
+    if T == 1:
+        return "One word: everything it wrote is still there after it (nothing came later to forget it)."
+    below = np.nonzero(ws[::-1] < 0.5)[0]  # words back from the last where the weighted share is under half
+    half = (f"What was written {int(below[0])} word{'s' if below[0] != 1 else ''} before the end keeps less than "
+            "half (weighted)" if len(below) else "Every word keeps at least half of what it wrote (weighted)")
+    return (f"Of what the first word, {_quote(lz.tokens[0])}, wrote, {ms[0]:.1%} is still there after the last word "
+            f"on average over units ({float(ms[0]) ** (1.0 / (T - 1)):.2f} per word, as if each of the {T - 1} later "
+            f"words had kept that fraction in every unit), and {ws[0]:.1%} weighted by each unit's share of the "
+            f"verdict. {half}.")
+
+
+def jacobian_story(lz: Lens) -> str:
+    T = len(lz.tokens)
+    if lz.jacobian_gain is None or T == 0:
+        return ""
+    if T == 1:
+        return "One word: nothing came after it, so nothing shrank or grew its state."
+    g0, s0, sT = float(lz.jacobian_gain[0]), float(lz.readout_sensitivity[0]), float(lz.readout_sensitivity[-1])
+    per_word = g0 ** (1.0 / (T - 1)) if g0 > 0 else 0.0
+    trend = "shrank" if g0 < 1 else "grew"
+    return (f"A nudge of the state after the first word, {_quote(lz.tokens[0])}, reaches the last state with "
+            f"{g0:.3g} of its size (root-mean-square over directions) and moves the final logit by {s0:.3g} per unit "
+            f"of nudge; after the last word, {_quote(lz.tokens[-1])}, by 1 and {sT:.3g}. Over these {T - 1} steps the "
+            f"state's gain {trend} by a factor of {per_word:.3f} per word on average.")
+
+
+def gradient_story(rows: list[dict]) -> str:
+    """One sentence per model from the gradient table's rows (see ui.gates_lab.gradient_series):
+    keys "model", "words read", "first / last", "half-distance"."""
+    parts = []
+    for r in rows:
+        half = r["half-distance"]
+        ratio = r["first / last"]
+        parts.append(f"{r['model']}: " + (f"half of its last word's gradient {half} words back" if half is not None
+                                          else "no earlier word's gradient falls to half of the last word's")
+                     + (f", the first of its {r['words read']} words gets {ratio:.3g} times the last word's"
+                        if ratio is not None else ""))
+    known = [r for r in rows if r["half-distance"] is not None]
+    tail = ""
+    if len(known) >= 2:
+        best = max(known, key=lambda r: r["half-distance"])
+        tail = (f" On this text the gradient stays above half longest in {best['model']} "
+                f"({best['half-distance']} words); one text, not a test of the cells.")
+    return "; ".join(parts) + "." + tail if parts else ""

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from .cells import cell
 from .memory import Lens
-from .plots import SEQUENTIAL, _bottom_legend, _layout, _plain, _x_axis, heatmap_height, token_labels
+from .plots import SEQUENTIAL, _bottom_legend, _fast_figure, _layout, _plain, _x_axis, heatmap_height, token_labels
 
 MEAN_COLOR, WEIGHTED_COLOR = "#7f7f7f", "#e66101"
 
@@ -53,9 +53,7 @@ def survival_heatmap(lz: Lens, rows: Sequence[int], oov: Sequence[bool] | None =
                  colorbar=dict(title=dict(text="survives to the end", side="right"), thickness=12, len=0.9),
                  xgap=1 if len(cols) <= 60 else 0, ygap=1 if len(rows) <= 64 else 0,
                  hovertemplate="word <b>%{x}</b><br>unit %{y}<br>survives: %{z:.4f}<extra></extra>")]
-    fig = go.Figure(dict(data=data, layout=dict(yaxis=dict(title=dict(text="unit"), type="category",
-                                                          autorange="reversed"))), _validate=False)
-    fig.update_layout(template="plotly_white")
+    fig = _fast_figure(data, dict(yaxis=dict(title=dict(text="unit"), type="category", autorange="reversed")))
     _x_axis(fig, labels, categories=True)
     fig = _layout(fig, f"Per unit: the product of every later {gate}", height or heatmap_height(len(rows)))
     fig.update_layout(title_subtitle_text="units ordered by their share of the verdict", title_subtitle_font_size=12,

@@ -1,0 +1,121 @@
+"""AppTest of the Why gates page: the memory lens for a gated cell and for a SimpleRNN, the gradient
+through time on the sentence and on the long review, hostile input, the URL."""
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from playground import zoo
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "views/gates.py"
+HOSTILE = ["", "   ", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "**bold** $x^2$ # h1",
+           "好看的电影 😀 مرحبا", "\x00\x1b[31m\u202e", "word " * 4000, "!!! ???"]
+
+pytestmark = pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+def _at(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _charts(at) -> list[str]:
+    """Titles of the Plotly charts on the page."""
+    import json
+
+    out = []
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        title = spec.get("layout", {}).get("title", {})
+        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return out
+
+
+def _captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def test_an_lstm_shows_what_its_memory_keeps_and_its_time_constants():
+    at = _at({"model": "lstm-imdb", "s": "This film was wonderful. Then we went home and had dinner"})
+    charts = _charts(at)
+    assert "How much of each word is still in memory after the last word" in charts
+    assert any(t.startswith("Per unit: the product of every later forget gate f") for t in charts)
+    assert "How long each unit of lstm-imdb remembers" in charts
+    caps = _captions(at).replace("\\", "")  # captions are Markdown-escaped
+    assert "forget within" in caps, caps
+    assert "Of what the first word, “This”, wrote" in caps, caps
+    assert any("c_T" in x.value for x in at.latex)
+
+
+def test_a_gru_uses_its_update_gate():
+    at = _at({"model": "gru-rt", "s": "a fine film"})
+    assert any(t.startswith("Per unit: the product of every later update gate z") for t in _charts(at))
+    assert any("h_T" in x.value and "z_s" in x.value for x in at.latex)
+
+
+def test_a_simplernn_has_no_gate_and_shows_its_state_jacobian():
+    at = _at({"model": "rnn-rt", "s": "a fine film that I loved"})
+    charts = _charts(at)
+    assert "How much a nudge after each word still moves the end" in charts
+    assert "How much of each word is still in memory after the last word" not in charts
+    assert any("no gate" in m.value for m in at.markdown)
+
+
+def test_the_gradient_through_time_compares_the_three_cells_and_switches_to_the_long_review():
+    at = _at({"model": "lstm-imdb", "s": "a fine film that I loved"})
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["rnn-imdb", "lstm-imdb", "gru-imdb"]
+    assert list(table["words read"]) == [6, 6, 6]
+    at.segmented_control(key="why.text").set_value("review").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["words read"]) == [200, 356, 356]  # rnn-imdb reads only the last 200 tokens
+    assert "IMDB TEST review #13" in _captions(at)
+    assert at.query_params["grad"] in ("review", ["review"])
+
+
+def test_a_session_model_without_a_dataset_gets_no_time_constants():
+    from collections import OrderedDict
+
+    from playground.text import Vocab
+    from tests.conftest import WORDS, random_model
+
+    vocab = Vocab(["<pad>", "<unk>"] + WORDS)
+    tm = zoo.TrainedModel(name="mine", model=random_model("lstm", vocab_size=len(vocab)), vocab=vocab, card={},
+                          source="session")
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["user_models"] = OrderedDict(mine=tm)
+    at.query_params["model"] = "mine"
+    at.query_params["s"] = " ".join(WORDS[:6])
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="model").value == "mine"
+    assert any("No time constants for this model" in i.value for i in at.info)
+    rows = at.dataframe[0].value
+    assert list(rows["model"])[-1] == "mine"  # after the dataset's three bundled cells
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_text(text):
+    at = _at()
+    at.text_input(key="why.sentence").input(text).run()
+    assert not at.exception, at.exception
+    if not text.strip() or text.strip() in ("!!! ???",):
+        assert at.info or at.warning
