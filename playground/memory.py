@@ -280,6 +280,14 @@ def _quote(token: str) -> str:
     return f"“{token}”"
 
 
+def pct(x: float) -> str:
+    """A share as a percentage that never rounds a small non-zero share to 0.0%: 12.3%, 0.42%, 3.1e-05%."""
+    x = float(x)
+    if x == 0 or x >= 0.001:
+        return f"{x:.1%}"
+    return f"{100 * x:.2g}%"
+
+
 def survival_story(lz: Lens) -> str:
     """What the survival curves say, from their numbers."""
     T = len(lz.tokens)
@@ -291,9 +299,9 @@ def survival_story(lz: Lens) -> str:
     below = np.nonzero(ws[::-1] < 0.5)[0]  # words back from the last where the weighted share is under half
     half = (f"What was written {int(below[0])} word{'s' if below[0] != 1 else ''} before the end keeps less than "
             "half (weighted)" if len(below) else "Every word keeps at least half of what it wrote (weighted)")
-    return (f"Of what the first word, {_quote(lz.tokens[0])}, wrote, {ms[0]:.1%} is still there after the last word "
+    return (f"Of what the first word, {_quote(lz.tokens[0])}, wrote, {pct(ms[0])} is still there after the last word "
             f"on average over units ({float(ms[0]) ** (1.0 / (T - 1)):.2f} per word, as if each of the {T - 1} later "
-            f"words had kept that fraction in every unit), and {ws[0]:.1%} weighted by each unit's share of the "
+            f"words had kept that fraction in every unit), and {pct(ws[0])} weighted by each unit's share of the "
             f"verdict. {half}.")
 
 
@@ -319,11 +327,11 @@ def gradient_story(rows: list[dict]) -> str:
     for r in rows:
         half = r["half-distance"]
         ratio = r["first / last"]
-        parts.append(f"{r['model']}: " + (f"half of its last word's gradient {half} words back" if half is not None
+        parts.append(f"{r['model']}: " + (f"half of its last word's gradient {half} words back" if isinstance(half, int)
                                           else "no earlier word's gradient falls to half of the last word's")
                      + (f", the first of its {r['words read']} words gets {ratio:.3g} times the last word's"
                         if ratio is not None else ""))
-    known = [r for r in rows if r["half-distance"] is not None]
+    known = [r for r in rows if isinstance(r["half-distance"], int)]
     tail = ""
     if len(known) >= 2:
         best = max(known, key=lambda r: r["half-distance"])

@@ -18,6 +18,20 @@ from .plots import SEQUENTIAL, _bottom_legend, _fast_figure, _layout, _plain, _x
 MEAN_COLOR, WEIGHTED_COLOR = "#7f7f7f", "#e66101"
 
 
+def log_ticks(values) -> dict:
+    """Tick values and labels for a log y axis over `values`: 1-2-5 steps when the range spans up to three
+    decades, powers of ten beyond (plotly's own labels a short range with bare digits, '9 8 7', that read
+    as numbers of their own on a phone)."""
+    v = np.asarray([x for x in np.ravel(values) if np.isfinite(x) and x > 0], dtype=np.float64)
+    if not len(v):
+        return {}
+    lo, hi = np.floor(np.log10(v.min())), np.ceil(np.log10(v.max()))
+    steps = (1, 2, 5) if hi - lo <= 3 else (1,)
+    ticks = [m * 10.0 ** e for e in range(int(lo), int(hi) + 1) for m in steps]
+    ticks = [t for t in ticks if v.min() / 1.5 <= t <= v.max() * 1.5] or [float(10 ** lo)]
+    return dict(tickvals=ticks, ticktext=[f"{t:.3g}" for t in ticks])
+
+
 def survival_lines(lz: Lens, oov: Sequence[bool] | None = None, height: int = 330) -> go.Figure:
     """What survives to the last word of what each word wrote: averaged over units, and weighted
     by each unit's share of the verdict; both in [0, 1]."""
@@ -26,17 +40,17 @@ def survival_lines(lz: Lens, oov: Sequence[bool] | None = None, height: int = 33
     x = np.arange(len(labels))
     fig = go.Figure()
     gate = c.quantity(lz.gate).title
-    for y, name, color, dash in ((lz.mean_survival, "mean over units", MEAN_COLOR, "dot"),
-                                 (lz.weighted_survival, "weighted by each unit's share of the verdict",
-                                  WEIGHTED_COLOR, "solid")):
+    for y, name, color, dash in ((lz.weighted_survival, "weighted by each unit's share of the verdict",
+                                  WEIGHTED_COLOR, "solid"),
+                                 (lz.mean_survival, "mean over units", MEAN_COLOR, "dot")):  # drawn on top
         fig.add_trace(go.Scatter(
             x=x, y=y, mode="lines+markers", name=name, line=dict(color=color, width=2, dash=dash), marker=dict(size=6),
             customdata=labels, hovertemplate=f"<b>%{{customdata}}</b> (token %{{x}})<br>{html.escape(name)}: "
                                              "%{y:.4f} of what it wrote survives<extra></extra>"))
     fig.update_yaxes(range=[-0.02, 1.02], title_text="share that survives", tickformat=".0%")
     _x_axis(fig, labels)
-    fig.update_xaxes(title_text=f"word (what it wrote x the product of every later {html.escape(gate)})")
-    return _bottom_legend(_layout(fig, "How much of each word is still in memory after the last word", height))
+    fig.update_xaxes(title_text="word (what it wrote × every later " + html.escape(gate.split()[-1]) + ")")
+    return _bottom_legend(_layout(fig, "What survives of each word to the end", height))
 
 
 def survival_heatmap(lz: Lens, rows: Sequence[int], oov: Sequence[bool] | None = None,
@@ -55,7 +69,7 @@ def survival_heatmap(lz: Lens, rows: Sequence[int], oov: Sequence[bool] | None =
                  hovertemplate="word <b>%{x}</b><br>unit %{y}<br>survives: %{z:.4f}<extra></extra>")]
     fig = _fast_figure(data, dict(yaxis=dict(title=dict(text="unit"), type="category", autorange="reversed")))
     _x_axis(fig, labels, categories=True)
-    fig = _layout(fig, f"Per unit: the product of every later {gate}", height or heatmap_height(len(rows)))
+    fig = _layout(fig, f"Per unit: every later {gate}, multiplied", height or heatmap_height(len(rows)))
     fig.update_layout(title_subtitle_text="units ordered by their share of the verdict", title_subtitle_font_size=12,
                       margin_t=82)
     return fig
@@ -84,14 +98,15 @@ def jacobian_lines(lz: Lens, oov: Sequence[bool] | None = None, height: int = 33
                                  line=dict(color=color, width=2), marker=dict(size=6), customdata=labels,
                                  hovertemplate=f"<b>%{{customdata}}</b> (token %{{x}})<br>{html.escape(name)} = "
                                                "%{y:.4g}<extra></extra>"))
-    fig.update_yaxes(type="log", title_text="size (log scale)")
+    fig.update_yaxes(type="log", title_text="size (log scale)",
+                     **log_ticks(np.concatenate([lz.jacobian_gain, lz.readout_sensitivity])))
     _x_axis(fig, labels)
     fig.update_xaxes(title_text="word whose state is nudged")
-    return _bottom_legend(_layout(fig, "How much a nudge after each word still moves the end", height))
+    return _bottom_legend(_layout(fig, "What a nudge after each word still moves", height))
 
 
 def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, int | None]], height: int = 360,
-                   title: str = "Gradient through time: |∂ logit / ∂ embedding| of every word") -> go.Figure:
+                   title: str = "|∂ logit / ∂ embedding| of each word") -> go.Figure:
     """One line per model: name -> (grads (T,), tokens, colour, half-distance). x = words before the
     last one, time left to right (0 = the last word), so models that read different stretches line
     up at the end; log y; the half-distance marked on each line."""
@@ -108,10 +123,10 @@ def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, in
                                                "the end<br>|gradient| = %{y:.4g}<extra></extra>"))
         if half is not None:
             fig.add_trace(go.Scatter(x=[-half], y=[max(g[T - 1 - half], 1e-300)], mode="markers", showlegend=False,
-                                     marker=dict(color=color, size=11, symbol="x"),
+                                     marker=dict(color=color, size=11, symbol="x"), name="half-distance",
                                      hovertemplate=f"{html.escape(name)}: half the last word's gradient "
                                                    f"{half} words before the end<extra></extra>"))
-    fig.update_yaxes(type="log", title_text="|gradient| (log scale)")
-    fig.update_xaxes(title_text="words before the last one (0 = the last word; × = half-distance)", showgrid=True,
-                     zeroline=False)
+    fig.update_yaxes(type="log", title_text="|gradient| (log scale)",
+                     **log_ticks(np.concatenate([np.asarray(v[0], dtype=np.float64) for v in series.values()] or [[]])))
+    fig.update_xaxes(title_text="words before the last (0 = the last word)", showgrid=True, zeroline=False)
     return _bottom_legend(_layout(fig, title, height))

@@ -53,8 +53,8 @@ def _captions(at) -> str:
 def test_an_lstm_shows_what_its_memory_keeps_and_its_time_constants():
     at = _at({"model": "lstm-imdb", "s": "This film was wonderful. Then we went home and had dinner"})
     charts = _charts(at)
-    assert "How much of each word is still in memory after the last word" in charts
-    assert any(t.startswith("Per unit: the product of every later forget gate f") for t in charts)
+    assert "What survives of each word to the end" in charts
+    assert any(t.startswith("Per unit: every later forget gate f") for t in charts)
     assert "How long each unit of lstm-imdb remembers" in charts
     caps = _captions(at).replace("\\", "")  # captions are Markdown-escaped
     assert "forget within" in caps, caps
@@ -64,15 +64,15 @@ def test_an_lstm_shows_what_its_memory_keeps_and_its_time_constants():
 
 def test_a_gru_uses_its_update_gate():
     at = _at({"model": "gru-rt", "s": "a fine film"})
-    assert any(t.startswith("Per unit: the product of every later update gate z") for t in _charts(at))
+    assert any(t.startswith("Per unit: every later update gate z") for t in _charts(at))
     assert any("h_T" in x.value and "z_s" in x.value for x in at.latex)
 
 
 def test_a_simplernn_has_no_gate_and_shows_its_state_jacobian():
     at = _at({"model": "rnn-rt", "s": "a fine film that I loved"})
     charts = _charts(at)
-    assert "How much a nudge after each word still moves the end" in charts
-    assert "How much of each word is still in memory after the last word" not in charts
+    assert "What a nudge after each word still moves" in charts
+    assert "What survives of each word to the end" not in charts
     assert any("no gate" in m.value for m in at.markdown)
 
 

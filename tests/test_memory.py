@@ -170,3 +170,54 @@ def test_bundled_models_report(tmp_path):
     json.dumps(out, allow_nan=False)
     rnn = memory.report(zoo.load_bundled("rnn-rt"), "not bad at all", None)
     assert rnn["taus"] is None and "no gate" in rnn["taus_note"] and len(rnn["jacobian_gain"]) == 4
+
+
+# --- figures ---------------------------------------------------------------------------------------
+def test_memory_figures_draw_the_lens_numbers():
+    from playground import memory_plots as mp
+
+    m = random_model("lstm", 1, vocab_size=30, hidden=9, seed=3)
+    tr = trace_ids(m, _enc(np.random.default_rng(3).integers(1, 30, 15)))
+    lz = memory.lens(tr, m)
+    fig = mp.survival_lines(lz)
+    by_name = {d.name: np.asarray(d.y) for d in fig.data}
+    np.testing.assert_allclose(by_name["mean over units"], lz.mean_survival)
+    np.testing.assert_allclose(by_name["weighted by each unit's share of the verdict"], lz.weighted_survival)
+    rows = [4, 0, 2]
+    heat = mp.survival_heatmap(lz, rows)
+    np.testing.assert_allclose(np.asarray(heat.data[0].z), lz.survival[rows], rtol=1e-6)
+    assert list(heat.data[0].y) == ["4", "0", "2"]
+    heat.to_dict()  # well-formed
+    import plotly.graph_objects as go
+
+    go.Figure(heat.to_dict())  # validates every property the fast path skipped
+    bars = mp.tau_bars(memory.tau_histogram(np.array([1.5, 4.0, 4.5, 700.0])), "t")
+    assert list(bars.data[0].y) == [1, 0, 2, 0, 0, 0, 0, 0, 0, 1]
+
+
+def test_gradient_and_jacobian_figures():
+    from playground import memory_plots as mp
+
+    g = np.array([0.5, 1.0, 4.0])
+    fig = mp.gradient_lines({"a (LSTM)": (g, ("x", "<b>y</b>", "z"), "#008837", 1)})
+    line, half = fig.data
+    assert list(line.x) == [-2, -1, 0] and list(line.y) == [0.5, 1.0, 4.0]
+    assert "&lt;b&gt;y&lt;/b&gt;" in list(line.customdata)  # visitor text escaped
+    assert list(half.x) == [-1] and list(half.y) == [1.0]
+    ticks = fig.layout.yaxis.tickvals
+    assert min(ticks) <= 0.5 * 1.5 and max(ticks) >= 4 / 1.5
+    m = random_model("rnn", 1, vocab_size=30, hidden=6, seed=2)
+    lz = memory.lens(trace_ids(m, _enc([3, 4, 5, 6])), m)
+    jf = mp.jacobian_lines(lz)
+    np.testing.assert_allclose(np.asarray(jf.data[0].y), lz.jacobian_gain)
+    np.testing.assert_allclose(np.asarray(jf.data[1].y), lz.readout_sensitivity)
+
+
+def test_log_ticks():
+    from playground.memory_plots import log_ticks
+
+    t = log_ticks([0.7, 6.0])
+    assert t["tickvals"] == [0.5, 1.0, 2.0, 5.0] and t["ticktext"] == ["0.5", "1", "2", "5"]
+    wide = log_ticks([1e-6, 3.0])["tickvals"]
+    assert wide == [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0]
+    assert log_ticks([0.0, -1.0]) == {}

@@ -40,9 +40,8 @@ def gradient_series(tm: zoo.TrainedModel, dataset: str, text: str) -> tuple[dict
         series[f"{name} ({cell(arch).title})"] = (grads, tokens, color, half)
         rows.append({"model": name, "cell": cell(arch).title, "words read": len(tokens),
                      "|grad| last word": float(grads[-1]) if len(grads) else None,
-                     "|grad| first word": float(grads[0]) if len(grads) else None,
                      "first / last": float(grads[0] / grads[-1]) if len(grads) and grads[-1] > 0 else None,
-                     "half-distance": half})
+                     "half-distance": half if half is not None else "none in this text"})
     return series, rows
 
 
