@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -304,7 +305,8 @@ def cmd_estimate(args) -> int:
     print(f"{est.epochs} epochs: about {est.capped_seconds:.0f} s ({cap}); "
           + ("every epoch fits" if est.fits else f"about {est.epochs_in_cap:.1f} epochs fit"))
     for a, e in race.items():
-        print(f"race, {a}: about {e.capped_seconds:.0f} s of its {e.cap:g} s; "
+        share = "(no time cap)" if e.cap is None else f"of its {e.cap:g} s"
+        print(f"race, {a}: about {e.capped_seconds:.0f} s {share}; "
               + ("every epoch fits" if e.fits else f"about {e.epochs_in_cap:.1f} epochs fit"))
     tip = budget.advice(mem, recipe.model, recipe.train.batch_size)
     refusal = "" if mem.fits else f", so it refuses these settings: {tip}"
@@ -688,6 +690,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # noqa: BLE001 - a bug is one line too; PLAYGROUND_DEBUG=1 shows the traceback
+        if os.environ.get("PLAYGROUND_DEBUG") == "1":
+            raise
+        print(f"error: an internal error ({type(e).__name__}: {str(e)[:200]}); please report it "
+              "(PLAYGROUND_DEBUG=1 shows where it happened)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -395,3 +395,26 @@ def test_a_text_from_endless_stdin_is_refused_in_bounded_memory():
             "error: stdin holds more than 1 MiB; a text read from stdin may be at most 1 MiB"]
     r = cli("predict", "--model", "rnn-rt", "--json", "-", input="a wonderful film")  # a short text still reads
     assert r.returncode == 0 and json.loads(r.stdout)["tokens"] == ["a", "wonderful", "film"]
+
+
+def test_estimate_race_without_a_time_cap_prints_instead_of_raising():
+    """`estimate --race` with no --max-seconds raised TypeError (a race's cap was None)."""
+    r = cli("estimate", "--race", "--dataset", "rt", "--max-seconds", "none")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "race, lstm: about" in r.stdout and "no time cap" in r.stdout
+
+
+def test_an_unexpected_error_is_one_line_without_a_traceback(monkeypatch, capsys):
+    """Whatever breaks inside a command reaches the person as one line, never a traceback."""
+    from playground import __main__ as cli_main
+
+    def boom(args):
+        raise TypeError("something nobody planned for")
+
+    parser = cli_main.build_parser()
+    monkeypatch.setattr(cli_main, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["models"].set_defaults(fn=boom)
+    monkeypatch.delenv("PLAYGROUND_DEBUG", raising=False)
+    assert cli_main.main(["models"]) == cli_main.EXIT_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: an internal error (TypeError: something nobody planned for)")
