@@ -1,5 +1,5 @@
-"""Command line: `python -m playground {models,predict,explain,narrate,typical,memory,compare,evaluate,export,
-train,estimate,paired,bench}`.
+"""Command line: `python -m playground {models,predict,explain,narrate,typical,memory,probe,lab,compare,evaluate,
+export,train,estimate,paired,bench}`.
 
 Errors (unknown model, bad file, bad option) are one clear line on stderr and a non-zero exit.
 """
@@ -561,6 +561,53 @@ def cmd_paired(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    """The distance probe: how much a strongly positive or negative phrase still moves the final
+    prediction with k neutral filler words after it, k = 1..300 (playground/probe.py)."""
+    from . import probe, zoo
+    from .cells import cell
+
+    if bool(args.model) == bool(args.dataset):
+        raise CliError("give either --model or --dataset")
+    names = ([n.strip() for n in args.model.split(",") if n.strip()] if args.model
+             else [f"{a}-{args.dataset}" for a in ("rnn", "lstm", "gru")])
+    if not names or len(set(names)) != len(names):
+        raise CliError("--model needs one or more different models, comma-separated")
+    phrases = (args.positive or probe.POSITIVE, args.negative or probe.NEGATIVE)
+    results = []
+    try:
+        for name in names:
+            tm = zoo.resolve(name)
+            results.append(probe.bundled_probe(name, *phrases) if name in zoo.BUNDLED
+                           else probe.probe(tm.model, tm.vocab, tm.name, *phrases))
+    except ValueError as e:
+        if isinstance(e, zoo.ModelFileError):
+            raise
+        raise CliError(str(e)) from None
+    comparison = probe.compare_story(results)
+    if args.json:
+        out = results[0].as_dict() if len(results) == 1 else {"probes": [r.as_dict() for r in results],
+                                                                "comparison": comparison}
+        print(json.dumps(out, ensure_ascii=True))
+        return 0
+    fmt = lambda x: "   -  " if x is None else f"{x:6.3f}"  # noqa: E731
+    for r in results:
+        print(f"{r.model} ({cell(r.arch).title}, reads its last {r.max_len} tokens): prior {r.prior:.3f}, filler check "
+              f"{r.filler.check:.3f} (max |P(filler) - prior|, asked <= {r.filler.tolerance:g})")
+        print(f"read alone: “{r.positive.text}” {fmt(r.positive.alone).strip()}, “{r.negative.text}” "
+              f"{fmt(r.negative.alone).strip()}; {r.lead} filler words, the phrase, then k filler words")
+        print(f"{'k':>4} {'P pos':>6} {'P neg':>6} {'filler':>6} {'effect':>6}")
+        for k in sorted({*probe.SHOWN_K, r.k_read, r.half_distance or 1} & set(r.ks)):
+            row = r.at(k)
+            print(f"{k:>4} {fmt(row['p_positive'])} {fmt(row['p_negative'])} {fmt(row['p_filler'])} "
+                  f"{fmt(row['effect'])}")
+        print(r.story())
+        print()
+    if comparison:
+        print(comparison)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
@@ -664,6 +711,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_paired)
 
+    from .probe import NEGATIVE, POSITIVE
+
+    s = sub.add_parser("probe", help="distance probe: does a strong phrase still move the verdict k neutral words "
+                       "later? (k = 1..300)")
+    s.add_argument("--model", help="model name(s) or file(s), comma-separated, e.g. gru-imdb or rnn-rt,gru-rt")
+    s.add_argument("--dataset", choices=["rt", "imdb"], help="instead of --model: its three bundled models")
+    s.add_argument("--positive", help=f"the positive phrase (default: {POSITIVE!r})")
+    s.add_argument("--negative", help=f"the negative phrase (default: {NEGATIVE!r})")
+    s.add_argument("--json", action="store_true", help="per model every k's P pos, P neg, P filler, effect, the "
+                   "half-distance, the filler and its check, the story (several models: probes + comparison)")
+    s.set_defaults(fn=cmd_probe)
+
     s = sub.add_parser("bench", help="median timings and peak memory")
     s.add_argument("--quick", action="store_true", help="fewer repeats, skip the IMDB epoch")
     s.add_argument("--json", action="store_true")
@@ -679,8 +738,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise CliError("choose a command: models, predict, explain, narrate, typical, memory, compare, evaluate, "
-                           "export, train, estimate, paired, bench (see --help)")
+            raise CliError("choose a command: models, predict, explain, narrate, typical, memory, probe, lab, compare, "
+                           "evaluate, export, train, estimate, paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
