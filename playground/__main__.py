@@ -614,6 +614,47 @@ def cmd_bench(args) -> int:
     return run_bench(quick=args.quick, as_json=args.json, out=args.out)
 
 
+def cmd_lab(args) -> int:
+    """The long-range lab (playground/lab.py): every cell trained at each distance k; TEST accuracy
+    per cell and k (mean, min-max over seeds) and where each falls to chance."""
+    from . import lab
+
+    try:
+        ks = tuple(int(k) for k in args.k.split(",") if k.strip())
+    except ValueError:
+        raise CliError(f"--k takes whole numbers, comma-separated, not {args.k!r}") from None
+    try:
+        settings = lab.LabSettings(k=ks, seeds=args.seeds, steps=args.steps)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if args.out and not Path(args.out).resolve().parent.is_dir():  # say so now, not after the training
+        raise CliError(f"cannot write {args.out}: no such directory")
+    for ev in lab.iter_lab(settings):
+        if ev.kind == "run":
+            print(f"[{ev.run + 1}/{ev.runs}] seed {ev.seed} k={ev.k} {ev.cell}: TEST accuracy {ev.test_accuracy:.3f} "
+                  f"({ev.elapsed:.0f} s)", file=sys.stderr, flush=True)
+        elif ev.kind == "end":
+            result = {"command": "python -m playground " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                      **ev.result}
+    if args.out:
+        try:
+            Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise CliError(f"cannot write {args.out}: {e.strerror or e}") from None
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    n, st = len(result["seeds"]), settings
+    print(f"TEST accuracy, mean (min-max) over {n} seed{'s' if n != 1 else ''}; {st.steps} steps of {st.batch_size} "
+          f"sequences per run; chance is 0.5")
+    print(f"{'k':>5}  " + "  ".join(f"{lab.ARCH_TITLES[c]:<19}" for c in result["cells"]))
+    for i, k in enumerate(result["k"]):
+        print(f"{k:>5}  " + "  ".join(f"{result['accuracy'][c][i]:.3f} ({result['spread'][c][i][0]:.3f}-"
+                                      f"{result['spread'][c][i][1]:.3f})" for c in result["cells"]))
+    print("\n".join(lab.summary(result)))
+    return 0
+
+
 def _model_arg(s: argparse.ArgumentParser) -> None:
     s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
 
@@ -728,6 +769,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--out", help="also write the results as JSON to this file")
     s.set_defaults(fn=cmd_bench)
+
+    s = sub.add_parser("lab", help="long-range lab: can each cell learn a label decided k tokens before the end?",
+                       description="Train SimpleRNN, LSTM and GRU on sequences of k tokens whose first token (A or B) "
+                                   "decides the label and the rest are random distractors; print TEST accuracy per "
+                                   "cell and k and where each falls to chance. The shipped results: python -m "
+                                   "playground lab --seeds 3 --out playground/results/lab.json (playground/lab.py).")
+    s.add_argument("--k", default="5,10,20,50,100,200", help="distances, comma-separated (default: %(default)s)")
+    s.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 (default: %(default)s)")
+    s.add_argument("--steps", type=int, default=400, help="optimizer steps per run (default: %(default)s)")
+    s.add_argument("--json", action="store_true", help="k, accuracy, spread, chance_distance, curves, timings")
+    s.add_argument("--out", help="also write the results as JSON to this file")
+    s.set_defaults(fn=cmd_lab)
     return p
 
 
