@@ -89,7 +89,7 @@ SHIPPED_COMMAND = "python -m playground lab --seeds 3 --out playground/results/l
 # Bounds for anything a visitor or the command line sets. MAX_WORK bounds a whole run: sequence
 # tokens read in training, over every cell, k and seed (the default grid: 3 x 385 x 400 x 32 = 14.8 M
 # per seed, so 10 seeds of it fit).
-LIMITS = {"k": (1, 500), "seeds": (1, 10), "steps": (1, 5000), "batch_size": (1, 256),
+LIMITS = {"k": (1, 500), "seeds": (1, 10), "first_seed": (0, 1_000_000), "steps": (1, 5000), "batch_size": (1, 256),
           "embed_dim": (2, 64), "hidden_size": (1, 128), "n_test": (10, 5000)}
 MAX_WORK = 200_000_000
 
@@ -97,7 +97,7 @@ MAX_WORK = 200_000_000
 @dataclass(frozen=True)
 class LabSettings:
     k: tuple[int, ...] = DEFAULT_K
-    seeds: int = 1  # seeds 0 .. seeds - 1
+    seeds: int = 1  # seeds first_seed .. first_seed + seeds - 1
     steps: int = 400  # optimizer steps per run
     batch_size: int = 32
     embed_dim: int = 8
@@ -106,6 +106,7 @@ class LabSettings:
     clip: float = 1.0  # gradient-norm clipping
     n_test: int = 1000  # held-out TEST sequences per k and seed
     cells: tuple[str, ...] = ARCHS
+    first_seed: int = 0
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in LIMITS.items():
@@ -298,7 +299,7 @@ def iter_lab(s: LabSettings, should_stop: Callable[[], bool] | None = None,
     cut short is left out. Closing the generator also stops it (then there is no "end" event).
     threads: torch threads while it runs (restored after; None leaves them as they are)."""
     t0 = time.perf_counter()
-    plan = [(seed, k, cell) for seed in range(s.seeds) for k in s.k for cell in s.cells]
+    plan = [(seed, k, cell) for seed in range(s.first_seed, s.first_seed + s.seeds) for k in s.k for cell in s.cells]
     runs: list[RunResult] = []
     stopped = False
     with torch_threads(threads):

@@ -327,11 +327,11 @@ def gradient_story(rows: list[dict]) -> str:
     for r in rows:
         half = r["half-distance"]
         ratio = r["first / last"]
-        parts.append(f"{r['model']}: " + (f"half of its last word's gradient {half} words back" if isinstance(half, int)
+        parts.append(f"{r['model']}: " + (f"half of its last word's gradient {half} words back" if half is not None
                                           else "no earlier word's gradient falls to half of the last word's")
                      + (f", the first of its {r['words read']} words gets {ratio:.3g} times the last word's"
                         if ratio is not None else ""))
-    known = [r for r in rows if isinstance(r["half-distance"], int)]
+    known = [r for r in rows if r["half-distance"] is not None]
     tail = ""
     if len(known) >= 2:
         best = max(known, key=lambda r: r["half-distance"])

@@ -117,5 +117,5 @@ def test_hostile_text(text):
     at = _at()
     at.text_input(key="why.sentence").input(text).run()
     assert not at.exception, at.exception
-    if not text.strip() or text.strip() in ("!!! ???",):
+    if not text.strip():
         assert at.info or at.warning

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground import memory, plots, zoo
+from playground import distance_plots, lab, memory, plots, probe, zoo
 from playground.cells import CELLS, cell
-from ui import common
+from playground.data import DATASET_TITLES
+from ui import common, lab_run
+from ui.state import link_query
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -41,15 +43,212 @@ def gradient_series(tm: zoo.TrainedModel, dataset: str, text: str) -> tuple[dict
         rows.append({"model": name, "cell": cell(arch).title, "words read": len(tokens),
                      "|grad| last word": float(grads[-1]) if len(grads) else None,
                      "first / last": float(grads[0] / grads[-1]) if len(grads) and grads[-1] > 0 else None,
-                     "half-distance": half if half is not None else "none in this text"})
+                     "half-distance": half})
     return series, rows
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _bundled_probe(name: str):
+    return probe.bundled_probe(name)
+
+
+def _probes(tm: zoo.TrainedModel, dataset: str) -> list:
+    """The dataset's three bundled models' probes (cached for everyone), and `tm`'s if it is a session
+    model (kept in this session, by name and identity)."""
+    names = [f"{arch}-{dataset}" for arch in CELLS if f"{arch}-{dataset}" in zoo.BUNDLED]
+    out = [_bundled_probe(n) for n in names]
+    if tm.source != "bundled" or tm.name not in zoo.BUNDLED:
+        store = st.session_state.setdefault("why.probes", {})
+        kept = store.get(tm.name)
+        if kept is None or kept[0] is not tm.model:
+            kept = store[tm.name] = (tm.model, probe.probe(tm.model, tm.vocab, tm.name))
+        for n in [n for n in store if n not in common.session_models()]:
+            store.pop(n, None)
+        out.append(kept[1])
+    return out
 
 
 def probe_section(tm: zoo.TrainedModel) -> None:
     st.subheader("3 · The distance probe: does a trained model still hear a phrase many words later?")
-    st.info("The distance probe is being built.")
+    st.markdown("A strongly positive or negative phrase, then k words that the model itself reads as neutral "
+                "(its own filler: alone, it keeps every prefix within 0.05 of the model's prior). How much does the "
+                "phrase still move the final verdict? This measures what a *trained* network retains.")
+    st.latex(r"\text{effect}(k) = P(\text{filler} + \text{positive phrase} + k \text{ filler words}) - "
+             r"P(\text{filler} + \text{negative phrase} + k \text{ filler words})")
+    dataset = tm.dataset if tm.dataset in DATASET_TITLES else "imdb"
+    try:
+        with st.spinner("Finding each model's neutral filler and reading 300 distances (once per model)…"):
+            probes = _probes(tm, dataset)
+    except ValueError as e:
+        st.warning(f"No probe for this model: {common.md_escape(str(e))}")
+        return
+    colors = {p.model: (cell(p.arch).color if p.model in zoo.BUNDLED else plots.EXTRA_COLORS[0]) for p in probes}
+    st.plotly_chart(distance_plots.probe_effects(probes, colors), key="why.probe")
+    st.caption(common.md_escape(probe.compare_story(probes)))
+    mine = next((p for p in probes if p.model == tm.name), probes[-1])
+    st.plotly_chart(distance_plots.probe_curves(mine), key="why.probe_curves")
+    st.caption(common.md_escape(mine.story()))
+    k = min(50, mine.k_read) if mine.k_read else 1
+    c1, c2 = st.columns(2)
+    c1.page_link("views/playground.py", label=f"Open the positive text at k = {k} in the Playground", icon="🔬",
+                 query_params=link_query("s", mine.text(k, "positive"), model=mine.model))
+    c2.page_link("views/playground.py", label=f"Open the filler alone at k = {k}", icon="🔬",
+                 query_params=link_query("s", mine.text(k, "filler"), model=mine.model))
+    st.caption(f"Phrases: “{common.md_escape(probe.POSITIVE)}” and “{common.md_escape(probe.NEGATIVE)}”, after "
+               f"{probe.LEAD} filler words. Each model is probed on its own filler, so the curves compare how each "
+               "keeps a phrase among words it ignores, not the same text. Command line: `python -m playground probe "
+               f"--dataset {dataset}`.")
+
+
+# --- the long-range lab -----------------------------------------------------------------------------
+@st.cache_data(show_spinner=False)
+def _shipped() -> dict | None:
+    return lab.load_shipped()
+
+
+def _lab_views(result: dict, key: str) -> None:
+    """The lab's pictures, table and sentences for a result (shipped or the visitor's)."""
+    st.plotly_chart(distance_plots.lab_accuracy(result), key=f"{key}.acc")
+    st.dataframe(distance_plots.lab_table(result), hide_index=True, width="stretch")
+    st.caption(common.md_escape(" ".join(lab.summary(result)) + " " + lab_story(result)))
+    st.plotly_chart(distance_plots.lab_init_gradient(result), key=f"{key}.init")
+    st.caption("At the first step of training, before the network has learned anything: the gradient of the loss "
+               "reaching the signal token, as a share of the gradient at the last token. A share near 0 means the "
+               "training signal cannot reach the token that decides the label: the vanishing gradient. Missing "
+               "points were 0 in float32.")
+    ks = list(result["k"])
+    k = st.select_slider("Distance k for the training curves", ks, value=ks[len(ks) // 2] if ks else None,
+                         key=f"{key}.k")
+    if k is not None:
+        st.plotly_chart(distance_plots.lab_gradient_curves(result, k), key=f"{key}.curves")
+
+
+def lab_story(result: dict) -> str:
+    """What the lab's numbers say about the textbook lesson, from the numbers."""
+    cd = result["chance_distance"]
+    shares = distance_plots.init_gradient_shares(result)
+    order = sorted(result["cells"], key=lambda c: (cd[c] is None, cd[c] or 0))
+    falls = [c for c in order if cd[c] is not None]
+    words = []
+    if falls:
+        first = falls[0]
+        words.append(f"Here the first cell to fall to chance is the {cell(first).title} (at k = {cd[first]}).")
+        rnn_first = first == "rnn" and (len(falls) == 1 or cd[falls[1]] > cd["rnn"])
+        words.append("That is the textbook order." if rnn_first else
+                     "That is not the textbook order, in which the SimpleRNN fails first; these are the runs as "
+                     "measured.")
+    ks = list(result["k"])
+    mid = next((k for k in (50, 20, 100) if k in ks), ks[len(ks) // 2])
+    i = ks.index(mid)
+    parts = [f"{cell(c).title} {shares[c][i]:.2g}" if shares[c][i] is not None else f"{cell(c).title} 0"
+             for c in result["cells"]]
+    words.append(f"At k = {mid}, the gradient reaching the signal at the first step is, as a share of the last "
+                 f"token's: {', '.join(parts)}.")
+    return " ".join(words)
 
 
 def lab_section() -> None:
     st.subheader("4 · The long-range lab: can each cell learn to connect over distance?")
-    st.info("The long-range lab is being built.")
+    st.markdown("The lesson trained live: a sequence of k tokens whose first token, A or B, decides the label; the "
+                "k − 1 tokens after it are random distractors. To learn the rule a cell must carry one bit across "
+                "k − 1 steps of noise, and the gradient must reach the first token back through them.")
+    st.latex(r"x_1 \in \{A, B\},\quad x_2, \dots, x_k \in \{d_1, \dots, d_8\}\ \text{(random)},\quad "
+             r"y = [\,x_1 = A\,]")
+    shipped = _shipped()
+    if shipped is None:
+        st.warning("The shipped results (playground/results/lab.json) are missing or unreadable; run them yourself "
+                   f"below, or rebuild them with `{lab.SHIPPED_COMMAND}`.")
+    else:
+        s = shipped["settings"]
+        st.caption(f"Shipped results: SimpleRNN, LSTM and GRU of {s['hidden_size']} units (embedding {s['embed_dim']}"
+                   f"), {s['steps']} Adam steps of {s['batch_size']} sequences each, learning rate {s['lr']:g}, "
+                   f"{len(shipped['seeds'])} seeds, TEST on {s['n_test']:,} held-out sequences per k and seed. "
+                   f"Built by `{lab.SHIPPED_COMMAND}`.")
+        _lab_views(shipped, "why.lab")
+    _lab_live()
+
+
+# --- run it yourself --------------------------------------------------------------------------------
+def _start_lab() -> None:
+    ss = st.session_state
+    try:
+        settings = lab.LabSettings(k=tuple(ss.get("why.lab_k") or lab.DEFAULT_K), seeds=1,
+                                   cells=tuple(ss.get("why.lab_cells") or CELLS),
+                                   first_seed=int(ss.get("why.lab_seed") or 0))
+    except (ValueError, TypeError) as e:
+        ss["why.lab_notice"] = f"These settings cannot be used: {e}"
+        return
+    run = lab_run.LabRun(settings, alive=common.session_alive())
+    if not lab_run.claim(ss, run):
+        ss["why.lab_notice"] = "A lab run is already going in this session, so that press was ignored."
+
+
+def _stop_lab() -> None:
+    run = st.session_state.get(lab_run.RUN_KEY)
+    if isinstance(run, lab_run.LabRun):
+        run.stop()
+
+
+def _lab_live() -> None:
+    st.markdown("**Run it yourself**: one seed, the distances and cells you choose, the same settings as above "
+                f"(one seed of the default grid takes about a minute on this 2-core server; the run stops at "
+                f"{lab_run.CAP_S:.0f} s and keeps the distances it finished). It shares the server's training slots "
+                "with the Train page.")
+    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
+    c1.multiselect("Distances k", lab.DEFAULT_K, default=list(lab.DEFAULT_K), key="why.lab_k")
+    c2.multiselect("Cells", list(CELLS), default=list(CELLS), key="why.lab_cells",
+                   format_func=lambda c: cell(c).title)
+    c3.number_input("Seed", 0, 1000, 0, key="why.lab_seed")
+    run = st.session_state.get(lab_run.RUN_KEY)
+    active = isinstance(run, lab_run.LabRun) and run.active
+    b = st.container(horizontal=True, gap="small")
+    b.button("Run the lab", type="primary", key="why.lab_start", on_click=_start_lab, disabled=active)
+    b.button("Stop", key="why.lab_stop", on_click=_stop_lab, disabled=not active)
+    notice = st.session_state.pop("why.lab_notice", None)
+    if notice:
+        st.warning(common.md_escape(notice))
+    if isinstance(run, lab_run.LabRun):
+        _lab_progress()
+
+
+@st.fragment(run_every=2.0)
+def _lab_progress() -> None:
+    run = st.session_state.get(lab_run.RUN_KEY)
+    if not isinstance(run, lab_run.LabRun):
+        return
+    snap = run.snapshot()
+    if not run.done:
+        if snap["phase"] == "waiting":
+            st.info(f"Waiting for the server: place {snap['queue_position']} in line (the server trains one model "
+                    "at a time).")
+            return
+        ev = snap["event"]
+        done_runs = len(snap["finished"])
+        frac = (done_runs + (ev.step / ev.steps if ev is not None and ev.kind == "step" else 0)) / max(1, snap["runs"])
+        label = (f"{cell(ev.cell).title}, k = {ev.k}: step {ev.step}/{ev.steps} · run {ev.run + 1} of {ev.runs} · "
+                 f"{snap['since_slot']:.0f} s" if ev is not None else "starting…")
+        st.progress(min(1.0, frac), text=label)
+        if snap["finished"]:
+            st.caption(" · ".join(f"{cell(e.cell).title} k = {e.k}: {e.test_accuracy:.3f}" for e in snap["finished"]))
+        return
+    if st.session_state.get("why.lab_shown") is not run:  # one full rerun draws the finished result
+        st.session_state["why.lab_shown"] = run
+        st.rerun()
+
+
+def lab_result() -> None:
+    """The visitor's finished lab, if any (drawn in the page script, not the fragment)."""
+    run = st.session_state.get(lab_run.RUN_KEY)
+    if not isinstance(run, lab_run.LabRun) or not run.done or run.result is None:
+        return
+    res = run.result
+    if "error" in res:
+        st.error(common.md_escape(res["error"]))
+        return
+    cut = {"button": "You stopped it", "cap": f"The {lab_run.CAP_S:.0f} s cap stopped it",
+           "session": "It stopped when the page lost its connection"}.get(res.get("cut") or "")
+    n = sum(len([a for a in row if a is not None]) for row in res["accuracy"].values())
+    st.success(f"Your lab: {n} runs in {res['timings']['seconds']:.0f} s" +
+               (f". {cut}; the distances it finished are shown." if cut else "."))
+    if res["k"]:
+        _lab_views(res, "why.mylab")

@@ -106,10 +106,12 @@ else:
                    f"{memory.LONG_TOKENS} to 400 tokens.")
     series, rows_t = gates_lab.gradient_series(tm, dataset, gtext)
     st.plotly_chart(memory_plots.gradient_lines(series), key="why.gradients")
-    st.dataframe(rows_t, hide_index=True, width="stretch")
+    st.dataframe([{**r, "half-distance": "none in this text" if r["half-distance"] is None else
+                   f"{r['half-distance']} words"} for r in rows_t], hide_index=True, width="stretch")
     st.caption("× marks each model's half-distance: the nearest word back whose gradient is at most half the last "
                "word's. " + common.md_escape(memory.gradient_story(rows_t)))
 
 # --- 3 and 4: the distance probe and the long-range lab (no sentence needed) ----------------------
 gates_lab.probe_section(tm)
 gates_lab.lab_section()
+gates_lab.lab_result()
