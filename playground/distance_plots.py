@@ -11,7 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .cells import cell
-from .memory_plots import log_ticks
+from .lab import init_gradient_shares
+from .memory_plots import log_ticks, positive
 from .plots import NEUTRAL, _bottom_legend, _layout
 
 
@@ -85,23 +86,7 @@ def lab_accuracy(result: Mapping, title: str = "TEST accuracy against the distan
     return _bottom_legend(_layout(fig, title, height))
 
 
-def init_gradient_shares(result: Mapping) -> dict[str, list[float | None]]:
-    """cell -> per k the gradient reaching the signal token at the first step as a share of the one at
-    the last token (medians over seeds); None where it was 0 (below float32's range) or not run."""
-    out = {}
-    for c in result["cells"]:
-        row = []
-        for cv in result["curves"][c]:
-            if not cv or not cv.get("grad_last") or not cv["grad_last"][0]:
-                row.append(None)
-                continue
-            share = cv["grad_signal"][0] / cv["grad_last"][0]
-            row.append(share if share > 0 else None)
-        out[c] = row
-    return out
-
-
-def lab_init_gradient(result: Mapping, height: int = 340,
+def lab_init_gradient(result: Mapping, height: int = 360,
                       title: str = "Gradient reaching the signal at the start of training") -> go.Figure:
     """Per cell and k: |d loss / d x| at the signal token over the same at the last token, at step 1."""
     ks = list(result["k"])
@@ -134,14 +119,17 @@ def lab_gradient_curves(result: Mapping, k: int, height: int = 340) -> go.Figure
         hi = np.asarray(cv.get("grad_signal_max", g), dtype=np.float64)
         vals += [v for v in np.concatenate([lo, hi]) if v > 0]
         color = cell(c).color
-        fig.add_trace(go.Scatter(x=list(steps) + list(steps)[::-1], y=list(np.maximum(hi, 1e-300)) +
-                                 list(np.maximum(lo, 1e-300))[::-1], fill="toself", fillcolor=color, opacity=0.15,
-                                 line=dict(width=0), hoverinfo="skip", showlegend=False))
-        fig.add_trace(go.Scatter(x=steps, y=np.maximum(g, 1e-300), mode="lines+markers", name=cell(c).title,
+        band = (lo > 0) & (hi > 0)  # a log axis cannot draw 0: the band covers the steps where both ends are above it
+        if band.any():
+            xs = [x for x, b in zip(steps, band) if b]
+            fig.add_trace(go.Scatter(x=xs + xs[::-1], y=list(hi[band]) + list(lo[band])[::-1], fill="toself",
+                                     fillcolor=color, opacity=0.15, line=dict(width=0), hoverinfo="skip",
+                                     showlegend=False))
+        fig.add_trace(go.Scatter(x=steps, y=positive(g), mode="lines+markers", name=cell(c).title,
                                  line=dict(color=color, width=2), marker=dict(size=5),
                                  hovertemplate=f"{cell(c).title}, step %{{x}}: %{{y:.3g}}<extra></extra>"))
     fig.update_yaxes(type="log", title_text="|∂ loss / ∂ x| at the signal (log)", **log_ticks(vals))
-    fig.update_xaxes(title_text="training step")
+    fig.update_xaxes(title_text="training step (gaps: exactly 0 in float32)")
     return _bottom_legend(_layout(fig, f"Gradient reaching the signal while training, k = {k}", height))
 
 

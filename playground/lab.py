@@ -422,6 +422,57 @@ def summary(result: dict) -> list[str]:
     return lines
 
 
+def init_gradient_shares(result: dict) -> dict[str, list[float | None]]:
+    """cell -> per k the gradient reaching the signal token at the first step as a share of the one at
+    the last token (medians over seeds); None where it was 0 (below float32's range) or not run."""
+    out = {}
+    for c in result["cells"]:
+        row = []
+        for cv in result["curves"][c]:
+            if not cv or not cv.get("grad_last") or not cv["grad_last"][0]:
+                row.append(None)
+                continue
+            share = cv["grad_signal"][0] / cv["grad_last"][0]
+            row.append(share if share > 0 else None)
+        out[c] = row
+    return out
+
+
+def lesson(result: dict) -> str:
+    """What the lab's numbers say about the textbook lesson (a cell without gates fails first), from the
+    numbers: which cell falls to chance first, whether that is the textbook order, and how much gradient
+    reached the signal at the first step at a middle distance."""
+    from .cells import cell
+
+    cd, ks = result["chance_distance"], list(result["k"])
+    if not ks:
+        return ""
+    inf = float("inf")
+    at = {c: inf if cd[c] is None else cd[c] for c in result["cells"]}
+    plain = [c for c in result["cells"] if not cell(c).has_gates]
+    gated = [c for c in result["cells"] if cell(c).has_gates]
+    falls = sorted((c for c in result["cells"] if cd[c] is not None), key=lambda c: at[c])
+    words = []
+    if not falls:
+        words.append(f"No cell falls to chance at any k up to {max(ks)}.")
+    else:
+        first = falls[0]
+        words.append(f"Here the first cell to fall to chance is the {ARCH_TITLES[first]} (at k = {cd[first]}).")
+    if plain and gated:
+        textbook = max(at[c] for c in plain) < min(at[c] for c in gated)
+        words.append("That is the textbook order: the cell without gates fails first." if textbook else
+                     "That is not the textbook order, in which the cell without gates fails first; these are the "
+                     "runs as measured.")
+    shares = init_gradient_shares(result)
+    mid = next((k for k in (50, 20, 100) if k in ks), ks[len(ks) // 2])
+    i = ks.index(mid)
+    parts = [f"{ARCH_TITLES[c]} {shares[c][i]:.2g}" if shares[c][i] is not None else f"{ARCH_TITLES[c]} 0"
+             for c in result["cells"]]
+    words.append(f"At k = {mid}, the gradient reaching the signal at the first step is, as a share of the last "
+                 f"token's: {', '.join(parts)}.")
+    return " ".join(words)
+
+
 def machine() -> dict:
     return {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
             "torch_threads": torch.get_num_threads()}

@@ -27,9 +27,17 @@ def log_ticks(values) -> dict:
         return {}
     lo, hi = np.floor(np.log10(v.min())), np.ceil(np.log10(v.max()))
     steps = (1, 2, 5) if hi - lo <= 3 else (1,)
-    ticks = [m * 10.0 ** e for e in range(int(lo), int(hi) + 1) for m in steps]
+    every = max(1, int(np.ceil((hi - lo) / 7)))  # at most about 8 labels: every 2nd or 3rd power of ten beyond
+    ticks = sorted(m * 10.0 ** e for e in range(int(hi), int(lo) - 1, -every) for m in steps)
     ticks = [t for t in ticks if v.min() / 1.5 <= t <= v.max() * 1.5] or [float(10 ** lo)]
     return dict(tickvals=ticks, ticktext=[f"{t:.3g}" for t in ticks])
+
+
+def positive(y) -> np.ndarray:
+    """Values for a log axis: zeros and negatives become gaps (NaN) instead of points at 1e-300 that
+    stretch the axis over 300 decades."""
+    y = np.asarray(y, dtype=np.float64)
+    return np.where(y > 0, y, np.nan)
 
 
 def survival_lines(lz: Lens, oov: Sequence[bool] | None = None, height: int = 330) -> go.Figure:
@@ -94,7 +102,7 @@ def jacobian_lines(lz: Lens, oov: Sequence[bool] | None = None, height: int = 33
     fig = go.Figure()
     for y, name, color in ((lz.jacobian_gain, "the last state: rms gain of ∂h_T/∂h_t", MEAN_COLOR),
                            (lz.readout_sensitivity, "the verdict: |∂ logit / ∂h_t|", WEIGHTED_COLOR)):
-        fig.add_trace(go.Scatter(x=x, y=np.maximum(y, 1e-300), mode="lines+markers", name=name,
+        fig.add_trace(go.Scatter(x=x, y=positive(y), mode="lines+markers", name=name,
                                  line=dict(color=color, width=2), marker=dict(size=6), customdata=labels,
                                  hovertemplate=f"<b>%{{customdata}}</b> (token %{{x}})<br>{html.escape(name)} = "
                                                "%{y:.4g}<extra></extra>"))
@@ -117,12 +125,12 @@ def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, in
             continue
         x = np.arange(-(T - 1), 1)  # (T,) words before the last: -(T-1) .. 0
         labels = token_labels(tokens)
-        fig.add_trace(go.Scatter(x=x, y=np.maximum(g, 1e-300), mode="lines", name=html.escape(name),
+        fig.add_trace(go.Scatter(x=x, y=positive(g), mode="lines", name=html.escape(name),
                                  line=dict(color=color, width=2), customdata=labels,
                                  hovertemplate=f"{html.escape(name)}<br><b>%{{customdata}}</b>, %{{x}} words before "
                                                "the end<br>|gradient| = %{y:.4g}<extra></extra>"))
         if half is not None:
-            fig.add_trace(go.Scatter(x=[-half], y=[max(g[T - 1 - half], 1e-300)], mode="markers", showlegend=False,
+            fig.add_trace(go.Scatter(x=[-half], y=positive([g[T - 1 - half]]), mode="markers", showlegend=False,
                                      marker=dict(color=color, size=11, symbol="x"), name="half-distance",
                                      hovertemplate=f"{html.escape(name)}: half the last word's gradient "
                                                    f"{half} words before the end<extra></extra>"))

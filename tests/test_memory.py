@@ -221,3 +221,15 @@ def test_log_ticks():
     wide = log_ticks([1e-6, 3.0])["tickvals"]
     assert wide == [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0]
     assert log_ticks([0.0, -1.0]) == {}
+
+
+def test_log_axes_never_plot_zero():
+    """A gradient of exactly 0 (float32 underflow) is a gap on a log axis, not a point at 1e-300 that
+    stretches the axis over 300 decades."""
+    from playground import memory_plots as mp
+
+    fig = mp.gradient_lines({"a (GRU)": (np.array([0.0, 1e-3, 2.0]), ("x", "y", "z"), "#e66101", None)})
+    y = np.asarray(fig.data[0].y, dtype=float)
+    assert np.isnan(y[0]) and y[1] == 1e-3
+    assert min(fig.layout.yaxis.tickvals) >= 1e-4
+    assert len(mp.log_ticks([1e-13, 1.0])["tickvals"]) <= 8

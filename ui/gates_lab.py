@@ -110,7 +110,7 @@ def _lab_views(result: dict, key: str) -> None:
     """The lab's pictures, table and sentences for a result (shipped or the visitor's)."""
     st.plotly_chart(distance_plots.lab_accuracy(result), key=f"{key}.acc")
     st.dataframe(distance_plots.lab_table(result), hide_index=True, width="stretch")
-    st.caption(common.md_escape(" ".join(lab.summary(result)) + " " + lab_story(result)))
+    st.caption(common.md_escape(" ".join(lab.summary(result)) + " " + lab.lesson(result)))
     st.plotly_chart(distance_plots.lab_init_gradient(result), key=f"{key}.init")
     st.caption("At the first step of training, before the network has learned anything: the gradient of the loss "
                "reaching the signal token, as a share of the gradient at the last token. A share near 0 means the "
@@ -121,30 +121,6 @@ def _lab_views(result: dict, key: str) -> None:
                          key=f"{key}.k")
     if k is not None:
         st.plotly_chart(distance_plots.lab_gradient_curves(result, k), key=f"{key}.curves")
-
-
-def lab_story(result: dict) -> str:
-    """What the lab's numbers say about the textbook lesson, from the numbers."""
-    cd = result["chance_distance"]
-    shares = distance_plots.init_gradient_shares(result)
-    order = sorted(result["cells"], key=lambda c: (cd[c] is None, cd[c] or 0))
-    falls = [c for c in order if cd[c] is not None]
-    words = []
-    if falls:
-        first = falls[0]
-        words.append(f"Here the first cell to fall to chance is the {cell(first).title} (at k = {cd[first]}).")
-        rnn_first = first == "rnn" and (len(falls) == 1 or cd[falls[1]] > cd["rnn"])
-        words.append("That is the textbook order." if rnn_first else
-                     "That is not the textbook order, in which the SimpleRNN fails first; these are the runs as "
-                     "measured.")
-    ks = list(result["k"])
-    mid = next((k for k in (50, 20, 100) if k in ks), ks[len(ks) // 2])
-    i = ks.index(mid)
-    parts = [f"{cell(c).title} {shares[c][i]:.2g}" if shares[c][i] is not None else f"{cell(c).title} 0"
-             for c in result["cells"]]
-    words.append(f"At k = {mid}, the gradient reaching the signal at the first step is, as a share of the last "
-                 f"token's: {', '.join(parts)}.")
-    return " ".join(words)
 
 
 def lab_section() -> None:
