@@ -34,9 +34,9 @@ def probe_effects(probes: Sequence, colors: Mapping[str, str], height: int = 360
                                      hovertemplate=f"{html.escape(p.model)}: half its k = 1 effect at k = "
                                                    f"{p.half_distance}<extra></extra>"))
     fig.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
-    fig.update_yaxes(range=[-0.05, 1.02], title_text="P(pos. phrase) − P(neg. phrase)")
+    fig.update_yaxes(range=[-0.05, 1.02], title_text="effect: P(pos.) − P(neg.)")
     ks = [1, 2, 5, 10, 20, 50, 100, 200, 300]
-    _k_axis(fig, ks, "k: neutral words after the phrase (log scale; × = half the k = 1 effect)")
+    _k_axis(fig, ks, "k: neutral words after the phrase (log)")
     return _bottom_legend(_layout(fig, title, height))
 
 
@@ -51,8 +51,8 @@ def probe_curves(p, height: int = 340) -> go.Figure:
                                  name=name, line=dict(color=color, width=2),
                                  hovertemplate=f"k = %{{x}}: P(positive) %{{y:.3f}} {name}<extra></extra>"))
     fig.add_hline(y=p.prior, line=dict(color=NEUTRAL, dash="dot", width=1))
-    fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive) after the last word")
-    _k_axis(fig, [1, 2, 5, 10, 20, 50, 100, 200, 300], "k: neutral words after the phrase (log scale)")
+    fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive) at the end")
+    _k_axis(fig, [1, 2, 5, 10, 20, 50, 100, 200, 300], "k: neutral words after the phrase (log)")
     return _bottom_legend(_layout(fig, f"{html.escape(p.model)}: the verdict after k neutral words", height))
 
 
@@ -68,7 +68,6 @@ def lab_accuracy(result: Mapping, title: str = "TEST accuracy against the distan
     fig = go.Figure()
     fig.add_hrect(y0=0.4, y1=float(result.get("chance_accuracy", 0.6)), fillcolor=NEUTRAL, opacity=0.12, line_width=0)
     fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
-    n = len(result.get("seeds", []))
     for c in result["cells"]:
         mean = np.array([np.nan if a is None else a for a in result["accuracy"][c]], dtype=np.float64)  # (K,)
         spread = [s if s is not None else [np.nan, np.nan] for s in result["spread"][c]]
@@ -80,9 +79,9 @@ def lab_accuracy(result: Mapping, title: str = "TEST accuracy against the distan
                                               thickness=1.2, width=4),
             customdata=seeds, hovertemplate=f"{cell(c).title}, k = %{{x}}<br>mean TEST accuracy %{{y:.3f}}"
                                             f"<br>seeds: %{{customdata}}<extra></extra>"))
-    fig.update_yaxes(range=[0.4, 1.03], title_text=f"TEST accuracy (mean of {n} seed{'s' if n != 1 else ''})",
+    fig.update_yaxes(range=[0.4, 1.03], title_text="TEST accuracy",
                      tickformat=".0%")
-    _k_axis(fig, ks, "k: tokens from the signal to the end (log scale; grey band = chance)")
+    _k_axis(fig, ks, "k: signal to the end, tokens (log)")
     return _bottom_legend(_layout(fig, title, height))
 
 
@@ -99,8 +98,8 @@ def lab_init_gradient(result: Mapping, height: int = 360,
                                  hovertemplate=f"{cell(c).title}, k = %{{x}}: %{{y:.3g}} of the last token's "
                                                "gradient<extra></extra>"))
     vals = [s for row in shares.values() for s in row if s is not None]
-    fig.update_yaxes(type="log", title_text="signal's gradient ÷ last token's (log)", **log_ticks(vals))
-    _k_axis(fig, ks, "k: tokens from the signal to the end (log scale)")
+    fig.update_yaxes(type="log", title_text="signal ÷ last token (log)", **log_ticks(vals))
+    _k_axis(fig, ks, "k: signal to the end, tokens (log)")
     return _bottom_legend(_layout(fig, title, height))
 
 
@@ -128,8 +127,8 @@ def lab_gradient_curves(result: Mapping, k: int, height: int = 340) -> go.Figure
         fig.add_trace(go.Scatter(x=steps, y=positive(g), mode="lines+markers", name=cell(c).title,
                                  line=dict(color=color, width=2), marker=dict(size=5),
                                  hovertemplate=f"{cell(c).title}, step %{{x}}: %{{y:.3g}}<extra></extra>"))
-    fig.update_yaxes(type="log", title_text="|∂ loss / ∂ x| at the signal (log)", **log_ticks(vals))
-    fig.update_xaxes(title_text="training step (gaps: exactly 0 in float32)")
+    fig.update_yaxes(type="log", title_text="|∂loss/∂x| at the signal (log)", **log_ticks(vals))
+    fig.update_xaxes(title_text="training step (gaps: exactly 0)")
     return _bottom_legend(_layout(fig, f"Gradient reaching the signal while training, k = {k}", height))
 
 

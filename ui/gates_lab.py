@@ -84,6 +84,9 @@ def probe_section(tm: zoo.TrainedModel) -> None:
         return
     colors = {p.model: (cell(p.arch).color if p.model in zoo.BUNDLED else plots.EXTRA_COLORS[0]) for p in probes}
     st.plotly_chart(distance_plots.probe_effects(probes, colors), key="why.probe")
+    st.caption("Each line: the positive phrase's final P(positive) minus the negative phrase's, after k neutral words "
+               "(log scale); × marks where it falls to half its value at k = 1; a line ends where the model no longer "
+               "reads the phrase whole (the RT models read their last 100 tokens, rnn-imdb 200).")
     st.caption(common.md_escape(probe.compare_story(probes)))
     mine = next((p for p in probes if p.model == tm.name), probes[-1])
     st.plotly_chart(distance_plots.probe_curves(mine), key="why.probe_curves")
@@ -109,6 +112,10 @@ def _shipped() -> dict | None:
 def _lab_views(result: dict, key: str) -> None:
     """The lab's pictures, table and sentences for a result (shipped or the visitor's)."""
     st.plotly_chart(distance_plots.lab_accuracy(result), key=f"{key}.acc")
+    n = len(result.get("seeds", []))
+    st.caption(f"Each point is the mean TEST accuracy over {n} seed{'s' if n != 1 else ''}, whiskers from the lowest "
+               f"to the highest seed; the grey band is chance (at most {result.get('chance_accuracy', 0.6):g} counts as "
+               "chance). k is the number of tokens from the signal to the end, on a log scale.")
     st.dataframe(distance_plots.lab_table(result), hide_index=True, width="stretch")
     st.caption(common.md_escape(" ".join(lab.summary(result)) + " " + lab.lesson(result)))
     st.plotly_chart(distance_plots.lab_init_gradient(result), key=f"{key}.init")
