@@ -113,9 +113,10 @@ def _lab_views(result: dict, key: str) -> None:
     """The lab's pictures, table and sentences for a result (shipped or the visitor's)."""
     st.plotly_chart(distance_plots.lab_accuracy(result), key=f"{key}.acc")
     n = len(result.get("seeds", []))
+    chance = result.get("chance_accuracy", 0.6)
     st.caption(f"Each point is the mean TEST accuracy over {n} seed{'s' if n != 1 else ''}, whiskers from the lowest "
-               f"to the highest seed; the grey band is chance (at most {result.get('chance_accuracy', 0.6):g} counts as "
-               "chance). k is the number of tokens from the signal to the end, on a log scale.")
+               f"to the highest seed; the grey band is chance (at most {chance:g} counts as chance). k is the number "
+               "of tokens from the signal to the end, on a log scale.")
     st.dataframe(distance_plots.lab_table(result), hide_index=True, width="stretch")
     st.caption(common.md_escape(" ".join(lab.summary(result)) + " " + lab.lesson(result)))
     st.plotly_chart(distance_plots.lab_init_gradient(result), key=f"{key}.init")
