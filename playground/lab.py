@@ -458,7 +458,7 @@ def lesson(result: dict) -> str:
     else:
         first = falls[0]
         words.append(f"Here the first cell to fall to chance is the {ARCH_TITLES[first]} (at k = {cd[first]}).")
-    if plain and gated:
+    if plain and gated and falls:
         textbook = max(at[c] for c in plain) < min(at[c] for c in gated)
         words.append("That is the textbook order: the cell without gates fails first." if textbook else
                      "That is not the textbook order, in which the cell without gates fails first; these are the "

@@ -1,7 +1,8 @@
-"""Server-side time of a Playground rerun after a new sentence (trace, importance, all figures),
-measured with Streamlit's AppTest (the page script plus serialising every element; no browser).
+"""Server-side time of a page's rerun after a new sentence (the Playground: trace, importance, all
+figures; Why gates: memory lens, time constants, gradients of three models, the probe and the lab's
+pictures), measured with Streamlit's AppTest (the page script plus serialising every element; no browser).
 
-    python scripts/rerun_time.py [--model lstm-imdb] [--repeats 15]
+    python scripts/rerun_time.py [--page playground|gates] [--model lstm-imdb] [--repeats 15]
 """
 import argparse
 import logging
@@ -26,22 +27,26 @@ def main() -> None:
     ap.add_argument("--model", default="lstm-imdb")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--method", default="occlusion")
+    ap.add_argument("--page", default="playground", choices=["playground", "gates"])
     args = ap.parse_args()
+    page, box = {"playground": ("views/playground.py", "play.sentence"), "gates": ("views/gates.py", "why.sentence")}[
+        args.page]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["model"] = args.model
     at.query_params["method"] = args.method
     at.run()
-    at.switch_page("views/playground.py").run()
+    at.switch_page(page).run()
     times = []
     for k in range(args.repeats + 1):
         words = WORDS[k % 50:] + WORDS[: k % 50]  # a different 50-token sentence each time
         t = time.perf_counter()
-        at.text_input(key="play.sentence").set_value(" ".join(words)).run()
+        at.text_input(key=box).set_value(" ".join(words)).run()
         if k:  # the first rerun warms caches
             times.append(time.perf_counter() - t)
         assert not at.exception, at.exception
-    print(f"{args.model}, {args.method}: median {statistics.median(times) * 1000:.0f} ms, "
-          f"max {max(times) * 1000:.0f} ms over {len(times)} reruns of a 50-token sentence")
+    what = f"{args.page}, {args.model}" + (f", {args.method}" if args.page == "playground" else "")
+    print(f"{what}: median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms over "
+          f"{len(times)} reruns of a 50-token sentence")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ PAGES = {
     "/": ("home", "RNN Playground", 1),
     "/playground": ("playground", "Playground", 10),
     "/compare": ("compare", "Compare SimpleRNN, LSTM and GRU", 4),
-    "/gates": ("gates", "Why gates", 4),
+    "/gates": ("gates", "Why gates", 9),
     "/train": ("train", "Train a model", 0),
 }
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", ("not bad, " * 2223)[:20_000],
@@ -1191,5 +1191,32 @@ def test_a_lone_surrogate_in_the_sentence_says_the_text_could_not_be_read(server
         page.get_by_text("One character of this text could not be read (shown as �)").first.wait_for(state="visible")
         assert metric_value(page, "P(positive)") != before and not closed
         full_screenshot(page, "links-unreadable-character")
+    finally:
+        page.context.close()
+
+
+# --- the Why gates page: the long-range lab trained live (issue 13) ------------------------------------
+@pytest.mark.parametrize("size", VIEWPORTS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_long_range_lab_runs_live_and_draws_the_visitors_result(server, browser, size):
+    """Run it yourself, on a grid from the link (k = 5 and 10, all three cells): progress, then the
+    visitor's result with its own charts, at a desktop and a phone size; no chart wider than the screen."""
+    page = new_page(browser, *size)
+    try:
+        open_app(page, server["base"], "/gates?labk=5,10&model=gru-rt", "Why gates")
+        charts_before = page.locator(".js-plotly-plot").count()
+        t0 = time.monotonic()
+        page.get_by_role("button", name="Run the lab").click()
+        done = page.get_by_text(re.compile(r"^Your lab: 6 runs in \d+ s\.$")).first
+        done.wait_for(state="visible", timeout=180_000)
+        seconds = time.monotonic() - t0
+        wait_settled(page, timeout=60)
+        no_exception(page)
+        assert page.locator(".js-plotly-plot").count() >= charts_before + 3  # accuracy, first-step gradient, curves
+        widths = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(e => "
+                               "e.getBoundingClientRect().right)")
+        assert max(widths) <= size[0] + 1, widths
+        assert _train_threads(server["pid"]) == 0
+        full_screenshot(page, f"gates-lab-{size[0]}x{size[1]}")
+        print(f"lab of 6 runs at {size}: {seconds:.1f} s from the click to the result")
     finally:
         page.context.close()

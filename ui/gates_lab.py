@@ -10,7 +10,24 @@ from playground import distance_plots, lab, memory, plots, probe, zoo
 from playground.cells import CELLS, cell
 from playground.data import DATASET_TITLES
 from ui import common, lab_run
-from ui.state import link_query
+from ui.state import Field, link_query
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _csv(values) -> str:
+    return ",".join(str(v) for v in values)
+
+
+LAB_FIELDS = (
+    Field("why.lab_k", "labk", list(lab.DEFAULT_K), parse=_ints, to_str=_csv,
+          valid=lambda v: isinstance(v, list) and all(k in lab.DEFAULT_K for k in v)),
+    Field("why.lab_cells", "labcells", list(CELLS), parse=lambda t: [c for c in t.split(",") if c], to_str=_csv,
+          valid=lambda v: isinstance(v, list) and all(c in CELLS for c in v)),
+    Field("why.lab_seed", "labseed", 0, parse=int, valid=lambda v: isinstance(v, int) and 0 <= v <= 1000),
+)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -155,9 +172,11 @@ def lab_section() -> None:
 # --- run it yourself --------------------------------------------------------------------------------
 def _start_lab() -> None:
     ss = st.session_state
+    if not ss.get("why.lab_k") or not ss.get("why.lab_cells"):
+        ss["why.lab_notice"] = "Choose at least one distance and one cell."
+        return
     try:
-        settings = lab.LabSettings(k=tuple(ss.get("why.lab_k") or lab.DEFAULT_K), seeds=1,
-                                   cells=tuple(ss.get("why.lab_cells") or CELLS),
+        settings = lab.LabSettings(k=tuple(ss["why.lab_k"]), seeds=1, cells=tuple(ss["why.lab_cells"]),
                                    first_seed=int(ss.get("why.lab_seed") or 0))
     except (ValueError, TypeError) as e:
         ss["why.lab_notice"] = f"These settings cannot be used: {e}"
@@ -179,10 +198,9 @@ def _lab_live() -> None:
                 f"{lab_run.CAP_S:.0f} s and keeps the distances it finished). It shares the server's training slots "
                 "with the Train page.")
     c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
-    c1.multiselect("Distances k", lab.DEFAULT_K, default=list(lab.DEFAULT_K), key="why.lab_k")
-    c2.multiselect("Cells", list(CELLS), default=list(CELLS), key="why.lab_cells",
-                   format_func=lambda c: cell(c).title)
-    c3.number_input("Seed", 0, 1000, 0, key="why.lab_seed")
+    c1.multiselect("Distances k", lab.DEFAULT_K, key="why.lab_k")
+    c2.multiselect("Cells", list(CELLS), key="why.lab_cells", format_func=lambda c: cell(c).title)
+    c3.number_input("Seed", 0, 1000, key="why.lab_seed")
     run = st.session_state.get(lab_run.RUN_KEY)
     active = isinstance(run, lab_run.LabRun) and run.active
     b = st.container(horizontal=True, gap="small")

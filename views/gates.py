@@ -19,6 +19,7 @@ STATE = PageState(
     common.model_field("model", "model"),
     Field("why.allunits", "allunits", False, parse=parse_bool, valid=lambda v: isinstance(v, bool), to_str=bool_str),
     Field("why.text", "grad", "sentence", valid=one_of(("sentence", "review"))),
+    *gates_lab.LAB_FIELDS,  # the lab's own grid: a link reopens it
 )
 STATE.sync()
 
