@@ -111,12 +111,27 @@ MAX_LINES = 200_000  # labelled lines in one file
 MAX_STDIN_BYTES = 1 << 20  # a text read from stdin ('-'): 1 MiB (the models read at most a few hundred tokens)
 
 
-def read_labelled(path: str) -> tuple[list[str], list[int], int]:
-    """Lines `text<TAB>label` (label 0/1, the last tab-separated field); counts malformed lines.
+MAX_CATEGORY_CHARS = 40  # an optional third field `category`: printable, at most this long
+MAX_CATEGORIES = 50  # distinct categories in one file (each gets a line of output)
 
+
+def _category(field: str) -> str | None:
+    """A valid category (stripped), or None: 1..MAX_CATEGORY_CHARS printable characters, not a label."""
+    cat = field.strip()
+    ok = 0 < len(cat) <= MAX_CATEGORY_CHARS and cat.isprintable() and cat not in ("0", "1")
+    return cat if ok else None
+
+
+def read_labelled_rows(path: str) -> tuple[list[str], list[int], list[str | None], int]:
+    """Lines `text<TAB>label` or `text<TAB>label<TAB>category` (label 0/1); counts malformed lines.
+
+    The label is the last tab-separated field, or the one before it when the last is a category
+    (see `_category`); the text may itself hold tabs. Lines without a category get None.
     Streams the file line by line: a line longer than MAX_LINE_BYTES is skipped (counted as
-    malformed); a file longer than MAX_FILE_BYTES or with more than MAX_LINES lines is refused."""
-    texts, labels, bad, total = [], [], 0, 0
+    malformed); a file longer than MAX_FILE_BYTES, with more than MAX_LINES lines or more than
+    MAX_CATEGORIES distinct categories is refused."""
+    texts, labels, cats, bad, total = [], [], [], 0, 0
+    seen: set[str] = set()
 
     def too_much(what: str):
         return CliError(f"{path} has {what}; evaluate reads at most {MAX_FILE_BYTES >> 20} MiB and {MAX_LINES:,} "
@@ -140,16 +155,61 @@ def read_labelled(path: str) -> tuple[list[str], list[int], int]:
                     if not part.strip():
                         continue
                     text, sep, label = part.rpartition("\t")
+                    cat = None
+                    if sep and label.strip() not in ("0", "1") and (cat := _category(label)) is not None:
+                        text, sep, label = text.rpartition("\t")
                     if not sep or label.strip() not in ("0", "1"):
                         bad += 1
                         continue
                     if len(texts) >= MAX_LINES:
                         raise too_much(f"more than {MAX_LINES:,} labelled lines")
+                    if cat is not None and cat not in seen:
+                        if len(seen) >= MAX_CATEGORIES:
+                            raise CliError(f"{path} has more than {MAX_CATEGORIES} categories; evaluate reports at "
+                                           f"most {MAX_CATEGORIES}")
+                        seen.add(cat)
                     texts.append(text)
                     labels.append(int(label.strip()))
+                    cats.append(cat)
     except OSError as e:
         raise CliError(f"cannot read {path}: {e.strerror or e}") from None
+    return texts, labels, cats, bad
+
+
+def read_labelled(path: str) -> tuple[list[str], list[int], int]:
+    """`read_labelled_rows` without the categories: texts, labels and the count of malformed lines."""
+    texts, labels, _, bad = read_labelled_rows(path)
     return texts, labels, bad
+
+
+NO_CATEGORY = "(none)"  # lines without a category, in a file where others have one
+
+
+def by_category(labels, preds, cats) -> dict[str, dict]:
+    """Per category, in order of first appearance: n, accuracy, and accuracy on the positive and
+    on the negative lines (None when a category has none of them). Empty when no line has one."""
+    if all(c is None for c in cats):
+        return {}
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for y, p, c in zip(labels, preds, cats):
+        groups.setdefault(NO_CATEGORY if c is None else c, []).append((int(y), int(p)))
+
+    def acc(pairs):
+        return sum(y == p for y, p in pairs) / len(pairs) if pairs else None
+
+    return {c: {"n": len(g), "accuracy": acc(g), "n_positive": sum(y for y, _ in g),
+                "accuracy_positive": acc([q for q in g if q[0] == 1]),
+                "accuracy_negative": acc([q for q in g if q[0] == 0])} for c, g in groups.items()}
+
+
+def category_lines(table: dict[str, dict]) -> list[str]:
+    """`by_category` as aligned text lines (a header and one line per category)."""
+    w = max([len("category")] + [len(c) for c in table])
+    out = [f"{'category':<{w}} {'n':>6} {'accuracy':>8} {'on pos':>7} {'on neg':>7}"]
+    for c, r in table.items():
+        out.append(f"{c:<{w}} {r['n']:>6} {r['accuracy']:>8.4f} {_fmt_acc(r['accuracy_positive']):>7} "
+                   f"{_fmt_acc(r['accuracy_negative']):>7}")
+    return out
 
 
 def read_text_arg(words: list[str]) -> str:
@@ -175,9 +235,10 @@ def cmd_evaluate(args) -> int:
     from .train import EncodedSet, predict_probs
 
     tm = zoo.resolve(args.model)
-    texts, labels, bad = read_labelled(args.file)
-    if bad:
-        print(f"skipped {bad} malformed line(s) (expected `text<TAB>0|1`, at most {MAX_LINE_BYTES >> 10} KiB a line)")
+    texts, labels, cats, bad = read_labelled_rows(args.file)
+    if bad and not args.json:
+        print(f"skipped {bad} malformed line(s) (expected `text<TAB>0|1` or `text<TAB>0|1<TAB>category`, at most "
+              f"{MAX_LINE_BYTES >> 10} KiB a line)")
     if not texts:
         raise CliError(f"no usable lines in {args.file}")
     y = np.array(labels)
@@ -188,12 +249,23 @@ def cmd_evaluate(args) -> int:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    table = by_category(labels, pred.tolist(), cats)
+    if args.json:
+        print(json.dumps({"model": tm.name, "file": args.file, "n": len(y), "accuracy": (tp + tn) / len(y),
+                          "precision": precision, "recall": recall, "f1": f1,
+                          "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp}, "skipped": bad,
+                          "categories": table}, ensure_ascii=True))
+        return 0
     print(f"model: {tm.name}  file: {args.file}")
     print(f"precision: {precision:.4f}  recall: {recall:.4f}  f1: {f1:.4f}")
     print("confusion matrix (rows = true, columns = predicted):")
     print(f"{'':>12} {'pred 0':>8} {'pred 1':>8}")
     print(f"{'true 0':>12} {tn:>8} {fp:>8}")
     print(f"{'true 1':>12} {fn:>8} {tp:>8}")
+    if table:
+        print("per category (on pos / on neg: accuracy on its positive / negative lines):")
+        for line in category_lines(table):
+            print("  " + line)
     print(f"accuracy: {(tp + tn) / len(y):.4f} (n={len(y)})")
     return 0
 
@@ -679,8 +751,14 @@ def build_parser() -> argparse.ArgumentParser:
     _text_arg(s)
     s.set_defaults(fn=cmd_predict)
 
-    s = sub.add_parser("evaluate", help="accuracy etc. on a file of `text<TAB>label` lines")
+    s = sub.add_parser("evaluate", help="accuracy etc. on a file of `text<TAB>label[<TAB>category]` lines",
+                       description="Accuracy, precision, recall and the confusion matrix of a model on a file of "
+                                   "UTF-8 lines `text<TAB>label` (label 0/1) or `text<TAB>label<TAB>category`; "
+                                   "with categories, also the accuracy per category. Malformed lines are counted "
+                                   "and skipped.")
     s.add_argument("--model", required=True)
+    s.add_argument("--json", action="store_true", help="n, accuracy, precision, recall, f1, confusion, skipped, "
+                   "and per category n, accuracy, n_positive, accuracy_positive, accuracy_negative")
     s.add_argument("file")
     s.set_defaults(fn=cmd_evaluate)
 

@@ -418,3 +418,102 @@ def test_an_unexpected_error_is_one_line_without_a_traceback(monkeypatch, capsys
     assert cli_main.main(["models"]) == cli_main.EXIT_ERROR
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: an internal error (TypeError: something nobody planned for)")
+
+
+# --- categories (issue 15): an optional third field; evaluate reports accuracy per category ----------
+def test_read_labelled_rows_takes_an_optional_category_and_counts_bad_ones(tmp_path, monkeypatch):
+    from playground import __main__ as cli_main
+
+    f = tmp_path / "cats.tsv"
+    f.write_text("a wonderful film\t1\tfilms\n"
+                 "cold soup\t0\t restaurants \n"  # spaces around a category are dropped
+                 "no category\t1\n"
+                 "tab\tin text\t0\tfilms\n"  # the text may hold tabs, with or without a category
+                 "bad label\t7\tfilms\n"  # malformed: the label is neither 0 nor 1
+                 "control\t1\tfil\x1bms\n"  # malformed: a category must be printable
+                 f"too long\t1\t{'x' * (cli_main.MAX_CATEGORY_CHARS + 1)}\n"
+                 "just a category\tfilms\n", encoding="utf-8")  # malformed: no label
+    texts, labels, cats, bad = cli_main.read_labelled_rows(str(f))
+    assert texts == ["a wonderful film", "cold soup", "no category", "tab\tin text"]
+    assert labels == [1, 0, 1, 0] and cats == ["films", "restaurants", None, "films"] and bad == 4
+    assert cli_main.read_labelled(str(f)) == (texts, labels, 4)  # the old reader: no categories
+    monkeypatch.setattr(cli_main, "MAX_CATEGORIES", 2)
+    f.write_text("a\t1\tx\nb\t0\ty\nc\t1\tx\n", encoding="utf-8")
+    assert cli_main.read_labelled_rows(str(f))[2] == ["x", "y", "x"]
+    f.write_text("a\t1\tx\nb\t0\ty\nc\t1\tz\n", encoding="utf-8")
+    with pytest.raises(cli_main.CliError, match="more than 2 categories"):
+        cli_main.read_labelled_rows(str(f))
+
+
+def test_by_category_counts_each_category_and_each_label_within_it():
+    from playground.__main__ import NO_CATEGORY, by_category
+
+    labels, preds = [1, 0, 1, 1, 0, 1], [1, 1, 0, 1, 0, 1]
+    table = by_category(labels, preds, ["a", "a", "b", "b", "b", None])
+    assert list(table) == ["a", "b", NO_CATEGORY]
+    assert table["a"] == {"n": 2, "accuracy": 0.5, "n_positive": 1, "accuracy_positive": 1.0, "accuracy_negative": 0.0}
+    assert table["b"] == {"n": 3, "accuracy": 2 / 3, "n_positive": 2, "accuracy_positive": 0.5,
+                          "accuracy_negative": 1.0}
+    assert table[NO_CATEGORY]["accuracy_negative"] is None  # no negative line in it
+    assert by_category(labels, preds, [None] * 6) == {}
+
+
+@needs_models
+def test_evaluate_prints_accuracy_per_category_and_the_same_numbers_as_json(tmp_path):
+    import re
+
+    from playground.train import EncodedSet, predict_probs
+
+    rows = [("a wonderful, moving film", 1, "films"), ("utterly boring and stupid", 0, "films"),
+            ("the worst film of the year", 0, "films"), ("the soup was cold and the waiter rude", 0, "restaurants"),
+            ("lovely food and friendly staff", 1, "restaurants"), ("not bad at all", 1, "negation")]
+    f = tmp_path / "cats.tsv"
+    f.write_text("".join(f"{t}\t{y}\t{c}\n" for t, y, c in rows) + "bad label\t7\tfilms\n", encoding="utf-8")
+    tm = zoo.load_bundled("gru-rt")
+    p = predict_probs(tm.model, EncodedSet.from_texts(tm.vocab, [t for t, _, _ in rows], [y for _, y, _ in rows],
+                                                      tm.config.max_len))
+    right = [(pi >= 0.5) == (y == 1) for pi, (_, y, _) in zip(p, rows)]
+    expect = {c: [r for r, (_, _, cc) in zip(right, rows) if cc == c] for c in ("films", "restaurants", "negation")}
+
+    r = cli("evaluate", "--model", "gru-rt", "--json", str(f))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)  # nothing but the JSON on stdout, even with a malformed line
+    assert out["n"] == 6 and out["skipped"] == 1 and out["accuracy"] == pytest.approx(sum(right) / 6)
+    assert list(out["categories"]) == list(expect)
+    for c, rs in expect.items():
+        assert out["categories"][c]["n"] == len(rs)
+        assert out["categories"][c]["accuracy"] == pytest.approx(sum(rs) / len(rs))
+
+    r = cli("evaluate", "--model", "gru-rt", str(f))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert "skipped 1 malformed" in r.stdout
+    assert re.fullmatch(r"accuracy: [01]\.\d{4} \(n=6\)", lines[-1])  # still the last line
+    for c, rs in expect.items():
+        m = [re.fullmatch(rf"\s+{c}\s+(\d+)\s+([01]\.\d{{4}})\s+\S+\s+\S+", line) for line in lines]
+        m = [x for x in m if x]
+        assert len(m) == 1 and int(m[0].group(1)) == len(rs), r.stdout
+        assert float(m[0].group(2)) == pytest.approx(sum(rs) / len(rs), abs=5e-5)
+
+
+@needs_models
+def test_evaluate_without_categories_prints_no_category_table(tmp_path):
+    f = tmp_path / "plain.tsv"
+    f.write_text("a wonderful film\t1\na dull film\t0\n", encoding="utf-8")
+    r = cli("evaluate", "--model", "rnn-rt", str(f))
+    assert r.returncode == 0 and "per category" not in r.stdout
+    assert json.loads(cli("evaluate", "--model", "rnn-rt", "--json", str(f)).stdout)["categories"] == {}
+
+
+@needs_models
+def test_evaluate_reads_the_everyday_sets_with_all_seven_categories():
+    for name, per in (("everyday_test.tsv", 64), ("everyday_dev.tsv", 22)):
+        r = cli("evaluate", "--model", "lstm-rt", "--json", str(ROOT / "tests" / "data" / name))
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["skipped"] == 0 and out["n"] == 7 * per
+        assert list(out["categories"]) == ["films", "restaurants", "products", "services", "negation", "contrast",
+                                           "intensity"]
+        assert all(c["n"] == per and c["n_positive"] == per // 2 for c in out["categories"].values())
+        overall = sum(c["accuracy"] * c["n"] for c in out["categories"].values()) / out["n"]
+        assert out["accuracy"] == pytest.approx(overall)
