@@ -40,3 +40,19 @@ def random_model(arch: str, layers: int = 1, vocab_size: int = 16, hidden: int =
 def tiny_trained(small_vocab) -> TrainedModel:
     m = random_model("gru", vocab_size=len(small_vocab))
     return TrainedModel(name="tiny", model=m, vocab=small_vocab, card={"dataset": "rt", "test_accuracy": 0.5})
+
+
+# Any string a person can type, for every text box of the pages (AppTest): empty, blank, HTML, Markdown and
+# LaTeX, CJK / emoji / right-to-left, control characters, 20,000 characters, punctuation only.
+HOSTILE_TEXTS = ["", "   ", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "**bold** $x^2$ # h1",
+                 "好看的电影 😀 مرحبا", "\x00\x1b[31m\u202e", "word " * 4000, "!!! ???"]
+
+
+@pytest.fixture
+def fresh_caches():
+    """Streamlit's caches emptied before an AppTest, so no test sees another's cached values."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield

@@ -9,7 +9,6 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from playground import zoo
@@ -17,17 +16,16 @@ from playground.attribution import METHODS
 from playground.options import train_defaults
 from ui.training import RUN_KEY, TrainingRun, claim
 
+from .conftest import HOSTILE_TEXTS
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-HOSTILE = ["", "   ", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "**bold** $x^2$ # h1",
-           "好看的电影 😀 مرحبا", "\x00\x1b[31m\u202e", "word " * 4000, "!!! ???"]
+HOSTILE = HOSTILE_TEXTS
 
 pytestmark = pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
+def _fresh_caches(fresh_caches):
     yield
 
 

@@ -3,23 +3,21 @@ through time on the sentence and on the long review, hostile input, the URL."""
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from playground import zoo
 
+from .conftest import HOSTILE_TEXTS
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "views/gates.py"
-HOSTILE = ["", "   ", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "**bold** $x^2$ # h1",
-           "好看的电影 😀 مرحبا", "\x00\x1b[31m\u202e", "word " * 4000, "!!! ???"]
+HOSTILE = HOSTILE_TEXTS
 
 pytestmark = pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
+def _fresh_caches(fresh_caches):
     yield
 
 

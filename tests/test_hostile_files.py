@@ -7,7 +7,6 @@ from collections import OrderedDict
 from pathlib import Path
 
 import pytest
-import streamlit as st
 import torch
 from safetensors.torch import save as st_save
 from streamlit.testing.v1 import AppTest
@@ -23,9 +22,7 @@ pytestmark = pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled mode
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
+def _fresh_caches(fresh_caches):
     yield
 
 

@@ -264,6 +264,15 @@ def model_picker(label: str = "Model", key: str = "model") -> zoo.TrainedModel:
     return get_model(name)
 
 
+def sentence_and_model(key: str, placeholder: str, model_key: str = "model") -> zoo.TrainedModel:
+    """The sentence box (its value in session_state[key]) and the model picker beside it."""
+    top = st.columns([3, 2], vertical_alignment="bottom")
+    with top[0]:
+        st.text_input("Sentence", key=key, max_chars=MAX_INPUT_CHARS, placeholder=placeholder)
+    with top[1]:
+        return model_picker("Model", key=model_key)
+
+
 def model_field(key: str = "model", query: str = "model"):
     """The ui.state row for a model picker: any model of this session, by name."""
     from ui.state import Field

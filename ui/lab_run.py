@@ -18,7 +18,7 @@ from typing import Callable
 from playground import lab
 
 from . import heap
-from .training import ALIVE_EVERY_S, GRACE_S, QUEUE, TRIM_EVERY_S, Queue
+from .training import GRACE_S, QUEUE, Queue, SessionWorker
 
 THREAD_NAME = "rnn-lab"
 RUN_KEY = "lab.run"
@@ -27,49 +27,20 @@ _LOG = logging.getLogger(__name__)
 _CLAIM = threading.Lock()
 
 
-class LabRun:
+class LabRun(SessionWorker):
     def __init__(self, settings: lab.LabSettings, alive: Callable[[], bool] | None = None, grace: float = GRACE_S,
                  cap: float | None = CAP_S, queue: Queue | None = None):
-        self.settings, self.alive, self.grace, self.cap = settings, alive, grace, cap
+        self._init_worker(alive, grace)
+        self.settings, self.cap = settings, cap
         self.queue = QUEUE if queue is None else queue
         self.phase = "waiting"  # waiting | training | done
         self.event: lab.LabEvent | None = None  # the latest step or run event
         self.finished: list[lab.LabEvent] = []  # one "run" event per finished run
         self.result: dict | None = None  # lab.aggregate's dict (+ "status", "cut"), or {"error": ...}
-        self.stop_reason: str | None = None  # button | session | cap
-        self.started = self.began = self.ended = None
-        self._stop = threading.Event()
-        self._finished = threading.Event()
-        self._lost_since: float | None = None
-        self._checked = self._trimmed = 0.0
+        self.began = None  # time.monotonic() when it got a training slot (its cap counts from here)
         self._thread = threading.Thread(target=self._work, daemon=True, name="lab-run")
 
     # --- the page's side ---------------------------------------------------------------------------
-    def start(self) -> "LabRun":
-        self.started = time.monotonic()
-        self._thread.start()
-        return self
-
-    def stop(self, reason: str = "button") -> None:
-        if not self._stop.is_set():
-            self.stop_reason = reason
-        self._stop.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
-    @property
-    def done(self) -> bool:
-        return self._finished.is_set()
-
-    @property
-    def active(self) -> bool:
-        return self.started is not None and not self.done
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
     def snapshot(self) -> dict:
         ev = self.event
         return {"phase": self.phase, "event": ev, "finished": list(self.finished), "stopping": self.stopping,
@@ -79,31 +50,10 @@ class LabRun:
 
     # --- the worker's side -------------------------------------------------------------------------
     def should_stop(self) -> bool:
-        if self._stop.is_set():
-            return True
-        now = time.monotonic()
-        if self.cap is not None and self.began is not None and now - self.began >= self.cap:
+        """Asked after every optimizer step: Stop, the time cap, or the session gone."""
+        if self.cap is not None and self.began is not None and time.monotonic() - self.began >= self.cap:
             self.stop("cap")
-            return True
-        if now - self._trimmed >= TRIM_EVERY_S:
-            self._trimmed = now
-            heap.release_memory()
-        if self.alive is None or now - self._checked < ALIVE_EVERY_S:
-            return False
-        self._checked = now
-        try:
-            alive = self.alive()
-        except Exception:  # noqa: BLE001 - a failing check must not end a visitor's run
-            alive = True
-        if alive:
-            self._lost_since = None
-            return False
-        if self._lost_since is None:
-            self._lost_since = now
-        if now - self._lost_since >= self.grace:
-            self.stop("session")
-            return True
-        return False
+        return self.session_gone()
 
     def _work(self) -> None:
         heap.name_thread(THREAD_NAME)

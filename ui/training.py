@@ -106,53 +106,22 @@ class Queue:
 QUEUE = Queue(max_trainings())
 
 
-class TrainingRun:
-    """One run on its own daemon thread; see the module docstring. Attributes the page reads
-    are replaced whole by the worker (never half-written); lists are copied by `snapshot()`."""
+class SessionWorker:
+    """What a run on a worker thread owned by a browser session shares (a training run, a lab run):
+    start, Stop, done/active, and `session_gone()`, the check its loop makes between steps: hands freed
+    heap pages back every TRIM_EVERY_S, asks `alive()` every ALIVE_EVERY_S, and stops the run (reason
+    "session") once the session has been gone for `grace` seconds. Subclasses set `self._thread`."""
 
-    def __init__(self, kind: str, recipe: Recipe, names: dict[str, str], probe: str = "",
-                 alive: Callable[[], bool] | None = None, command: str = "", grace: float = GRACE_S,
-                 test_limit: int | None = None, queue: Queue | None = None):
-        if kind not in ("single", "race"):
-            raise ValueError("kind is 'single' or 'race'")
-        self.kind, self.recipe, self.names = kind, recipe, dict(names)
-        self.probe = (probe or "")[:PROBE_CHARS] if kind == "single" else ""
-        self.alive, self.command, self.grace, self.test_limit = alive, command, grace, test_limit
-        self.queue = QUEUE if queue is None else queue
-        self.cap = recipe.train.max_seconds  # seconds from getting a slot to the result (None: no cap)
-        self.phase = "waiting"  # waiting (in the server's line) | preparing | training | finishing | done
-        self.event = None  # the latest playground.train.Progress
-        self.index = 0  # which cell of a race trains now (0-based)
-        self.arch = recipe.model.arch
-        self.histories: dict[str, list] = {}  # arch -> the trainer's live validation history
-        self.trainers: dict = {}  # arch -> its playground.train.Trainer (best_at: the kept checkpoint)
-        self.batch_history: list = []  # the current trainer's live per-batch losses
-        self.probe_snaps: list = []  # (label, Trace) after every epoch
-        self.result: dict | None = None  # what the result section shows
-        self.models: list = []  # TrainedModels to register in the session
-        self.stop_reason: str | None = None  # "button" | "session"
+    def _init_worker(self, alive: Callable[[], bool] | None, grace: float) -> None:
+        self.alive, self.grace = alive, grace
+        self.stop_reason: str | None = None  # "button" | "session" (| "cap" for a lab)
         self.started = self.ended = None  # time.monotonic()
-        self.began = None  # time.monotonic() when the run got its slot (its cap counts from here)
-        self.times: dict[str, float] = {}  # seconds per phase: waiting, data, training, TEST
-        self.deadline: float | None = None  # time.perf_counter() by which the result must be ready
         self._stop = threading.Event()
         self._finished = threading.Event()
         self._lost_since: float | None = None
         self._checked = self._trimmed = 0.0
-        self._collected = False
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._work, daemon=True, name=f"training-{kind}")
 
-    @classmethod
-    def single(cls, recipe: Recipe, name: str, **kw) -> "TrainingRun":
-        return cls("single", recipe, {recipe.model.arch: name}, **kw)
-
-    @classmethod
-    def race(cls, recipe: Recipe, names: dict[str, str], **kw) -> "TrainingRun":
-        return cls("race", recipe, names, **kw)
-
-    # --- the page's side -------------------------------------------------------------------
-    def start(self) -> "TrainingRun":
+    def start(self):
         self.started = time.monotonic()
         self._thread.start()
         return self
@@ -177,6 +146,73 @@ class TrainingRun:
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)
 
+    def session_gone(self) -> bool:
+        """True (and stopped) when the run was stopped or its session has been gone for `grace` s."""
+        if self._stop.is_set():
+            return True
+        now = time.monotonic()
+        if now - self._trimmed >= TRIM_EVERY_S:  # a few ms: keeps resident memory near what is in use
+            self._trimmed = now
+            heap.release_memory()
+        if self.alive is None or now - self._checked < ALIVE_EVERY_S:
+            return False
+        self._checked = now
+        try:
+            alive = self.alive()
+        except Exception:  # noqa: BLE001 - a failing check must not end a visitor's run
+            alive = True
+        if alive:
+            self._lost_since = None
+            return False
+        if self._lost_since is None:
+            self._lost_since = now
+        if now - self._lost_since >= self.grace:
+            self.stop("session")
+            return True
+        return False
+
+
+class TrainingRun(SessionWorker):
+    """One run on its own daemon thread; see the module docstring. Attributes the page reads
+    are replaced whole by the worker (never half-written); lists are copied by `snapshot()`."""
+
+    def __init__(self, kind: str, recipe: Recipe, names: dict[str, str], probe: str = "",
+                 alive: Callable[[], bool] | None = None, command: str = "", grace: float = GRACE_S,
+                 test_limit: int | None = None, queue: Queue | None = None):
+        if kind not in ("single", "race"):
+            raise ValueError("kind is 'single' or 'race'")
+        self.kind, self.recipe, self.names = kind, recipe, dict(names)
+        self.probe = (probe or "")[:PROBE_CHARS] if kind == "single" else ""
+        self._init_worker(alive, grace)
+        self.command, self.test_limit = command, test_limit
+        self.queue = QUEUE if queue is None else queue
+        self.cap = recipe.train.max_seconds  # seconds from getting a slot to the result (None: no cap)
+        self.phase = "waiting"  # waiting (in the server's line) | preparing | training | finishing | done
+        self.event = None  # the latest playground.train.Progress
+        self.index = 0  # which cell of a race trains now (0-based)
+        self.arch = recipe.model.arch
+        self.histories: dict[str, list] = {}  # arch -> the trainer's live validation history
+        self.trainers: dict = {}  # arch -> its playground.train.Trainer (best_at: the kept checkpoint)
+        self.batch_history: list = []  # the current trainer's live per-batch losses
+        self.probe_snaps: list = []  # (label, Trace) after every epoch
+        self.result: dict | None = None  # what the result section shows
+        self.models: list = []  # TrainedModels to register in the session
+        self.began = None  # time.monotonic() when the run got its slot (its cap counts from here)
+        self.times: dict[str, float] = {}  # seconds per phase: waiting, data, training, TEST
+        self.deadline: float | None = None  # time.perf_counter() by which the result must be ready
+        self._collected = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, daemon=True, name=f"training-{kind}")
+
+    @classmethod
+    def single(cls, recipe: Recipe, name: str, **kw) -> "TrainingRun":
+        return cls("single", recipe, {recipe.model.arch: name}, **kw)
+
+    @classmethod
+    def race(cls, recipe: Recipe, names: dict[str, str], **kw) -> "TrainingRun":
+        return cls("race", recipe, names, **kw)
+
+    # --- the page's side -------------------------------------------------------------------
     def take_models(self) -> list | None:
         """The finished run's models, exactly once (None before it ends and after the first
         call): two script threads of one session may ask at the same time."""
@@ -209,30 +245,7 @@ class TrainingRun:
     # --- the worker's side -----------------------------------------------------------------
     def should_stop(self) -> bool:
         """The trainer's hook, called before every batch (and between the cells of a race)."""
-        if self._stop.is_set():
-            return True
-        now = time.monotonic()
-        if now - self._trimmed >= TRIM_EVERY_S:  # a few ms: keeps resident memory near what is in use
-            self._trimmed = now
-            heap.release_memory()
-        if self.alive is None:
-            return False
-        if now - self._checked < ALIVE_EVERY_S:
-            return False
-        self._checked = now
-        try:
-            alive = self.alive()
-        except Exception:  # noqa: BLE001 - a failing check must not end a visitor's run
-            alive = True
-        if alive:
-            self._lost_since = None
-            return False
-        if self._lost_since is None:
-            self._lost_since = now
-        if now - self._lost_since >= self.grace:
-            self.stop("session")
-            return True
-        return False
+        return self.session_gone()
 
     def _abandoned(self) -> bool:
         return self.stop_reason == "session"

@@ -28,12 +28,7 @@ st.caption("Two lessons of the classic tutorials, measured on this app's own mod
            "memory keeps of each word, and why a plain RNN struggles to *learn* long-range connections. "
            "Press Enter in the box to update.")
 
-top = st.columns([3, 2], vertical_alignment="bottom")
-with top[0]:
-    st.text_input("Sentence", key="why.sentence", max_chars=common.MAX_INPUT_CHARS,
-                  placeholder="Type a sentence, or a good start followed by plain words…")
-with top[1]:
-    tm = common.model_picker("Model", key="model")
+tm = common.sentence_and_model("why.sentence", "Type a sentence, or a good start followed by plain words…")
 text = common.clean_input(st.session_state["why.sentence"])
 for note in STATE.notes:
     st.info(note)

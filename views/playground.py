@@ -40,12 +40,7 @@ def _use_example():
     st.session_state["play.example"] = None
 
 
-top = st.columns([3, 2], vertical_alignment="bottom")
-with top[0]:
-    st.text_input("Sentence", key="play.sentence", max_chars=common.MAX_INPUT_CHARS,
-                  placeholder="Type a sentence about a film, a meal, a product…")
-with top[1]:
-    tm = common.model_picker("Model", key="model")
+tm = common.sentence_and_model("play.sentence", "Type a sentence about a film, a meal, a product…")
 st.pills("Examples", common.EXAMPLES, key="play.example", on_change=_use_example,
          help="One click puts the example in the box above.")
 text = common.clean_input(st.session_state["play.sentence"])
