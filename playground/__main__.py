@@ -958,7 +958,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ablate", help="accuracy on a sample of TEST texts with the top units ablated")
     _model_arg(s)
-    s.add_argument("--texts", type=int, default=200, help="TEST texts (evenly spaced; default %(default)s)")
+    s.add_argument("--texts", type=int, default=300, help="TEST texts (evenly spaced; default %(default)s)")
     s.add_argument("--top", type=int, default=10, help="units ablated one at a time (default %(default)s)")
     s.add_argument("--json", action="store_true", help="accuracy, ranking, mean_share, single, together, p-values")
     s.set_defaults(fn=cmd_ablate)

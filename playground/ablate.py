@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from .stats import ALPHA, mcnemar
 from .text import Vocab
 from .typical import sample_texts
 
-DEFAULT_TEXTS = 200
+DEFAULT_TEXTS = 300  # gru-imdb, the slowest bundled model, takes about 4 s with one torch thread
 DEFAULT_TOP = 10
 TOGETHER = (1, 5, 10, 25, 50)  # the top k ablated together (k at most the units there are)
 BATCH = 50
@@ -144,21 +145,32 @@ class _Runner:
 
 
 def ablation(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = DEFAULT_TEXTS,
-             top: int = DEFAULT_TOP) -> Ablation:
-    """Accuracy on the sample, with each of the top `top` units ablated alone, and the top k together."""
+             top: int = DEFAULT_TOP, progress: Callable[[float], None] | None = None) -> Ablation:
+    """Accuracy on the sample, with each of the top `top` units ablated alone, and the top k together;
+    `progress(fraction done)` is called after each run through the sample."""
     t0 = time.perf_counter()
     texts, labels = labelled_sample(dataset, n_texts)
     if not len(texts):
         raise ValueError(f"no TEST texts of {dataset!r}")
     top = max(0, min(top, model.config.hidden_size))
     runner = _Runner(model, vocab, texts)
-    logits, states = runner.run()
+    n_runs = 1 + top + sum(1 for k in TOGETHER if 1 < k <= model.config.hidden_size) + (top == 0)
+    done = [0]
+
+    def run(silenced=()):
+        out = runner.run(silenced)
+        done[0] += 1
+        if progress is not None:
+            progress(min(1.0, done[0] / n_runs))
+        return out
+
+    logits, states = run()
     right = (logits >= 0) == (labels == 1)
     share = np.abs(states * runner.w_out.double().numpy()[0]).mean(axis=0)  # (H,) mean |w_u h_u,T|
     ranking = tuple(int(u) for u in np.argsort(-share, kind="stable"))
 
     def score(silenced):
-        r = (runner.run(silenced)[0] >= 0) == (labels == 1)
+        r = (run(silenced)[0] >= 0) == (labels == 1)
         return float(r.mean()), mcnemar(right, r).p_value
 
     single = [score([u]) for u in ranking[:top]]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,7 +93,12 @@ def _check(iv: Intervention, tr: Trace) -> Intervention:
         raise ValueError(f"unknown intervention {iv.kind!r}; choose one of {', '.join(KINDS)}")
     if T == 0:
         raise ValueError("the text has no tokens the model reads, so there is nothing to intervene on")
-    if not (isinstance(iv.token, int) and 0 <= iv.token < T):
+    try:  # whole numbers only (numpy's too), never a bool or a float
+        iv = dataclasses.replace(iv, token=_whole(iv.token), layer=_whole(iv.layer), k=_whole(iv.k),
+                                 unit=None if iv.unit is None else _whole(iv.unit), value=float(iv.value))
+    except (TypeError, ValueError):
+        raise ValueError("token, unit, layer and k must be whole numbers, and the value a number") from None
+    if not 0 <= iv.token < T:
         raise ValueError(f"token {iv.token} is out of range: the model reads {T} tokens here (0 to {T - 1})")
     if not -L <= iv.layer < L:
         raise ValueError(f"layer {iv.layer} is out of range: the model has {L} layer{'s' if L > 1 else ''} "
@@ -122,6 +128,12 @@ def _check(iv: Intervention, tr: Trace) -> Intervention:
     if iv.kind == "zero_top":
         layer = L - 1
     return dataclasses.replace(iv, layer=layer, hold=iv.hold or iv.kind != "clamp")
+
+
+def _whole(x) -> int:
+    if isinstance(x, bool):
+        raise TypeError("a bool is not a position")
+    return operator.index(x)
 
 
 def _logit(v: float) -> float:

@@ -156,6 +156,7 @@ def test_a_gate_the_step_computes_otherwise_is_refused():
     (clamp(0, 0, 0.1, "c"), "no state 'c'"), (clamp(0, 0, 0.1, layer=2), "layer 2 is out of range"),
     (force_gate(0, "f", 1.0), "no gate 'f'"), (force_gate(0, "n", 1.0), "no gate 'n'"),
     (force_gate(0, "z", 1.5), r"lies in \[0, 1\]"), (zero_top(0, 10), "top-k must be between 1 and 9"),
+    (dataclasses.replace(clamp(0, 0, 0.1), token=1.5), "whole numbers"), (clamp(np.int64(30), 0, 0.1), "token 30"),
 ])
 def test_bad_interventions_are_clear_errors(iv, match):
     m, tr = _traced("gru", 2)
@@ -228,7 +229,9 @@ def test_ablating_by_weights_is_holding_h_at_zero(arch, layers, small_vocab):
 @needs_models
 def test_ablation_accuracy_with_nothing_ablated_is_the_models_accuracy():
     tm = zoo.load_bundled("rnn-rt")
-    a = ablation(tm.model, tm.vocab, "rt", n_texts=40, top=3)
+    seen = []
+    a = ablation(tm.model, tm.vocab, "rt", n_texts=40, top=3, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 1 + 3 + 4  # unablated, 3 alone, top 5 .. 50
     split = load("rt", "test")
     texts = sample_texts("rt", 40)
     right = [(fused_prob(tm.model, tm.vocab.encode(t, tm.config.max_len).ids) >= 0.5) ==
