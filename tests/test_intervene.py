@@ -130,6 +130,9 @@ def test_a_gru_update_gate_forced_to_one_keeps_h(layers):
         assert not np.all(h[8:, 4] == tr.layers[layer].h[7, 4])  # other units still move
         h0 = intervene_trace(m, tr, force_gate(8, "z", 0.0, 5, layer=layer)).changed.layers[layer]
         assert np.array_equal(h0.h[8:, 5], h0.gates["n"][8:, 5])  # z = 0: h is the candidate
+    # every unit of the last layer frozen: the readout sees the state after token 7 to the end
+    probs = intervene_trace(m, tr, force_gate(8, "z", 1.0)).changed.step_probs
+    assert np.all(probs[8:] == probs[7]) and probs[7] == tr.step_probs[7]
 
 
 def test_a_gate_the_step_computes_otherwise_is_refused():
