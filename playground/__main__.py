@@ -1,5 +1,5 @@
 """Command line: `python -m playground {models,predict,explain,narrate,typical,memory,probe,lab,compare,evaluate,
-export,train,estimate,paired,bench}`.
+export,train,estimate,paired,bench,intervene,whatif,ablate}`.
 
 Errors (unknown model, bad file, bad option) are one clear line on stderr and a non-zero exit.
 """
@@ -727,6 +727,76 @@ def cmd_lab(args) -> int:
     return 0
 
 
+def cmd_intervene(args) -> int:
+    """Interventions (playground/intervene.py): at token K clamp a unit's state, force a gate, or zero
+    the top-k units, re-run the rest; P(positive) after each token before and after."""
+    from . import intervene, zoo
+    from .trace import trace
+
+    tm = zoo.resolve(args.model)
+    tr = trace(tm.model, tm.vocab, read_text_arg(args.text))
+    try:
+        ivs = intervene.from_options(args.token, args.unit, args.value, args.state, args.hold, args.gate,
+                                     args.gate_value, args.top_k, args.layer)
+        o = intervene.intervene_trace(tm.model, tr, *ivs)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if args.json:
+        print(json.dumps({"model": tm.name, **o.as_dict()}, ensure_ascii=True))
+    else:
+        print("\n".join(intervene.lines(o)))
+    return 0
+
+
+def cmd_whatif(args) -> int:
+    """What-if edits (playground/whatif.py): one-click suggestions with the P(positive) each gives, and
+    with --to the edited text read as a branch of the original."""
+    from . import whatif, zoo
+    from .trace import trace
+
+    tm = zoo.resolve(args.model)
+    text = read_text_arg(args.text)
+    tr = trace(tm.model, tm.vocab, text)
+    enc = lambda t: tm.vocab.encode(t, tm.config.max_len)  # noqa: E731
+    sugg = [(e, whatif.branch_trace(tm.model, tr, enc(e.text))) for e in whatif.suggest(tm.model, tm.vocab, text, tr)]
+    b = whatif.branch_trace(tm.model, tr, enc(args.to)) if args.to is not None else None
+    if args.json:
+        print(json.dumps({"model": tm.name, "tokens": list(tr.tokens), "prob": tr.prob,
+                          "suggestions": [{**e.as_dict(), "prob": s.edited.prob, "branch": s.branch} for e, s in sugg],
+                          "branch": b.as_dict() if b else None}, ensure_ascii=True))
+        return 0
+    print(f"{tm.name}: P(positive) = {tr.prob:.4f}; suggestions:")
+    for e, s in sugg:
+        print(f"  {e.label:<28} P(positive) {s.edited.prob:.4f} ({s.final_change:+.4f})  {e.text!r}  ({e.reason})")
+    if b is not None:
+        print(b.sentence())
+        for u in b.top_units():
+            print(f"  unit {u['unit']:>4}: share of the verdict {u['before']:+.3f} -> {u['after']:+.3f} "
+                  f"({u['change']:+.3f})")
+    return 0
+
+
+def cmd_ablate(args) -> int:
+    """Accuracy on a fixed sample of TEST texts with the top units ablated (playground/ablate.py)."""
+    from . import zoo
+    from .ablate import ablation
+    from .data import DATASET_TITLES
+
+    tm = zoo.resolve(args.model)
+    if tm.dataset not in DATASET_TITLES:
+        raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to ablate on")
+    if not 1 <= args.texts <= 5000 or not 0 <= args.top <= tm.config.hidden_size:
+        raise CliError(f"--texts must be between 1 and 5000 and --top between 0 and {tm.config.hidden_size}")
+    a = ablation(tm.model, tm.vocab, tm.dataset, args.texts, args.top)
+    if args.json:
+        print(json.dumps({"model": tm.name, **a.as_dict()}, ensure_ascii=True))
+        return 0
+    for k, (u, acc) in enumerate(zip(a.ranking, a.single)):
+        print(f"top {k + 1:>2}: unit {u:>4} (mean |share| {a.mean_share[k]:.3f}) ablated alone: {acc:.1%}")
+    print("\n".join(a.sentences()) + f" ({a.seconds:.1f} s)")
+    return 0
+
+
 def _model_arg(s: argparse.ArgumentParser) -> None:
     s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
 
@@ -859,6 +929,39 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="k, accuracy, spread, chance_distance, curves, timings")
     s.add_argument("--out", help="also write the results as JSON to this file")
     s.set_defaults(fn=cmd_lab)
+
+    s = sub.add_parser("intervene", help="at a token, clamp a unit, force a gate or zero the top units; re-run the "
+                       "rest", description="Tokens, units and layers are 0-based. A clamp replaces the state the "
+                       "step computed after token K (at K only, or from K on with --hold); a forced gate and the "
+                       "top-k zeroing act from K on. Several can be combined.")
+    _model_arg(s)
+    s.add_argument("--token", type=int, required=True, help="K: the token to intervene at (0-based)")
+    s.add_argument("--unit", type=int, help="the unit to clamp, or whose gate to force (default for a gate: all)")
+    s.add_argument("--value", type=float, help="clamp the unit's state to this value")
+    s.add_argument("--state", default="h", help="which state to clamp: h, or c for an LSTM (default h)")
+    s.add_argument("--hold", action="store_true", help="hold the clamp from K on (default: at K only)")
+    s.add_argument("--gate", help="force this gate (e.g. f or i for an LSTM, z or r for a GRU) from K on")
+    s.add_argument("--gate-value", type=float, help="the forced gate's value in [0, 1]")
+    s.add_argument("--top-k", type=int, help="zero h of the N units with the largest share of the verdict from K on")
+    s.add_argument("--layer", type=int, default=-1, help="the layer (0-based; default the last)")
+    s.add_argument("--json", action="store_true", help="tokens, original_step_probs, step_probs, intervention, "
+                   "final_change, max_change, share_change")
+    _text_arg(s)
+    s.set_defaults(fn=cmd_intervene)
+
+    s = sub.add_parser("whatif", help="one-click edits of a text, and an edited text read as a branch of it")
+    _model_arg(s)
+    s.add_argument("--to", help="the edited text: read it as a branch of TEXT (branch point, both curves, units)")
+    s.add_argument("--json", action="store_true", help="suggestions (with their P(positive)) and the branch")
+    _text_arg(s)
+    s.set_defaults(fn=cmd_whatif)
+
+    s = sub.add_parser("ablate", help="accuracy on a sample of TEST texts with the top units ablated")
+    _model_arg(s)
+    s.add_argument("--texts", type=int, default=300, help="TEST texts (evenly spaced; default %(default)s)")
+    s.add_argument("--top", type=int, default=10, help="units ablated one at a time (default %(default)s)")
+    s.add_argument("--json", action="store_true", help="accuracy, ranking, mean_share, single, together, p-values")
+    s.set_defaults(fn=cmd_ablate)
     return p
 
 
@@ -870,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
             raise CliError("choose a command: models, predict, explain, narrate, typical, memory, probe, lab, compare, "
-                           "evaluate, export, train, estimate, paired, bench (see --help)")
+                           "evaluate, export, train, estimate, paired, bench, intervene, whatif, ablate (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
