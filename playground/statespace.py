@@ -243,7 +243,9 @@ def fit_ids(model: SentimentRNN, ids: list, labels: np.ndarray, dataset: str = "
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+    """A share in whole percent, with two decimals where whole percent would round it to 0% or 100%."""
+    x = float(x)
+    return f"{100 * x:.2f}%" if (0 < x < 0.005 or 0.995 <= x < 1) else f"{100 * x:.0f}%"
 
 
 def story(space: StateSpace) -> list[str]:
@@ -314,6 +316,8 @@ def story(space: StateSpace) -> list[str]:
 def path_story(space: StateSpace, p: Path) -> list[str]:
     """What the plane keeps of a sentence's path, computed from it."""
     n = len(p.probs)
+    if n == 1:
+        return [f"Nothing was read: the path is its start h_0 = 0, where P = {p.probs[0]:.4f}."]
     return [f"The plane keeps {_pct(float(np.median(p.captured)))} (median over the {n} points, start included) of "
             f"each state's squared distance from the sample's mean; {int(p.side_agrees.sum())} of the {n} points fall "
             "on the side of the line of their real verdict (the hover gives each point's exact P)."]

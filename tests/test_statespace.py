@@ -199,6 +199,10 @@ def test_decision_line_points_have_logit_zero_and_the_path_is_the_trace(spaces):
     assert sp.readout_in_plane == pytest.approx(np.hypot(A, B) / np.linalg.norm(sp.readout_w))
     with pytest.raises(ValueError, match="hidden units"):
         ss.path(sp, _trace(random_model("gru", hidden=5), ids))
+    empty = ss.path(sp, _trace(m, []))  # nothing read: the start alone
+    assert empty.xy.shape == (1, 2) and empty.probs.tolist() == [tr.prob0]
+    assert "Nothing was read" in ss.path_story(sp, empty)[0]
+    assert ss.to_json(sp, empty)["path"]["pc1"] == [] and ss.to_json(sp, empty)["path"]["start"]["prob"] == tr.prob0
 
 
 def test_a_readout_orthogonal_to_the_plane_has_no_line(spaces):
