@@ -1,5 +1,5 @@
-"""Command line: `python -m playground {models,predict,explain,narrate,typical,memory,probe,lab,compare,evaluate,
-export,train,estimate,paired,bench,intervene,whatif,ablate}`.
+"""Command line: `python -m playground {models,predict,explain,narrate,typical,memory,statespace,intervene,whatif,
+ablate,probe,lab,compare,evaluate,export,train,estimate,paired,bench}`.
 
 Errors (unknown model, bad file, bad option) are one clear line on stderr and a non-zero exit.
 """
@@ -568,6 +568,37 @@ def cmd_memory(args) -> int:
     return 0
 
 
+def cmd_statespace(args) -> int:
+    """The state space: the PCA plane of the hidden states of TEST texts, the readout's line in it, the
+    approximate fixed points under a neutral input, and with a text its path (playground/statespace.py)."""
+    from . import zoo
+    from .data import DATASET_TITLES
+    from .statespace import fit, path, path_story, story, to_json
+    from .trace import trace
+
+    tm = zoo.resolve(args.model)
+    if tm.dataset not in DATASET_TITLES:
+        raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to fit a plane on")
+    try:
+        space = fit(tm.model, tm.vocab, tm.dataset, neutral=args.neutral)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    text = read_text_arg(args.text)
+    p = path(space, trace(tm.model, tm.vocab, text)) if text else None
+    if args.json:
+        print(json.dumps({"model": tm.name, **to_json(space, p)}, ensure_ascii=True))
+        return 0
+    print(f"{tm.name} ({tm.config.title}): variance shares of PC1..PC{len(space.variance)}: "
+          + " ".join(f"{v:.3f}" for v in space.variance))
+    print("\n".join(story(space)))
+    if p is not None:
+        print(f"{'step':>4} {'token':<16} {'PC1':>8} {'PC2':>8} {'P(pos)':>7}")
+        for t, tok in enumerate(("(start)",) + p.tokens):
+            print(f"{t:>4} {tok[:16]:<16} {p.xy[t, 0]:>8.3f} {p.xy[t, 1]:>8.3f} {p.probs[t]:>7.4f}")
+        print("\n".join(path_story(space, p)))
+    return 0
+
+
 def cmd_compare(args) -> int:
     """The Compare page's numbers: several models read one text, each with its own vocabulary and
     max_len; positions are positions in the full text."""
@@ -888,6 +919,17 @@ def build_parser() -> argparse.ArgumentParser:
     _text_arg(s)
     s.set_defaults(fn=cmd_memory)
 
+    s = sub.add_parser("statespace", help="the hidden states' PCA plane, the readout's line, the fixed points under "
+                       "a neutral input (line attractor?), and a text's path")
+    _model_arg(s)
+    s.add_argument("--neutral", choices=["zero", "frequent"], default="zero", help="the fixed points' input: zero "
+                   "(the padding embedding) or the mean embedding of the 20 most frequent words")
+    s.add_argument("--json", action="store_true", help="pc_variance, decision_line, final_states, fixed_points, "
+                   "fixed_point_pc1_share, readout_angle_deg, top_eigenvalue, sentences; with a text the path "
+                   "(tokens, pc1, pc2, prob per token, and the start)")
+    _text_arg(s, optional=True)
+    s.set_defaults(fn=cmd_statespace)
+
     s = sub.add_parser("compare", help="two or three models read one text, lined up by position in the full text")
     s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-imdb,lstm-imdb")
     s.add_argument("--json", action="store_true", help="each model's stretch read and probability after each word")
@@ -972,8 +1014,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise CliError("choose a command: models, predict, explain, narrate, typical, memory, probe, lab, compare, "
-                           "evaluate, export, train, estimate, paired, bench, intervene, whatif, ablate (see --help)")
+            raise CliError("choose a command: models, predict, explain, narrate, typical, memory, statespace, "
+                           "intervene, whatif, ablate, probe, lab, compare, evaluate, export, train, estimate, "
+                           "paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

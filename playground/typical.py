@@ -30,13 +30,18 @@ class Typical:
                 f"model's dataset")
 
 
+def sample_indices(dataset: str, n_texts: int = DEFAULT_TEXTS) -> np.ndarray:
+    """Row numbers (within the TEST split) of `sample_texts`: evenly spaced, the same on every machine."""
+    n = len(load(dataset, "test"))
+    if n_texts <= 0 or not n:
+        return np.zeros(0, dtype=int)
+    return np.linspace(0, n - 1, min(n_texts, n)).round().astype(int)
+
+
 def sample_texts(dataset: str, n_texts: int = DEFAULT_TEXTS) -> tuple[str, ...]:
     """A fixed, evenly spaced sample of the dataset's TEST texts (the same on every machine)."""
     split = load(dataset, "test")
-    if n_texts <= 0 or not len(split):
-        return ()
-    idx = np.linspace(0, len(split) - 1, min(n_texts, len(split))).round().astype(int)
-    return tuple(split.texts[i] for i in idx)
+    return tuple(split.texts[i] for i in sample_indices(dataset, n_texts))
 
 
 def typical_values(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = DEFAULT_TEXTS) -> Typical:
