@@ -1,0 +1,208 @@
+"""State space: the sentence's path through the network's hidden state (a PCA plane fitted on TEST
+texts), the fixed points the network integrates along, what-if edits, interventions at a chosen word,
+and a unit explorer. Layout only: numbers from playground.statespace, whatif, intervene, ablate, units."""
+import numpy as np
+import streamlit as st
+
+from playground import ablate, space_plots, statespace, units, whatif
+from playground import intervene as iv
+from playground.cells import cell
+from playground.trace import trace
+from ui import common, per_model, wellformed
+from ui.state import Field, PageState, one_of, parse_int
+
+KINDS = {"clamp": "clamp a unit's state", "gate": "force a gate", "zero_top": "zero the top units"}
+STATE = PageState(
+    Field("space.sentence", "s", "The food was cold and the waiter was rude, but the dessert was wonderful",
+          parse=common.clean_input, long_text=True, label="sentence"),
+    common.model_field("model", "model"),
+    Field("space.edit", "edit", "", parse=common.clean_input, label="edited sentence"),
+    Field("space.kind", "do", "clamp", valid=one_of(tuple(KINDS))),
+    Field("space.token", "tok", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 100_000),
+    Field("space.unit", "unit", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 4096),
+    Field("space.value", "value", 0.0, parse=float, valid=lambda v: isinstance(v, (int, float)) and -5 <= v <= 5),
+    Field("space.gate_value", "gv", 1.0, parse=float, valid=one_of((0.0, 1.0))),
+    Field("space.topk", "k", 5, parse=parse_int, valid=lambda v: isinstance(v, int) and 1 <= v <= 64),
+)
+STATE.sync()
+
+st.title("🧭 State space")
+st.caption("Where the network's hidden state goes while it reads: its path in the plane of the two directions the "
+           "state varies most, the points it comes to rest at, and what happens when you edit the sentence or reach "
+           "into the network mid-sentence. Press Enter in a box to update.")
+tm = common.sentence_and_model("space.sentence", "Type a sentence…")
+text = common.clean_input(st.session_state["space.sentence"])
+for note in STATE.notes:
+    st.info(note)
+wellformed.install()
+if wellformed.note(text):
+    st.warning(wellformed.note(text))
+c = cell(tm.arch)
+
+
+def _fit(tm, progress):
+    return statespace.fit(tm.model, tm.vocab, tm.dataset, on_progress=progress)
+
+
+space, why_not = per_model.get("space", tm, _fit, "Fitting the plane and finding fixed points over 200 TEST texts")
+tr = trace(tm.model, tm.vocab, text) if text.strip() else None
+if tr is not None and tr.n_steps == 0:
+    tr = None
+if tr is None:
+    st.info("Type a sentence above to see its path, edit it and intervene (the fixed points below need none).")
+
+# --- what-if edit (read first: section 1's picture draws the branch) ---------------------------------
+edited_text = common.clean_input(st.session_state["space.edit"]).strip()
+branch = None
+if tr is not None and edited_text and edited_text != text:
+    enc = tm.vocab.encode(edited_text, tm.config.max_len)
+    if enc.ids:
+        branch = whatif.branch_trace(tm.model, tr, enc)
+
+# --- 1. the path ------------------------------------------------------------------------------------
+st.subheader("1 · The sentence's path through the state space")
+if space is None:
+    st.info(f"No state space for this model: {common.md_escape(why_not)}.")
+else:
+    p = statespace.path(space, tr) if tr is not None else None
+    pe = statespace.path(space, branch.edited) if branch is not None and not branch.identical else None
+    st.plotly_chart(space_plots.plane(space, p, pe, branch.branch if branch else 0, model=tm.name), key="space.plane")
+    story = statespace.story(space)
+    st.caption(common.md_escape(" ".join(story[:2] + (statespace.path_story(space, p) if p is not None else []))))
+
+    # --- 2. the line attractor -------------------------------------------------------------------------
+    st.subheader("2 · The line the network integrates along")
+    st.markdown("Give the network a neutral input (x = 0, the padding token's embedding) and look for states it "
+                "would stay in: minimise |F(h, x) − h|² from many states it visited. A sentiment network that counts "
+                "evidence can keep its count on a line of such points (Maheswaranathan et al. 2019, a *line "
+                "attractor*), with the readout along the line.")
+    st.latex(r"q(h) = \tfrac12\,\lVert F(h, x_{\text{neutral}}) - h \rVert^2 \to \min")
+    fx = space.fixed
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("fixed points found", f"{fx.n_found} of {fx.n_starts}")
+    m2.metric("along one line (PC1 share)", "–" if fx.pc1_share is None else f"{fx.pc1_share:.1%}")
+    m3.metric("readout's angle to the line", "–" if fx.readout_angle_deg is None else f"{fx.readout_angle_deg:.0f}°")
+    m4.metric("top |eigenvalue| (median)", "–" if fx.top_eigenvalue is None else f"{fx.top_eigenvalue:.3f}")
+    st.caption(common.md_escape(" ".join(story[2:])) + f" Command line: `python -m playground statespace --model "
+               f"{common.md_escape(tm.name)}`.")
+
+if tr is not None:
+    # --- 3. what if ----------------------------------------------------------------------------------
+    st.subheader("3 · What if the sentence were different?")
+    st.markdown("Edit the sentence and the network re-reads it from the first word that differs: everything before "
+                "is the same computation. Its path branches off in the picture above (dotted).")
+    suggestions = whatif.suggest(tm.model, tm.vocab, text, tr)
+
+    def _use(edit_text: str) -> None:
+        st.session_state["space.edit"] = edit_text
+
+    if suggestions:
+        row = st.container(horizontal=True, gap="small")
+        for k, e in enumerate(suggestions):
+            row.button(e.label, key=f"space.sugg.{k}", on_click=_use, args=(e.text,), help=e.reason)
+    st.text_input("Edited sentence", key="space.edit", max_chars=common.MAX_INPUT_CHARS,
+                  placeholder="Change a word, remove one, add “not”… or pick a suggestion")
+    if branch is not None:
+        xo, xe = branch.positions()
+        st.plotly_chart(space_plots.two_curves(branch.original.step_probs, branch.edited.step_probs,
+                                               branch.original.tokens, branch.edited.tokens, xo, xe,
+                                               names=("your sentence", "edited")), key="space.branch_curves")
+        st.caption(common.md_escape(branch.sentence()))
+        st.dataframe([{"unit": r["unit"], "share before": round(r["before"], 4), "share after": round(r["after"], 4),
+                       "change": round(r["change"], 4)} for r in branch.top_units(8)], hide_index=True)
+    elif edited_text == text.strip() and edited_text:
+        st.caption("The edited sentence is the same as yours.")
+
+    # --- 4. interventions ------------------------------------------------------------------------------
+    st.subheader("4 · Reach in mid-sentence")
+    st.markdown("At a word you choose, set a unit's state, force a gate open or shut, or silence the units that "
+                "carry the verdict, and let the network read the rest of the sentence from there.")
+    T, H = tr.n_steps, tr.hidden_size
+    ss = st.session_state
+    if ss["space.token"] is None or not 0 <= ss["space.token"] < T:
+        ss["space.token"] = 0
+    if ss["space.unit"] is None or not 0 <= ss["space.unit"] < H:
+        ss["space.unit"] = int(np.argsort(-np.abs(tr.readout_w * tr.last.h[-1]))[0])
+    STATE.sync()
+    labels = {t: f"{t}: {tok}" for t, tok in enumerate(tr.tokens)}
+    a, b = st.columns([3, 2])
+    a.select_slider("From the word", list(range(T)), key="space.token", format_func=lambda t: labels[t])
+    b.segmented_control("Do", list(KINDS), key="space.kind", format_func=KINDS.get)
+    kind = ss["space.kind"] or "clamp"
+    gates = iv.forceable_gates(c)
+    d1, d2 = st.columns(2)
+    try:
+        if kind == "clamp":
+            d1.number_input("Unit", 0, H - 1, key="space.unit")
+            d2.slider("Its h after that word", -1.0, 1.0, step=0.05, key="space.value")
+            ivn = iv.clamp(ss["space.token"], ss["space.unit"], ss["space.value"])
+        elif kind == "gate":
+            if not gates:
+                st.info(f"A {c.title} has no gate to force.")
+                ivn = None
+            else:
+                gate = st.selectbox("Gate", gates, key="space.gate", format_func=lambda g: c.quantity(g).title)
+                d1.number_input("Unit", 0, H - 1, key="space.unit")
+                d2.segmented_control("Value", [0.0, 1.0], key="space.gate_value",
+                                     format_func=lambda v: f"{v:g} (shut)" if v == 0 else f"{v:g} (open)")
+                all_units = st.toggle("Every unit", key="space.gate_all")
+                ivn = iv.force_gate(ss["space.token"], gate, ss["space.gate_value"] if ss["space.gate_value"]
+                                    is not None else 1.0, None if all_units else ss["space.unit"])
+        else:
+            d1.number_input("How many top units (by share of the verdict)", 1, min(64, H), key="space.topk")
+            ivn = iv.zero_top(ss["space.token"], ss["space.topk"])
+        out = iv.intervene_trace(tm.model, tr, ivn) if ivn is not None else None
+    except ValueError as e:
+        st.warning(common.md_escape(str(e)))
+        out = None
+    if out is not None:
+        st.plotly_chart(space_plots.two_curves(out.original.step_probs, out.changed.step_probs, tr.tokens, tr.tokens,
+                                               names=("as read", "with the intervention")), key="space.iv_curves")
+        st.caption(common.md_escape(out.interventions[0].describe().capitalize() + ". " + out.sentence()))
+
+# --- ablation over TEST texts ---------------------------------------------------------------------------
+st.markdown("**Over TEST texts: how much accuracy falls when the top units are silenced**")
+if st.button("Measure it (a few seconds, once per model)", key="space.ablate") or \
+        per_model.known("ablation", tm):
+    abl, why = per_model.get("ablation", tm, lambda tm, progress: ablate.ablation(
+        tm.model, tm.vocab, tm.dataset, progress=progress), "Ablating the top units over 300 TEST texts")
+    if abl is None:
+        st.info(f"Not available for this model: {common.md_escape(why)}.")
+    else:
+        st.dataframe([{"units silenced": f"unit {abl.ranking[i]} alone", "accuracy": f"{acc:.1%}",
+                       "change (points)": f"{100 * (acc - abl.accuracy):+.1f}", "McNemar p": f"{abl.single_p[i]:.3g}"}
+                      for i, acc in enumerate(abl.single)] +
+                     [{"units silenced": f"top {k} together", "accuracy": f"{acc:.1%}",
+                       "change (points)": f"{100 * (acc - abl.accuracy):+.1f}", "McNemar p": f"{abl.together_p[k]:.3g}"}
+                      for k, acc in abl.together.items()], hide_index=True)
+        st.caption(common.md_escape(" ".join(abl.sentences())) + f" A fall counts as beyond noise below p = "
+                   f"{abl.level:.2g} (0.05 over the {len(abl.single) + len(abl.together)} ablations).")
+
+# --- 5. the unit explorer -------------------------------------------------------------------------------
+st.subheader("5 · What does a unit respond to?")
+stats, why = per_model.get("units", tm, lambda tm, progress: units.unit_stats(tm, on_progress=progress),
+                           "Reading TEST texts for every unit")
+if stats is None:
+    st.info(f"No unit statistics for this model: {common.md_escape(why)}.")
+else:
+    u = st.number_input("Unit", 0, tr.hidden_size - 1 if tr is not None else tm.config.hidden_size - 1,
+                        key="space.explore")
+    st.markdown(common.md_escape(units.describe(stats, int(u))))
+    r = stats["units"][int(u)]
+    st.plotly_chart(space_plots.histogram(stats["edges"], r["histogram"],
+                                          f"Unit {int(u)}: its h over every token of the sample"), key="space.hist")
+
+    def _rows(contexts: list) -> list[dict]:  # words from the model's vocabulary: plain text in a table
+        return [{"h": round(x["value"], 3), "in context": " ".join(x["left"] + [f"⟨{x['token']}⟩"] + x["right"]),
+                 "TEST text": x["test_index"]} for x in contexts]
+
+    c1, c2 = st.columns(2)
+    c1.markdown("**Where it is highest** (one word per text, ⟨marked⟩)")
+    c1.dataframe(_rows(r["top"]["value"]["high"]), hide_index=True)
+    c2.markdown("**Where it is lowest**")
+    c2.dataframe(_rows(r["top"]["value"]["low"]), hide_index=True)
+    if tr is not None:
+        vals = tr.last.h[:, int(u)]
+        st.html(common.chips_html(tr.tokens, tr.oov, vals, unit="h", scale=1.0))
+        st.caption(f"Your sentence coloured by unit {int(u)}'s h after each word (blue positive, red negative, "
+                   "full colour at ±1).")
