@@ -327,3 +327,19 @@ def test_a_model_without_a_known_dataset_is_refused_with_a_reason():
     tm.card = {}
     with pytest.raises(ValueError, match="names no dataset"):
         units.unit_stats(tm)
+
+
+def test_the_numbers_do_not_depend_on_how_texts_are_grouped_into_chunks(tiny_sample, monkeypatch):
+    tm = _tm("lstm", seed=4)
+    grouped = units.compute(tm.model, tm.vocab, "rt", 31)
+    chunks = units._chunks(np.array([10, 40, 5, 30, 20]), 12)  # longest first; under half the longest: a new chunk
+    assert [c.tolist() for c in chunks] == [[1, 3, 4], [0, 2]]
+    monkeypatch.setattr(units, "MAX_CHUNK_VALUES", 1)  # every text alone
+    assert [c.tolist() for c in units._chunks(np.array([10, 40, 5, 30, 20]), 12)] == [[1], [3], [4], [0], [2]]
+    alone = units.compute(tm.model, tm.vocab, "rt", 31)
+    for a, b in zip(grouped["units"], alone["units"]):
+        assert a["histogram"] == b["histogram"] and a["r_logit"] == pytest.approx(b["r_logit"], abs=1e-12)
+        for k in units.KINDS:
+            for side in units.SIDES:
+                assert [c["value"] for c in a["top"][k][side]] == pytest.approx(
+                    [c["value"] for c in b["top"][k][side]], abs=1e-12)
