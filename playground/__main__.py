@@ -1,5 +1,5 @@
 """Command line: `python -m playground {models,predict,explain,narrate,typical,memory,statespace,intervene,whatif,
-ablate,probe,lab,compare,evaluate,export,train,estimate,paired,bench}`.
+ablate,units,probe,lab,compare,evaluate,export,train,estimate,paired,bench}`.
 
 Errors (unknown model, bad file, bad option) are one clear line on stderr and a non-zero exit.
 """
@@ -525,6 +525,47 @@ def cmd_typical(args) -> int:
     return 0
 
 
+def cmd_units(args) -> int:
+    """The unit explorer (playground/units.py): per unit of the last layer, over a TEST sample of the
+    model's dataset, the contexts that drive it highest and lowest, its histogram and its correlation
+    with the prediction; with a text, the unit's h after each token."""
+    from . import zoo
+    from .data import DATASET_TITLES
+    from .units import lines, unit_stats, unit_values
+
+    tm = zoo.resolve(args.model)
+    H = tm.config.hidden_size
+    if args.unit is not None and not 0 <= args.unit < H:
+        raise CliError(f"--unit must be between 0 and {H - 1} ({tm.name}'s last layer has {H} units)")
+    if tm.dataset not in DATASET_TITLES:
+        raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to explore its "
+                       "units on")
+    text = read_text_arg(args.text)
+    tty = sys.stderr.isatty()
+
+    def progress(fraction: float, message: str) -> None:
+        if tty:
+            print(f"\r{fraction:4.0%} {message}", end="", file=sys.stderr)
+
+    stats = unit_stats(tm, on_progress=progress)
+    print("\n" * tty, end="", file=sys.stderr)
+    tokens, values = unit_values(tm.model, tm.vocab, text, args.unit) if text else (None, None)
+    if args.json:
+        out = {k: v for k, v in stats.items() if k != "units"}
+        out["units"] = stats["units"] if args.unit is None else [stats["units"][args.unit]]
+        if text:
+            out.update(tokens=list(tokens), values=values.tolist())  # (T,) with --unit, else units x tokens
+        print(json.dumps(out, ensure_ascii=True))
+        return 0
+    print("\n".join(lines(stats, args.unit)))
+    if text and args.unit is None:
+        print("(give --unit U to see that unit's h after each token of the text)")
+    elif text:
+        print(f"unit {args.unit}'s h after each token of the text:")
+        print("\n".join(f"{t + 1:>5} {v:+.4f}  {tok}" for t, (tok, v) in enumerate(zip(tokens, values))))
+    return 0
+
+
 def cmd_memory(args) -> int:
     """The Why gates page's memory lens: how much of what each word wrote survives to the end (per
     unit, averaged, and weighted by each unit's share of the verdict), the units' time constants over
@@ -909,6 +950,15 @@ def build_parser() -> argparse.ArgumentParser:
     _text_arg(s, optional=True)
     s.set_defaults(fn=cmd_typical)
 
+    s = sub.add_parser("units", help="the unit explorer: what drives each unit over TEST texts, its histogram and "
+                       "correlation with the prediction")
+    _model_arg(s)
+    s.add_argument("--unit", type=int, help="one unit (0-based) in full; default: one line per unit")
+    s.add_argument("--json", action="store_true", help="sample, edges, order and per unit top contexts, words, "
+                   "histogram, correlations; with a text, tokens and values (the unit's h after each token)")
+    _text_arg(s, optional=True)
+    s.set_defaults(fn=cmd_units)
+
     s = sub.add_parser("memory", help="what each word wrote that survives to the end, the units' time constants, "
                        "and the gradient through time")
     _model_arg(s)
@@ -1015,7 +1065,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
             raise CliError("choose a command: models, predict, explain, narrate, typical, memory, statespace, "
-                           "intervene, whatif, ablate, probe, lab, compare, evaluate, export, train, estimate, "
+                           "intervene, whatif, ablate, units, probe, lab, compare, evaluate, export, train, estimate, "
                            "paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
