@@ -13,6 +13,7 @@ PAGES = [
     st.Page("views/playground.py", title="Playground", icon="🔬", url_path="playground"),
     st.Page("views/compare.py", title="Compare", icon="⚖️", url_path="compare"),
     st.Page("views/gates.py", title="Why gates", icon="🧠", url_path="gates"),
+    st.Page("views/space.py", title="State space", icon="🧭", url_path="space"),
     st.Page("views/train.py", title="Train", icon="🏋️", url_path="train"),
 ]
 nav = st.navigation(PAGES)
