@@ -924,12 +924,15 @@ def test_concurrent_visitors(server, browser):
         sampler.phase = "while_training"
         rounds[2].set()
         deadline = time.monotonic() + 900
+        ready = trainer.get_by_text("is ready in every page's model picker")
+        t_ready = None  # when the training's result first showed, seen while the visitors work
         while not all(v.done[2].is_set() for v in visitors) and time.monotonic() < deadline:
             trainer.wait_for_timeout(250)  # keeps this thread's Playwright responsive
-        train_info["still_training_when_visitors_finished"] = \
-            trainer.get_by_text("is ready in every page's model picker").count() == 0
-        trainer.get_by_text("is ready in every page's model picker").first.wait_for(state="visible", timeout=180_000)
-        train_info["training_wall_s"] = round(time.monotonic() - t_train, 1)
+            if t_ready is None and ready.count():
+                t_ready = time.monotonic()
+        train_info["still_training_when_visitors_finished"] = ready.count() == 0
+        ready.first.wait_for(state="visible", timeout=180_000)
+        train_info["training_wall_s"] = round((t_ready or time.monotonic()) - t_train, 1)  # click to result
         train_info["result"] = trainer.get_by_text("is ready in every page's model picker").first.inner_text()
         wait_settled(trainer, timeout=60)
         no_exception(trainer)

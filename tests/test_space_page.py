@@ -1,0 +1,126 @@
+"""AppTest of the State space page: the path and the fixed points, a what-if suggestion draws a branch,
+every kind of intervention changes the curve it should, the ablation table, the unit explorer, hostile
+input, and a model without a dataset."""
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground import zoo
+
+from .conftest import HOSTILE_TEXTS
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "views/space.py"
+
+pytestmark = pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches(fresh_caches):
+    yield
+
+
+def _at(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _charts(at) -> dict:
+    out = {}
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        title = spec.get("layout", {}).get("title", {})
+        out[title.get("text", "") if isinstance(title, dict) else str(title)] = spec
+    return out
+
+
+def _arr(v) -> list:
+    """A figure array as the browser gets it: a list, or plotly's base64 'bdata'."""
+    if isinstance(v, dict) and "bdata" in v:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
+    return list(v)
+
+
+def _captions(at) -> str:
+    return "\n".join(c.value for c in at.caption).replace("\\", "")
+
+
+def test_the_path_the_fixed_points_and_their_numbers():
+    at = _at({"model": "gru-rt", "s": "a fine film"})
+    plane = _charts(at)["The hidden state, projected on its first two principal components"]
+    names = [d.get("name") for d in plane["data"]]
+    assert "approximate fixed points (neutral input)" in names and "gru-rt reading your sentence" in names
+    path = next(d for d in plane["data"] if d.get("name") == "gru-rt reading your sentence")
+    assert len(_arr(path["x"])) == 4  # the start and three words
+    caps = _captions(at)
+    assert "PC1 holds" in caps and "approximate fixed point" in caps
+    labels = [m.label for m in at.metric]
+    assert "readout's angle to the line" in labels and "top |eigenvalue| (median)" in labels
+
+
+def test_a_suggestion_draws_the_edited_branch_and_both_curves():
+    at = _at({"model": "lstm-rt", "s": "not bad at all"})
+    at.button(key="space.sugg.0").click().run()
+    assert not at.exception
+    edited = at.text_input(key="space.edit").value
+    assert edited and edited != "not bad at all"
+    charts = _charts(at)
+    plane = charts["The hidden state, projected on its first two principal components"]
+    assert any(d.get("name") == "the edited sentence" for d in plane["data"])
+    assert "Prediction after each word" in charts
+    assert "P(positive) after the last token goes from" in _captions(at)
+
+
+@pytest.mark.parametrize("kind", ["clamp", "gate", "zero_top"])
+def test_every_intervention_redraws_the_curve(kind):
+    at = _at({"model": "lstm-rt", "s": "The food was cold and the waiter was rude", "do": kind, "tok": "2",
+              "unit": "3", "value": "1"})
+    caps = _captions(at)
+    start = {"clamp": "Clamp h of unit 3 to 1 at token 2", "gate": "Force gate i of unit 3 to 1 from token 2 on",
+             "zero_top": "Zero h of the top 5 units"}[kind]
+    assert start in caps, caps
+    curves = [s for t, s in _charts(at).items() if t == "Prediction after each word"]
+    original, changed = _arr(curves[-1]["data"][0]["y"]), _arr(curves[-1]["data"][1]["y"])
+    assert original[:2] == changed[:2]  # the words before the intervention are read alike
+
+
+def test_the_ablation_table_and_the_unit_explorer():
+    at = _at({"model": "rnn-rt", "s": "a dull and lifeless film"})
+    at.button(key="space.ablate").click().run()
+    assert not at.exception
+    assert "the model is right on" in _captions(at), _captions(at)
+    at.number_input(key="space.explore").set_value(5).run()
+    assert not at.exception
+    assert any(m.value.replace("\\", "").startswith("Unit 5: over") for m in at.markdown)
+    assert "Unit 5: its h over every token of the sample" in _charts(at)
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=range(len(HOSTILE_TEXTS)))
+def test_hostile_text_in_both_boxes(text):
+    at = _at({"model": "gru-rt"})
+    at.text_input(key="space.sentence").input(text).run()
+    assert not at.exception, at.exception
+    if text.strip():  # the edit box comes with a sentence to edit
+        at.text_input(key="space.edit").input(text).run()
+        assert not at.exception, at.exception
+    else:
+        assert any("Type a sentence" in i.value for i in at.info)
+
+
+def test_out_of_range_settings_from_a_link_are_repaired():
+    at = _at({"model": "gru-rt", "s": "a fine film", "tok": "999", "unit": "4000", "do": "<b>", "k": "-3",
+              "value": "nan"})
+    assert at.select_slider(key="space.token").value == 0
+    assert 0 <= at.number_input(key="space.unit").value < 128
