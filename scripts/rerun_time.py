@@ -2,7 +2,7 @@
 figures; Why gates: memory lens, time constants, gradients of three models, the probe and the lab's
 pictures), measured with Streamlit's AppTest (the page script plus serialising every element; no browser).
 
-    python scripts/rerun_time.py [--page playground|gates] [--model lstm-imdb] [--repeats 15]
+    python scripts/rerun_time.py [--page playground|gates|space] [--model lstm-imdb] [--repeats 15]
 """
 import argparse
 import logging
@@ -27,10 +27,10 @@ def main() -> None:
     ap.add_argument("--model", default="lstm-imdb")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--method", default="occlusion")
-    ap.add_argument("--page", default="playground", choices=["playground", "gates"])
+    ap.add_argument("--page", default="playground", choices=["playground", "gates", "space"])
     args = ap.parse_args()
-    page, box = {"playground": ("views/playground.py", "play.sentence"), "gates": ("views/gates.py", "why.sentence")}[
-        args.page]
+    page, box = {"playground": ("views/playground.py", "play.sentence"), "gates": ("views/gates.py", "why.sentence"),
+                 "space": ("views/space.py", "space.sentence")}[args.page]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["model"] = args.model
     at.query_params["method"] = args.method

@@ -56,6 +56,7 @@ PAGES = {
     "/playground": ("playground", "Playground", 10),
     "/compare": ("compare", "Compare SimpleRNN, LSTM and GRU", 4),
     "/gates": ("gates", "Why gates", 9),
+    "/space": ("space", "State space", 3),
     "/train": ("train", "Train a model", 0),
 }
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", ("not bad, " * 2223)[:20_000],

@@ -39,6 +39,10 @@ def fixed_mmap_threshold(n: int = MMAP_THRESHOLD) -> None:
     raises this threshold as big blocks are freed (up to 32 MB), after which such tensors come from
     the heap, and batches of changing shapes leave it fragmented: resident memory grew by 300 MB
     over 20 s of training an LSTM on IMDB reviews, and did not come back."""
+    import os
+
+    if os.environ.get("RNN_PLAYGROUND_MMAP_THRESHOLD") == "dynamic":  # glibc's own (for measurements)
+        return
     if LIBC is not None and hasattr(LIBC, "mallopt"):
         LIBC.mallopt(-3, n)  # M_MMAP_THRESHOLD (setting it also turns the dynamic threshold off)
 
