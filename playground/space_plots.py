@@ -37,7 +37,7 @@ def _path_trace(p: Path, name: str, color: str, first: int = 0, dash: str = "sol
 
 
 def plane(space: StateSpace, path: Path | None = None, edited: Path | None = None, branch: int = 0,
-          title: str = "The hidden state, projected on its first two principal components", height: int = 520,
+          title: str = "The hidden state on PC1 and PC2", height: int = 520,
           model: str = "") -> go.Figure:
     """The sample's final states (faint, blue positive / red negative by TEST label), the approximate
     fixed points, the line where the plane's own points have logit 0, and the path (with the edited

@@ -59,7 +59,7 @@ def _captions(at) -> str:
 
 def test_the_path_the_fixed_points_and_their_numbers():
     at = _at({"model": "gru-rt", "s": "a fine film"})
-    plane = _charts(at)["The hidden state, projected on its first two principal components"]
+    plane = _charts(at)["The hidden state on PC1 and PC2"]
     names = [d.get("name") for d in plane["data"]]
     assert "approximate fixed points (neutral input)" in names and "gru-rt reading your sentence" in names
     path = next(d for d in plane["data"] if d.get("name") == "gru-rt reading your sentence")
@@ -77,7 +77,7 @@ def test_a_suggestion_draws_the_edited_branch_and_both_curves():
     edited = at.text_input(key="space.edit").value
     assert edited and edited != "not bad at all"
     charts = _charts(at)
-    plane = charts["The hidden state, projected on its first two principal components"]
+    plane = charts["The hidden state on PC1 and PC2"]
     assert any(d.get("name") == "the edited sentence" for d in plane["data"])
     assert "Prediction after each word" in charts
     assert "P(positive) after the last token goes from" in _captions(at)

@@ -11,7 +11,7 @@ from playground.trace import trace
 from ui import common, per_model, wellformed
 from ui.state import Field, PageState, one_of, parse_int
 
-KINDS = {"clamp": "clamp a unit's state", "gate": "force a gate", "zero_top": "zero the top units"}
+KINDS = {"clamp": "clamp a unit", "gate": "force a gate", "zero_top": "zero top units"}
 STATE = PageState(
     Field("space.sentence", "s", "The food was cold and the waiter was rude, but the dessert was wonderful",
           parse=common.clean_input, long_text=True, label="sentence"),
@@ -20,7 +20,7 @@ STATE = PageState(
     Field("space.kind", "do", "clamp", valid=one_of(tuple(KINDS))),
     Field("space.token", "tok", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 100_000),
     Field("space.unit", "unit", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 4096),
-    Field("space.value", "value", 0.0, parse=float, valid=lambda v: isinstance(v, (int, float)) and -5 <= v <= 5),
+    Field("space.value", "value", 1.0, parse=float, valid=lambda v: isinstance(v, (int, float)) and -5 <= v <= 5),
     Field("space.gate_value", "gv", 1.0, parse=float, valid=one_of((0.0, 1.0))),
     Field("space.topk", "k", 5, parse=parse_int, valid=lambda v: isinstance(v, int) and 1 <= v <= 64),
 )
@@ -185,6 +185,9 @@ stats, why = per_model.get("units", tm, lambda tm, progress: units.unit_stats(tm
 if stats is None:
     st.info(f"No unit statistics for this model: {common.md_escape(why)}.")
 else:
+    if st.session_state.get("space.explore_for") != tm.name:  # a new model opens on its most decisive unit
+        st.session_state["space.explore_for"] = tm.name
+        st.session_state["space.explore"] = int(stats["order"][0])
     u = st.number_input("Unit", 0, tr.hidden_size - 1 if tr is not None else tm.config.hidden_size - 1,
                         key="space.explore")
     st.markdown(common.md_escape(units.describe(stats, int(u))))
