@@ -56,3 +56,20 @@ def fresh_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
+
+
+def open_page(page: str, query: dict | None = None, timeout: int = 90):
+    """An AppTest of the app opened on `page` (its views/ path) with `query` in the URL, run without an
+    exception."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=timeout)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from playground import zoo
 
-from .conftest import HOSTILE_TEXTS
+from .conftest import HOSTILE_TEXTS, open_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "views/gates.py"
@@ -22,14 +22,7 @@ def _fresh_caches(fresh_caches):
 
 
 def _at(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page(PAGE)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(PAGE, query, 90)
 
 
 def _charts(at) -> list[str]:

@@ -8,7 +8,7 @@ from playground import memory, memory_plots
 from playground.cells import cell
 from playground.data import DATASET_TITLES
 from playground.trace import trace
-from ui import common, gates_lab, wellformed
+from ui import common, gates_lab
 from ui.state import Field, PageState, bool_str, link_query, one_of, parse_bool
 
 DEFAULT_SENTENCE = ("This film was wonderful. Afterwards we walked to the station, bought two tickets, waited for "
@@ -29,12 +29,7 @@ st.caption("Two lessons of the classic tutorials, measured on this app's own mod
            "Press Enter in the box to update.")
 
 tm = common.sentence_and_model("why.sentence", "Type a sentence, or a good start followed by plain words…")
-text = common.clean_input(st.session_state["why.sentence"])
-for note in STATE.notes:
-    st.info(note)
-wellformed.install()
-if wellformed.note(text):
-    st.warning(wellformed.note(text))
+text = common.read_sentence("why.sentence", STATE.notes)  # link notes; unreadable characters
 
 c = cell(tm.arch)
 tr = trace(tm.model, tm.vocab, text) if text.strip() else None

@@ -11,7 +11,7 @@ from playground.attribution import ALIASES, METHODS, SHORT_NAMES, account, attri
 from playground.data import DATASET_TITLES
 from playground.explain import latex_lines, unit_step, verdict_word
 from playground.trace import trace
-from ui import common, wellformed
+from ui import common
 from ui.state import Field, PageState, bool_str, one_of, parse_bool, parse_int
 
 # Everything a copied link reopens; `layer` defaults to the last layer, `unit` and `tok` to the most
@@ -43,12 +43,7 @@ def _use_example():
 tm = common.sentence_and_model("play.sentence", "Type a sentence about a film, a meal, a product…")
 st.pills("Examples", common.EXAMPLES, key="play.example", on_change=_use_example,
          help="One click puts the example in the box above.")
-text = common.clean_input(st.session_state["play.sentence"])
-for note in STATE.notes:  # a text too long for a link (ui/state.py)
-    st.info(note)
-wellformed.install()  # a lone surrogate reaches the server as U+FFFD instead of dropping the connection
-if wellformed.note(text):
-    st.warning(wellformed.note(text))
+text = common.read_sentence("play.sentence", STATE.notes)  # link notes; unreadable characters
 
 if not text.strip():
     st.info("Type a sentence above (or pick an example) to see the network read it.")

@@ -8,7 +8,7 @@ from playground import ablate, space_plots, statespace, units, whatif
 from playground import intervene as iv
 from playground.cells import cell
 from playground.trace import trace
-from ui import common, per_model, wellformed
+from ui import common, per_model
 from ui.state import Field, PageState, one_of, parse_int
 
 KINDS = {"clamp": "clamp a unit", "gate": "force a gate", "zero_top": "zero top units"}
@@ -31,12 +31,7 @@ st.caption("Where the network's hidden state goes while it reads: its path in th
            "state varies most, the points it comes to rest at, and what happens when you edit the sentence or reach "
            "into the network mid-sentence. Press Enter in a box to update.")
 tm = common.sentence_and_model("space.sentence", "Type a sentence…")
-text = common.clean_input(st.session_state["space.sentence"])
-for note in STATE.notes:
-    st.info(note)
-wellformed.install()
-if wellformed.note(text):
-    st.warning(wellformed.note(text))
+text = common.read_sentence("space.sentence", STATE.notes)  # link notes; unreadable characters
 c = cell(tm.arch)
 
 
