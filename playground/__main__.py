@@ -287,6 +287,23 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_augment(args) -> int:
+    from . import augment
+
+    try:
+        g = augment.generate(args.n, args.seed)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if args.json:
+        rows = [{"text": t, "label": int(y), "kind": k, "domain": d}
+                for t, y, k, d in zip(g.texts, g.labels, g.kinds, g.domains)]
+        print(json.dumps({"summary": g.summary(), "sentences": rows}, ensure_ascii=False, indent=1))
+        return 0
+    for t, y, k, d in zip(g.texts, g.labels, g.kinds, g.domains):
+        print(f"{t}\t{int(y)}\t{k}\t{d}")
+    return 0
+
+
 class _Bar:
     """A one-line progress bar per epoch on a terminal; one line per epoch otherwise."""
 
@@ -910,6 +927,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="-", help="file, or - for stdout")
     s.set_defaults(fn=cmd_export)
 
+    s = sub.add_parser("augment", help="templated everyday sentences (what --augment N trains on): "
+                                       "text<TAB>label<TAB>kind<TAB>domain")
+    s.add_argument("--n", type=int, default=40, help="how many (at most 200,000)")
+    s.add_argument("--seed", type=int, default=0, help="the training seed they are drawn with")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_augment)
+
     s = sub.add_parser("train", help="train a model and write a model file with its card",
                        description="Train a model and write it with its card. Every option not given takes "
                                    "the Train page's default for the dataset (playground/options.py).")
@@ -1065,7 +1089,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
             raise CliError("choose a command: models, predict, explain, narrate, typical, memory, statespace, "
-                           "intervene, whatif, ablate, units, probe, lab, compare, evaluate, export, train, estimate, "
+                           "intervene, whatif, ablate, units, probe, lab, compare, evaluate, export, augment, train, estimate, "
                            "paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:

@@ -143,6 +143,9 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     _O("primary_repeat", int, 1,
        "read the dataset's TRAIN rows this many times per epoch (weighs them against the mix)",
        "data", limits=(1, 100)),
+    _O("augment", int, 0,
+       "also train on this many templated everyday sentences (negation, contrast, meals, products, services)",
+       "data", limits=(0, 200_000)),
     _O("val_fraction", float, 0.1,
        "share of the TRAIN rows held out for validation; 0 = none (the final weights are kept)",
        "data", limits=(0.0, 0.9)),
@@ -226,4 +229,5 @@ def build_recipe(values: Mapping[str, object]) -> Recipe:
                   mix_sentences=v["mix_sentences"], mix_limit=v["mix_limit"], val_fraction=v["val_fraction"],
                   min_freq=v["min_freq"], train_limit=v["limit"], eval_other=v["eval_other"],
                   init_from=v["init_from"], primary_repeat=v["primary_repeat"], teachers=v["teachers"],
-                  teacher_weight=v["teacher_weight"], mix_teacher_weight=v["mix_teacher_weight"])
+                  teacher_weight=v["teacher_weight"], mix_teacher_weight=v["mix_teacher_weight"],
+                  augment=v["augment"])

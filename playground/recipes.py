@@ -41,6 +41,14 @@ class Recipe:
     teachers: tuple[str, ...] = ()  # distillation: models (names or files) whose averaged
     teacher_weight: float = 0.5  # probability is blended into every training label with this weight
     mix_teacher_weight: float | None = None  # the same for the mixed-in rows (None: teacher_weight)
+    augment: int = 0  # add this many templated everyday sentences (playground.augment), true labels
+
+
+def augmented(recipe: Recipe):
+    """The recipe's templated sentences (playground.augment), or None."""
+    from . import augment
+
+    return augment.generate(recipe.augment, recipe.train.seed) if recipe.augment else None
 
 
 def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedSet, EncodedSet]:
@@ -54,10 +62,11 @@ def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedS
     extra = data.load(data.check_dataset(recipe.mix), "train") if recipe.mix else None
     tr_idx, val_idx = data.train_val_split(len(texts), recipe.val_fraction, recipe.train.seed)
     mix_texts, mix_labels = mix_rows(recipe, extra) if extra is not None else ([], None)
+    aug = augmented(recipe)
     if vocab is None:  # from the texts trained on (whole mixed-in texts, or the sample of them)
         vocab_mix = extra.texts if extra is not None and not recipe.mix_limit else mix_texts
-        vocab = Vocab.build([texts[i] for i in tr_idx] + list(vocab_mix), max_size=recipe.model.vocab_size,
-                            min_freq=recipe.min_freq)
+        vocab = Vocab.build([texts[i] for i in tr_idx] + list(vocab_mix) + (aug.texts if aug else []),
+                            max_size=recipe.model.vocab_size, min_freq=recipe.min_freq)
     ml = recipe.model.max_len
     full = EncodedSet.from_texts(vocab, texts, labels, ml)
     train_set, val_set = full.subset(tr_idx), full.subset(val_idx)
@@ -70,6 +79,8 @@ def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedS
             w = recipe.teacher_weight if recipe.mix_teacher_weight is None else recipe.mix_teacher_weight
             mix_set.labels = soft_labels(recipe, list(mix_texts), mix_set.labels, w)
         train_set = train_set + mix_set
+    if aug is not None:  # true labels, also under distillation: the teachers misread negation
+        train_set = train_set + EncodedSet.from_texts(vocab, aug.texts, aug.labels, ml)
     return vocab, train_set, val_set
 
 
@@ -255,8 +266,11 @@ class Job:
                         + (f" minus {recipe.val_fraction:.0%} validation" if self.n_val else ", no validation")
                         + (f" + {recipe.mix} TRAIN" if recipe.mix else "")
                         + (f" (sample of {recipe.mix_limit})" if recipe.mix and recipe.mix_limit else "")
+                        + (f" + {recipe.augment:,} templated everyday sentences" if recipe.augment else "")
                         + (f", starting from {base.name} ({base.card.get('trained_on', '?')})" if base else "")),
             init_from=base.name if base else None,
+            base_command=base.card.get("command") if base else None,
+            base_test_accuracy=base.card.get("test_accuracy") if base else None,
             n_train=self.n_train, n_val=self.n_val,
             test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4), test_n=n_read,
             test_split=f"{recipe.dataset} TEST (rows % 5 == 0) of {n_all:,}{sample}, n={n_read}",
@@ -273,11 +287,21 @@ class Job:
             teachers=[Path(t).stem for t in recipe.teachers],
             teacher_weight=recipe.teacher_weight if recipe.teachers else None,
             mix_teacher_weight=recipe.mix_teacher_weight if recipe.teachers else None,
+            augment=augment_card(recipe),
             history=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()} for h in trainer.history],
             command=self.command, created=_dt.date.today().isoformat(),
             torch=torch.__version__, machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads",
         )
         return TrainedModel(name=self.name, model=model, vocab=self.vocab, card=card, source="session")
+
+
+def augment_card(recipe: Recipe) -> dict | None:
+    """What the card records of the templated sentences: how many of each kind, the grammar's version."""
+    aug = augmented(recipe)
+    if aug is None:
+        return None
+    summary = aug.summary()
+    return {k: v for k, v in summary.items() if k != "kinds"} | summary["kinds"]
 
 
 class Race:

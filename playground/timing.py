@@ -103,6 +103,10 @@ def workload(recipe: Recipe) -> Workload:
         if recipe.mix_limit:
             mix = mix[sample_rows(len(mix), recipe.mix_limit, tc.seed + 1)]
         train = np.concatenate([train, np.minimum(mix, recipe.mix_max_len or cfg.max_len)])
+    if recipe.augment:
+        from .augment import token_counts as augmented_counts
+
+        train = np.concatenate([train, np.minimum(augmented_counts(recipe.augment, tc.seed), cfg.max_len)])
     val = primary[val_idx]
     n_b, steps, padded = _batches(train, tc.batch_size)
     _, val_steps, val_padded = _batches(val, VAL_BATCH)
