@@ -1089,8 +1089,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
             raise CliError("choose a command: models, predict, explain, narrate, typical, memory, statespace, "
-                           "intervene, whatif, ablate, units, probe, lab, compare, evaluate, export, augment, train, estimate, "
-                           "paired, bench (see --help)")
+                           "intervene, whatif, ablate, units, probe, lab, compare, evaluate, export, augment, train, "
+                           "estimate, paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -11,7 +11,8 @@ grammar, with rules a reader can check:
 - **Kinds** (the `KINDS` shares):
   - *plain*: one clause, one polarity ("The soup was delicious", "I loved the hotel").
   - *negation*: a negated positive is negative ("The film was not good at all", "I wouldn't
-    recommend this kettle"); a negated negative is positive ("The staff were never rude",
+    recommend this kettle", and the counterfactual "It could have been so much better");
+    a negated negative is positive ("The staff were never rude",
     "I can't complain about the delivery", "The phone didn't disappoint").
   - *contrast*: two clauses of opposite polarity; the clause after "but" / "however", or the main
     clause of "although / though / even though / despite", decides the label, in both orders.
@@ -36,7 +37,7 @@ from typing import Iterable
 
 import numpy as np
 
-VERSION = 1  # bump when the grammar changes: cards record it
+VERSION = 2  # bump when the grammar changes: cards record it
 KINDS = {"plain": 0.25, "negation": 0.35, "contrast": 0.25, "intensity": 0.15}
 HELDOUT_FILES = ("everyday_test.tsv", "everyday_dev.tsv", "everyday.tsv")
 DATA_DIR = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -305,7 +306,8 @@ def negation(d: Domain, y: int, rng: np.random.Generator) -> str:
         if neg == "never":
             return f"{s} {_be(plural, past)} never {a}"
         if not y and rng.random() < 0.2:
-            return f"{s} {_be(plural, past, True, contract)} {_pick(('very', 'particularly', 'that', 'exactly'), rng)} {a}"
+            degree = _pick(("very", "particularly", "that", "exactly"), rng)
+            return f"{s} {_be(plural, past, True, contract)} {degree} {a}"
         return f"{s} {_be(plural, past, True, contract)} {a}{tail}"
     if r < 0.55:  # do-support + verb phrase, or never + verb
         v = _pick(d.neg_verbs if y else d.pos_verbs, rng)
@@ -321,12 +323,14 @@ def negation(d: Domain, y: int, rng: np.random.Generator) -> str:
                       "There was nothing {a} about {s}", "I couldn't fault {s}", "I wouldn't call {s} {a}",
                       "Nothing was wrong with {s}", "{S} didn't disappoint", "{S} never disappoints" if not plural
                       else "{S} never disappoint", "I was not disappointed by {s}", "I have no regrets about {s}",
-                      "{S} could not have been better", "No one could call {s} {a}", "Not once {was} {s} {a}",
-                      "{S} {benot} {a} in any way")
-        else:
+                      "{S} could not have been better", "{S} could hardly have been better",
+                      "No one could call {s} {a}", "Not once {was} {s} {a}", "{S} {benot} {a} in any way")
+        else:  # "could have been better" says it was not good: a negation without "not"
             frames = ("I can't recommend {s}", "I wouldn't recommend {s}", "I didn't like {s}",
                       "I did not enjoy {s}", "There was nothing {a} about {s}", "I wouldn't call {s} {a}",
-                      "Nothing about {s} was {a}", "{S} could not have been worse", "I was not impressed by {s}",
+                      "Nothing about {s} was {a}", "{S} could not have been worse",
+                      "{S} could have been so much better", "{S} could have been a lot better",
+                      "{S} should have been far better", "I was not impressed by {s}",
                       "I can't say I liked {s}", "No one would call {s} {a}", "{S} {benot} worth it",
                       "{S} {benot} as {a} as I hoped", "{S} {benot} {a} enough", "I never thought {s} {be} {a}")
         f = _pick(frames, rng)

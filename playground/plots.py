@@ -15,10 +15,16 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from .cells import GATE, UNBOUNDED, Quantity, cell
 from .explain import TextAxis, read_start, text_axis
 from .trace import Trace
+
+# Every figure starts on the plotly_white template, so `_layout` need not switch to it: switching a
+# figure built on plotly's default template re-validated the whole template, about 30 ms a figure
+# (a third of a Playground rerun's server time, which 8 visitors at once feel as a slower verdict).
+pio.templates.default = "plotly_white"
 
 SEQUENTIAL = "Viridis"  # gates in [0, 1]
 DIVERGING = "RdBu"  # states in [-1, 1], centred at 0 (red negative, blue positive)
@@ -40,27 +46,57 @@ def column_names(labels: Sequence[str], start: int = 0) -> list[str]:
     return [f"{start + i + 1}: {t}" for i, t in enumerate(labels)]
 
 
-def _x_axis(fig: go.Figure, labels: list[str], categories: bool = False, narrow: bool = False,
-            start: int = 0) -> None:
-    """Token tick labels under positions start..start+n-1 (or under the `column_names` categories).
-    `narrow`: a chart in a third of the page: upright labels, at most MAX_TICKS_NARROW of them."""
+def _x_axis_props(labels: list[str], categories: bool = False, narrow: bool = False, start: int = 0) -> dict:
+    """The token axis as plain layout JSON: tick labels under positions start..start+n-1 (or under
+    the `column_names` categories). `narrow`: a chart in a third of the page: upright labels, at
+    most MAX_TICKS_NARROW of them."""
     n = len(labels)
     step = max(1, int(np.ceil(n / (MAX_TICKS_NARROW if narrow else MAX_TICKS))))  # thin labels on long texts
     vals = list(range(0, n, step))
     names = column_names(labels, start) if categories else None
-    kw = dict(tickmode="array", tickvals=[names[i] for i in vals] if categories else [start + i for i in vals],
-              ticktext=[labels[i] for i in vals], type="category" if categories else "linear",
-              tickangle=-90 if narrow else -45 if n > 8 or max((len(s) for s in labels), default=0) > 8 else 0,
-              range=([-0.5, n - 0.5] if categories else [start - 0.5, start + n - 0.5]) if n else None,
-              title_text="token (read left to right)", showgrid=False)
-    fig.update_xaxes(**kw)
+    axis = dict(tickmode="array", tickvals=[names[i] for i in vals] if categories else [start + i for i in vals],
+                ticktext=[labels[i] for i in vals], type="category" if categories else "linear",
+                tickangle=-90 if narrow else -45 if n > 8 or max((len(s) for s in labels), default=0) > 8 else 0,
+                title=dict(text="token (read left to right)"), showgrid=False)
+    if n:
+        axis["range"] = [-0.5, n - 0.5] if categories else [start - 0.5, start + n - 0.5]
+    return axis
+
+
+def _x_axis(fig: go.Figure, labels: list[str], categories: bool = False, narrow: bool = False,
+            start: int = 0) -> None:
+    """`_x_axis_props` on a figure built by plotly's validating calls."""
+    fig.update_xaxes(**_x_axis_props(labels, categories, narrow, start))
+
+
+def _layout_props(title: str, height: int) -> dict:
+    """What every chart's layout shares (title at the left, margins, font, legend), as plain JSON."""
+    return dict(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
+                margin=dict(l=60, r=20, t=50, b=80), font=dict(FONT), hoverlabel=dict(font=dict(size=13)),
+                legend=dict(orientation="h", y=-0.35, x=0))
+
+
+# Legend in rows at the foot of the figure, under the token axis. It is placed relative to the
+# container, so plotly reserves its height below the bottom margin: however many rows it wraps into
+# on a phone, it covers neither the title nor the tick labels (a legend between title and plot grew
+# into the title on a phone). Rows as wide as the figure.
+BOTTOM_LEGEND = dict(orientation="h", yref="container", y=0, yanchor="bottom", xref="container", x=0.02,
+                     xanchor="left")
+
+
+def _merge(*layers: Mapping) -> dict:
+    """Plain JSON dicts merged left to right, nested dicts key by key (the later value wins)."""
+    out: dict = {}
+    for layer in layers:
+        for k, v in layer.items():
+            out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    white = fig.layout.template.layout.plot_bgcolor == "white"  # set by _fast_figure already (12 ms a time)
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
-                      margin=dict(l=60, r=20, t=50, b=80), font=FONT, **({} if white else {"template": "plotly_white"}),
-                      hoverlabel=dict(font_size=13), legend=dict(orientation="h", y=-0.35, x=0))
+    """`_layout_props` on a figure built by plotly's validating calls."""
+    white = fig.layout.template.layout.plot_bgcolor == "white"  # the default template (see above)
+    fig.update_layout(**_layout_props(title, height), **({} if white else {"template": "plotly_white"}))
     return fig
 
 
@@ -71,8 +107,6 @@ def _plain(kind: str, name: str):
     """plotly.py's template or colour scale `name` as plain JSON (plotly.js names some scales, e.g.
     RdBu, differently, so a figure built without validation sends the explicit list)."""
     if (kind, name) not in _PLAIN:
-        import plotly.io as pio
-
         _PLAIN[kind, name] = (pio.templates[name].to_plotly_json() if kind == "template" else
                               [list(p) for p in go.Heatmap(colorscale=name).colorscale])
     return _PLAIN[kind, name]
@@ -87,12 +121,8 @@ def _fast_figure(data: list[dict], layout: dict) -> go.Figure:
 
 
 def _bottom_legend(fig: go.Figure) -> go.Figure:
-    """Legend in rows at the foot of the figure, under the token axis. It is placed relative to the
-    container, so plotly reserves its height below the bottom margin: however many rows it wraps
-    into on a phone, it covers neither the title nor the tick labels (a legend between title and
-    plot grew into the title on a phone)."""
-    fig.update_layout(legend=dict(orientation="h", yref="container", y=0, yanchor="bottom",
-                                  xref="container", x=0.02, xanchor="left"))  # rows as wide as the figure
+    """BOTTOM_LEGEND on a figure built by plotly's validating calls."""
+    fig.update_layout(legend=BOTTOM_LEGEND)
     return fig
 
 
@@ -110,31 +140,28 @@ def prediction_curve(tr: Trace, title: str = "Prediction after each word", heigh
     first token's step is measured from it like every other; 0.5 marked. Hover: the exact value
     and the change from the point before."""
     labels = token_labels(tr.tokens, tr.oov)
-    fig = go.Figure()
-    fig.add_hrect(y0=0.5, y1=1, fillcolor=POS_COLOR, opacity=0.06, line_width=0)
-    fig.add_hrect(y0=0, y1=0.5, fillcolor=NEG_COLOR, opacity=0.06, line_width=0)
-    fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
+    band = dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, opacity=0.06, line=dict(width=0))
+    shapes = [dict(band, y0=0.5, y1=1, fillcolor=POS_COLOR), dict(band, y0=0, y1=0.5, fillcolor=NEG_COLOR),
+              dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=0.5, y1=0.5,
+                   line=dict(color=NEUTRAL, dash="dash", width=1))]
     y = np.concatenate([[tr.prob0], tr.step_probs])  # (T + 1,): the prior, then after each token
-    custom = np.empty((tr.n_steps + 1, 2), dtype=object)  # (T + 1, 2): where, change from the point before
-    custom[0] = ["<b>before reading</b> (the prior: the readout on the zero state)", "the starting point"]
-    custom[1:, 0] = [f"after <b>{lab}</b> (token {t + 1})" for t, lab in enumerate(labels)]
-    custom[1:, 1] = [f"{d:+.3f} from the point before" for d in np.diff(y)]
-    fig.add_trace(go.Scatter(
-        x=np.arange(-1, tr.n_steps), y=y, mode="lines+markers", name="P(positive)",
-        line=dict(color="#444", width=2), customdata=custom,
-        marker=dict(color=[NEUTRAL] + [POS_COLOR if p >= 0.5 else NEG_COLOR for p in tr.step_probs], size=8,
-                    symbol=["diamond"] + ["circle"] * tr.n_steps),
-        hovertemplate="%{customdata[0]}<br>P(positive) = %{y:.3f}<br>%{customdata[1]}<extra></extra>",
-    ))
-    fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)", tickmode="array",
-                     tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".2f")
-    _x_axis(fig, labels)
-    vals, text = list(fig.layout.xaxis.tickvals or []), list(fig.layout.xaxis.ticktext or [])
+    custom = [["<b>before reading</b> (the prior: the readout on the zero state)", "the starting point"]]
+    custom += [[f"after <b>{lab}</b> (token {t + 1})", f"{d:+.3f} from the point before"]
+               for t, (lab, d) in enumerate(zip(labels, np.diff(y)))]  # (T + 1, 2): where, change from the point before
+    data = [dict(type="scatter", x=np.arange(-1, tr.n_steps), y=y, mode="lines+markers", name="P(positive)",
+                 line=dict(color="#444", width=2), customdata=custom,
+                 marker=dict(color=[NEUTRAL] + [POS_COLOR if p >= 0.5 else NEG_COLOR for p in tr.step_probs], size=8,
+                             symbol=["diamond"] + ["circle"] * tr.n_steps),
+                 hovertemplate="%{customdata[0]}<br>P(positive) = %{y:.3f}<br>%{customdata[1]}<extra></extra>")]
+    xaxis = _x_axis_props(labels)
+    vals, text = xaxis["tickvals"], xaxis["ticktext"]
     if len(vals) > 1 and vals[1] - vals[0] > 1:  # thinned labels: the prior's label takes the first one's place
         vals, text = vals[1:], text[1:]
-    fig.update_xaxes(tickvals=[-1] + vals, ticktext=["before<br>reading"] + text, range=[-1.5, tr.n_steps - 0.5])
-    fig.update_layout(showlegend=False)
-    return _layout(fig, title, height)
+    xaxis.update(tickvals=[-1] + vals, ticktext=["before<br>reading"] + text, range=[-1.5, tr.n_steps - 0.5])
+    yaxis = dict(range=[-0.02, 1.02], title=dict(text="P(positive)"), tickmode="array",
+                 tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".2f")
+    return _fast_figure(data, _merge(_layout_props(title, height), dict(shapes=shapes, xaxis=xaxis, yaxis=yaxis,
+                                                                          showlegend=False)))
 
 
 EXTRA_COLORS = ("#1f77b4", "#d62728", "#8c564b", "#e377c2")  # a second model of one cell: unlike any cell's
@@ -303,16 +330,15 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
                                      line=dict(color=PICK_COLOR, width=2, dash="dot")))
     layout["yaxis"] = dict(title=dict(text="unit"), type="category", autorange="reversed", showgrid=False,
                            **(dict(tickmode="array", tickvals=unit_names, ticktext=unit_names) if K <= 32 else {}))
-    fig = _fast_figure(data, layout)
-    _x_axis(fig, labels, categories=True, narrow=narrow, start=first)
+    layout["xaxis"] = _x_axis_props(labels, categories=True, narrow=narrow, start=first)
     if text_axis is not None and text_axis.common > 0:
-        fig.update_xaxes(title_text="word, by position in the full text")
+        layout["xaxis"]["title"] = dict(text="word, by position in the full text")
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
-    fig = _layout(fig, title, height or heatmap_height(K))
+    layers = [_layout_props(title, height or heatmap_height(K)), layout]
     if subtitle:  # on a second line (a phone cuts long titles)
-        fig.update_layout(title_subtitle_text=subtitle, title_subtitle_font_size=12, margin_t=82)
-    return fig
+        layers.append(dict(title=dict(subtitle=dict(text=subtitle, font=dict(size=12))), margin=dict(t=82)))
+    return _fast_figure(data, _merge(*layers))
 
 
 def heatmap_height(rows: int) -> int:
@@ -345,8 +371,6 @@ def gate_means(tr: Trace, layer: int = -1, title: str | None = None, height: int
     LSTM's cell state, a SimpleRNN's pre-activation) get a panel of their own with the mean
     |value|: their signed values would cancel in a mean, and they are not gates. A SimpleRNN has
     only the second panel."""
-    from plotly.subplots import make_subplots
-
     lt = tr.layers[layer]
     c = tr.cell
     gates = [q for q in c.quantities if q.kind == GATE]
@@ -359,50 +383,54 @@ def gate_means(tr: Trace, layer: int = -1, title: str | None = None, height: int
         if len(tr.layers) > 1:
             title += f" — layer {(layer % len(tr.layers)) + 1}"
     labels = token_labels(tr.tokens, tr.oov)
-    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.14,
-                        subplot_titles=[p[1] for p in panels])
-    for row, (qs, _, y_title, absolute) in enumerate(panels, 1):
+    # one token axis under the last panel, each panel a y axis of its own (what make_subplots with a
+    # shared x axis draws, in plain dicts: make_subplots and validation cost ~150 ms a rerun)
+    gap = 0.14
+    h = (1 - gap * (len(panels) - 1)) / len(panels)
+    domains = [[1 - i * (h + gap) - h, 1 - i * (h + gap)] for i in range(len(panels))]
+    domains[-1][0] = 0.0
+    anchor = "y" if len(panels) == 1 else f"y{len(panels)}"
+    data, layout = [], dict(annotations=[], xaxis=dict(_x_axis_props(labels), anchor=anchor))
+    for row, (qs, panel_title, y_title, absolute) in enumerate(panels):
+        yname = "y" if row == 0 else f"y{row + 1}"
         for q in qs:
             vals = lt.gates[q.name]  # (T, H)
-            fig.add_trace(go.Scatter(
-                x=np.arange(tr.n_steps), y=np.abs(vals).mean(axis=1) if absolute else vals.mean(axis=1),
+            data.append(dict(
+                type="scatter", x=np.arange(tr.n_steps), yaxis=yname,
+                y=np.abs(vals).mean(axis=1) if absolute else vals.mean(axis=1),
                 mode="lines+markers", name=q.title, line=dict(color=q.color, width=2), marker=dict(size=5),
-                customdata=np.array(labels, dtype=object),
+                customdata=labels,
                 hovertemplate=(f"{q.title}<br>token <b>%{{customdata}}</b><br>"
-                               f"{'mean |value|' if absolute else 'mean'} = %{{y:.4f}}<extra></extra>"),
-            ), row=row, col=1)
-        fig.update_yaxes(title_text=y_title, row=row, col=1, rangemode="tozero",
-                         **({"range": [0, 1]} if not absolute else {}))
-    for a in fig.layout.annotations:  # the panels' titles: left-aligned, smaller than the chart's
-        a.update(x=0, xanchor="left", font=dict(size=12, color="#555"))
-    _x_axis(fig, labels)
-    for row in range(1, len(panels)):
-        fig.update_xaxes(title_text=None, row=row, col=1)  # the axis title once, under the last panel
-    fig = _bottom_legend(_layout(fig, title, height or (230 + 150 * len(panels))))
-    fig.update_layout(margin_t=80)
-    return fig
+                               f"{'mean |value|' if absolute else 'mean'} = %{{y:.4f}}<extra></extra>")))
+        layout["yaxis" if row == 0 else f"yaxis{row + 1}"] = dict(
+            domain=domains[row], anchor="x", title=dict(text=y_title), rangemode="tozero",
+            **({"range": [0, 1]} if not absolute else {}))
+        layout["annotations"].append(dict(  # the panel's title: left-aligned, smaller than the chart's
+            text=panel_title, x=0, xanchor="left", xref="paper", y=domains[row][1], yanchor="bottom", yref="paper",
+            showarrow=False, font=dict(size=12, color="#555")))
+    return _fast_figure(data, _merge(_layout_props(title, height or (230 + 150 * len(panels))), layout,
+                                     dict(legend=BOTTOM_LEGEND, margin=dict(t=80))))
 
 
 def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, height: int = 400) -> go.Figure:
     """One unit's h and every quantity of its cell across the sentence; the chosen token marked."""
     lt = tr.layers[layer]
     labels = token_labels(tr.tokens, tr.oov)
-    fig = go.Figure()
     series = {"h": lt.h[:, unit], **{k: v[:, unit] for k, v in lt.gates.items()}}
+    data = []
     for name, vals in series.items():
         q = tr.cell.quantity(name)
-        fig.add_trace(go.Scatter(
-            x=np.arange(tr.n_steps), y=vals, mode="lines+markers", name=q.title,
-            line=dict(color=q.color, width=3 if name == "h" else 1.5), marker=dict(size=5),
-            customdata=np.array(labels, dtype=object),
-            hovertemplate=f"unit {unit} · {q.title}<br>token <b>%{{customdata}}</b> = %{{y:.4f}}<extra></extra>",
-        ))
+        data.append(dict(
+            type="scatter", x=np.arange(tr.n_steps), y=vals, mode="lines+markers", name=q.title,
+            line=dict(color=q.color, width=3 if name == "h" else 1.5), marker=dict(size=5), customdata=labels,
+            hovertemplate=f"unit {unit} · {q.title}<br>token <b>%{{customdata}}</b> = %{{y:.4f}}<extra></extra>"))
+    shapes = []
     if token is not None and 0 <= token < tr.n_steps:
-        fig.add_vline(x=token, line=dict(color="#ff7f00", width=2, dash="dot"))
-    fig.update_yaxes(title_text="value")
-    _x_axis(fig, labels)
-    fig = _bottom_legend(_layout(fig, f"Unit {unit} across the sentence", height))
-    return fig.update_layout(margin_l=50, margin_r=8)  # a wider plot: two legend entries a row at 390 px
+        shapes.append(dict(type="line", xref="x", yref="y domain", x0=token, x1=token, y0=0, y1=1,
+                           line=dict(color=PICK_COLOR, width=2, dash="dot")))
+    layout = dict(shapes=shapes, xaxis=_x_axis_props(labels), yaxis=dict(title=dict(text="value")),
+                  legend=BOTTOM_LEGEND, margin=dict(l=50, r=8))  # a wider plot: two legend entries a row at 390 px
+    return _fast_figure(data, _merge(_layout_props(f"Unit {unit} across the sentence", height), layout))
 
 
 def importance_bars(tokens: Sequence[str], oov: Sequence[bool], scores: np.ndarray, title: str,
@@ -684,16 +712,16 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
             c = skipped + selected_token
             shapes.append(dict(type="rect", xref="x", yref="y2", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                                line=dict(color="#000000", width=2)))
-    fig = _fast_figure(data, layout)
-    _x_axis(fig, labels, categories=True, narrow=narrow, start=first)
-    fig.update_xaxes(title_text="word, by position in the full text" if text_axis is not None and text_axis.common > 0
-                     else "token (read left to right)")
+    xaxis = _x_axis_props(labels, categories=True, narrow=narrow, start=first)
+    if text_axis is not None and text_axis.common > 0:
+        xaxis["title"] = dict(text="word, by position in the full text")
+    layout["xaxis"] = _merge(xaxis, layout["xaxis"])
     if title is None:
         title = "Each word's move (bars),<br>each unit's part of it (C)"
-    fig = _layout(fig, title, height or int(min(1100, max(380, 260 + (19 if len(order) <= 32 else 7) * len(order)))))
     scale = f"colour ±{zmax:.3f} logit" + ("" if narrow else " (the largest |C| shown)")
-    return fig.update_layout(title_subtitle_text=scale, title_subtitle_font_size=12, margin_t=100, margin_l=50,
-                             margin_r=10)
+    height = height or int(min(1100, max(380, 260 + (19 if len(order) <= 32 else 7) * len(order))))
+    return _fast_figure(data, _merge(_layout_props(title, height), layout, dict(
+        title=dict(subtitle=dict(text=scale, font=dict(size=12))), margin=dict(t=100, l=50, r=10))))
 
 
 # --- read it with me: the prediction curve, one token at a time, animated in the browser -----------

@@ -287,7 +287,7 @@ class Job:
             teachers=[Path(t).stem for t in recipe.teachers],
             teacher_weight=recipe.teacher_weight if recipe.teachers else None,
             mix_teacher_weight=recipe.mix_teacher_weight if recipe.teachers else None,
-            augment=augment_card(recipe),
+            **({"augment": augment_card(recipe)} if recipe.augment else {}),
             history=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()} for h in trainer.history],
             command=self.command, created=_dt.date.today().isoformat(),
             torch=torch.__version__, machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads",

@@ -37,6 +37,10 @@ def test_the_cap_and_a_gone_session_stop_it():
 def test_one_run_per_session_and_it_waits_for_the_servers_slot():
     q = Queue(1)
     blocker = LabRun(lab.LabSettings(steps=5000, **TINY), queue=q).start()
+    deadline = time.monotonic() + 30  # the blocker's thread takes the slot first (on a busy machine it can lag)
+    while blocker.phase == "waiting" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert blocker.phase not in ("waiting", "done")
     store: dict = {}
     first = LabRun(lab.LabSettings(steps=5, **TINY), queue=q)
     assert claim(store, first) and not claim(store, LabRun(lab.LabSettings(steps=5, **TINY), queue=q))

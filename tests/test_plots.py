@@ -522,3 +522,41 @@ def test_every_contributions_variant_is_valid_plotly(tr_and_model, small_vocab):
                                     clickable=True),
                 plots.contributions(traces["SimpleRNN"], top=4, text_axis=text_axis(traces), clickable=True)):
         plots.go.Figure(fig.to_dict())  # built from plain dicts without validation: check they are valid plotly
+
+
+# --- figures built from plain dicts (no validation while serving) are valid plotly ---------------
+def test_every_figure_built_without_validation_passes_plotly_validation(tr_and_model):
+    """The Playground's figures skip plotly's property-by-property validation (it was most of a
+    rerun's server time); here every one of them goes through it, in each of its variants."""
+    import plotly.graph_objects as go
+
+    from playground.explain import text_axis
+
+    tr, _ = tr_and_model
+    axis = text_axis({"a": tr, "b": tr})
+    figures = [plots.prediction_curve(tr), plots.gate_means(tr), plots.gate_means(tr, layer=0),
+               plots.unit_lines(tr, 1, token=2), plots.unit_lines(tr, 0, token=None),
+               plots.contributions(tr), plots.contributions(tr, clickable=True, selected_unit=0, selected_token=1,
+                                                         narrow=True, text_axis=axis),
+               plots.heatmap(tr, "h"), plots.heatmap(tr, "h", clickable=True, selected_unit=1, selected_token=0,
+                                                     reference=np.zeros(tr.hidden_size), narrow=True, text_axis=axis)]
+    figures += [plots.heatmap(tr, q.name, layer=0) for q in tr.cell.quantities]
+    for fig in figures:
+        checked = go.Figure(fig.to_dict())  # raises on any property plotly does not know or accept
+        assert checked.layout.template.layout.plot_bgcolor == "white"
+        assert checked.layout.title.x == 0 and checked.layout.height >= 200
+
+
+def test_gate_means_panels_share_one_token_axis_under_the_last_panel(tr_and_model):
+    tr, _ = tr_and_model
+    fig = plots.gate_means(tr)
+    lay = fig.to_dict()["layout"]
+    panels = sorted(k for k in lay if k.startswith("yaxis"))
+    has_gates = any(q.kind == "gate" for q in tr.cell.quantities)
+    assert len(panels) == (2 if has_gates else 1) == len(lay["annotations"])
+    assert lay["xaxis"]["anchor"] == ("y2" if len(panels) == 2 else "y") and "xaxis2" not in lay
+    doms = [lay[p]["domain"] for p in panels]
+    assert doms[0][1] == 1 and doms[-1][0] == 0 and all(lo < hi for lo, hi in doms)
+    if len(doms) == 2:  # the gates above, clear of the panel below
+        assert doms[1][1] < doms[0][0] and lay["yaxis"]["range"] == [0, 1]
+    assert {t["yaxis"] for t in fig.to_dict()["data"]} == {"y", "y2"} if len(panels) == 2 else {"y"}
