@@ -347,8 +347,9 @@ def cmd_train(args) -> int:
     command = "python -m playground " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     bar = _Bar(recipe.train.epochs)
     result = None
-    print(f"training {name}: {recipe.model.arch} on {recipe.dataset}" + (f" + {recipe.mix}" if recipe.mix else ""),
-          file=sys.stderr)
+    cell_of = f"fine-tuning {recipe.init_from}" if recipe.init_from else recipe.model.arch  # a base keeps its cell
+    print(f"training {name}: {cell_of} on {recipe.dataset}" + (f" + {recipe.mix}" if recipe.mix else "")
+          + (f" + {recipe.augment:,} templated sentences" if recipe.augment else ""), file=sys.stderr)
     for item in run(recipe, name=name, command=command):
         if isinstance(item, zoo.TrainedModel):
             result = item

@@ -305,6 +305,29 @@ def survival_story(lz: Lens) -> str:
             f"verdict. {half}.")
 
 
+def fade_story(tr, lz: Lens, t: int) -> str:
+    """How the prediction moved from word t (an opinion) to the end of the text, and what the memory
+    kept of what word t wrote: why a text that one early word decides can end the other way.
+    `tr` is the trace the lens was made from."""
+    T = tr.n_steps
+    if not 0 <= t < T:
+        return ""
+    rest = T - t - 1
+    word = _quote(lz.tokens[t])
+    if not rest:
+        return f"{word} is the last word: the model ends at {pct(tr.prob)} positive right after it."
+    out = (f"Right after {word} (word {t + 1}) the model was at {pct(tr.step_probs[t])} positive; after the "
+           f"{rest} word{'s' if rest != 1 else ''} that follow{'s' if rest == 1 else ''} it, at {pct(tr.prob)}.")
+    if lz.gated:
+        out += (f" By the last word its memory keeps {pct(lz.weighted_survival[t])} of what {word} wrote "
+                "(weighted by each unit's share of the verdict); the rest of the final state was written by the "
+                "words after it.")
+    elif lz.jacobian_gain is not None:
+        out += (f" The state Jacobian from {word} to the end has an rms gain of {float(lz.jacobian_gain[t]):.3g} "
+                "(how much a change to the state at that word still changes the final state).")
+    return out
+
+
 def jacobian_story(lz: Lens) -> str:
     T = len(lz.tokens)
     if lz.jacobian_gain is None or T == 0:

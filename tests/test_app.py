@@ -223,7 +223,7 @@ def test_compare_lines_models_up_on_a_review_longer_than_the_simplernn_reads():
     at.text_input(key="compare.sentence").set_value(data.load("imdb", "test").texts[0]).run()
     assert not at.exception
     summary = at.info[0].value
-    assert "part ways at “this” \\(word 282\\)" in summary, summary  # Markdown-escaped; not word 195
+    assert "part ways at “But” \\(word 280\\)" in summary, summary  # Markdown-escaped; not word 191
     notes = " ".join(c.value for c in at.caption)
     assert "Read only the last 200 of 289 tokens \\(from word 90" in notes, notes
     assert "Read all 289 tokens" in notes

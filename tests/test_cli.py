@@ -222,7 +222,7 @@ def test_compare_json_lines_models_up_by_position_in_the_full_text():
     rnn, lstm = out["models"]["rnn-imdb"], out["models"]["lstm-imdb"]
     assert out["n_tokens_total"] == 289 and (rnn["read_from_word"], lstm["read_from_word"]) == (90, 1)
     assert rnn["words"] == list(range(90, 290)) and len(rnn["step_probs"]) == 200
-    assert out["summary"].endswith("part ways at “this” (word 282).")
+    assert out["summary"].endswith("part ways at “But” (word 280).")  # in the full text, not 191
     assert rnn["note"] == "read only the last 200 of 289 tokens (from word 90, “her”)"
     r = cli("compare", "--models", "gru-rt", "fine")
     assert r.returncode == 2 and "two or three" in r.stderr

@@ -110,3 +110,24 @@ def test_hostile_text(text):
     assert not at.exception, at.exception
     if not text.strip():
         assert at.info or at.warning
+
+
+@pytest.mark.parametrize("name", zoo.BUNDLED)
+def test_the_default_sentence_is_read_right_or_called_a_hard_one_with_its_numbers(name):
+    """Issue 15, item 4: the page opens on a positive sentence (one opinion, then plain words). A model
+    that ends negative on it gets a warning that calls it a hard one and gives the numbers."""
+    from playground import memory
+    from playground.trace import trace
+
+    at = _at({"model": name})
+    tm = zoo.load_bundled(name)
+    tr = trace(tm.model, tm.vocab, at.session_state["why.sentence"])
+    caps = _captions(at).replace("\\", "")
+    assert f"{name} reads this text as **{tr.prob:.1%} positive**" in caps, caps
+    warnings = [w.value.replace("\\", "") for w in at.warning if "hard one" in w.value]
+    if tr.prob >= 0.5:
+        assert not warnings
+    else:
+        assert len(warnings) == 1 and f"A hard one for {name}" in warnings[0]
+        t = tr.tokens.index("wonderful")
+        assert f"the model was at {memory.pct(tr.step_probs[t])} positive" in warnings[0], warnings

@@ -233,3 +233,21 @@ def test_log_axes_never_plot_zero():
     assert np.isnan(y[0]) and y[1] == 1e-3
     assert min(fig.layout.yaxis.tickvals) >= 1e-4
     assert len(mp.log_ticks([1e-13, 1.0])["tickvals"]) <= 8
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru", "rnn"])
+def test_fade_story_gives_the_prediction_at_the_word_and_at_the_end_and_what_was_kept(arch):
+    torch.manual_seed(3)
+    m = random_model(arch, vocab_size=50)
+    tr = trace_ids(m, _enc([5, 9, 11, 2, 7, 7, 3]))
+    lz = memory.lens(tr, m)
+    s = memory.fade_story(tr, lz, 1)
+    assert f"(word 2) the model was at {memory.pct(tr.step_probs[1])} positive" in s
+    assert f"after the 5 words that follow it, at {memory.pct(tr.prob)}" in s
+    if lz.gated:
+        assert f"keeps {memory.pct(lz.weighted_survival[1])} of what" in s
+    else:
+        assert f"rms gain of {float(lz.jacobian_gain[1]):.3g}" in s
+    assert memory.fade_story(tr, lz, 7) == "" and memory.fade_story(tr, lz, -1) == ""
+    assert memory.fade_story(tr, lz, 6) == f"“w3” is the last word: the model ends at {memory.pct(tr.prob)} positive " \
+                                          "right after it."

@@ -131,22 +131,46 @@ def _recipe_of(argv: list[str]) -> tuple[Recipe, str]:
     return build_recipe({o.name: getattr(args, o.name) for o in TRAIN_OPTIONS if hasattr(args, o.name)}), args.out
 
 
+def _old_defaults() -> list[str]:
+    script = (ROOT / "playground" / "weights" / "rebuild.sh").read_text()
+    return script.split('OLD_DEFAULTS="', 1)[1].split('"', 1)[0].split()
+
+
 @pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
 def test_rebuild_script_means_what_the_shipped_cards_record():
-    """The shipped models were built with the command line's old defaults; rebuild.sh, read with
-    today's defaults, must still ask for exactly the settings their cards record."""
+    """The shipped models are the bases (built with the command line's old defaults) fine-tuned on
+    everyday sentences (issue 15); rebuild.sh, read with today's defaults, must still ask for exactly
+    the settings their cards record, for the fine-tuning and for the base it started from."""
+    import shlex
+
+    from playground import augment
+
     recipes = dict(_recipe_of(argv)[::-1] for argv in _rebuild_commands())
-    assert len(recipes) == 13  # 3 IMDB models, 7 teachers, 3 RT students
+    assert len(recipes) == 19  # 3 IMDB bases, 7 teachers, 3 RT bases, 6 fine-tuned
     for name in zoo.BUNDLED:
         r, card = recipes[f"playground/weights/{name}.safetensors"], zoo.load_bundled(name).card
-        assert r.model.to_dict() == card["config"], name
+        base = recipes[f"build/base/{name}.safetensors"]
+        # the fine-tuning: from the base, distilled from it, its dataset plus the templated sentences
+        assert r.init_from == f"build/base/{name}.safetensors" and card["init_from"] == name
+        assert [Path(t).stem for t in r.teachers] == card["teachers"] == [name]
+        assert (r.teacher_weight, r.mix_teacher_weight) == (card["teacher_weight"], card["mix_teacher_weight"])
         assert r.train.to_dict() == card["train_config"], name
-        assert (r.mix, r.mix_max_len, r.mix_sentences, r.primary_repeat, r.min_freq) == (
-            card["mix"], card["mix_max_len"], card["mix_sentences"], card["primary_repeat"], card["min_freq"]), name
-        assert [Path(t).stem for t in r.teachers] == (card.get("teachers") or []), name
-        if r.teachers:
-            assert (r.teacher_weight, r.mix_teacher_weight) == (card["teacher_weight"], card["mix_teacher_weight"])
+        assert (r.dataset, r.mix, r.mix_max_len, r.mix_sentences, r.primary_repeat, r.min_freq) == (
+            card["dataset"], card["mix"], card["mix_max_len"], card["mix_sentences"], card["primary_repeat"],
+            card["min_freq"]), name
+        assert card["augment"]["sentences"] == r.augment > 0 and card["augment"]["version"] == augment.VERSION
+        assert f"{r.augment:,} templated everyday sentences" in card["trained_on"]
+        # the architecture and vocabulary are the base's; dropout and max_len the fine-tuning's
+        assert {k: v for k, v in card["config"].items() if k not in ("dropout", "max_len", "vocab_size")} == {
+            k: v for k, v in base.model.to_dict().items() if k not in ("dropout", "max_len", "vocab_size")}, name
+        assert (card["config"]["dropout"], card["config"]["max_len"]) == (r.model.dropout, r.model.max_len)
         assert r.eval_other and card["other_test_accuracy"], name
-        assert r.train_limit is None and r.mix_limit is None and r.init_from is None
-        assert "sample" not in card["trained_on"]
+        assert r.train_limit is None and r.mix_limit == (3000 if r.mix == "imdb" else None if r.mix else r.mix_limit)
+        assert ("(sample of 3000)" in card["trained_on"]) == (r.mix == "imdb"), name
         assert r.val_fraction == 0.1 and card["n_val"] == round(0.1 * (6824 if r.dataset == "rt" else 20000))
+        # the base's own command, on its card, means what rebuild.sh asks for the base
+        argv = shlex.split(card["base_command"])
+        assert argv[:4] == ["python", "-m", "playground", "train"], card["base_command"]
+        argv = [a.replace("playground/weights/", "build/base/") for a in argv[4:]]
+        assert _recipe_of(_old_defaults() + argv)[0] == base, name
+        assert 0 < card["base_test_accuracy"] <= 1

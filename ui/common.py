@@ -37,6 +37,14 @@ EXAMPLES = [
     "The food was cold and the waiter was rude",
     "It could have been so much better",
 ]
+HOME_EXAMPLE = "I expected to hate it but I loved it"  # the Home page's live curve, read by DEFAULT_MODEL
+COMPARE_SENTENCE = "The acting was great, but the plot was boring and far too long"  # Compare opens on it
+SPACE_SENTENCE = "The food was cold and the waiter was rude, but the dessert was wonderful"  # State space
+# What every example the app opens with means (1 positive, 0 negative): each is read correctly by the
+# model it opens with (tests/test_bundled_quality.py), or the page presents it as a hard one.
+EXAMPLE_LABELS = {DEFAULT_SENTENCE: 1, EXAMPLES[0]: 1, EXAMPLES[1]: 1, EXAMPLES[2]: 1, EXAMPLES[3]: 0,
+                  EXAMPLES[4]: 0, EXAMPLES[5]: 1, EXAMPLES[6]: 0, EXAMPLES[7]: 0, HOME_EXAMPLE: 1,
+                  COMPARE_SENTENCE: 0, SPACE_SENTENCE: 1}
 
 
 release_memory = heap.release_memory

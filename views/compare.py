@@ -35,7 +35,7 @@ def _valid_models(v) -> bool:
 
 MODELS = Field("compare.models", "models", [], parse=_parse_models, valid=_valid_models, to_str=",".join)
 STATE = PageState(
-    Field("compare.sentence", "s", "The acting was great, but the plot was boring and far too long",
+    Field("compare.sentence", "s", common.COMPARE_SENTENCE,
           parse=common.clean_input, long_text=True, label="sentence"),
     Field("compare.dataset", "dataset", "rt", valid=one_of(DATASET_TITLES)),
     MODELS,

@@ -40,6 +40,14 @@ else:
     if tr.truncated:
         st.warning(f"Your text has {tr.n_tokens_total:,} tokens; this model reads only the last {tr.n_steps}.")
     lz = memory.lens(tr, tm.model)
+    st.caption(f"{common.md_escape(tm.name)} reads this text as **{tr.prob:.1%} positive**.")
+    if text == DEFAULT_SENTENCE and tr.prob < 0.5 and "wonderful" in tr.tokens:
+        # the example is positive by design (one opinion, then plain words): say so when the model misses it
+        st.warning(common.md_escape(
+            f"A hard one for {tm.name}: this example is positive (one opinion, “wonderful”, then only plain "
+            f"words), but {tm.name} ends at {tr.prob:.1%} positive. "
+            + memory.fade_story(tr, lz, tr.tokens.index("wonderful"))
+            + " The sections below show where it went."))
     st.page_link("views/playground.py", label="Open this sentence in the Playground (every gate, every unit)",
                  icon="🔬", query_params=link_query("s", text, model=tm.name))
 

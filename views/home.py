@@ -20,7 +20,7 @@ with c2:
     st.page_link("views/compare.py", label="Compare SimpleRNN, LSTM and GRU on one sentence", icon="⚖️")
 
 st.subheader("A network reading, live")
-EXAMPLE = "I expected to hate it but I loved it"
+EXAMPLE = common.HOME_EXAMPLE
 names = common.model_names()
 name = "lstm-rt" if "lstm-rt" in names else (names[0] if names else None)
 if name is None:

@@ -13,7 +13,7 @@ from ui.state import Field, PageState, one_of, parse_int
 
 KINDS = {"clamp": "clamp a unit", "gate": "force a gate", "zero_top": "zero top units"}
 STATE = PageState(
-    Field("space.sentence", "s", "The food was cold and the waiter was rude, but the dessert was wonderful",
+    Field("space.sentence", "s", common.SPACE_SENTENCE,
           parse=common.clean_input, long_text=True, label="sentence"),
     common.model_field("model", "model"),
     Field("space.edit", "edit", "", parse=common.clean_input, label="edited sentence"),
