@@ -1,7 +1,7 @@
 """RNN Playground: the Streamlit entry point (router, page config, what all pages share)."""
 import streamlit as st
 
-from ui import common, style
+from ui import common, style, wellformed
 
 st.set_page_config(page_title="RNN Playground", page_icon="🔁", layout="wide",
                    menu_items={"About": "RNN Playground: watch SimpleRNN, LSTM and GRU models read."})
@@ -16,6 +16,7 @@ PAGES = [
     st.Page("views/space.py", title="State space", icon="🧭", url_path="space"),
     st.Page("views/train.py", title="Train", icon="🏋️", url_path="train"),
 ]
+wellformed.install()  # once per browser session: a lone surrogate in a text box reaches the server as U+FFFD
 nav = st.navigation(PAGES)
 with st.sidebar:
     st.caption("Type a sentence and watch a recurrent network read it, word by word. "

@@ -56,3 +56,23 @@ def test_a_link_with_broken_percent_encoding_says_so():
     at.switch_page("views/playground.py").run()
     assert not at.exception, at.exception
     assert any("3 characters of this text could not be read" in w.value for w in at.warning)
+
+
+def test_the_guard_goes_out_once_per_session_on_whatever_page_opens_first():
+    """Sent on every rerun it delayed every verdict (a script element to sanitise and run before it); its
+    listeners live on the tab's window, so once per browser session is enough."""
+    from streamlit.testing.v1 import AppTest
+
+    def guards(at) -> int:
+        return sum("__rnnWellFormed" in (h.proto.body or "") for h in at.get("html"))
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert guards(at) == 1  # the first run, on the Home page
+    at.run()
+    assert guards(at) == 0
+    at.switch_page("views/compare.py").run()
+    assert guards(at) == 0 and not at.exception
+    other = AppTest.from_file(APP, default_timeout=120)  # another tab: a session of its own
+    other.switch_page("views/train.py").run()
+    assert guards(other) == 1

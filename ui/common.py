@@ -283,13 +283,12 @@ def sentence_and_model(key: str, placeholder: str, model_key: str = "model") -> 
 
 def read_sentence(key: str, notes) -> str:
     """The sentence box's text, bounded; the page's link notes (ui.state) and, when characters could
-    not be read, a warning; installs the guard that makes such characters readable (ui.wellformed)."""
+    not be read, a warning (app.py installs the guard that makes such characters readable, ui.wellformed)."""
     from ui import wellformed
 
     text = clean_input(st.session_state[key])
     for note in notes:
         st.info(note)
-    wellformed.install()
     if wellformed.note(text):
         st.warning(wellformed.note(text))
     return text

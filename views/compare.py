@@ -79,7 +79,6 @@ with st.expander("Or pick any two or three models (bundled, or trained in this s
 text = common.clean_input(st.session_state["compare.sentence"])
 for note in STATE.notes:  # a text too long for a link (ui/state.py)
     st.info(note)
-wellformed.install()  # a lone surrogate reaches the server as U+FFFD instead of dropping the connection
 if wellformed.note(text):
     st.warning(wellformed.note(text))
 

@@ -218,7 +218,6 @@ with n2:
                   max_chars=common.MAX_INPUT_CHARS)
     for note in STATE.notes:  # a probe too long for a link (ui/state.py)
         st.info(note)
-    wellformed.install()  # a lone surrogate reaches the server as U+FFFD instead of dropping the connection
     if wellformed.note(ss["train.probe"]):
         st.warning(wellformed.note(ss["train.probe"]))
 
