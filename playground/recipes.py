@@ -6,6 +6,7 @@ both make their Recipe with `options.build_recipe`, from the one table of option
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import platform
 import re
 import time
@@ -45,10 +46,16 @@ class Recipe:
 
 
 def augmented(recipe: Recipe):
-    """The recipe's templated sentences (playground.augment), or None."""
+    """The recipe's templated sentences (playground.augment), or None. Read-only: the same object
+    serves preparing the data and writing the card."""
+    return _augmented(recipe.augment, recipe.train.seed) if recipe.augment else None
+
+
+@functools.lru_cache(maxsize=2)
+def _augmented(n: int, seed: int):
     from . import augment
 
-    return augment.generate(recipe.augment, recipe.train.seed) if recipe.augment else None
+    return augment.generate(n, seed)  # 60,000 sentences take ~4 s: generated once per run, not twice
 
 
 def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedSet, EncodedSet]:
