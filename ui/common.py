@@ -294,6 +294,20 @@ def read_sentence(key: str, notes) -> str:
     return text
 
 
+PAINT_PAUSE_S = 0.05
+
+
+def paint_now(seconds: float = PAINT_PAUSE_S) -> None:
+    """Let what the page has shown so far (the verdict) reach the browser and paint before the charts
+    that follow. Streamlit sends its messages every 10 ms and the browser draws the elements that
+    arrive together in one pass, in which Plotly's drawing of the next chart comes before anything is
+    painted; with the figures built in a millisecond (issue 12) the verdict waited for the gauge.
+    A pause of the script thread (no CPU) puts them in separate passes. Measured with the concurrency
+    test's visitors: one visitor alone, verdict median 0.23 -> 0.13 s; the full redraw unchanged."""
+    if seconds > 0:
+        time.sleep(seconds)
+
+
 def model_field(key: str = "model", query: str = "model"):
     """The ui.state row for a model picker: any model of this session, by name."""
     from ui.state import Field

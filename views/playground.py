@@ -91,6 +91,7 @@ with v1:
     st.markdown(f"### {emoji} {word.capitalize()}")
     st.metric("P(positive)", f"{tr.prob:.1%}", help="The readout's probability after the last word.")
     st.caption(f"{conf:.0%} confident · {tm.config.title} · {tr.n_steps} tokens")
+common.paint_now()  # the verdict is on screen before the gauge and the charts are drawn
 with v2:
     st.plotly_chart(plots.confidence_gauge(tr.prob), key="play.gauge", config={"displayModeBar": False})
 
