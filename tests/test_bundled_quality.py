@@ -83,6 +83,28 @@ def test_every_example_the_app_opens_with_is_read_correctly_by_the_model_it_open
     assert not wrong, wrong
 
 
+def test_the_second_development_set_is_disjoint_from_the_others_and_well_formed():
+    """tests/data/README.md: everyday_dev2.tsv, 328 sentences, none near a test sentence."""
+    import re
+
+    from playground import augment
+
+    cats = {"films", "restaurants", "products", "services", "negation", "contrast", "intensity"}
+    words = lambda s: set(re.sub(r"[^a-z0-9' ]", " ", s.lower()).split())
+    dev2 = [line.split("\t") for line in EVERYDAY_TEST.with_name("everyday_dev2.tsv").read_text("utf-8").splitlines()]
+    assert len(dev2) == 328 and "everyday_dev2.tsv" in augment.HELDOUT_FILES
+    others = [line.split("\t")[0] for name in ("everyday_test.tsv", "everyday_dev.tsv")
+              for line in EVERYDAY_TEST.with_name(name).read_text("utf-8").splitlines()]
+    test_words = [words(t) for t in others[:448]]
+    keys = {augment.norm_key(t) for t in others}
+    for text, label, cat in dev2:
+        assert label in ("0", "1") and cat in cats and text == text.strip() and text
+        assert augment.norm_key(text) not in keys, text
+        assert all(len(words(text) & w) / len(words(text) | w) < 0.6 for w in test_words), text
+    for c in cats:
+        assert 21 <= sum(1 for _, y, k in dev2 if k == c and y == "1") <= 25
+
+
 def test_everyday_sets_are_balanced_disjoint_and_well_formed():
     """tests/data/README.md's promises about everyday_test.tsv and everyday_dev.tsv."""
     import re
