@@ -146,6 +146,9 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     _O("augment", int, 0,
        "also train on this many templated everyday sentences (negation, contrast, meals, products, services)",
        "data", limits=(0, 200_000)),
+    _O("val_augment", int, 0,
+       "also validate on this many other templated sentences (none trained on): the kept weights are the best "
+       "on both", "data", limits=(0, 20_000)),
     _O("val_fraction", float, 0.1,
        "share of the TRAIN rows held out for validation; 0 = none (the final weights are kept)",
        "data", limits=(0.0, 0.9)),
@@ -230,4 +233,4 @@ def build_recipe(values: Mapping[str, object]) -> Recipe:
                   min_freq=v["min_freq"], train_limit=v["limit"], eval_other=v["eval_other"],
                   init_from=v["init_from"], primary_repeat=v["primary_repeat"], teachers=v["teachers"],
                   teacher_weight=v["teacher_weight"], mix_teacher_weight=v["mix_teacher_weight"],
-                  augment=v["augment"])
+                  augment=v["augment"], val_augment=v["val_augment"])

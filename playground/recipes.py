@@ -43,12 +43,29 @@ class Recipe:
     teacher_weight: float = 0.5  # probability is blended into every training label with this weight
     mix_teacher_weight: float | None = None  # the same for the mixed-in rows (None: teacher_weight)
     augment: int = 0  # add this many templated everyday sentences (playground.augment), true labels
+    val_augment: int = 0  # validate on this many more templated sentences (another seed, none trained on)
 
 
 def augmented(recipe: Recipe):
     """The recipe's templated sentences (playground.augment), or None. Read-only: the same object
     serves preparing the data and writing the card."""
     return _augmented(recipe.augment, recipe.train.seed) if recipe.augment else None
+
+
+VAL_SEED_OFFSET = 7919  # the templated validation sentences' seed: the training seed plus this
+
+
+def val_augmented(recipe: Recipe):
+    """The recipe's templated validation sentences, or None: generated with another seed, and none
+    equal to a sentence trained on (or to a held-out everyday one), so they measure what the
+    templates taught rather than what was memorised."""
+    if not recipe.val_augment:
+        return None
+    from . import augment
+
+    aug = augmented(recipe)
+    exclude = augment.heldout_keys() | ({augment.norm_key(t) for t in aug.texts} if aug else set())
+    return augment.generate(recipe.val_augment, recipe.train.seed + VAL_SEED_OFFSET, exclude=exclude)
 
 
 @functools.lru_cache(maxsize=2)
@@ -77,6 +94,9 @@ def prepare(recipe: Recipe, vocab: Vocab | None = None) -> tuple[Vocab, EncodedS
     ml = recipe.model.max_len
     full = EncodedSet.from_texts(vocab, texts, labels, ml)
     train_set, val_set = full.subset(tr_idx), full.subset(val_idx)
+    val_aug = val_augmented(recipe)
+    if val_aug is not None and len(val_set):  # checkpoints are chosen on both together
+        val_set = val_set + EncodedSet.from_texts(vocab, val_aug.texts, val_aug.labels, ml)
     if recipe.teachers:  # validation keeps the true labels
         train_set.labels = soft_labels(recipe, [texts[i] for i in tr_idx], train_set.labels, recipe.teacher_weight)
     train_set = train_set.subset(np.tile(np.arange(len(train_set)), max(1, recipe.primary_repeat)))
@@ -271,6 +291,8 @@ class Job:
             cfg, name=self.name, arch=cfg.arch, dataset=recipe.dataset,
             trained_on=(f"{recipe.dataset} TRAIN" + (f" (sample of {recipe.train_limit})" if recipe.train_limit else "")
                         + (f" minus {recipe.val_fraction:.0%} validation" if self.n_val else ", no validation")
+                        + (f" (validation also {recipe.val_augment:,} other templated sentences)"
+                           if recipe.val_augment and self.n_val else "")
                         + (f" + {recipe.mix} TRAIN" if recipe.mix else "")
                         + (f" (sample of {recipe.mix_limit})" if recipe.mix and recipe.mix_limit else "")
                         + (f" + {recipe.augment:,} templated everyday sentences" if recipe.augment else "")
@@ -308,7 +330,8 @@ def augment_card(recipe: Recipe) -> dict | None:
     if aug is None:
         return None
     summary = aug.summary()
-    return {k: v for k, v in summary.items() if k != "kinds"} | summary["kinds"]
+    return ({k: v for k, v in summary.items() if k != "kinds"} | summary["kinds"]
+            | ({"validation": recipe.val_augment} if recipe.val_augment else {}))
 
 
 class Race:

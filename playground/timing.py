@@ -108,6 +108,12 @@ def workload(recipe: Recipe) -> Workload:
 
         train = np.concatenate([train, np.minimum(augmented_counts(recipe.augment, tc.seed), cfg.max_len)])
     val = primary[val_idx]
+    if recipe.val_augment and len(val):
+        from .augment import token_counts as augmented_counts
+        from .recipes import VAL_SEED_OFFSET
+
+        val = np.concatenate([val, np.minimum(augmented_counts(recipe.val_augment, tc.seed + VAL_SEED_OFFSET),
+                                              cfg.max_len)])
     n_b, steps, padded = _batches(train, tc.batch_size)
     _, val_steps, val_padded = _batches(val, VAL_BATCH)
     c = cfg.cell

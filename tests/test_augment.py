@@ -95,6 +95,28 @@ def test_a_recipe_trains_on_them_with_true_labels_and_the_card_says_so():
     assert workload(r1).rows == workload(r0).rows + 500
 
 
+def test_templated_validation_sentences_are_never_trained_on_and_join_validation():
+    from playground.recipes import val_augmented
+
+    r1 = build_recipe({"dataset": "rt", "limit": 200, "mix": None, "max_len": 30, "augment": 3000})
+    r2 = build_recipe({"dataset": "rt", "limit": 200, "mix": None, "max_len": 30, "augment": 3000,
+                       "val_augment": 400})
+    _, t1, v1 = prepare(r1)
+    _, t2, v2 = prepare(r2)
+    assert val_augmented(r1) is None and len(t2) == len(t1) and len(v2) == len(v1) + 400
+    va = val_augmented(r2)
+    keys = {augment.norm_key(t) for t in va.texts}
+    assert len(va.texts) == 400 and sorted(set(va.labels.tolist())) == [0, 1]
+    assert not keys & {augment.norm_key(t) for t in augment.generate(3000, r2.train.seed).texts}
+    assert not keys & augment.heldout_keys()
+    assert va.dropped_heldout > 0  # the training sentences were really excluded (the grammar repeats itself)
+    assert list(v2.labels[-400:]) == list(va.labels.astype(np.float32))
+    assert augment_card(r2)["validation"] == 400 and "validation" not in augment_card(r1)
+    assert workload(r2).val_rows == workload(r1).val_rows + 400 and workload(r2).rows == workload(r1).rows
+    with pytest.raises(ValueError, match="val_augment"):
+        build_recipe({"dataset": "rt", "val_augment": -1})
+
+
 def test_the_augment_command_prints_what_training_reads(capsys):
     assert main(["augment", "--n", "12", "--seed", "7", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -136,6 +136,9 @@ def _old_defaults() -> list[str]:
     return script.split('OLD_DEFAULTS="', 1)[1].split('"', 1)[0].split()
 
 
+FT_TEACHERS = {"rnn-rt": ["lstm-rt", "gru-rt"]}
+
+
 @pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
 def test_rebuild_script_means_what_the_shipped_cards_record():
     """The shipped models are the bases (built with the command line's old defaults) fine-tuned on
@@ -152,7 +155,8 @@ def test_rebuild_script_means_what_the_shipped_cards_record():
         base = recipes[f"build/base/{name}.safetensors"]
         # the fine-tuning: from the base, distilled from it, its dataset plus the templated sentences
         assert r.init_from == f"build/base/{name}.safetensors" and card["init_from"] == name
-        assert [Path(t).stem for t in r.teachers] == card["teachers"] == [name]
+        # (rnn-rt learns from the fine-tuned LSTM and GRU of its dataset instead of from its base)
+        assert [Path(t).stem for t in r.teachers] == card["teachers"] == FT_TEACHERS.get(name, [name])
         assert (r.teacher_weight, r.mix_teacher_weight) == (card["teacher_weight"], card["mix_teacher_weight"])
         assert r.train.to_dict() == card["train_config"], name
         assert (r.dataset, r.mix, r.mix_max_len, r.mix_sentences, r.primary_repeat, r.min_freq) == (
@@ -167,7 +171,9 @@ def test_rebuild_script_means_what_the_shipped_cards_record():
         assert r.eval_other and card["other_test_accuracy"], name
         assert r.train_limit is None and r.mix_limit == (3000 if r.mix == "imdb" else None if r.mix else r.mix_limit)
         assert ("(sample of 3000)" in card["trained_on"]) == (r.mix == "imdb"), name
-        assert r.val_fraction == 0.1 and card["n_val"] == round(0.1 * (6824 if r.dataset == "rt" else 20000))
+        assert r.val_fraction == 0.1
+        assert card["n_val"] == round(0.1 * (6824 if r.dataset == "rt" else 20000)) + r.val_augment, name
+        assert card["augment"].get("validation", 0) == r.val_augment, name
         # the base's own command, on its card, means what rebuild.sh asks for the base
         argv = shlex.split(card["base_command"])
         assert argv[:4] == ["python", "-m", "playground", "train"], card["base_command"]
