@@ -42,11 +42,11 @@ def test_bundled_filler_stays_within_the_tolerance_of_the_prior_or_says_from_whe
     assert f.check == np.abs(f.probs - f.prior).max() and f.worst == int(np.argmax(np.abs(f.probs - f.prior))) + 1
     for n in sorted({1, 57, min(tm.config.max_len + 1, len(f.words)), len(f.words)}):  # > max_len: read from its middle
         assert f.probs[n - 1] == pytest.approx(_traced(tm, " ".join(f.words[:n])), abs=1e-5)
-    if name == "rnn-imdb":
-        # The one bundled model the search cannot serve: rnn-imdb's P after 200 neutral words depends on where
-        # it starts reading (dropping the first word of a 200-word stretch moves P by up to 0.47), so the longer
-        # fillers it reads from the middle stray; every prefix it reads whole stays within the tolerance, and
-        # the library says so.
+    if name in ("rnn-imdb", "rnn-rt"):
+        # The bundled models the search cannot serve: the SimpleRNNs' P after max_len neutral words depends on
+        # where they start reading (rnn-imdb: dropping the first word of a 200-word stretch moves P by up to
+        # 0.47; rnn-rt strays to 0.38 after 142 words), so the longer fillers they read from the middle stray;
+        # every prefix they read whole stays within the tolerance, and the library says so.
         assert not f.ok and f.check > pr.TOLERANCE
         assert f.within >= tm.config.max_len and np.abs(f.probs[:f.within] - f.prior).max() <= pr.TOLERANCE
         assert f"for its first {f.within} words, but it strays up to {f.check:.3f}" in f.sentence()
