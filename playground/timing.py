@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import data
+from .augment import token_counts as augmented_counts
 from .cells import cell
-from .recipes import Recipe, sample_rows
+from .recipes import VAL_SEED_OFFSET, Recipe, sample_rows
 from .text import tokenize
 
 VAL_BATCH = 256  # train.evaluate's batch size
@@ -104,14 +105,9 @@ def workload(recipe: Recipe) -> Workload:
             mix = mix[sample_rows(len(mix), recipe.mix_limit, tc.seed + 1)]
         train = np.concatenate([train, np.minimum(mix, recipe.mix_max_len or cfg.max_len)])
     if recipe.augment:
-        from .augment import token_counts as augmented_counts
-
         train = np.concatenate([train, np.minimum(augmented_counts(recipe.augment, tc.seed), cfg.max_len)])
     val = primary[val_idx]
     if recipe.val_augment and len(val):
-        from .augment import token_counts as augmented_counts
-        from .recipes import VAL_SEED_OFFSET
-
         val = np.concatenate([val, np.minimum(augmented_counts(recipe.val_augment, tc.seed + VAL_SEED_OFFSET),
                                               cfg.max_len)])
     n_b, steps, padded = _batches(train, tc.batch_size)
