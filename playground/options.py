@@ -179,6 +179,9 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
        limits=(0.0, 0.5)),
     _O("weight_decay", float, 0.0, "L2 weight decay", limits=TRAIN_LIMITS["weight_decay"]),
     _O("clip", float, 5.0, "clip the gradient norm to this; 0 = off", limits=TRAIN_LIMITS["clip"]),
+    _O("recurrent_norm", float, 0.0,
+       "after every step, scale each recurrent weight matrix down to at most this largest singular value; "
+       "0 = off", limits=TRAIN_LIMITS["recurrent_norm"]),
     _O("threads", int, 1, "torch threads while training", limits=(1, 64)),
     _O("max_seconds", float, None, "stop training after this many seconds (the best weights are kept)",
        limits=(0.001, 1e7), none=("none", "no time cap")),
@@ -227,7 +230,8 @@ def build_recipe(values: Mapping[str, object]) -> Recipe:
     train = TrainConfig(epochs=v["epochs"], batch_size=v["batch_size"], lr=v["lr"], optimizer=v["optimizer"],
                         weight_decay=v["weight_decay"], clip=v["clip"], seed=v["seed"], threads=v["threads"],
                         max_seconds=v["max_seconds"], evals_per_epoch=v["evals_per_epoch"],
-                        word_dropout=v["word_dropout"], ema=v["ema"])
+                        word_dropout=v["word_dropout"], ema=v["ema"],
+                        recurrent_norm=v["recurrent_norm"])
     return Recipe(dataset=v["dataset"], model=model, train=train, mix=v["mix"], mix_max_len=v["mix_max_len"],
                   mix_sentences=v["mix_sentences"], mix_limit=v["mix_limit"], val_fraction=v["val_fraction"],
                   min_freq=v["min_freq"], train_limit=v["limit"], eval_other=v["eval_other"],

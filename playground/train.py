@@ -37,6 +37,7 @@ TRAIN_LIMITS = {
     "lr": (1e-6, 10.0),
     "weight_decay": (0.0, 1.0),
     "clip": (0.0, 100.0),
+    "recurrent_norm": (0.0, 100.0),
     "seed": (0, 2**31 - 1),
 }
 
@@ -55,6 +56,9 @@ class TrainConfig:
     evals_per_epoch: int = 1  # validation passes per epoch (>1: curves move within an epoch)
     word_dropout: float = 0.0  # while training, each token is read as <unk> with this probability
     ema: float = 0.0  # > 0: validate and keep an exponential moving average of the weights
+    # > 0: after every step, scale each layer's recurrent weight matrix down so that its largest
+    # singular value is at most this (Keras: recurrent_constraint); keeps a SimpleRNN's dynamics tame
+    recurrent_norm: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -75,7 +79,10 @@ class TrainConfig:
             raise ValueError("ema must be in [0, 1)")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not d["recurrent_norm"]:  # off: recorded as cards written before the option had it
+            del d["recurrent_norm"]
+        return d
 
 
 @dataclass
@@ -135,6 +142,19 @@ def torch_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(old)
+
+
+@torch.no_grad()
+def cap_recurrent_norm(model: torch.nn.Module, cap: float) -> None:
+    """Scale every recurrent weight matrix (weight_hh_l*: all gates stacked) whose largest singular
+    value exceeds `cap` down to exactly `cap`. A SimpleRNN whose recurrent matrix stays small cannot
+    amplify a change in its input without bound over a long text (tanh' <= 1), so its logit stays a
+    smooth function of its input and integrated gradients add up."""
+    for name, p in model.named_parameters():
+        if name.split(".")[-1].startswith("weight_hh"):
+            sigma = float(torch.linalg.matrix_norm(p.double(), 2))
+            if sigma > cap:
+                p.mul_(cap / sigma)
 
 
 def make_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -374,6 +394,8 @@ class Trainer:
                     if cfg.clip > 0:
                         clip_grad_norm_(opt.params, cfg.clip)
                     opt.step()
+                    if cfg.recurrent_norm > 0:
+                        cap_recurrent_norm(model, cfg.recurrent_norm)
                     if ema is not None:
                         ema.update_parameters(model)
                     b += 1
