@@ -182,6 +182,9 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     _O("recurrent_norm", float, 0.0,
        "after every step, scale each recurrent weight matrix down to at most this largest singular value; "
        "0 = off", limits=TRAIN_LIMITS["recurrent_norm"]),
+    _O("recurrent_radius", float, 0.0,
+       "after every step, scale each gate's recurrent weight matrix down to at most this spectral radius "
+       "(largest |eigenvalue|); 0 = off", limits=TRAIN_LIMITS["recurrent_radius"]),
     _O("threads", int, 1, "torch threads while training", limits=(1, 64)),
     _O("max_seconds", float, None, "stop training after this many seconds (the best weights are kept)",
        limits=(0.001, 1e7), none=("none", "no time cap")),
@@ -231,7 +234,7 @@ def build_recipe(values: Mapping[str, object]) -> Recipe:
                         weight_decay=v["weight_decay"], clip=v["clip"], seed=v["seed"], threads=v["threads"],
                         max_seconds=v["max_seconds"], evals_per_epoch=v["evals_per_epoch"],
                         word_dropout=v["word_dropout"], ema=v["ema"],
-                        recurrent_norm=v["recurrent_norm"])
+                        recurrent_norm=v["recurrent_norm"], recurrent_radius=v["recurrent_radius"])
     return Recipe(dataset=v["dataset"], model=model, train=train, mix=v["mix"], mix_max_len=v["mix_max_len"],
                   mix_sentences=v["mix_sentences"], mix_limit=v["mix_limit"], val_fraction=v["val_fraction"],
                   min_freq=v["min_freq"], train_limit=v["limit"], eval_other=v["eval_other"],

@@ -38,6 +38,7 @@ TRAIN_LIMITS = {
     "weight_decay": (0.0, 1.0),
     "clip": (0.0, 100.0),
     "recurrent_norm": (0.0, 100.0),
+    "recurrent_radius": (0.0, 100.0),
     "seed": (0, 2**31 - 1),
 }
 
@@ -59,6 +60,8 @@ class TrainConfig:
     # > 0: after every step, scale each layer's recurrent weight matrix down so that its largest
     # singular value is at most this (Keras: recurrent_constraint); keeps a SimpleRNN's dynamics tame
     recurrent_norm: float = 0.0
+    # > 0: the same for the spectral radius (largest |eigenvalue|) of each gate's square block
+    recurrent_radius: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -80,8 +83,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if not d["recurrent_norm"]:  # off: recorded as cards written before the option had it
-            del d["recurrent_norm"]
+        for k in ("recurrent_norm", "recurrent_radius"):
+            if not d[k]:  # off: recorded as cards written before the option had it
+                del d[k]
         return d
 
 
@@ -145,16 +149,28 @@ def torch_threads(n: int | None):
 
 
 @torch.no_grad()
-def cap_recurrent_norm(model: torch.nn.Module, cap: float) -> None:
-    """Scale every recurrent weight matrix (weight_hh_l*: all gates stacked) whose largest singular
-    value exceeds `cap` down to exactly `cap`. A SimpleRNN whose recurrent matrix stays small cannot
-    amplify a change in its input without bound over a long text (tanh' <= 1), so its logit stays a
-    smooth function of its input and integrated gradients add up."""
+def cap_recurrent(model: torch.nn.Module, max_norm: float = 0.0, max_radius: float = 0.0) -> None:
+    """Keep the recurrent weights small (Keras: recurrent_constraint); 0 = no cap.
+
+    max_norm: every recurrent matrix (weight_hh_l*, all gates stacked) whose largest singular value
+    exceeds it is scaled down to exactly max_norm. With tanh' <= 1, a SimpleRNN whose matrix has a
+    norm below 1 cannot amplify a change in its input over a long text.
+    max_radius: the same for the spectral radius (largest |eigenvalue|) of each gate's square H x H
+    block. It leaves room for a word to be amplified for a few steps, but a state left alone decays."""
     for name, p in model.named_parameters():
-        if name.split(".")[-1].startswith("weight_hh"):
+        if not name.split(".")[-1].startswith("weight_hh"):
+            continue
+        if max_norm > 0:
             sigma = float(torch.linalg.matrix_norm(p.double(), 2))
-            if sigma > cap:
-                p.mul_(cap / sigma)
+            if sigma > max_norm:
+                p.mul_(max_norm / sigma)
+        if max_radius > 0:
+            h = p.shape[1]
+            for k in range(p.shape[0] // h):
+                block = p[k * h:(k + 1) * h]  # a view: scaling it scales p
+                rho = float(torch.linalg.eigvals(block.double()).abs().max())
+                if rho > max_radius:
+                    block.mul_(max_radius / rho)
 
 
 def make_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -394,8 +410,8 @@ class Trainer:
                     if cfg.clip > 0:
                         clip_grad_norm_(opt.params, cfg.clip)
                     opt.step()
-                    if cfg.recurrent_norm > 0:
-                        cap_recurrent_norm(model, cfg.recurrent_norm)
+                    if cfg.recurrent_norm > 0 or cfg.recurrent_radius > 0:
+                        cap_recurrent(model, cfg.recurrent_norm, cfg.recurrent_radius)
                     if ema is not None:
                         ema.update_parameters(model)
                     b += 1

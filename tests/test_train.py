@@ -100,7 +100,8 @@ def test_nan_loss_diverges():
 
 @pytest.mark.parametrize("bad", [{"epochs": 0}, {"lr": 0}, {"lr": 11}, {"lr": math.nan}, {"batch_size": 0},
                                  {"optimizer": "lbfgs"}, {"threads": 0}, {"max_seconds": -1},
-                                 {"recurrent_norm": -1}, {"recurrent_norm": math.inf}])
+                                 {"recurrent_norm": -1}, {"recurrent_norm": math.inf},
+                                 {"recurrent_radius": -1}])
 def test_train_config_bounds(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)
@@ -235,24 +236,33 @@ def test_the_kept_checkpoint_is_named_by_its_history_row_and_scores_its_validati
     assert tr.averaged is (ema > 0) and (tr.scored_model is not m) is (ema > 0)
 
 
+def _largest(W: torch.Tensor, kind: str) -> list[float]:
+    """The largest singular value of the whole matrix, or the spectral radius of each gate's block."""
+    if kind == "recurrent_norm":
+        return [float(torch.linalg.matrix_norm(W, 2))]
+    h = W.shape[1]
+    return [float(torch.linalg.eigvals(W[k * h:(k + 1) * h]).abs().max()) for k in range(W.shape[0] // h)]
+
+
+@pytest.mark.parametrize("kind,cap", [("recurrent_norm", 0.5), ("recurrent_radius", 0.7)])
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
-def test_recurrent_norm_caps_the_largest_singular_value_and_still_trains(arch):
-    """--recurrent-norm: after every step each recurrent matrix (all gates stacked) has a largest
-    singular value of at most the cap; the other weights are left alone, and the model still learns."""
+def test_recurrent_caps_hold_after_training_and_the_model_still_learns(arch, kind, cap):
+    """--recurrent-norm / --recurrent-radius: after every step the recurrent matrix's largest singular
+    value (all gates stacked) / each gate block's spectral radius is at most the cap; the other
+    weights are left alone, and the model still learns."""
     train, val = _toy(512), _toy(128, seed=1)
     m = _model(arch)
     with torch.no_grad():
         m.rnn.weight_hh_l0.mul_(20.0)  # far above the cap to begin with
+    assert max(_largest(m.rnn.weight_hh_l0.detach().double(), kind)) > 5 * cap
     before = evaluate(m, val)[0]
     emb = m.embedding.weight.detach().clone()
-    events = list(Trainer(m, train, val, TrainConfig(epochs=3, lr=1e-2, recurrent_norm=0.5)).run())
+    events = list(Trainer(m, train, val, TrainConfig(epochs=3, lr=1e-2, **{kind: cap})).run())
     assert events[-1].status == "done"
-    hh = [p for n, p in m.named_parameters() if "weight_hh" in n]
-    assert hh and all(float(torch.linalg.matrix_norm(p.double(), 2)) <= 0.5 + 1e-6 for p in hh)
+    sizes = _largest(m.rnn.weight_hh_l0.detach().double(), kind)
+    assert len(sizes) == (1 if kind == "recurrent_norm" else {"rnn": 1, "gru": 3, "lstm": 4}[arch])
+    assert max(sizes) <= cap + 1e-6
     assert not torch.equal(m.embedding.weight.detach(), emb)
     assert evaluate(m, val)[0] < before
-
-
-def test_recurrent_norm_off_is_not_recorded_and_on_is():
-    assert "recurrent_norm" not in TrainConfig().to_dict()  # as cards written before the option
-    assert TrainConfig(recurrent_norm=2.0).to_dict()["recurrent_norm"] == 2.0
+    # on the card only when on, so cards written before these options still match their recipes
+    assert TrainConfig(**{kind: cap}).to_dict()[kind] == cap and kind not in TrainConfig().to_dict()
