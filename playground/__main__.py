@@ -6,6 +6,7 @@ Errors (unknown model, bad file, bad option) are one clear line on stderr and a 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -453,7 +454,8 @@ def cmd_explain(args) -> int:
            "scores": [float(x) for x in a.scores], "unit": a.unit, "unit_words": UNIT_WORDS[a.unit]}
     if a.method == "ig":
         out.update(baseline_logit=a.baseline_logit, logit=a.logit, gap=a.gap, steps=a.steps,
-                   tolerance=a.tolerance, complete=a.complete)
+                   tolerance=a.tolerance, complete=a.complete,
+                   worst_piece=None if a.worst is None else dataclasses.asdict(a.worst))
     if args.json:
         print(json.dumps(out, ensure_ascii=True))
         return 0
@@ -468,6 +470,10 @@ def cmd_explain(args) -> int:
               f"difference {a.logit - a.baseline_logit:+.4f}; scores sum to {float(a.scores.sum()):+.4f}; "
               f"gap {a.gap:+.4f} ({'within' if a.complete else 'OVER'} the tolerance {a.tolerance:.4f}) "
               f"after {a.steps} steps")
+        if not a.complete and a.worst is not None:
+            w = a.worst
+            print(f"largest gap {w.gap:+.4f} on the path from {w.start:.6g} to {w.end:.6g} of the way "
+                  f"(baseline 0, text 1), where the logit changes by {w.change:+.4f}")
     return 0
 
 

@@ -65,6 +65,7 @@ class Attribution:
     gap: float | None = None  # sum(scores) - (logit - baseline_logit)
     steps: int | None = None  # gradient evaluations on the path the scores use
     tolerance: float | None = None  # the largest gap allowed (ig_tolerance)
+    worst: "GapPiece | None" = None  # the piece of the path that holds the largest gap
 
     @property
     def complete(self) -> bool | None:
@@ -109,6 +110,16 @@ def _logit_from_embedded(model: SentimentRNN, x: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
+class GapPiece:
+    """The stretch [start, end] of the path from the baseline (0) to the text (1) whose own gap is the
+    largest: the scores on it sum to `gap` logit more than the logit's change over it, `change`."""
+    start: float
+    end: float
+    gap: float
+    change: float
+
+
+@dataclass(frozen=True)
 class IGResult:
     scores: np.ndarray  # (T,) logit units
     logit: float
@@ -117,6 +128,7 @@ class IGResult:
     steps: int  # gradient evaluations the scores are made of
     evaluations: int  # all gradient evaluations, counting pieces later halved
     tolerance: float
+    worst: GapPiece  # the piece with the largest gap when the halving stopped
 
 
 def integrated_gradients(model: SentimentRNN, ids: list[int], tolerance: float | None = None,
@@ -183,8 +195,10 @@ def integrated_gradients(model: SentimentRNN, ids: list[int], tolerance: float |
         scores.update(zip(halves, pieces_scores(halves)))
         used += IG_NODES * len(halves)
     total = np.sum([scores[p] for p in sorted(scores)], axis=0)  # (T,)
+    w = max(gaps, key=lambda p: abs(gaps[p]))
     return IGResult(scores=total, logit=logit, baseline_logit=base, gap=float(total.sum()) - (logit - base),
-                    steps=IG_NODES * len(scores), evaluations=used, tolerance=tol)
+                    steps=IG_NODES * len(scores), evaluations=used, tolerance=tol,
+                    worst=GapPiece(w[0], w[1], gaps[w], F[w[1]] - F[w[0]]))
 
 
 def _grad_x_input(model: SentimentRNN, ids: list[int]) -> np.ndarray:
@@ -217,13 +231,24 @@ def attribute(model: SentimentRNN, tr: Trace, method: str = "occlusion") -> Attr
             return Attribution(method, tr.tokens, _grad_x_input(model, ids), unit)
         r = integrated_gradients(model, ids)
         return Attribution(method, tr.tokens, r.scores, unit, logit=r.logit, baseline_logit=r.baseline_logit,
-                           gap=r.gap, steps=r.steps, tolerance=r.tolerance)
+                           gap=r.gap, steps=r.steps, tolerance=r.tolerance, worst=r.worst)
     finally:
         model.train(was)
 
 
 def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def _where_the_gap_is(att: Attribution) -> str:
+    """Where on the path the largest gap sits, and how steep the logit is there (numbers only)."""
+    w = att.worst
+    if w is None or abs(w.gap) < 0.5 * abs(att.gap):
+        return ""
+    return (f" Most of it ({w.gap:+.3f}) lies on one short stretch of the path from the baseline to the "
+            f"text, from {w.start:.6g} to {w.end:.6g} of the way, where the logit changes by {w.change:+.3f}: "
+            "too steep there for the steps the page takes. Leave one out and step change need no path, "
+            "so they have no such gap.")
 
 
 def account(att: Attribution, tr: Trace, escape=str) -> list[tuple[str, bool]]:
@@ -251,7 +276,7 @@ def account(att: Attribution, tr: Trace, escape=str) -> list[tuple[str, bool]]:
             out.append((f"These scores do not add up: they sum to {float(att.scores.sum()):+.3f} logit, but the "
                         f"text's logit minus the baseline's is {diff:+.3f} (gap {att.gap:+.4f}, more than the "
                         f"allowed {att.tolerance:.3f} after {att.steps} steps, the most this page computes). "
-                        "Read them with care.", True))
+                        "Read them with care." + _where_the_gap_is(att), True))
         p_base, p0 = _sigmoid(att.baseline_logit), tr.prob0
         same = f"{100 * p_base:.1f}" == f"{100 * p0:.1f}"
         out.append((f"Baseline: {len(att.scores)} padding tokens, logit {att.baseline_logit:+.3f} "

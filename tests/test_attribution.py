@@ -60,17 +60,57 @@ def long_review():
     return texts[50]
 
 
+# rnn-imdb's recurrent weights have a spectral radius of 3.3 (issue 15's recipe): as the words fade in
+# along the path, its logit jumps on short stretches, and no step budget closes the gap on this
+# review (measured: 2.96 / 0.51 / 0.43 logit at 528 / 2064 / 8208 steps). It must say so and where.
+ROUGH_PATHS = {"rnn-imdb"}
+
+
+def _logit_at(m, ids, alpha):
+    """The logit with every embedding moved `alpha` of the way from padding's to the word's."""
+    with torch.no_grad():
+        e = m.embedding(torch.tensor([list(ids)]))
+        e0 = m.embedding(torch.zeros(1, len(ids), dtype=torch.long))
+        out, _ = m.rnn(e0 + alpha * (e - e0))
+        return float(m.readout(out[:, -1]))
+
+
 @pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
 @pytest.mark.parametrize("name", zoo.BUNDLED)
-def test_integrated_gradients_gap_within_one_percent_on_every_bundled_model_at_max_len(name, long_review):
+def test_integrated_gradients_on_every_bundled_model_at_max_len(name, long_review):
     tm = zoo.load_bundled(name)
     tr = trace(tm.model, tm.vocab, long_review)
     assert tr.n_steps == tm.config.max_len  # the longest input this model reads
     a = attribute(tm.model, tr, "ig")
     logit, base = _logits(tm.model, tr.ids)
     gap = a.scores.sum() - (logit - base)  # measured here, not taken from the result
-    assert abs(gap) <= max(0.01 * abs(logit - base), 0.01), (name, gap, logit - base, a.steps)
-    assert a.gap == pytest.approx(gap, abs=1e-4) and a.complete
+    assert a.gap == pytest.approx(gap, abs=1e-4)  # the gap is never hidden
+    if name not in ROUGH_PATHS:
+        assert abs(gap) <= max(0.01 * abs(logit - base), 0.01), (name, gap, logit - base, a.steps)
+        assert a.complete
+        return
+    assert not a.complete
+    w = a.worst  # where most of the gap lies: a short stretch over which the logit jumps
+    assert abs(w.gap) >= 0.5 * abs(gap) and w.end - w.start <= 1 / 64
+    change = _logit_at(tm.model, tr.ids, w.end) - _logit_at(tm.model, tr.ids, w.start)
+    assert w.change == pytest.approx(change, abs=1e-3) and abs(change) > 1
+    warning = [s for s, red in account(a, tr) if red]
+    assert len(warning) == 1 and f"from {w.start:.6g} to {w.end:.6g} of the way" in warning[0]
+    assert f"the logit changes by {w.change:+.3f}" in warning[0]
+
+
+@pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
+@pytest.mark.parametrize("name", zoo.BUNDLED)
+def test_integrated_gradients_add_up_on_everyday_sentences_for_every_bundled_model(name):
+    """What people type: every sixth sentence of the everyday development set (all its categories)."""
+    from pathlib import Path
+
+    tm = zoo.load_bundled(name)
+    lines = (Path(__file__).parent / "data" / "everyday_dev.tsv").read_text(encoding="utf-8").splitlines()
+    texts = [ln.split("\t")[0] for ln in lines[::6]]
+    for text in texts:
+        a = attribute(tm.model, trace(tm.model, tm.vocab, text), "ig")
+        assert a.complete, (name, text, a.gap, a.tolerance)
 
 
 def test_integrated_gradients_match_captum_on_one_piece(small_vocab):
@@ -97,7 +137,11 @@ def test_integrated_gradients_stop_at_the_budget_and_report_the_gap(small_vocab)
     assert capped.evaluations == 32 < full.evaluations
     for r in (full, capped):
         assert r.gap == pytest.approx(r.scores.sum() - (logit - base), abs=1e-4)  # the gap is never hidden
+        w = r.worst  # the piece of the path with the largest gap, and the logit's change across it
+        assert 0 <= w.start < w.end <= 1
+        assert w.change == pytest.approx(_logit_at(m, ids, w.end) - _logit_at(m, ids, w.start), abs=1e-4)
     assert abs(full.gap) <= full.tolerance < abs(capped.gap)
+    assert capped.worst.end - capped.worst.start == 0.5  # the first two pieces, never halved
 
 
 def test_other_methods_have_no_completeness_fields(small_vocab):

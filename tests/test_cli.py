@@ -1,5 +1,6 @@
 """The command line, run as a person would: `python -m playground ...` in a subprocess."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -187,6 +188,8 @@ def test_explain_json_gives_one_raw_score_per_token(method, capsys):
         assert abs(sum(out["scores"]) - (out["logit"] - out["baseline_logit"]) - out["gap"]) < 1e-5
         assert abs(out["gap"]) <= max(0.01 * abs(out["logit"] - out["baseline_logit"]), 0.01)
         assert out["steps"] >= 32
+        assert out["worst_piece"] == {"start": a.worst.start, "end": a.worst.end, "gap": a.worst.gap,
+                                      "change": a.worst.change}
     else:
         assert "gap" not in out
 
@@ -198,6 +201,19 @@ def test_explain_text_prints_each_token_and_the_ig_account():
     for tok in ("dull", "lifeless", "film"):
         assert any(line.split()[-1] == tok for line in r.stdout.splitlines() if line.strip())
     assert "baseline" in r.stdout and "gap" in r.stdout and "steps" in r.stdout
+    assert "largest gap" not in r.stdout  # said only when the scores do not add up
+
+
+@needs_models
+def test_explain_text_says_where_the_gap_lies_when_ig_does_not_add_up():
+    from playground import data
+
+    review = data.load("imdb", "test").texts[0]  # rnn-imdb's logit jumps on its path (README)
+    r = cli("explain", "--model", "rnn-imdb", "--method", "ig", "-", input=review)
+    assert r.returncode == 0, r.stderr
+    assert "OVER the tolerance" in r.stdout
+    assert re.search(r"largest gap [-+]\d\.\d{4} on the path from \d\.\d+ to \d\.\d+ of the way "
+                     r"\(baseline 0, text 1\), where the logit changes by [-+]\d+\.\d{4}", r.stdout), r.stdout
 
 
 @pytest.mark.parametrize("args,pattern", [
@@ -222,7 +238,7 @@ def test_compare_json_lines_models_up_by_position_in_the_full_text():
     rnn, lstm = out["models"]["rnn-imdb"], out["models"]["lstm-imdb"]
     assert out["n_tokens_total"] == 289 and (rnn["read_from_word"], lstm["read_from_word"]) == (90, 1)
     assert rnn["words"] == list(range(90, 290)) and len(rnn["step_probs"]) == 200
-    assert out["summary"].endswith("part ways at “But” (word 280).")  # in the full text, not 191
+    assert out["summary"].endswith("part ways at “of” (word 287).")  # in the full text, not 198
     assert rnn["note"] == "read only the last 200 of 289 tokens (from word 90, “her”)"
     r = cli("compare", "--models", "gru-rt", "fine")
     assert r.returncode == 2 and "two or three" in r.stderr

@@ -137,6 +137,7 @@ def _old_defaults() -> list[str]:
 
 
 FT_TEACHERS = {"rnn-rt": ["lstm-rt", "gru-rt"]}
+FT_INIT = {"rnn-imdb": "rnn-imdb-templates"}  # trained again from scratch with templated sentences first
 
 
 @pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
@@ -149,12 +150,14 @@ def test_rebuild_script_means_what_the_shipped_cards_record():
     from playground import augment
 
     recipes = dict(_recipe_of(argv)[::-1] for argv in _rebuild_commands())
-    assert len(recipes) == 19  # 3 IMDB bases, 7 teachers, 3 RT bases, 6 fine-tuned
+    assert len(recipes) == 20  # 3 IMDB bases, 7 teachers, 3 RT bases, rnn-imdb-templates, 6 fine-tuned
     for name in zoo.BUNDLED:
         r, card = recipes[f"playground/weights/{name}.safetensors"], zoo.load_bundled(name).card
-        base = recipes[f"build/base/{name}.safetensors"]
+        init = FT_INIT.get(name, name)
+        base = recipes[f"build/base/{init}.safetensors"]
         # the fine-tuning: from the base, distilled from it, its dataset plus the templated sentences
-        assert r.init_from == f"build/base/{name}.safetensors" and card["init_from"] == name
+        # (rnn-imdb starts from a model trained with templated sentences, and is distilled from its base)
+        assert r.init_from == f"build/base/{init}.safetensors" and card["init_from"] == init
         # (rnn-rt learns from the fine-tuned LSTM and GRU of its dataset instead of from its base)
         assert [Path(t).stem for t in r.teachers] == card["teachers"] == FT_TEACHERS.get(name, [name])
         assert (r.teacher_weight, r.mix_teacher_weight) == (card["teacher_weight"], card["mix_teacher_weight"])
