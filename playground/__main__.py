@@ -442,13 +442,16 @@ def cmd_explain(args) -> int:
     """Word importance: each token's raw score; for integrated gradients also the account of the
     verdict they must add up to (baseline logit, text logit, gap, steps)."""
     from . import zoo
-    from .attribution import SHORT_NAMES, UNIT_WORDS, attribute
+    from .attribution import SHORT_NAMES, UNIT_WORDS, attribute, ig_path, path_story
     from .trace import trace
 
+    if args.path and args.method != "ig":
+        raise CliError("--path needs --method ig (the other methods use no path)")
     tm = zoo.resolve(args.model)
     text = read_text_arg(args.text)
     tr = trace(tm.model, tm.vocab, text)
     a = attribute(tm.model, tr, args.method)
+    path = ig_path(tm.model, a, list(tr.ids)) if args.path and a.pieces else None
     out = {"model": tm.name, "method": a.method, "tokens": list(a.tokens), "oov": list(tr.oov),
            "truncated": tr.truncated, "n_tokens_total": tr.n_tokens_total,
            "scores": [float(x) for x in a.scores], "unit": a.unit, "unit_words": UNIT_WORDS[a.unit]}
@@ -456,6 +459,9 @@ def cmd_explain(args) -> int:
         out.update(baseline_logit=a.baseline_logit, logit=a.logit, gap=a.gap, steps=a.steps,
                    tolerance=a.tolerance, complete=a.complete,
                    worst_piece=None if a.worst is None else dataclasses.asdict(a.worst))
+    if path is not None:
+        out["path"] = {"alpha": path.alpha.tolist(), "logit": path.logit.tolist(), "edges": path.edges.tolist(),
+                       "running": path.running.tolist(), "story": path_story(a, path)}
     if args.json:
         print(json.dumps(out, ensure_ascii=True))
         return 0
@@ -474,6 +480,12 @@ def cmd_explain(args) -> int:
             w = a.worst
             print(f"largest gap {w.gap:+.4f} on the path from {w.start:.6g} to {w.end:.6g} of the way "
                   f"(baseline 0, text 1), where the logit changes by {w.change:+.4f}")
+        if path is not None:
+            print("path: at each piece's end, the logit and the baseline plus the scores so far")
+            at = dict(zip(path.alpha.tolist(), path.logit.tolist()))
+            for x, r in zip(path.edges.tolist(), path.running.tolist()):
+                print(f"  {x:10.6g}  logit {at[x]:+9.4f}  so far {r:+9.4f}")
+            print(path_story(a, path))
     return 0
 
 
@@ -962,6 +974,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", required=True, choices=["occlusion", "ig", "grad_x_input", "step"],
                    help="leave one out, integrated gradients, gradient x input, or step change")
     s.add_argument("--json", action="store_true", help="tokens, scores, unit (and for ig: logits, gap, steps)")
+    s.add_argument("--path", action="store_true",
+                   help="ig only: also the logit along the path from the baseline (0) to the text (1) and the "
+                        "baseline plus the scores so far at the ends of the pieces (the Playground's path chart)")
     _text_arg(s)
     s.set_defaults(fn=cmd_explain)
 

@@ -66,6 +66,7 @@ class Attribution:
     steps: int | None = None  # gradient evaluations on the path the scores use
     tolerance: float | None = None  # the largest gap allowed (ig_tolerance)
     worst: "GapPiece | None" = None  # the piece of the path that holds the largest gap
+    pieces: tuple[tuple[float, float, float], ...] | None = None  # (start, end, sum of its scores), in order
 
     @property
     def complete(self) -> bool | None:
@@ -129,6 +130,7 @@ class IGResult:
     evaluations: int  # all gradient evaluations, counting pieces later halved
     tolerance: float
     worst: GapPiece  # the piece with the largest gap when the halving stopped
+    pieces: tuple[tuple[float, float, float], ...]  # (start, end, sum of the scores on it), along the path
 
 
 def integrated_gradients(model: SentimentRNN, ids: list[int], tolerance: float | None = None,
@@ -147,15 +149,10 @@ def integrated_gradients(model: SentimentRNN, ids: list[int], tolerance: float |
     if max_evaluations is None:
         max_evaluations = max(IG_NODES * first_pieces, IG_BUDGET // max(T, 1))
     nodes, weights = np.polynomial.legendre.leggauss(IG_NODES)  # on [-1, 1]
-    with torch.no_grad():
-        e = model.embedding(torch.tensor(ids, dtype=torch.long))  # (T, E)
-        e0 = model.embedding(torch.zeros(T, dtype=torch.long))  # (T, E) padding
-    diff = e - e0  # (T, E)
+    e0, diff = _path_ends(model, ids)
 
-    @torch.no_grad()
     def logits_at(alphas: list[float]) -> list[float]:
-        a = torch.tensor(alphas, dtype=torch.float32)[:, None, None]
-        return _logit_from_embedded(model, e0 + a * diff).double().tolist()
+        return path_logits(model, ids, alphas, ends=(e0, diff)).tolist()
 
     def pieces_scores(pieces: list[tuple[float, float]]) -> list[np.ndarray]:
         alphas = [a + (b - a) * (x + 1) / 2 for a, b in pieces for x in nodes]
@@ -198,7 +195,54 @@ def integrated_gradients(model: SentimentRNN, ids: list[int], tolerance: float |
     w = max(gaps, key=lambda p: abs(gaps[p]))
     return IGResult(scores=total, logit=logit, baseline_logit=base, gap=float(total.sum()) - (logit - base),
                     steps=IG_NODES * len(scores), evaluations=used, tolerance=tol,
-                    worst=GapPiece(w[0], w[1], gaps[w], F[w[1]] - F[w[0]]))
+                    worst=GapPiece(w[0], w[1], gaps[w], F[w[1]] - F[w[0]]),
+                    pieces=tuple((a, b, float(scores[a, b].sum())) for a, b in sorted(scores)))
+
+
+@torch.no_grad()
+def _path_ends(model: SentimentRNN, ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The path's start (padding's embedding at every position) and its direction (words minus padding)."""
+    e = model.embedding(torch.tensor(ids, dtype=torch.long))  # (T, E)
+    e0 = model.embedding(torch.zeros(len(ids), dtype=torch.long))  # (T, E) padding
+    return e0, e - e0
+
+
+@torch.no_grad()
+def path_logits(model: SentimentRNN, ids: list[int], alphas, ends=None) -> np.ndarray:
+    """The model's logit at points of the path: every embedding `alpha` of the way from padding's
+    (0, the baseline) to the word's (1, the text). Exact forward passes, IG_BATCH points at a time."""
+    e0, diff = _path_ends(model, ids) if ends is None else ends
+    out = []
+    alphas = [float(a) for a in alphas]
+    for s in range(0, len(alphas), IG_BATCH):
+        a = torch.tensor(alphas[s:s + IG_BATCH], dtype=torch.float32)[:, None, None]
+        out.append(_logit_from_embedded(model, e0 + a * diff).double())
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class IGPath:
+    """What integrated gradients integrate, beside what they got: `logit` is the model's own logit at
+    each `alpha` of the path (0 = the baseline, 1 = the text); `running` is the baseline's logit plus
+    the scores of the path up to each `edge` (the ends of the pieces the integral was taken on). With
+    no gap, `running` lies on the curve at every edge; a jump of the curve is where they part."""
+    alpha: np.ndarray
+    logit: np.ndarray
+    edges: np.ndarray
+    running: np.ndarray
+
+
+IG_PATH_POINTS = 101  # evenly spaced points of the curve, besides the pieces' edges
+
+
+def ig_path(model: SentimentRNN, att: Attribution, ids: list[int], points: int = IG_PATH_POINTS) -> IGPath:
+    """The curve of an integrated-gradients attribution `att` of `ids` (its pieces' edges included)."""
+    if att.method != "ig" or not att.pieces:
+        raise ValueError("the path of integrated gradients needs their result (method 'ig', a text of 1+ tokens)")
+    edges = np.array([att.pieces[0][0]] + [b for _, b, _ in att.pieces])
+    running = att.baseline_logit + np.concatenate([[0.0], np.cumsum([s for _, _, s in att.pieces])])
+    alpha = np.union1d(np.linspace(0.0, 1.0, points), edges)
+    return IGPath(alpha=alpha, logit=path_logits(model, ids, alpha), edges=edges, running=running)
 
 
 def _grad_x_input(model: SentimentRNN, ids: list[int]) -> np.ndarray:
@@ -231,13 +275,31 @@ def attribute(model: SentimentRNN, tr: Trace, method: str = "occlusion") -> Attr
             return Attribution(method, tr.tokens, _grad_x_input(model, ids), unit)
         r = integrated_gradients(model, ids)
         return Attribution(method, tr.tokens, r.scores, unit, logit=r.logit, baseline_logit=r.baseline_logit,
-                           gap=r.gap, steps=r.steps, tolerance=r.tolerance, worst=r.worst)
+                           gap=r.gap, steps=r.steps, tolerance=r.tolerance, worst=r.worst, pieces=r.pieces)
     finally:
         model.train(was)
 
 
 def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def path_story(att: Attribution, path: IGPath) -> str:
+    """The sentences under the path's chart, from its numbers."""
+    k = len(path.edges) - 1
+    out = (f"As every word fades in from padding (0) to itself (1), the model's logit (grey) goes from "
+           f"{att.baseline_logit:+.3f} to {att.logit:+.3f}. Integrated gradients add up its slope: the baseline's "
+           f"logit plus the scores so far (blue) is marked at the ends of the {k} piece{'s' if k != 1 else ''} "
+           "the integral was taken on. ")
+    if att.complete:
+        return out + (f"They end at {path.running[-1]:+.3f}, on the curve's end within the allowed "
+                      f"{att.tolerance:.3f} (gap {att.gap:+.4f}).")
+    out += f"They end at {path.running[-1]:+.3f}, {att.gap:+.3f} away from the curve's end."
+    w = att.worst
+    if w is not None:
+        out += (f" The stretch from {w.start:.6g} to {w.end:.6g} of the way (shaded) holds {w.gap:+.3f} of the "
+                f"gap: there the logit changes by {w.change:+.3f}.")
+    return out
 
 
 def _where_the_gap_is(att: Attribution) -> str:

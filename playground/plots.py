@@ -447,6 +447,31 @@ def importance_bars(tokens: Sequence[str], oov: Sequence[bool], scores: np.ndarr
     return _layout(fig, title, height)
 
 
+def ig_path_figure(path, worst=None, title: str = "The path integrated gradients follow",
+                   height: int = 330) -> go.Figure:
+    """`attribution.IGPath`: the model's logit along the path from the baseline (0) to the text (1),
+    and the baseline's logit plus the scores so far at the ends of the pieces the integral used.
+    `worst` (a GapPiece that holds most of an incomplete result's gap) is shaded."""
+    data = [dict(type="scatter", x=path.alpha, y=path.logit, mode="lines", name="the model's logit on the path",
+                 line=dict(color="#444", width=2),
+                 hovertemplate="%{x:.6g} of the way<br>logit = %{y:+.3f}<extra></extra>"),
+            dict(type="scatter", x=path.edges, y=path.running, mode="lines+markers",
+                 name="baseline + integrated gradients so far", line=dict(color=POS_COLOR, width=1.5, dash="dot"),
+                 marker=dict(color=POS_COLOR, size=6),
+                 hovertemplate="%{x:.6g} of the way<br>baseline + scores so far = %{y:+.3f}<extra></extra>")]
+    shapes = []
+    if worst is not None:  # at least 1% of the axis wide, so a stretch of 1e-4 can still be seen
+        mid, half = (worst.start + worst.end) / 2, max((worst.end - worst.start) / 2, 0.005)
+        shapes.append(dict(type="rect", xref="x", yref="y domain", x0=mid - half, x1=mid + half, y0=0, y1=1,
+                           fillcolor=NEG_COLOR, opacity=0.15, line=dict(width=0)))
+    layout = _merge(_layout_props(title, height), dict(
+        shapes=shapes, legend=BOTTOM_LEGEND, margin=dict(b=110),
+        xaxis=dict(title=dict(text="0 = padding (the baseline), 1 = your text"),
+                   range=[-0.02, 1.02], zeroline=False),
+        yaxis=dict(title=dict(text="logit"), zeroline=True, zerolinecolor="#ccc")))
+    return _fast_figure(data, layout)
+
+
 def confidence_gauge(prob: float, height: int = 130) -> go.Figure:
     """A horizontal bar from 0 (negative) to 1 (positive) with the probability marked."""
     fig = go.Figure(go.Indicator(

@@ -155,7 +155,7 @@ def cap_recurrent(model: torch.nn.Module, max_norm: float = 0.0, max_radius: flo
     max_radius: the same for the spectral radius (largest |eigenvalue|) of each gate's square H x H
     block. Below 1, the linearised dynamics of a state left alone decay, while a large singular value
     can still amplify a word for a few steps. Neither cap kept integrated gradients exact on an IMDB
-    SimpleRNN that learnt negation (README, "rnn-imdb: no recipe of 20 kept all three")."""
+    SimpleRNN that learnt negation (README, "rnn-imdb is trained again, in two stages")."""
     for name, p in model.named_parameters():
         if not name.split(".")[-1].startswith("weight_hh"):
             continue

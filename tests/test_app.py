@@ -161,6 +161,23 @@ def test_playground_says_in_red_when_integrated_gradients_do_not_add_up(monkeypa
     at = _at("views/playground.py", query={"s": review, "model": "rnn-imdb", "method": "ig"})
     red = [m.value for m in at.markdown if "do not add up" in m.value]
     assert len(red) == 1 and "Most of it" in red[0] and "of the way, where the logit changes by" in red[0]
+    # and the path's chart opens by itself, with the stretch that holds most of the gap shaded
+    fig = _chart(at, "play.igpath_fig")
+    assert [t["name"] for t in fig["data"]] == ["the model's logit on the path",
+                                                "baseline + integrated gradients so far"]
+    assert len(fig["layout"]["shapes"]) == 1
+    assert any("(shaded) holds" in c.value for c in at.caption)
+
+
+def test_playground_shows_the_path_of_integrated_gradients_on_request():
+    at = _at("views/playground.py", query={"s": "not bad at all", "model": "gru-rt", "method": "ig"})
+    assert not [c for c in at.get("plotly_chart") if c.proto.id.endswith("play.igpath_fig")]  # adds up: a toggle
+    at.toggle(key="play.igpath").set_value(True).run()
+    assert not at.exception
+    fig = _chart(at, "play.igpath_fig")
+    assert not fig["layout"].get("shapes")  # nothing to shade
+    assert any("on the curve's end within the allowed" in c.value for c in at.caption)
+    assert at.query_params["igpath"] in ("1", ["1"], "true", ["true"])
 
 
 def test_playground_old_method_name_delta_opens_step_change():

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from playground import zoo
-from playground.attribution import METHODS, account, attribute, integrated_gradients
+from playground.attribution import METHODS, account, attribute, ig_path, integrated_gradients, path_story
 from playground.trace import fused_prob, trace
 
 from .conftest import random_model
@@ -97,6 +97,10 @@ def test_integrated_gradients_on_every_bundled_model_at_max_len(name, long_revie
     warning = [s for s, red in account(a, tr) if red]
     assert len(warning) == 1 and f"from {w.start:.6g} to {w.end:.6g} of the way" in warning[0]
     assert f"the logit changes by {w.change:+.3f}" in warning[0]
+    p = ig_path(tm.model, a, list(tr.ids))  # the chart under it: the jump is on the curve, between two points
+    i, j = np.searchsorted(p.alpha, [w.start, w.end])
+    assert p.logit[j] - p.logit[i] == pytest.approx(w.change, abs=1e-3)
+    assert f"from {w.start:.6g} to {w.end:.6g} of the way (shaded) holds {w.gap:+.3f}" in path_story(a, p)
 
 
 @pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
@@ -199,3 +203,33 @@ def test_account_of_step_changes_adds_them_up(small_vocab):
     assert account(a, tr)[1] == (f"The steps sum to {a.scores.sum():+.4f}: P(positive) after the last word "
                                  f"({tr.prob:.1%}) minus the prior before any word ({tr.prob0:.1%}).", False)
     assert account(attribute(m, trace(m, small_vocab, ""), "step"), tr) == []
+
+
+@pytest.mark.parametrize("seed,scale", [(0, 0.3), (2, 0.5)])  # a smooth path and a rough one (needs > 32 steps)
+def test_ig_path_is_the_curve_the_scores_integrate(small_vocab, seed, scale):
+    m = random_model("rnn", vocab_size=len(small_vocab), scale=scale, seed=seed)
+    tr = trace(m, small_vocab, "good bad not great awful loved hated " * 6)
+    a = attribute(m, tr, "ig")
+    p = ig_path(m, a, list(tr.ids))
+    # the pieces tile the path in order, and the running sum is the baseline plus the scores so far
+    assert p.edges[0] == 0 and p.edges[-1] == 1 and np.all(np.diff(p.edges) > 0)
+    assert [x for x, _, _ in a.pieces] == list(p.edges[:-1]) and [y for _, y, _ in a.pieces] == list(p.edges[1:])
+    assert p.running[0] == a.baseline_logit
+    assert p.running[-1] == pytest.approx(a.baseline_logit + a.scores.sum(), abs=1e-6)
+    # the curve is the model's own logit: at its ends the baseline's and the text's, in between independent
+    assert set(p.edges) <= set(p.alpha) and len(p.alpha) >= 101 and np.all(np.diff(p.alpha) > 0)
+    assert p.logit[0] == pytest.approx(a.baseline_logit, abs=1e-5) and p.logit[-1] == pytest.approx(a.logit, abs=1e-5)
+    k = len(p.alpha) // 3
+    assert p.logit[k] == pytest.approx(_logit_at(m, tr.ids, p.alpha[k]), abs=1e-5)
+    # so the last blue point misses the curve's end by exactly the gap
+    assert p.running[-1] - p.logit[-1] == pytest.approx(a.gap, abs=1e-5)
+    story = path_story(a, p)
+    assert f"goes from {a.baseline_logit:+.3f} to {a.logit:+.3f}" in story
+    assert f"the {len(a.pieces)} piece" in story and f"They end at {p.running[-1]:+.3f}" in story
+
+
+def test_ig_path_needs_an_integrated_gradients_result(small_vocab):
+    m = random_model("gru", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "good not bad")
+    with pytest.raises(ValueError, match="needs their result"):
+        ig_path(m, attribute(m, tr, "occlusion"), list(tr.ids))

@@ -216,6 +216,32 @@ def test_explain_text_says_where_the_gap_lies_when_ig_does_not_add_up():
                      r"\(baseline 0, text 1\), where the logit changes by [-+]\d+\.\d{4}", r.stdout), r.stdout
 
 
+@needs_models
+def test_explain_path_json_is_the_playgrounds_path_chart():
+    from playground.attribution import attribute, ig_path, path_story
+    from playground.trace import trace
+
+    text = "not bad at all, I loved it"
+    r = cli("explain", "--model", "rnn-rt", "--method", "ig", "--path", "--json", text)
+    assert r.returncode == 0, r.stderr
+    p = json.loads(r.stdout)["path"]
+    tm = zoo.load_bundled("rnn-rt")
+    tr = trace(tm.model, tm.vocab, text)
+    a = attribute(tm.model, tr, "ig")
+    ref = ig_path(tm.model, a, list(tr.ids))
+    for k in ("alpha", "logit", "edges", "running"):
+        np.testing.assert_allclose(p[k], getattr(ref, k), atol=1e-6)
+    assert p["story"] == path_story(a, ref)
+    r = cli("explain", "--model", "rnn-rt", "--method", "ig", "--path", text)  # the same as a table
+    assert r.returncode == 0 and "path: at each piece's end" in r.stdout and p["story"] in r.stdout
+
+
+def test_explain_path_needs_integrated_gradients():
+    r = cli("explain", "--model", "rnn-rt", "--method", "occlusion", "--path", "hi")
+    assert r.returncode == 2 and r.stderr.strip() == "error: --path needs --method ig (the other methods use no path)"
+    assert "Traceback" not in r.stderr
+
+
 @pytest.mark.parametrize("args,pattern", [
     (["explain", "--model", "gru-rt", "--method", "shap", "hi"], "invalid choice: 'shap'"),
     (["explain", "--model", "no-such", "--method", "ig", "hi"], "Unknown model"),

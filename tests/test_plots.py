@@ -560,3 +560,20 @@ def test_gate_means_panels_share_one_token_axis_under_the_last_panel(tr_and_mode
     if len(doms) == 2:  # the gates above, clear of the panel below
         assert doms[1][1] < doms[0][0] and lay["yaxis"]["range"] == [0, 1]
     assert {t["yaxis"] for t in fig.to_dict()["data"]} == {"y", "y2"} if len(panels) == 2 else {"y"}
+
+
+def test_ig_path_figure_is_valid_plotly_and_shades_only_a_given_stretch(small_vocab):
+    from playground.attribution import GapPiece, attribute, ig_path
+
+    m = random_model("gru", vocab_size=len(small_vocab))
+    tr = trace(m, small_vocab, "not good but I loved it")
+    a = attribute(m, tr, "ig")
+    path = ig_path(m, a, list(tr.ids))
+    plain = plots.ig_path_figure(path)
+    shaded = plots.ig_path_figure(path, GapPiece(0.5, 0.5001, 1.0, 2.0))
+    for fig in (plain, shaded):
+        plots.go.Figure(fig.to_dict())  # built from plain dicts without validation: still valid plotly
+        assert list(fig.data[0].x) == list(path.alpha) and list(fig.data[1].y) == list(path.running)
+    assert not plain.layout.shapes
+    (band,) = shaded.layout.shapes  # a 1e-4 stretch is widened to 1% of the axis, centred on it
+    assert band.x0 == pytest.approx(0.49505) and band.x1 == pytest.approx(0.50505)

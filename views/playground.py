@@ -7,7 +7,7 @@ import streamlit as st
 from playground import narrate, plots
 from playground.account import RANKINGS, units_at
 from playground.account import account as exact_account
-from playground.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute
+from playground.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute, ig_path, path_story
 from playground.data import DATASET_TITLES
 from playground.explain import latex_lines, unit_step, verdict_word
 from playground.trace import trace
@@ -26,6 +26,7 @@ STATE = PageState(
     Field("play.rank", "rank", "verdict", valid=one_of(RANKINGS)),
     Field("play.allunits", "allunits", False, parse=parse_bool, valid=lambda v: isinstance(v, bool), to_str=bool_str),
     Field("play.show", "show", "values", valid=one_of(("values", "change"))),
+    Field("play.igpath", "igpath", False, parse=parse_bool, valid=lambda v: isinstance(v, bool), to_str=bool_str),
 )
 STATE.sync()
 
@@ -166,6 +167,15 @@ for sentence in (s for s, warn in said if warn):  # integrated gradients that do
     st.markdown(f":red[**{sentence}**]")
 if any(not warn for _, warn in said):
     st.caption("  \n".join(s for s, warn in said if not warn))  # one block, a line per fact
+if att.pieces:  # integrated gradients: the curve they integrate, on request (always when they fall short)
+    if att.complete:
+        st.toggle("Show the path integrated gradients follow", key="play.igpath",
+                  help="The model's logit as the words fade in from padding, and what the scores add up to along it")
+    if not att.complete or st.session_state["play.igpath"]:
+        path = ig_path(tm.model, att, list(tr.ids))
+        st.plotly_chart(plots.ig_path_figure(path, None if att.complete else att.worst), key="play.igpath_fig",
+                        config={"displayModeBar": False})
+        st.caption(path_story(att, path))
 
 # --- read it with me: the sentence one word at a time -------------------------------------------
 st.subheader("Read it with me")
