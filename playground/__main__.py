@@ -461,7 +461,8 @@ def cmd_explain(args) -> int:
                    worst_piece=None if a.worst is None else dataclasses.asdict(a.worst))
     if path is not None:
         out["path"] = {"alpha": path.alpha.tolist(), "logit": path.logit.tolist(), "edges": path.edges.tolist(),
-                       "running": path.running.tolist(), "story": path_story(a, path)}
+                       "running": path.running.tolist(),
+                       "stretches": [dataclasses.asdict(w) for w in path.stretches], "story": path_story(a, path)}
     if args.json:
         print(json.dumps(out, ensure_ascii=True))
         return 0

@@ -225,11 +225,16 @@ class IGPath:
     """What integrated gradients integrate, beside what they got: `logit` is the model's own logit at
     each `alpha` of the path (0 = the baseline, 1 = the text); `running` is the baseline's logit plus
     the scores of the path up to each `edge` (the ends of the pieces the integral was taken on). With
-    no gap, `running` lies on the curve at every edge; a jump of the curve is where they part."""
+    no gap, `running` lies on the curve at every edge; a jump of the curve is where they part.
+    `stretches`: when the scores do not add up, the pieces that hold most of the gap (see ig_path)."""
     alpha: np.ndarray
     logit: np.ndarray
     edges: np.ndarray
     running: np.ndarray
+    stretches: tuple[GapPiece, ...] = ()
+
+
+MAX_STRETCHES = 4  # pieces a path names and shades at most
 
 
 IG_PATH_POINTS = 101  # evenly spaced points of the curve, besides the pieces' edges
@@ -242,7 +247,18 @@ def ig_path(model: SentimentRNN, att: Attribution, ids: list[int], points: int =
     edges = np.array([att.pieces[0][0]] + [b for _, b, _ in att.pieces])
     running = att.baseline_logit + np.concatenate([[0.0], np.cumsum([s for _, _, s in att.pieces])])
     alpha = np.union1d(np.linspace(0.0, 1.0, points), edges)
-    return IGPath(alpha=alpha, logit=path_logits(model, ids, alpha), edges=edges, running=running)
+    logit = path_logits(model, ids, alpha)
+    stretches: tuple[GapPiece, ...] = ()
+    if not att.complete:  # each piece's gap: its scores minus the logit's change across it
+        at = np.searchsorted(alpha, edges)
+        change = np.diff(logit[at])
+        gaps = np.diff(running) - change
+        top = np.abs(gaps).max()
+        big = [k for k in np.argsort(-np.abs(gaps), kind="stable")
+               if abs(gaps[k]) > att.tolerance and abs(gaps[k]) >= 0.25 * top][:MAX_STRETCHES]
+        stretches = tuple(GapPiece(float(edges[k]), float(edges[k + 1]), float(gaps[k]), float(change[k]))
+                          for k in big)
+    return IGPath(alpha=alpha, logit=logit, edges=edges, running=running, stretches=stretches)
 
 
 def _grad_x_input(model: SentimentRNN, ids: list[int]) -> np.ndarray:
@@ -295,10 +311,12 @@ def path_story(att: Attribution, path: IGPath) -> str:
         return out + (f"They end at {path.running[-1]:+.3f}, on the curve's end within the allowed "
                       f"{att.tolerance:.3f} (gap {att.gap:+.4f}).")
     out += f"They end at {path.running[-1]:+.3f}, {att.gap:+.3f} away from the curve's end."
-    w = att.worst
-    if w is not None:
-        out += (f" The stretch from {w.start:.6g} to {w.end:.6g} of the way (shaded) holds {w.gap:+.3f} of the "
-                f"gap: there the logit changes by {w.change:+.3f}.")
+    if path.stretches:
+        parts = [f"from {w.start:.6g} to {w.end:.6g} of the way, {w.gap:+.3f} of the gap where the logit changes "
+                 f"by {w.change:+.3f}" for w in path.stretches]
+        one = len(parts) == 1
+        out += (f" The shaded stretch{'' if one else 'es'}, where the pieces' own gaps are largest, hold"
+                f"{'s' if one else ''}: " + "; ".join(parts) + ".")
     return out
 
 

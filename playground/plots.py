@@ -447,11 +447,10 @@ def importance_bars(tokens: Sequence[str], oov: Sequence[bool], scores: np.ndarr
     return _layout(fig, title, height)
 
 
-def ig_path_figure(path, worst=None, title: str = "The path integrated gradients follow",
-                   height: int = 330) -> go.Figure:
+def ig_path_figure(path, title: str = "The path integrated gradients follow", height: int = 330) -> go.Figure:
     """`attribution.IGPath`: the model's logit along the path from the baseline (0) to the text (1),
-    and the baseline's logit plus the scores so far at the ends of the pieces the integral used.
-    `worst` (a GapPiece that holds most of an incomplete result's gap) is shaded."""
+    and the baseline's logit plus the scores so far at the ends of the pieces the integral used. The
+    path's `stretches` (where an incomplete result's gap lies) are shaded."""
     data = [dict(type="scatter", x=path.alpha, y=path.logit, mode="lines", name="the model's logit on the path",
                  line=dict(color="#444", width=2),
                  hovertemplate="%{x:.6g} of the way<br>logit = %{y:+.3f}<extra></extra>"),
@@ -460,8 +459,8 @@ def ig_path_figure(path, worst=None, title: str = "The path integrated gradients
                  marker=dict(color=POS_COLOR, size=6),
                  hovertemplate="%{x:.6g} of the way<br>baseline + scores so far = %{y:+.3f}<extra></extra>")]
     shapes = []
-    if worst is not None:  # at least 1% of the axis wide, so a stretch of 1e-4 can still be seen
-        mid, half = (worst.start + worst.end) / 2, max((worst.end - worst.start) / 2, 0.005)
+    for w in path.stretches:  # at least 1% of the axis wide, so a stretch of 1e-4 can still be seen
+        mid, half = (w.start + w.end) / 2, max((w.end - w.start) / 2, 0.005)
         shapes.append(dict(type="rect", xref="x", yref="y domain", x0=mid - half, x1=mid + half, y0=0, y1=1,
                            fillcolor=NEG_COLOR, opacity=0.15, line=dict(width=0)))
     layout = _merge(_layout_props(title, height), dict(

@@ -100,7 +100,12 @@ def test_integrated_gradients_on_every_bundled_model_at_max_len(name, long_revie
     p = ig_path(tm.model, a, list(tr.ids))  # the chart under it: the jump is on the curve, between two points
     i, j = np.searchsorted(p.alpha, [w.start, w.end])
     assert p.logit[j] - p.logit[i] == pytest.approx(w.change, abs=1e-3)
-    assert f"from {w.start:.6g} to {w.end:.6g} of the way (shaded) holds {w.gap:+.3f}" in path_story(a, p)
+    # the chart shades it first among the stretches that hold most of the gap, and the caption names each
+    assert (p.stretches[0].start, p.stretches[0].end) == (w.start, w.end)
+    assert p.stretches[0].gap == pytest.approx(w.gap, abs=1e-3)
+    story = path_story(a, p)
+    for s in p.stretches:
+        assert f"from {s.start:.6g} to {s.end:.6g} of the way, {s.gap:+.3f} of the gap" in story
 
 
 @pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
@@ -225,6 +230,12 @@ def test_ig_path_is_the_curve_the_scores_integrate(small_vocab, seed, scale):
     assert p.running[-1] - p.logit[-1] == pytest.approx(a.gap, abs=1e-5)
     story = path_story(a, p)
     assert f"goes from {a.baseline_logit:+.3f} to {a.logit:+.3f}" in story
+    # the stretches: none when the scores add up; else the pieces with the largest own gaps, largest first
+    assert (not p.stretches) == a.complete
+    for s in p.stretches:
+        assert abs(s.gap) > a.tolerance and s.start in p.edges and s.end in p.edges
+        assert s.change == pytest.approx(_logit_at(m, tr.ids, s.end) - _logit_at(m, tr.ids, s.start), abs=1e-5)
+    assert [abs(s.gap) for s in p.stretches] == sorted((abs(s.gap) for s in p.stretches), reverse=True)
     assert f"the {len(a.pieces)} piece" in story and f"They end at {p.running[-1]:+.3f}" in story
 
 

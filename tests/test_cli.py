@@ -231,7 +231,7 @@ def test_explain_path_json_is_the_playgrounds_path_chart():
     ref = ig_path(tm.model, a, list(tr.ids))
     for k in ("alpha", "logit", "edges", "running"):
         np.testing.assert_allclose(p[k], getattr(ref, k), atol=1e-6)
-    assert p["story"] == path_story(a, ref)
+    assert p["story"] == path_story(a, ref) and p["stretches"] == []  # it adds up: nothing to shade
     r = cli("explain", "--model", "rnn-rt", "--method", "ig", "--path", text)  # the same as a table
     assert r.returncode == 0 and "path: at each piece's end" in r.stdout and p["story"] in r.stdout
 

@@ -562,7 +562,7 @@ def test_gate_means_panels_share_one_token_axis_under_the_last_panel(tr_and_mode
     assert {t["yaxis"] for t in fig.to_dict()["data"]} == {"y", "y2"} if len(panels) == 2 else {"y"}
 
 
-def test_ig_path_figure_is_valid_plotly_and_shades_only_a_given_stretch(small_vocab):
+def test_ig_path_figure_is_valid_plotly_and_shades_only_the_paths_stretches(small_vocab):
     from playground.attribution import GapPiece, attribute, ig_path
 
     m = random_model("gru", vocab_size=len(small_vocab))
@@ -570,7 +570,7 @@ def test_ig_path_figure_is_valid_plotly_and_shades_only_a_given_stretch(small_vo
     a = attribute(m, tr, "ig")
     path = ig_path(m, a, list(tr.ids))
     plain = plots.ig_path_figure(path)
-    shaded = plots.ig_path_figure(path, GapPiece(0.5, 0.5001, 1.0, 2.0))
+    shaded = plots.ig_path_figure(dataclasses.replace(path, stretches=(GapPiece(0.5, 0.5001, 1.0, 2.0),)))
     for fig in (plain, shaded):
         plots.go.Figure(fig.to_dict())  # built from plain dicts without validation: still valid plotly
         assert list(fig.data[0].x) == list(path.alpha) and list(fig.data[1].y) == list(path.running)

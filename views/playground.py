@@ -173,7 +173,7 @@ if att.pieces:  # integrated gradients: the curve they integrate, on request (al
                   help="The model's logit as the words fade in from padding, and what the scores add up to along it")
     if not att.complete or st.session_state["play.igpath"]:
         path = ig_path(tm.model, att, list(tr.ids))
-        st.plotly_chart(plots.ig_path_figure(path, None if att.complete else att.worst), key="play.igpath_fig",
+        st.plotly_chart(plots.ig_path_figure(path), key="play.igpath_fig",
                         config={"displayModeBar": False})
         st.caption(path_story(att, path))
 
