@@ -65,8 +65,7 @@ class Attribution:
     gap: float | None = None  # sum(scores) - (logit - baseline_logit)
     steps: int | None = None  # gradient evaluations on the path the scores use
     tolerance: float | None = None  # the largest gap allowed (ig_tolerance)
-    worst: "GapPiece | None" = None  # the piece of the path that holds the largest gap
-    pieces: tuple[tuple[float, float, float], ...] | None = None  # (start, end, sum of its scores), in order
+    pieces: "tuple[GapPiece, ...] | None" = None  # the pieces of the path the integral used, in order
 
     @property
     def complete(self) -> bool | None:
@@ -74,6 +73,11 @@ class Attribution:
         if self.gap is None or self.tolerance is None:
             return None
         return abs(self.gap) <= self.tolerance
+
+    @property
+    def worst(self) -> "GapPiece | None":
+        """Integrated gradients: the piece of the path with the largest gap (None: other methods)."""
+        return _largest_gap(self.pieces)
 
     def normalised(self) -> np.ndarray:
         """Scores scaled to [-1, 1] by the largest magnitude (all zeros stays zeros)."""
@@ -112,12 +116,16 @@ def _logit_from_embedded(model: SentimentRNN, x: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class GapPiece:
-    """The stretch [start, end] of the path from the baseline (0) to the text (1) whose own gap is the
-    largest: the scores on it sum to `gap` logit more than the logit's change over it, `change`."""
+    """A stretch [start, end] of the path from the baseline (0) to the text (1): the logit changes by
+    `change` over it, and the scores on it sum to `gap` logit more than that."""
     start: float
     end: float
     gap: float
     change: float
+
+
+def _largest_gap(pieces) -> GapPiece | None:
+    return max(pieces, key=lambda q: abs(q.gap)) if pieces else None
 
 
 @dataclass(frozen=True)
@@ -129,8 +137,12 @@ class IGResult:
     steps: int  # gradient evaluations the scores are made of
     evaluations: int  # all gradient evaluations, counting pieces later halved
     tolerance: float
-    worst: GapPiece  # the piece with the largest gap when the halving stopped
-    pieces: tuple[tuple[float, float, float], ...]  # (start, end, sum of the scores on it), along the path
+    pieces: tuple[GapPiece, ...]  # the pieces the scores are made of, along the path
+
+    @property
+    def worst(self) -> GapPiece:
+        """The piece with the largest gap when the halving stopped."""
+        return _largest_gap(self.pieces)
 
 
 def integrated_gradients(model: SentimentRNN, ids: list[int], tolerance: float | None = None,
@@ -192,11 +204,9 @@ def integrated_gradients(model: SentimentRNN, ids: list[int], tolerance: float |
         scores.update(zip(halves, pieces_scores(halves)))
         used += IG_NODES * len(halves)
     total = np.sum([scores[p] for p in sorted(scores)], axis=0)  # (T,)
-    w = max(gaps, key=lambda p: abs(gaps[p]))
     return IGResult(scores=total, logit=logit, baseline_logit=base, gap=float(total.sum()) - (logit - base),
                     steps=IG_NODES * len(scores), evaluations=used, tolerance=tol,
-                    worst=GapPiece(w[0], w[1], gaps[w], F[w[1]] - F[w[0]]),
-                    pieces=tuple((a, b, float(scores[a, b].sum())) for a, b in sorted(scores)))
+                    pieces=tuple(GapPiece(a, b, gaps[a, b], F[b] - F[a]) for a, b in sorted(scores)))
 
 
 @torch.no_grad()
@@ -235,8 +245,6 @@ class IGPath:
 
 
 MAX_STRETCHES = 4  # pieces a path names and shades at most
-
-
 IG_PATH_POINTS = 101  # evenly spaced points of the curve, besides the pieces' edges
 
 
@@ -244,21 +252,16 @@ def ig_path(model: SentimentRNN, att: Attribution, ids: list[int], points: int =
     """The curve of an integrated-gradients attribution `att` of `ids` (its pieces' edges included)."""
     if att.method != "ig" or not att.pieces:
         raise ValueError("the path of integrated gradients needs their result (method 'ig', a text of 1+ tokens)")
-    edges = np.array([att.pieces[0][0]] + [b for _, b, _ in att.pieces])
-    running = att.baseline_logit + np.concatenate([[0.0], np.cumsum([s for _, _, s in att.pieces])])
+    edges = np.array([att.pieces[0].start] + [q.end for q in att.pieces])
+    running = att.baseline_logit + np.concatenate([[0.0], np.cumsum([q.change + q.gap for q in att.pieces])])
     alpha = np.union1d(np.linspace(0.0, 1.0, points), edges)
-    logit = path_logits(model, ids, alpha)
     stretches: tuple[GapPiece, ...] = ()
-    if not att.complete:  # each piece's gap: its scores minus the logit's change across it
-        at = np.searchsorted(alpha, edges)
-        change = np.diff(logit[at])
-        gaps = np.diff(running) - change
-        top = np.abs(gaps).max()
-        big = [k for k in np.argsort(-np.abs(gaps), kind="stable")
-               if abs(gaps[k]) > att.tolerance and abs(gaps[k]) >= 0.25 * top][:MAX_STRETCHES]
-        stretches = tuple(GapPiece(float(edges[k]), float(edges[k + 1]), float(gaps[k]), float(change[k]))
-                          for k in big)
-    return IGPath(alpha=alpha, logit=logit, edges=edges, running=running, stretches=stretches)
+    if not att.complete:  # the pieces with the largest own gaps, largest first
+        top = abs(att.worst.gap)
+        stretches = tuple(q for q in sorted(att.pieces, key=lambda q: -abs(q.gap))
+                          if abs(q.gap) > att.tolerance and abs(q.gap) >= 0.25 * top)[:MAX_STRETCHES]
+    return IGPath(alpha=alpha, logit=path_logits(model, ids, alpha), edges=edges, running=running,
+                  stretches=stretches)
 
 
 def _grad_x_input(model: SentimentRNN, ids: list[int]) -> np.ndarray:
@@ -291,7 +294,7 @@ def attribute(model: SentimentRNN, tr: Trace, method: str = "occlusion") -> Attr
             return Attribution(method, tr.tokens, _grad_x_input(model, ids), unit)
         r = integrated_gradients(model, ids)
         return Attribution(method, tr.tokens, r.scores, unit, logit=r.logit, baseline_logit=r.baseline_logit,
-                           gap=r.gap, steps=r.steps, tolerance=r.tolerance, worst=r.worst, pieces=r.pieces)
+                           gap=r.gap, steps=r.steps, tolerance=r.tolerance, pieces=r.pieces)
     finally:
         model.train(was)
 

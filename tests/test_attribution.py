@@ -218,7 +218,7 @@ def test_ig_path_is_the_curve_the_scores_integrate(small_vocab, seed, scale):
     p = ig_path(m, a, list(tr.ids))
     # the pieces tile the path in order, and the running sum is the baseline plus the scores so far
     assert p.edges[0] == 0 and p.edges[-1] == 1 and np.all(np.diff(p.edges) > 0)
-    assert [x for x, _, _ in a.pieces] == list(p.edges[:-1]) and [y for _, y, _ in a.pieces] == list(p.edges[1:])
+    assert [q.start for q in a.pieces] == list(p.edges[:-1]) and [q.end for q in a.pieces] == list(p.edges[1:])
     assert p.running[0] == a.baseline_logit
     assert p.running[-1] == pytest.approx(a.baseline_logit + a.scores.sum(), abs=1e-6)
     # the curve is the model's own logit: at its ends the baseline's and the text's, in between independent
