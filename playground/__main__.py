@@ -330,10 +330,25 @@ class _Bar:
         self.stream.flush()
 
 
+EXIT_S = 1.0  # of a capped command's time, kept for writing the file and the process's exit (torch's teardown)
+
+
+def process_age() -> float:
+    """Seconds since this process started (Python's start and imports included), from /proc; 0 where
+    that cannot be read. A time cap on the command line counts from the process's start."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time after boot, in ticks
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(0.0, uptime - started)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def cmd_train(args) -> int:
-    from . import zoo
+    from . import stats, timing, zoo
     from .options import TRAIN_OPTIONS, build_recipe
-    from .recipes import run
+    from .recipes import Job
 
     values = {o.name: getattr(args, o.name) for o in TRAIN_OPTIONS if hasattr(args, o.name)}  # given ones only
     try:
@@ -344,18 +359,26 @@ def cmd_train(args) -> int:
         if model:
             zoo.resolve(model)
     out = Path(args.out)
+    if not out.resolve().parent.is_dir():  # say so now, not after the training
+        raise CliError(f"cannot write {out}: no such directory")
     name = args.name or out.stem
     command = "python -m playground " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    cap, deadline = recipe.train.max_seconds, None
+    if cap is not None:  # the cap holds end to end: from this process's start to the file written
+        if not recipe.init_from and not recipe.teachers:
+            p = timing.plan(recipe, cap, startup=time.perf_counter() - args.started)
+            if not p.fits:
+                raise CliError(p.refusal())
+        deadline = args.started + cap - EXIT_S
     bar = _Bar(recipe.train.epochs)
-    result = None
     cell_of = f"fine-tuning {recipe.init_from}" if recipe.init_from else recipe.model.arch  # a base keeps its cell
     print(f"training {name}: {cell_of} on {recipe.dataset}" + (f" + {recipe.mix}" if recipe.mix else "")
-          + (f" + {recipe.augment:,} templated sentences" if recipe.augment else ""), file=sys.stderr)
-    for item in run(recipe, name=name, command=command):
-        if isinstance(item, zoo.TrainedModel):
-            result = item
-        else:
-            bar.update(item)
+          + (f" + {recipe.augment:,} templated sentences" if recipe.augment else "")
+          + (f", everything within {cap:g} s" if cap is not None else ""), file=sys.stderr)
+    job = Job(recipe, name=name, command=command, deadline=deadline).prepare()
+    for ev in job.events():
+        bar.update(ev)
+    result = job.finish()
     card = result.card
     if card["status"] == "diverged":
         raise CliError(card["status_message"])
@@ -364,8 +387,12 @@ def cmd_train(args) -> int:
            else f"val acc {card['val_accuracy']:.4f}")
     print(f"{card['status']}: {card['status_message']} best epoch {card['best_epoch']}, {val}")
     other = "".join(f"  {d} TEST: {a:.4f}" for d, a in card["other_test_accuracy"].items())
-    print(f"TEST accuracy ({recipe.dataset}): {card['test_accuracy']:.4f}{other}")
-    print(f"train time {card['train_seconds']:.0f}s; wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    print(f"TEST accuracy ({recipe.dataset}): "
+          + stats.accuracy_phrase(card["test_accuracy"], card["test_n"], card["test_of"], "TEST rows")
+          + ("; the time cap ended the measurement, so this is a random sample" if job.test.cut else "") + other)
+    t = job.times
+    print(f"time: reading the data {t.get('data', 0):.0f} s, training {t.get('training', 0):.0f} s, "
+          f"TEST {t.get('TEST', 0):.0f} s; wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 
@@ -386,10 +413,17 @@ def cmd_estimate(args) -> int:
     est = timing.estimate(recipe)
     race = timing.race(recipe, ARCHS, recipe.train.max_seconds) if args.race else {}
     mem = budget.race_memory(recipe, ARCHS) if args.race else budget.recipe_memory(recipe)
+    cap = recipe.train.max_seconds
+    promise = timing.promise(recipe, cap) if cap is not None and not recipe.init_from else None
     if args.json:
         print(json.dumps({"workload": work.to_dict(), "estimate": est.to_dict(),
-                          "race": {a: e.to_dict() for a, e in race.items()}, "memory": mem.to_dict()}, indent=1))
+                          "race": {a: e.to_dict() for a, e in race.items()}, "memory": mem.to_dict(),
+                          "promise": promise.to_dict() if promise else None}, indent=1))
         return 0
+    if promise is not None:
+        print(f"end to end in the {cap:g} s cap: about {promise.seconds:.0f} s now (reading the data "
+              f"{promise.data:.0f} s, TEST {promise.test:.0f} s on a quiet machine; the load now makes it "
+              f"{promise.slowdown:.1f}x slower), so {promise.epochs_fit:.1f} of {promise.epochs} epochs fit")
     cap = "no time cap" if est.cap is None else f"cap {est.cap:g} s"
     print(f"{recipe.model.arch} on {recipe.dataset}: {work.rows:,} rows in {work.batches:,} batches per epoch, "
           f"about {est.epoch_seconds:.1f} s per epoch on a quiet machine (up to {est.busy_factor:g}x when busy)")
@@ -810,7 +844,23 @@ def cmd_lab(args) -> int:
         raise CliError(str(e)) from None
     if args.out and not Path(args.out).resolve().parent.is_dir():  # say so now, not after the training
         raise CliError(f"cannot write {args.out}: no such directory")
-    for ev in lab.iter_lab(settings):
+    deadline = None
+    if args.max_seconds is not None:
+        from .timing import load_slowdown
+
+        cap = args.max_seconds
+        if not cap > 0:
+            raise CliError("--max-seconds must be positive")
+        slow = load_slowdown()
+        need = time.perf_counter() - args.started + lab.estimate_seconds(settings) * slow
+        if need > cap:
+            busy = f", the machine being {slow:.1f}x slower than a quiet one now" if slow > 1.05 else ""
+            raise CliError(f"this grid ({settings.seeds * len(settings.k) * len(settings.cells)} runs of "
+                           f"{settings.steps} steps) needs about {need:.0f} s here{busy}, more than the {cap:g} s cap: "
+                           f"give --max-seconds {int(need * 1.2) + 1} or more, or fewer seeds, distances (--k) or "
+                           "--steps")
+        deadline = args.started + cap - 0.5  # half a second to aggregate and write
+    for ev in lab.iter_lab(settings, deadline=deadline):
         if ev.kind == "run":
             print(f"[{ev.run + 1}/{ev.runs}] seed {ev.seed} k={ev.k} {ev.cell}: TEST accuracy {ev.test_accuracy:.3f} "
                   f"({ev.elapsed:.0f} s)", file=sys.stderr, flush=True)
@@ -822,6 +872,9 @@ def cmd_lab(args) -> int:
             Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         except OSError as e:
             raise CliError(f"cannot write {args.out}: {e.strerror or e}") from None
+    if result["status"] == "cut":
+        print(f"the {args.max_seconds:g} s cap ended the lab after {len(result['runs'])} runs; those are kept",
+              file=sys.stderr)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -830,9 +883,35 @@ def cmd_lab(args) -> int:
           f"sequences per run; chance is 0.5")
     print(f"{'k':>5}  " + "  ".join(f"{lab.ARCH_TITLES[c]:<19}" for c in result["cells"]))
     for i, k in enumerate(result["k"]):
-        print(f"{k:>5}  " + "  ".join(f"{result['accuracy'][c][i]:.3f} ({result['spread'][c][i][0]:.3f}-"
+        print(f"{k:>5}  " + "  ".join(f"{'not run':<19}" if result["accuracy"][c][i] is None else
+                                      f"{result['accuracy'][c][i]:.3f} ({result['spread'][c][i][0]:.3f}-"
                                       f"{result['spread'][c][i][1]:.3f})" for c in result["cells"]))
     print("\n".join(lab.summary(result)))
+    return 0
+
+
+def cmd_precompute(args) -> int:
+    """Build the bundled models' shipped per-model results (playground/precomputed.py)."""
+    from . import precomputed, zoo
+
+    names = zoo.bundled_names() if args.models == "all" else [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [n for n in names if n not in zoo.BUNDLED]
+    if unknown or not names:
+        raise CliError(f"--models takes bundled model names ({', '.join(zoo.BUNDLED)}) or all, not "
+                       f"{', '.join(unknown) or 'nothing'}")
+    out = []
+    for name in names:
+        print(f"{name}: ", end="", file=sys.stderr, flush=True)
+        out.append(precomputed.build(name, args.out_dir and Path(args.out_dir),
+                                     on_kind=lambda k, s: print(f"{k} {s:.0f} s ", end="", file=sys.stderr,
+                                                                flush=True)))
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    for r in out:
+        print(f"{r['model']}: key {r['key']}, {r['bytes'] / 1e6:.2f} MB, "
+              + ", ".join(f"{k} {s:.0f} s" for k, s in r["seconds"].items()))
     return 0
 
 
@@ -964,7 +1043,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("estimate", help="how long training would take, and how many epochs fit a time cap",
                        description="The Train page's time estimate for the same options as train (the page uses "
-                                   "--max-seconds 120). Reading the data is not counted, as the cap does not.")
+                                   "--max-seconds 120). The epoch estimate is training alone; with --max-seconds, "
+                                   "also the whole run (data, training, TEST) at the machine's load now.")
     s.add_argument("--race", action="store_true", help="also each cell of a race, with a third of the cap each")
     s.add_argument("--json", action="store_true", help="the epoch's work, the estimate, and the race's")
     _add_train_options(s)
@@ -1067,7 +1147,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=400, help="optimizer steps per run (default: %(default)s)")
     s.add_argument("--json", action="store_true", help="k, accuracy, spread, chance_distance, curves, timings")
     s.add_argument("--out", help="also write the results as JSON to this file")
+    s.add_argument("--max-seconds", type=float, default=None,
+                   help="time cap from the process's start: a grid estimated not to fit is refused before it "
+                        "starts; one that runs late stops at the cap and keeps the runs it finished")
     s.set_defaults(fn=cmd_lab)
+
+    s = sub.add_parser("precompute", help="build the bundled models' shipped state space, ablation, typical values "
+                       "and unit statistics (playground/results/models/)")
+    s.add_argument("--models", default="all", help="comma-separated bundled names, or all (default)")
+    s.add_argument("--out-dir", help="write here instead of playground/results/models")
+    s.add_argument("--json", action="store_true", help="per model: key, seconds per kind, file size")
+    s.set_defaults(fn=cmd_precompute)
 
     s = sub.add_parser("intervene", help="at a token, clamp a unit, force a gate or zero the top units; re-run the "
                        "rest", description="Tokens, units and layers are 0-based. A clamp replaces the state the "
@@ -1104,16 +1194,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, started_age: float = 0.0) -> int:
+    """Run one command. started_age: seconds the process had run before main was called (a time cap
+    counts from the process's start when run as `python -m playground`; from this call otherwise)."""
+    started = time.perf_counter() - started_age  # the process's start on perf_counter's clock
     from .data import DataUnavailable
     from .zoo import ModelFileError
 
     try:
         args = build_parser().parse_args(argv)
+        args.started = started
         if not getattr(args, "fn", None):
             raise CliError("choose a command: models, predict, explain, narrate, typical, memory, statespace, "
-                           "intervene, whatif, ablate, units, probe, lab, compare, evaluate, export, augment, train, "
-                           "estimate, paired, bench (see --help)")
+                           "intervene, whatif, ablate, units, probe, lab, precompute, compare, evaluate, export, "
+                           "augment, train, estimate, paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -1132,4 +1226,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(started_age=process_age()))

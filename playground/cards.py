@@ -24,9 +24,10 @@ STRINGS = {"name": 100, "arch": 20, "trained_on": 500, "test_split": 200, "statu
            "command": 2000, "created": 40, "torch": 60, "machine": 200, "mix": 20, "validated_weights": 40,
            "init_from": 100, "base_command": 2000}
 FRACTIONS = ("test_accuracy", "val_accuracy", "base_test_accuracy")  # finite, in [0, 1]
-NUMBERS = ("test_loss", "train_seconds", "total_seconds", "best_at", "teacher_weight", "mix_teacher_weight")
-INTEGERS = ("n_train", "n_val", "best_epoch", "seed", "total_params", "mix_sentences", "primary_repeat",
-            "min_freq", "mix_max_len")
+NUMBERS = ("test_loss", "test_margin", "train_seconds", "total_seconds", "best_at", "teacher_weight",
+           "mix_teacher_weight")
+INTEGERS = ("test_n", "test_of", "n_train", "n_val", "best_epoch", "seed", "total_params", "mix_sentences",
+            "primary_repeat", "min_freq", "mix_max_len")
 SCALAR_DICTS = {"config": 20, "train_config": 40, "other_test_accuracy": 4, "augment": 12}  # field: most keys
 MAX_LAYERS, MAX_LAYER_KEYS = 16, 8
 MAX_HISTORY, MAX_HISTORY_KEYS = 2_000, 16

@@ -144,6 +144,42 @@ class LabSettings:
         return cls(**{**d, **{key: tuple(d[key]) for key in ("k", "cells") if key in d}})
 
 
+# --- how long a lab takes ------------------------------------------------------------------------
+# Seconds per optimizer step of one run (embedding 8, hidden 32, batch 32) as a + b * k, fitted to the
+# shipped 3-seed results' mean time per run (playground/results/lab.json, one torch thread on the
+# project's shared 2-core machine): within 0.45-1.23x of each cell's six distances, the k = 5 runs
+# (which include a first call's warm-up) the furthest off. Larger batches and hidden sizes scale b.
+STEP_COSTS = {"rnn": (1.4e-3, 6.5e-5), "lstm": (1.7e-3, 3.7e-5), "gru": (1.1e-3, 2.0e-4)}
+RUN_FIXED_S = 0.25  # building the model and the first steps' warm-up: short runs measured 0.2-0.4 s more
+
+
+def run_seconds(cell_name: str, k: int, s: "LabSettings") -> float:
+    """Estimated seconds of one run (training and its TEST) on a quiet machine."""
+    a, b = STEP_COSTS.get(cell_name, max(STEP_COSTS.values(), key=lambda ab: ab[1]))
+    scale = (s.batch_size / 32) * max(1.0, s.hidden_size / 32) * max(1.0, s.embed_dim / 8) ** 0.5
+    test = b * k * s.n_test / 32 / 3  # a forward pass over n_test sequences: a third of a step per sequence
+    return RUN_FIXED_S + s.steps * (a + b * k * scale) + test
+
+
+def estimate_seconds(s: "LabSettings") -> float:
+    """Estimated seconds of the whole grid (every cell, k and seed) on a quiet machine."""
+    return s.seeds * sum(run_seconds(c, k, s) for k in s.k for c in s.cells)
+
+
+def remaining(s: "LabSettings", finished: Sequence[tuple[str, int]], current: tuple[str, int, int] | None,
+              elapsed: float) -> tuple[float, float]:
+    """Live: (seconds left, measured pace as a multiple of the estimate), from the runs finished so far
+    ((cell, k) pairs), the run going ((cell, k, steps done) or None) and the seconds elapsed. The pace
+    is 1 until a tenth of the estimated work is done."""
+    total = estimate_seconds(s)
+    done = sum(run_seconds(c, k, s) for c, k in finished)
+    if current is not None:
+        c, k, step = current
+        done += run_seconds(c, k, s) * min(1.0, step / max(1, s.steps))
+    ratio = elapsed / done if done >= 0.1 * total and elapsed > 0 else 1.0
+    return max(0.0, (total - done) * ratio), ratio
+
+
 # --- the task ---------------------------------------------------------------------------------
 def sample(rng: np.random.Generator, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """n sequences of length k from rng: ids (n, k) int64, signal first; labels (n,) float32."""
@@ -291,17 +327,18 @@ def train_run(cell: str, k: int, seed: int, s: LabSettings) -> RunResult:
 
 # --- the whole lab ------------------------------------------------------------------------------
 def iter_lab(s: LabSettings, should_stop: Callable[[], bool] | None = None,
-             threads: int | None = 1) -> Iterator[LabEvent]:
+             threads: int | None = 1, deadline: float | None = None) -> Iterator[LabEvent]:
     """Every cell at every k for seeds 0 .. s.seeds - 1, seed-major (one seed's whole grid before
     the next seed). Yields a "step" event after every optimizer step, a "run" event when a run
     finishes and, last, an "end" event whose `result` aggregates the finished runs, with status
     "stopped" if should_stop() returned True (asked after every step) and "done" otherwise. A run
     cut short is left out. Closing the generator also stops it (then there is no "end" event).
-    threads: torch threads while it runs (restored after; None leaves them as they are)."""
+    threads: torch threads while it runs (restored after; None leaves them as they are).
+    deadline: time.perf_counter() seconds; the lab stops there like should_stop (status "cut")."""
     t0 = time.perf_counter()
     plan = [(seed, k, cell) for seed in range(s.first_seed, s.first_seed + s.seeds) for k in s.k for cell in s.cells]
     runs: list[RunResult] = []
-    stopped = False
+    stopped = cut = False
     with torch_threads(threads):
         for i, (seed, k, cell) in enumerate(plan):
             for item in iter_run(cell, k, seed, s):
@@ -313,6 +350,9 @@ def iter_lab(s: LabSettings, should_stop: Callable[[], bool] | None = None,
                     continue
                 step, loss, g = item
                 yield LabEvent("step", cell, k, seed, step, s.steps, i, len(plan), loss, g, time.perf_counter() - t0)
+                if deadline is not None and time.perf_counter() >= deadline:
+                    stopped = cut = True
+                    break
                 if should_stop is not None and should_stop():
                     stopped = True
                     break
@@ -320,7 +360,7 @@ def iter_lab(s: LabSettings, should_stop: Callable[[], bool] | None = None,
                 break
         result = aggregate([r.to_dict() for r in runs], s)
         result["timings"]["machine"] = machine()  # with the lab's torch threads
-    result["status"] = "stopped" if stopped else "done"
+    result["status"] = "cut" if cut else "stopped" if stopped else "done"
     result["timings"]["seconds"] = time.perf_counter() - t0
     ev = runs[-1] if runs else None
     yield LabEvent("end", ev.cell if ev else "", ev.k if ev else 0, ev.seed if ev else 0, ev.steps if ev else 0,

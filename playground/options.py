@@ -186,7 +186,8 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
        "after every step, scale each gate's recurrent weight matrix down to at most this spectral radius "
        "(largest |eigenvalue|); 0 = off", limits=TRAIN_LIMITS["recurrent_radius"]),
     _O("threads", int, 1, "torch threads while training", limits=(1, 64)),
-    _O("max_seconds", float, None, "stop training after this many seconds (the best weights are kept)",
+    _O("max_seconds", float, None, "time cap in seconds, end to end: reading the data, training (the best "
+       "weights are kept), TEST; on the command line from the process's start",
        limits=(0.001, 1e7), none=("none", "no time cap")),
     # --- distillation ---
     _O("teachers", tuple, (),

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from . import data
+from . import data, stats
 from .models import ARCHS, ModelConfig, build
 from .text import Vocab, tokenize
 from .train import EncodedSet, Progress, TrainConfig, Trainer, loss_and_accuracy, predict_probs, predict_sample
@@ -208,6 +208,10 @@ def heldout_sample(vocab: Vocab, dataset: str, max_len: int, limit: int | None =
     return HeldoutSample(texts, labels, EncodedSet.from_texts(vocab, texts, labels, max_len))
 
 
+# Seconds of a capped run kept for what follows the TEST measurement (the card, the report, saving).
+FINISH_S = 1.0
+
+
 class Job:
     """One training run, in steps a UI can drive: prepare() -> events() -> finish().
 
@@ -215,17 +219,23 @@ class Job:
     can show `trainer.history` live and trace a probe sentence with `model` after every epoch."""
 
     def __init__(self, recipe: Recipe, name: str, command: str = "",
-                 should_stop: Callable[[], bool] | None = None, test_limit: int | None = None):
+                 should_stop: Callable[[], bool] | None = None, test_limit: int | None = None,
+                 deadline: float | None = None):
         self.recipe, self.name, self.command, self.should_stop = recipe, name, command, should_stop
         self.test_limit = test_limit  # measure on a seeded sample of this many TEST rows (None: all)
+        # time.perf_counter() by which the result must be ready: the cap end to end (reading the data,
+        # training with its validations, TEST). None: only recipe.train.max_seconds, for training alone.
+        self.deadline = deadline
         self.base = None
         self.t0 = time.perf_counter()
         self.test: HeldoutSample | None = None  # after finish(): the TEST rows, and the probability of those read
+        self.times: dict[str, float] = {}  # seconds per phase: data, training, TEST
 
     def prepare(self, prepared: tuple[Vocab, EncodedSet, EncodedSet] | None = None) -> "Job":
         """Vocabulary, data and a fresh model; `prepared` reuses the output of `prepare()` for
         this recipe's data (a race trains several cells on the same data)."""
         recipe = self.recipe
+        t0 = time.perf_counter()
         if prepared is not None and recipe.init_from:
             raise ValueError("prepared data cannot be combined with init_from")
         if recipe.init_from:  # transfer: keep the base model's vocabulary and architecture
@@ -242,7 +252,11 @@ class Job:
             self.config = ModelConfig(**{**recipe.model.to_dict(), "vocab_size": len(self.vocab)})
             self.model = build(self.config, seed=recipe.train.seed)
         self.n_train, self.n_val = len(train_set), len(val_set)
-        self.trainer = Trainer(self.model, train_set, val_set, recipe.train, should_stop=self.should_stop,
+        self.times["data"] = time.perf_counter() - t0
+        tc = recipe.train
+        if self.deadline is not None:  # training gets what reading the data left of the cap
+            tc = replace(tc, max_seconds=max(0.5, self.deadline - time.perf_counter() - FINISH_S))
+        self.trainer = Trainer(self.model, train_set, val_set, tc, should_stop=self.should_stop,
                                reserve_rows=self.test_rows())
         return self
 
@@ -257,7 +271,10 @@ class Job:
 
     def events(self) -> Iterator[Progress]:
         self._run = self.trainer.run()
-        yield from self._run
+        for ev in self._run:
+            self.times["training"] = ev.elapsed
+            yield ev
+        self.times["training"] = self.trainer.seconds
 
     def close(self) -> None:
         """End a run that was left unfinished (a UI stopped iterating `events()`): the trainer
@@ -268,24 +285,31 @@ class Job:
 
     def finish(self, deadline: float | None = None) -> TrainedModel:
         """Best weights, rounded as a file stores them, measured on TEST (the seeded sample of
-        `test_limit` rows, or all), with a card. With a `deadline` (time.perf_counter() seconds)
-        TEST is read in a random order until then: the accuracy is on the rows read, a random
-        sample, and the card says how many; the other dataset's TEST only with time left."""
+        `test_limit` rows, or all), with a card. With a `deadline` (time.perf_counter() seconds;
+        default the Job's own) TEST is read in a random order until then: the accuracy is on the
+        rows read, a random sample, and the card says how many and its 95% interval; the other
+        dataset's TEST only when all of this one's was read and, at its pace, the other fits too."""
         self.close()
+        deadline = self.deadline if deadline is None else deadline
         recipe, model, cfg, trainer, base = self.recipe, self.model, self.config, self.trainer, self.base
         quantize_for_storage(model)  # evaluate exactly the weights a saved file holds
         with torch.no_grad():
+            t0 = time.perf_counter()
             self.test = heldout_sample(self.vocab, recipe.dataset, cfg.max_len, self.test_limit)
             self.test.read(model, deadline)
+            pace = (time.perf_counter() - t0) / max(1, self.test.encoded.tokens(self.test.done))  # s per token
             test_loss, test_acc = self.test.loss_and_accuracy()
             other = "rt" if recipe.dataset == "imdb" else "imdb"
             other_acc = None
-            if recipe.eval_other and (deadline is None or time.perf_counter() < deadline):
+            if recipe.eval_other and not self.test.cut:
                 o = heldout_sample(self.vocab, other, cfg.max_len)
-                o.read(model, deadline)
-                other_acc = o.loss_and_accuracy()[1] if o.n_read == o.n else None  # a full measure or none
+                if deadline is None or time.perf_counter() + 1.25 * pace * o.encoded.tokens() < deadline:
+                    o.read(model, deadline)
+                    other_acc = o.loss_and_accuracy()[1] if o.n_read == o.n else None  # a full measure or none
+        self.times["TEST"] = time.perf_counter() - t0
         n_all, n_read = len(data.load(recipe.dataset, "test")), self.test.n_read
-        sample = "" if n_read == n_all else (f", a seeded random sample of {n_read:,}"
+        margin = stats.accuracy_margin(test_acc, n_read, n_all)
+        sample = "" if n_read == n_all else (f", a seeded random sample of {n_read:,}, ±{100 * margin:.1f} points (95%)"
                                              + (" (the time cap ended the measurement)" if self.test.cut else ""))
         card = make_card(
             cfg, name=self.name, arch=cfg.arch, dataset=recipe.dataset,
@@ -301,7 +325,8 @@ class Job:
             base_command=base.card.get("command") if base else None,
             base_test_accuracy=base.card.get("test_accuracy") if base else None,
             n_train=self.n_train, n_val=self.n_val,
-            test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4), test_n=n_read,
+            test_accuracy=round(test_acc, 4), test_loss=round(test_loss, 4), test_n=n_read, test_of=n_all,
+            test_margin=round(margin, 4),
             test_split=f"{recipe.dataset} TEST (rows % 5 == 0) of {n_all:,}{sample}, n={n_read}",
             other_test_accuracy={other: round(other_acc, 4)} if other_acc is not None else {},
             val_accuracy=None if trainer.best_val_acc is None else round(trainer.best_val_acc, 4),
@@ -359,22 +384,24 @@ class Race:
         self.prepared = prepare(self.recipe)
         return self
 
-    def jobs(self, limits: Callable[[int], float | None] | None = None) -> Iterator[Job]:
-        """Each cell's prepared Job in turn; `limits(i)`, if given, is cell i's training time
-        limit in seconds, asked for just before that cell starts."""
+    def jobs(self, deadlines: Callable[[int], float | None] | None = None) -> Iterator[Job]:
+        """Each cell's prepared Job in turn; `deadlines(i)`, if given, is cell i's deadline
+        (time.perf_counter() seconds, for its training and TEST; see Job), asked for just before
+        that cell starts."""
         if self.prepared is None:
             self.prepare()
         for i, (arch, name) in enumerate(self.names.items()):
             r = replace(self.recipe, model=replace(self.recipe.model, arch=arch))
-            if limits is not None:
-                r = replace(r, train=replace(r.train, max_seconds=limits(i)))
-            yield Job(r, name, self.command, self.should_stop, self.test_limit).prepare(prepared=self.prepared)
+            yield Job(r, name, self.command, self.should_stop, self.test_limit,
+                      deadline=None if deadlines is None else deadlines(i)).prepare(prepared=self.prepared)
 
 
-def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], bool] | None = None
-        ) -> Iterator[Progress | TrainedModel]:
-    """Train per `recipe`; yields Progress events, then finally the TrainedModel with its card."""
-    job = Job(recipe, name, command, should_stop).prepare()
+def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], bool] | None = None,
+        deadline: float | None = None) -> Iterator[Progress | TrainedModel]:
+    """Train per `recipe`; yields Progress events, then finally the TrainedModel with its card.
+    With a `deadline` (time.perf_counter() seconds) the whole run, data and TEST included, ends by
+    then (see Job)."""
+    job = Job(recipe, name, command, should_stop, deadline=deadline).prepare()
     yield from job.events()
     yield job.finish()
 

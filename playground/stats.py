@@ -96,3 +96,25 @@ def _bound(p: float) -> str:
 
 def _p(p: float) -> str:
     return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
+
+
+def accuracy_margin(acc: float, n: int, population: int | None = None) -> float:
+    """Half-width of the 95% interval of an accuracy measured on n rows drawn at random, without
+    replacement, from `population` rows (normal approximation with the finite-population
+    correction): 0 when every row was read, NaN when none was."""
+    if n <= 0:
+        return float("nan")
+    if population is not None and n >= population:
+        return 0.0
+    fpc = 1.0 if population is None or population <= 1 else math.sqrt((population - n) / (population - 1))
+    return Z95 * math.sqrt(max(0.0, acc * (1 - acc)) / n) * fpc
+
+
+def accuracy_phrase(acc: float, n: int, population: int | None = None, rows: str = "TEST rows") -> str:
+    """An accuracy never quoted without what it was measured on: '77.6% on all 1,706 TEST rows', or
+    on a sample '77.6% on 250 of 1,706 TEST rows, ±5.2 points (95%)'."""
+    if n <= 0 or not math.isfinite(acc):
+        return f"not measured (no {rows} read)"
+    if population is None or n >= population:
+        return f"{acc:.1%} on {'all ' if population else ''}{n:,} {rows}"
+    return f"{acc:.1%} on {n:,} of {population:,} {rows}, ±{100 * accuracy_margin(acc, n, population):.1f} points (95%)"

@@ -5,8 +5,14 @@
 counts at `max_len`, the length-bucketed batches (`train.make_batches` without the jitter) with
 their padded tokens and sequential steps, and the validation passes. `estimate(recipe, cap)`
 prices that work with per-cell costs fitted to measured training runs (see COSTS) and says how
-many epochs fit in `cap` seconds. The cap is checked by the trainer against its own clock,
-which starts after the data is read: so is the estimate (reading the data is not counted).
+many epochs fit in `cap` seconds of training (reading the data is not counted there).
+
+A capped run holds its cap end to end (recipes.Job with a deadline: reading the data, training, TEST).
+`plan(recipe, cap)` prices the parts that do not shrink with the cap (reading the data, a validation
+pass, the first TEST rows) so that a cap too short is refused before the run starts, and
+`promise(recipe, cap)` says at the click how long the whole run should take and how many epochs fit,
+times the slowdown the machine's load implies now (`load_slowdown`); while it runs, `pace_ratio` and
+`remaining_seconds` correct that from the measured pace.
 """
 from __future__ import annotations
 
@@ -196,3 +202,182 @@ def race(recipe: Recipe, archs, cap: float | None) -> dict[str, Estimate]:
 
     share = None if cap is None else cap / len(archs)
     return {a: estimate(replace(recipe, model=replace(recipe.model, arch=a)), share) for a in archs}
+
+
+# --- a capped run end to end: what must fit before training can start -------------------------------
+# Reading the data (parsing the file, building the vocabulary, encoding every row read) took 1.2 s
+# for 2,000 IMDB TRAIN reviews, 4.2 s for the Train page's default (RT plus 6,000 IMDB reviews) and
+# 10.5 s for all 20,000 IMDB reviews (26.6 M characters) on the 2-core machine, quiet: 3.9-4.9e-7 s
+# per character read. Starting `python -m playground` (torch and the library) took about 2 s.
+DATA_FIXED_S = 0.5
+DATA_PER_CHAR = 5e-7
+STARTUP_S = 2.5
+CHARS_PER_TOKEN = {"imdb": 5.6, "rt": 6.0}  # measured on both splits of each dataset
+FIRST_TEST_ROWS = 100  # train.predict_sample's first chunk, always read whole
+MIN_TRAIN_SHARE = 0.2  # a capped run is refused when less than this share of the cap is left to train
+
+
+def load_slowdown(cores: int | None = None) -> float:
+    """How much slower one single-threaded computation runs now than on a quiet machine, judged from
+    the load average: with L runnable processes already on C cores, one more gets about C / (L + 1)
+    of a core when L + 1 > C. At least 1; 1 where the load average is unknown."""
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return 1.0
+    c = max(1, cores or os.cpu_count() or 1)
+    return max(1.0, (load + 1.0) / c)
+
+
+@functools.lru_cache(maxsize=4)
+def char_counts(dataset: str, split: str) -> np.ndarray:
+    """Characters of every row of a split, in file order (the parsed file is forgotten again if it
+    was not loaded before, as in token_counts)."""
+    was_loaded = data.load.cache_info().currsize > 0
+    counts = np.array([len(t) for t in data.load(dataset, split).texts], dtype=np.int64)
+    if not was_loaded:
+        data.clear_cache()
+    return counts
+
+
+def _chars(dataset: str, split: str, limit: int | None, seed: int) -> np.ndarray:
+    lengths = char_counts(dataset, split)
+    return lengths[sample_rows(len(lengths), limit, seed)] if limit else lengths
+
+
+def forward_seconds(recipe: Recipe, tokens: float, rows: int) -> float:
+    """A forward pass over `rows` rows holding `tokens` tokens (read in batches of VAL_BATCH): a third
+    of a training step's price per token and step, as `features` prices validation."""
+    cfg = recipe.model
+    c = cell(cfg.arch)
+    prices = {**COSTS, **c.train_costs}
+    w, n_in = 0, cfg.embed_dim
+    for _ in range(cfg.num_layers):
+        w += c.n_blocks * cfg.hidden_size * (n_in + cfg.hidden_size)
+        n_in = cfg.hidden_size
+    per_token = prices["token_embed"] * cfg.embed_dim + prices["token_weight"] * w
+    steps = math.ceil(rows / VAL_BATCH) * cfg.max_len * cfg.num_layers
+    return (tokens * per_token + steps * prices["step"]) / 3
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The parts of a capped run that do not shrink with the cap, priced before it starts: reading
+    the data, one validation pass, the first TEST chunk, and (on the command line) starting Python.
+    Times are a quiet machine's, then multiplied by `slowdown` (the load when it was made); `startup`
+    is what the process already spent before the plan (measured, so not scaled)."""
+
+    cap: float
+    startup: float
+    data: float
+    validation: float
+    test_first: float  # the first FIRST_TEST_ROWS TEST rows, read whatever the cap
+    test_all: float  # every TEST row the run would read, tokenising them included
+    slowdown: float
+
+    @property
+    def fixed(self) -> float:
+        return self.startup + (self.data + self.validation + self.test_first) * self.slowdown
+
+    @property
+    def fits(self) -> bool:
+        return self.fixed <= (1 - MIN_TRAIN_SHARE) * self.cap
+
+    def refusal(self, cli: bool = True) -> str | None:
+        """None, or one sentence: why these settings cannot run in the cap, and what to change (in the
+        command line's flags, or the Train page's words)."""
+        if self.fits:
+            return None
+        parts = {"reading the data": self.data, "one validation pass": self.validation,
+                 "the first TEST rows": self.test_first}
+        big = max(parts, key=parts.get)
+        tips = {"reading the data": ("train on fewer rows (--limit, --mix-limit)", "fewer training rows"),
+                "one validation pass": ("a smaller --val-fraction, a shorter --max-len or a smaller network",
+                                        "a shorter maximum length or a smaller network"),
+                "the first TEST rows": ("a shorter --max-len or a smaller network",
+                                        "a shorter maximum length or a smaller network")}[big][0 if cli else 1]
+        busy = f" (the machine is busy: {self.slowdown:.1f}x a quiet one's time)" if self.slowdown > 1.05 else ""
+        what = "starting, reading" if cli and self.startup > 0 else "reading"
+        ask = (f"Give --max-seconds at least {math.ceil(self.fixed / (1 - MIN_TRAIN_SHARE))}, or {tips}" if cli
+               else f"Try {tips}")
+        return (f"a {self.cap:g} s cap is too short for these settings: about {self.fixed:.0f} s go to {what} "
+                f"the data, validating and measuring on TEST{busy}, most of it to {big} "
+                f"(about {parts[big] * self.slowdown:.0f} s), leaving less than {MIN_TRAIN_SHARE:.0%} of the cap "
+                f"to train. {ask}.")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "fixed": self.fixed, "fits": self.fits}
+
+
+def plan(recipe: Recipe, cap: float, startup: float = STARTUP_S, slowdown: float | None = None,
+         test_limit: int | None = None) -> Plan:
+    """A capped run's fixed costs (see Plan), from the characters of the texts it will read (no
+    tokenising: that would cost as much as reading the data)."""
+    tc, cfg = recipe.train, recipe.model
+    ds = recipe.dataset
+    chars = _chars(ds, "train", recipe.train_limit, tc.seed)
+    read = int(chars.sum())
+    if recipe.mix:
+        read += int(_chars(recipe.mix, "train", recipe.mix_limit, tc.seed + 1).sum())
+    tokens = lambda c: float(np.minimum(c / CHARS_PER_TOKEN[ds] + 1, cfg.max_len).sum())  # noqa: E731
+    n_val = int(round(len(chars) * recipe.val_fraction))
+    val_chars = chars[:n_val]  # a sample's lengths stand for the validation rows'
+    test = _chars(ds, "test", test_limit, 0)
+    first = test[np.random.default_rng(0).permutation(len(test))[:FIRST_TEST_ROWS]]
+    return Plan(cap=float(cap), startup=startup,
+                data=DATA_FIXED_S + DATA_PER_CHAR * read + 7e-5 * (recipe.augment + recipe.val_augment),
+                validation=forward_seconds(recipe, tokens(val_chars), n_val),
+                test_first=forward_seconds(recipe, tokens(first), len(first)),
+                test_all=forward_seconds(recipe, tokens(test), len(test)) + DATA_PER_CHAR * int(test.sum()),
+                slowdown=load_slowdown() if slowdown is None else slowdown)
+
+
+@dataclass(frozen=True)
+class Promise:
+    """What a capped run promises when it starts: its phases on a quiet machine, the slowdown judged
+    from the load at the click, and from those the seconds and epochs it expects under the cap."""
+
+    cap: float
+    data: float  # quiet-machine seconds
+    epoch: float
+    test: float
+    epochs: int  # asked for
+    slowdown: float
+
+    @property
+    def quiet_seconds(self) -> float:
+        return self.data + self.epochs * self.epoch + self.test
+
+    @property
+    def epochs_fit(self) -> float:
+        """Epochs that fit in the cap at the slowdown, after the data and TEST."""
+        room = self.cap - (self.data + self.test) * self.slowdown
+        return float(self.epochs) if self.epoch <= 0 else max(0.0, min(float(self.epochs),
+                                                                     room / (self.epoch * self.slowdown)))
+
+    @property
+    def seconds(self) -> float:
+        """Expected seconds from the start to the result, never more than the cap."""
+        return min(self.cap, self.quiet_seconds * self.slowdown)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "quiet_seconds": self.quiet_seconds, "epochs_fit": self.epochs_fit,
+                "seconds": self.seconds}
+
+
+def promise(recipe: Recipe, cap: float, test_limit: int | None = None, slowdown: float | None = None) -> Promise:
+    """The Promise of `recipe` under `cap` seconds, made now (slowdown: load_slowdown() unless given)."""
+    p = plan(recipe, cap, startup=0.0, slowdown=1.0, test_limit=test_limit)
+    return Promise(cap=float(cap), data=p.data, epoch=epoch_seconds(workload(recipe), recipe.model.arch),
+                   test=p.test_all, epochs=recipe.train.epochs,
+                   slowdown=load_slowdown() if slowdown is None else slowdown)
+
+
+def pace_ratio(elapsed: float, epochs_done: float, epoch: float) -> float | None:
+    """Live: the measured time per epoch as a multiple of the estimate (None until a twentieth of an
+    epoch is done: the first batches include warm-up)."""
+    if epochs_done < 0.05 or epoch <= 0 or elapsed <= 0:
+        return None
+    return elapsed / epochs_done / epoch

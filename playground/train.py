@@ -31,6 +31,9 @@ from .text import PAD_ID, UNK_ID, Vocab
 # batch losses exceeds DIVERGE_LOSS: about 7x what always answering 50/50 costs (ln 2 = 0.69).
 DIVERGE_LOSS = 5.0
 DIVERGE_WINDOW = 5
+# Under a time limit, at most this share of it is kept for reading TEST after training: a large TEST set
+# (5,000 IMDB reviews for a big network) would otherwise leave little time to train.
+TEST_SHARE = 0.25
 TRAIN_LIMITS = {
     "epochs": (1, 100),
     "batch_size": (1, 1024),
@@ -103,6 +106,11 @@ class EncodedSet:
             ids = vocab.encode_ids(t, max_len) or [0]  # an empty text reads one padding token
             seqs.append(np.asarray(ids, dtype=np.int64))
         return cls(seqs, np.asarray(labels, dtype=np.float32))
+
+    def tokens(self, mask=None) -> int:
+        """Tokens of every row (or of the rows where the bool array `mask` is True)."""
+        return int(sum(len(s) for s, keep in zip(self.ids, np.ones(len(self.ids), bool) if mask is None else mask)
+                       if keep))
 
     def subset(self, idx) -> "EncodedSet":
         return EncodedSet([self.ids[i] for i in idx], self.labels[np.asarray(idx, dtype=np.int64)])
@@ -232,17 +240,22 @@ def predict_probs(model: nn.Module, data: EncodedSet, deadline: float | None = N
 
 
 def predict_sample(model: nn.Module, data: EncodedSet, deadline: float | None, seed: int = 0,
-                   chunk: int = 250) -> np.ndarray:
+                   chunk: int = 100) -> np.ndarray:
     """`predict_probs` in a seeded random order of chunks of `chunk` rows, until `deadline` (the
-    first chunk is always read): the rows read (not NaN) are a uniformly random sample of `data`,
-    so an accuracy cut short by a time cap is an honest estimate on fewer rows."""
+    first chunk is always read whole): the rows read (not NaN) are a uniformly random sample of
+    `data`, so an accuracy cut short by a time cap is an honest estimate on fewer rows. A later
+    chunk the deadline interrupts is left out whole (its rows are read shortest first, so the part
+    read would not be a random sample)."""
     probs = np.full(len(data), np.nan, dtype=np.float64)
     order = np.random.default_rng(seed).permutation(len(data))
     for k in range(0, len(order), chunk):
         if k and deadline is not None and time.perf_counter() >= deadline:
             break
         idx = np.sort(order[k:k + chunk])
-        probs[idx] = predict_probs(model, data.subset(idx))
+        got = predict_probs(model, data.subset(idx), deadline if k else None)
+        if np.isnan(got).any():
+            break
+        probs[idx] = got
     return probs
 
 
@@ -337,24 +350,27 @@ class Trainer:
 
         def reserve() -> float:
             """Seconds to keep, under a time limit, for what follows the last batch: the validation of
-            the kept weights and `reserve_rows` more rows read forward (the TEST sample). Priced at
-            the last validation's pace, or before the first one at a forward pass over a few rows
-            timed at the start, with a quarter more to be safe."""
+            the kept weights and `reserve_rows` more rows read forward (the TEST sample), the latter
+            at most TEST_SHARE of the limit (TEST is then read in a random order until the deadline:
+            a sample, said as one). Priced at the last validation's pace, or before the first one at
+            a forward pass over a few rows timed at the start, with a quarter more to be safe."""
             if not val_tokens and not after:
                 return 0.0
             if self.val_seconds is not None and val_tokens:
-                return self.val_seconds * (val_tokens + after) / val_tokens
-            if "token" not in pace:
-                probe = self.val_set if self.validating else self.train_set
-                rows = probe.subset(np.random.default_rng(0).permutation(len(probe))[:32])
-                took = []
-                for _ in range(2):  # the first pass also warms up the allocator: the faster one counts
-                    t0 = time.perf_counter()
-                    predict_probs(kept, rows)
-                    took.append(time.perf_counter() - t0)
-                pace["token"] = min(took) / max(1, len(rows) * max(len(x) for x in rows.ids))  # padded tokens
-                model.train()
-            return 1.25 * pace["token"] * (val_tokens + after)
+                per_token = self.val_seconds / val_tokens
+            else:
+                if "token" not in pace:
+                    probe = self.val_set if self.validating else self.train_set
+                    rows = probe.subset(np.random.default_rng(0).permutation(len(probe))[:32])
+                    took = []
+                    for _ in range(2):  # the first pass also warms up the allocator: the faster one counts
+                        t0 = time.perf_counter()
+                        predict_probs(kept, rows)
+                        took.append(time.perf_counter() - t0)
+                    pace["token"] = min(took) / max(1, len(rows) * max(len(x) for x in rows.ids))  # padded tokens
+                    model.train()
+                per_token = 1.25 * pace["token"]
+            return per_token * val_tokens + min(per_token * after, TEST_SHARE * (cfg.max_seconds or math.inf))
 
         def validate() -> None:
             nonlocal val_loss, val_acc
@@ -383,8 +399,8 @@ class Trainer:
                         return
                     if cfg.max_seconds is not None and time.perf_counter() - start + reserve() > cfg.max_seconds:
                         self.status = "timeout"  # the validation after it still fits in the limit
-                        self.message = (f"Stopped at the time cap ({cfg.max_seconds:.3g} s for training, "
-                                        "validation included).")
+                        self.message = (f"Stopped at the time cap ({cfg.max_seconds:.3g} s for training and "
+                                        "validation; the rest kept for what follows).")
                         return
                     ids, lens, y = pad_batch(self.train_set, idx)
                     if cfg.word_dropout > 0:  # regulariser: forget some words, keep padding

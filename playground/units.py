@@ -70,6 +70,7 @@ TOP_WORDS = 10
 MAX_CHUNK_VALUES = 1 << 18  # (B, T, H) values per chunk of the batched pass: 2 MiB per float64 tensor
 MEMORY_ENTRIES = 6  # results kept in memory (LRU; about 5 MB each as Python objects)
 DISK_FILES = 32  # files kept in the cache folder (oldest dropped)
+DISK_BYTES = 64 << 20  # and at most this many bytes in all (oldest dropped; one file of ~4 MB per model)
 MAX_FILE_BYTES = 8 << 20  # a larger cache file is not read
 CACHE_DIR = Path(os.environ.get("PLAYGROUND_UNITS_CACHE") or Path(__file__).resolve().parents[1] / ".cache" / "units")
 KINDS = ("value", "change")  # what "drives" means: h after the token, or its change at the token
@@ -356,7 +357,8 @@ def _read(path: Path, key: str, hidden: int) -> dict | None:
 
 
 def _write(path: Path, obj: dict) -> None:
-    """Atomically (a temporary file renamed into place); then keep only the newest DISK_FILES files.
+    """Atomically (a temporary file renamed into place); then keep only the newest DISK_FILES files,
+    at most DISK_BYTES in all (the newest first; the file just written is always kept).
     A folder that cannot be written is no error: the result is simply not kept on disk."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -369,8 +371,11 @@ def _write(path: Path, obj: dict) -> None:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         files = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in files[DISK_FILES:]:
-            old.unlink(missing_ok=True)
+        total = 0
+        for i, f in enumerate(files):
+            total += f.stat().st_size
+            if i and (i >= DISK_FILES or total > DISK_BYTES):
+                f.unlink(missing_ok=True)
     except (OSError, ValueError):
         pass
 

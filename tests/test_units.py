@@ -244,6 +244,17 @@ def test_the_cache_is_bounded_on_disk_and_in_memory(tiny_sample, monkeypatch):
     assert len(units._memory) == 2
 
 
+def test_the_disk_cache_has_a_total_size_bound(tiny_sample, monkeypatch):
+    units.unit_stats(_tm(seed=0, name="a"))
+    one = max(f.stat().st_size for f in units.CACHE_DIR.glob("*.json"))
+    monkeypatch.setattr(units, "DISK_BYTES", int(2.5 * one))  # room for two files, not three
+    for seed in range(1, 4):
+        units.unit_stats(_tm(seed=seed, name=f"m{seed}"))
+    files = list(units.CACHE_DIR.glob("*.json"))
+    assert len(files) == 2 and sum(f.stat().st_size for f in files) <= 2.5 * one
+    assert {f.name.split("-")[0] for f in files} == {"m2", "m3"}  # the oldest went first
+
+
 def test_an_unwritable_cache_folder_is_no_error(tiny_sample, monkeypatch, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

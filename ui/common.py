@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from playground import zoo
+from playground import precomputed, zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES
 from playground.typical import DEFAULT_TEXTS, Typical, typical_values
@@ -266,7 +266,9 @@ def describe(name: str) -> str:
     except Exception:  # noqa: BLE001 - a broken entry still gets a label
         return name
     where = "" if tm.source == "bundled" else " · trained here" if tm.source == "session" else " · uploaded"
-    acc = f" · {tm.test_accuracy:.1%} TEST" if tm.test_accuracy is not None else ""
+    margin = tm.card.get("test_margin")
+    pm = f" ± {100 * margin:.1f}" if isinstance(margin, (int, float)) and margin > 0 else ""  # a sample's interval
+    acc = f" · {tm.test_accuracy:.1%}{pm} TEST" if tm.test_accuracy is not None else ""
     ds = DATASET_TITLES.get(tm.dataset or "", "")
     return f"{name} — {ARCH_TITLES[tm.arch]}{', ' + ds if ds else ''}{acc}{where}"
 
@@ -396,6 +398,9 @@ def _bundled_typical(name: str) -> tuple[Typical, float]:
     """Shared by all visitors: a bundled model's typical values and the seconds they took."""
     tm = bundled(name)
     t0 = time.perf_counter()
+    shipped = precomputed.load("typical", tm)  # `python -m playground precompute`
+    if shipped is not None:
+        return shipped, time.perf_counter() - t0
     return typical_values(tm.model, tm.vocab, tm.dataset), time.perf_counter() - t0
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from playground import distance_plots, lab, memory, plots, probe, zoo
 from playground.cells import CELLS, cell
 from playground.data import DATASET_TITLES
+from playground.timing import load_slowdown
 from ui import common, lab_run
 from ui.state import Field, link_query
 
@@ -192,11 +193,28 @@ def _stop_lab() -> None:
         run.stop()
 
 
+def _lab_promise() -> str:
+    """What a run of the chosen distances and cells should take here, now: the grid's estimate on a
+    quiet server times the slowdown the server's load implies (playground.lab, playground.timing)."""
+    try:
+        s = lab.LabSettings(k=tuple(st.session_state.get("why.lab_k") or lab.DEFAULT_K), seeds=1,
+                            cells=tuple(st.session_state.get("why.lab_cells") or CELLS))
+    except (ValueError, TypeError):
+        return ""
+    quiet, slow = lab.estimate_seconds(s), load_slowdown()
+    now = quiet * slow
+    busy = f"; the server is busy, about {slow:.1f}x slower than when quiet" if slow > 1.15 else ""
+    n = len(s.k) * len(s.cells)
+    if now > lab_run.CAP_S:
+        return (f"These {n} runs would take about {now:.0f} s here now ({quiet:.0f} s on a quiet server{busy}), more "
+                f"than the {lab_run.CAP_S:.0f} s cap: it will stop there and keep the distances it finished.")
+    return (f"These {n} runs should take about {now:.0f} s here now ({quiet:.0f} s on a quiet server{busy}); the run "
+            f"stops at {lab_run.CAP_S:.0f} s and keeps the distances it finished.")
+
+
 def _lab_live() -> None:
-    st.markdown("**Run it yourself**: one seed, the distances and cells you choose, the same settings as above "
-                f"(one seed of the default grid takes about a minute on this 2-core server; the run stops at "
-                f"{lab_run.CAP_S:.0f} s and keeps the distances it finished). It shares the server's training slots "
-                "with the Train page.")
+    st.markdown("**Run it yourself**: one seed, the distances and cells you choose, the same settings as above. "
+                "It shares the server's training slots with the Train page.")
     c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
     c1.multiselect("Distances k", lab.DEFAULT_K, key="why.lab_k")
     c2.multiselect("Cells", list(CELLS), key="why.lab_cells", format_func=lambda c: cell(c).title)
@@ -206,6 +224,8 @@ def _lab_live() -> None:
     b = st.container(horizontal=True, gap="small")
     b.button("Run the lab", type="primary", key="why.lab_start", on_click=_start_lab, disabled=active)
     b.button("Stop", key="why.lab_stop", on_click=_stop_lab, disabled=not active)
+    if not active:
+        st.caption(_lab_promise())
     notice = st.session_state.pop("why.lab_notice", None)
     if notice:
         st.warning(common.md_escape(notice))
@@ -227,8 +247,13 @@ def _lab_progress() -> None:
         ev = snap["event"]
         done_runs = len(snap["finished"])
         frac = (done_runs + (ev.step / ev.steps if ev is not None and ev.kind == "step" else 0)) / max(1, snap["runs"])
+        left, ratio = snap["left"]
+        pace = f" ({ratio:.1f}x the quiet-server estimate)" if abs(ratio - 1) > 0.05 else ""
+        late = snap["cap"] is not None and snap["since_slot"] + left > snap["cap"]
+        eta = (f" · at this pace the {snap['cap']:.0f} s cap stops it in about {snap['cap'] - snap['since_slot']:.0f} s"
+               if late else f" · about {left:.0f} s left at this pace") + pace
         label = (f"{cell(ev.cell).title}, k = {ev.k}: step {ev.step}/{ev.steps} · run {ev.run + 1} of {ev.runs} · "
-                 f"{snap['since_slot']:.0f} s" if ev is not None else "starting…")
+                 f"{snap['since_slot']:.0f} s{eta}" if ev is not None else "starting…")
         st.progress(min(1.0, frac), text=label)
         if snap["finished"]:
             st.caption(" · ".join(f"{cell(e.cell).title} k = {e.k}: {e.test_accuracy:.3f}" for e in snap["finished"]))
@@ -250,7 +275,8 @@ def lab_result() -> None:
     cut = {"button": "You stopped it", "cap": f"The {lab_run.CAP_S:.0f} s cap stopped it",
            "session": "It stopped when the page lost its connection"}.get(res.get("cut") or "")
     n = sum(len([a for a in row if a is not None]) for row in res["accuracy"].values())
-    st.success(f"Your lab: {n} runs in {res['timings']['seconds']:.0f} s" +
+    promised = (f" (expected at the start: about {run.promised:.0f} s)" if run.promised else "")
+    st.success(f"Your lab: {n} runs in {res['timings']['seconds']:.0f} s{promised}" +
                (f". {cut}; the distances it finished are shown." if cut else "."))
     if res["k"]:
         _lab_views(res, "why.mylab")

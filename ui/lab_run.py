@@ -16,13 +16,14 @@ import time
 from typing import Callable
 
 from playground import lab
+from playground.timing import load_slowdown
 
 from . import heap
 from .training import GRACE_S, QUEUE, Queue, SessionWorker
 
 THREAD_NAME = "rnn-lab"
 RUN_KEY = "lab.run"
-CAP_S = 150.0  # one seed of the default grid takes about a minute on the 2-core machine, 90 s at most
+CAP_S = 150.0  # one seed of the default grid: about 62 s estimated on a quiet 2-core machine (lab.estimate_seconds)
 _LOG = logging.getLogger(__name__)
 _CLAIM = threading.Lock()
 
@@ -32,6 +33,9 @@ class LabRun(SessionWorker):
                  cap: float | None = CAP_S, queue: Queue | None = None):
         self._init_worker(alive, grace)
         self.settings, self.cap = settings, cap
+        # what the page promises at the click: the grid's quiet-machine estimate times the load's slowdown
+        self.quiet_seconds = lab.estimate_seconds(settings)
+        self.slowdown = load_slowdown()
         self.queue = QUEUE if queue is None else queue
         self.phase = "waiting"  # waiting | training | done
         self.event: lab.LabEvent | None = None  # the latest step or run event
@@ -46,7 +50,25 @@ class LabRun(SessionWorker):
         return {"phase": self.phase, "event": ev, "finished": list(self.finished), "stopping": self.stopping,
                 "queue_position": self.queue.position(self) if self.phase == "waiting" else 0,
                 "since_slot": time.monotonic() - self.began if self.began else 0.0, "cap": self.cap,
-                "runs": len(self.settings.cells) * len(self.settings.k) * self.settings.seeds}
+                "runs": len(self.settings.cells) * len(self.settings.k) * self.settings.seeds,
+                "promised": self.promised, "left": self.left(ev)}
+
+    @property
+    def promised(self) -> float:
+        """Seconds promised at the click (at most the cap)."""
+        s = self.quiet_seconds * self.slowdown
+        return s if self.cap is None else min(self.cap, s)
+
+    def left(self, ev=None) -> tuple[float, float]:
+        """(seconds left, measured pace as a multiple of the estimate), from the runs finished and the
+        time since the run got its slot; before a tenth of the work is done, the promise's own pace."""
+        ev = ev if ev is not None else self.event
+        current = (ev.cell, ev.k, ev.step) if ev is not None and ev.kind == "step" else None
+        since = time.monotonic() - self.began if self.began else 0.0
+        left, ratio = lab.remaining(self.settings, [(e.cell, e.k) for e in self.finished], current, since)
+        if ratio == 1.0 and self.slowdown > 1:  # not measured yet: the load's guess
+            left, ratio = left * self.slowdown, self.slowdown
+        return left, ratio
 
     # --- the worker's side -------------------------------------------------------------------------
     def should_stop(self) -> bool:

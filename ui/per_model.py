@@ -15,7 +15,7 @@ from typing import Callable
 
 import streamlit as st
 
-from playground import zoo
+from playground import precomputed, zoo
 from playground.data import DATASET_TITLES
 
 from . import common
@@ -32,6 +32,12 @@ def get(kind: str, tm: zoo.TrainedModel, work: Callable, message: str, needs_dat
     shared = tm.source == "bundled" and tm.name in zoo.BUNDLED
     if shared and (kind, tm.name) in _SHARED:
         return _SHARED[kind, tm.name], None
+    if shared:  # built by `python -m playground precompute` and shipped: no visitor computes it
+        value = precomputed.load(kind, tm)
+        if value is not None:
+            with _LOCK:
+                _SHARED[kind, tm.name] = value
+            return value, None
     store = st.session_state.setdefault(f"per_model.{kind}", {})  # name -> (model, value)
     for name in [n for n in store if n not in common.session_models()]:
         store.pop(name, None)
@@ -58,8 +64,9 @@ def get(kind: str, tm: zoo.TrainedModel, work: Callable, message: str, needs_dat
 
 
 def known(kind: str, tm: zoo.TrainedModel) -> bool:
-    """Whether `kind` was computed for this model already (so the page shows it without a new click)."""
+    """Whether `kind` was computed for this model already, or ships with it (so the page shows it
+    without a new click)."""
     if tm.source == "bundled" and tm.name in zoo.BUNDLED:
-        return (kind, tm.name) in _SHARED
+        return (kind, tm.name) in _SHARED or precomputed.load(kind, tm) is not None
     kept = st.session_state.get(f"per_model.{kind}", {}).get(tm.name)
     return kept is not None and kept[0] is tm.model

@@ -32,7 +32,7 @@ from typing import Callable, MutableMapping
 
 import numpy as np
 
-from playground import data, stats
+from playground import data, stats, timing
 from playground.models import ARCH_TITLES
 from playground.recipes import Job, Race, Recipe
 from playground.trace import trace
@@ -178,13 +178,14 @@ class TrainingRun(SessionWorker):
 
     def __init__(self, kind: str, recipe: Recipe, names: dict[str, str], probe: str = "",
                  alive: Callable[[], bool] | None = None, command: str = "", grace: float = GRACE_S,
-                 test_limit: int | None = None, queue: Queue | None = None):
+                 test_limit: int | None = None, queue: Queue | None = None, promise=None):
         if kind not in ("single", "race"):
             raise ValueError("kind is 'single' or 'race'")
         self.kind, self.recipe, self.names = kind, recipe, dict(names)
         self.probe = (probe or "")[:PROBE_CHARS] if kind == "single" else ""
         self._init_worker(alive, grace)
         self.command, self.test_limit = command, test_limit
+        self.promise = promise  # playground.timing.Promise made at the click (None: none was made)
         self.queue = QUEUE if queue is None else queue
         self.cap = recipe.train.max_seconds  # seconds from getting a slot to the result (None: no cap)
         self.phase = "waiting"  # waiting (in the server's line) | preparing | training | finishing | done
@@ -200,6 +201,7 @@ class TrainingRun(SessionWorker):
         self.began = None  # time.monotonic() when the run got its slot (its cap counts from here)
         self.times: dict[str, float] = {}  # seconds per phase: waiting, data, training, TEST
         self.deadline: float | None = None  # time.perf_counter() by which the result must be ready
+        self.train_limit: float | None = None  # the current trainer's own limit: what the data left of the cap
         self._collected = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, daemon=True, name=f"training-{kind}")
@@ -234,7 +236,7 @@ class TrainingRun(SessionWorker):
         return {"phase": self.phase, "event": self.event, "index": self.index, "n_cells": len(self.names),
                 "arch": self.arch, "history": hist.get(self.arch, []), "histories": hist,
                 "best_at": best.get(self.arch), "kept": best, "averaged": self.recipe.train.ema > 0,
-                "cap": self.recipe.train.max_seconds,
+                "cap": self.recipe.train.max_seconds, "train_limit": self.train_limit, "promise": self.promise,
                 "batch_history": list(self.batch_history), "probe": list(self.probe_snaps),
                 "stopping": self.stopping, "epochs": self.recipe.train.epochs,
                 "queue_position": self.queue.position(self) if self.phase == "waiting" else 0,
@@ -270,6 +272,12 @@ class TrainingRun(SessionWorker):
             self.began = time.monotonic()
             if self.cap is not None:
                 self.deadline = time.perf_counter() + self.cap - FINISH_S
+                if not self.recipe.init_from:  # a cap its fixed parts alone would overrun: refused now
+                    plan = timing.plan(self.recipe, self.cap, startup=0.0, test_limit=self.test_limit)
+                    if not plan.fits:
+                        self.result = {"error": "Not started: " + plan.refusal(cli=False), "history": [],
+                                       "batch_history": []}
+                        return
             if self.kind == "single":
                 self._single()
             else:
@@ -292,11 +300,10 @@ class TrainingRun(SessionWorker):
     def _single(self) -> None:
         name = next(iter(self.names.values()))
         self.phase = "preparing"
-        t0 = time.perf_counter()
         job = Job(self.recipe, name=name, command=self.command, should_stop=self.should_stop,
-                  test_limit=self.test_limit).prepare()
-        self.times["data"] = time.perf_counter() - t0
-        self._limit(job, self.deadline)
+                  test_limit=self.test_limit, deadline=self.deadline).prepare()
+        self.times["data"] = job.times["data"]
+        self.train_limit = job.trainer.config.max_seconds
         self.histories = {self.arch: job.trainer.history}
         self.trainers = {self.arch: job.trainer}
         self.batch_history = job.trainer.batch_history
@@ -321,9 +328,8 @@ class TrainingRun(SessionWorker):
             msg = trainer.message if trainer.status == "diverged" else "Training was stopped before it began."
             self.result = {**base, "error": msg}
             return
-        t0 = time.perf_counter()
-        tm = job.finish(self.deadline)
-        self.times["TEST"] = time.perf_counter() - t0
+        tm = job.finish()
+        self.times["TEST"] = job.times["TEST"]
         report = job.test.report()
         if probe:  # last: the very weights registered in the session (after finish() rounded them for storage)
             kept = (f"kept model (epoch {trainer.best_at:.2f})", trace(tm.model, tm.vocab, probe))
@@ -341,22 +347,20 @@ class TrainingRun(SessionWorker):
         self.times["data"] = time.perf_counter() - t0
         finished, failures, notes, jobs = [], [], [], []
         job = None
-        cell_deadline = [self.deadline]
 
-        def limit(i: int) -> float | None:  # cell i gets an equal share of what is left of the cap
+        def deadline(i: int) -> float | None:  # cell i gets an equal share of what is left of the cap
             if self.deadline is None:
                 return None
-            share = max(1.0, (self.deadline - time.perf_counter()) / (len(self.names) - i))
-            cell_deadline[0] = time.perf_counter() + share
-            return share
+            return time.perf_counter() + max(1.0, (self.deadline - time.perf_counter()) / (len(self.names) - i))
 
         self.phase = "training"
-        for i, job in enumerate(race.jobs(limit)):
+        for i, job in enumerate(race.jobs(deadline)):
             arch = job.config.arch
             self.index, self.arch = i, arch
             self.histories = {**self.histories, arch: job.trainer.history}
             self.trainers = {**self.trainers, arch: job.trainer}
             self.batch_history = job.trainer.batch_history
+            self.train_limit = job.trainer.config.max_seconds
             for ev in job.events():
                 self.event = ev
             job.close()
@@ -366,9 +370,8 @@ class TrainingRun(SessionWorker):
                 return
             if job.trainer.best_state is not None:
                 self.phase = "finishing"
-                t0 = time.perf_counter()
-                finished.append(job.finish(cell_deadline[0]))
-                self.times["TEST"] = self.times.get("TEST", 0.0) + time.perf_counter() - t0
+                finished.append(job.finish())
+                self.times["TEST"] = self.times.get("TEST", 0.0) + job.times["TEST"]
                 jobs.append(_Done(job))
                 self.phase = "training"
                 if job.trainer.status in ("diverged", "timeout"):
@@ -395,17 +398,14 @@ class TrainingRun(SessionWorker):
                        "times": self._times(), "cut": self._cuts(jobs)}
 
     # --- the time cap, phase by phase ------------------------------------------------------
-    @staticmethod
-    def _limit(job, deadline: float | None) -> None:
-        """The trainer's own limit: what is left of the cap after reading the data (it keeps room
-        for its last validation and the TEST sample inside it, see Trainer.reserve_rows)."""
-        if deadline is not None:
-            job.trainer.config = replace(job.trainer.config, max_seconds=max(1.0, deadline - time.perf_counter()))
-
     def _times(self) -> dict:
         t = {k: round(v, 1) for k, v in self.times.items()}
         t["total"] = round(time.monotonic() - self.began, 1) if self.began else 0.0
         t["cap"] = self.cap
+        if self.promise is not None:  # what was promised at the click, beside what happened
+            t["promised"] = round(self.promise.seconds, 1)
+            t["promised_epochs"] = round(self.promise.epochs_fit, 2)
+            t["slowdown"] = round(self.promise.slowdown, 2)
         return t
 
     def _cuts(self, jobs) -> list[str]:
@@ -441,7 +441,9 @@ def race_row(tm) -> dict:
     return {"cell": ARCH_TITLES[tm.arch], "model": tm.name, "TEST accuracy": c.get("test_accuracy"),
             "best validation accuracy": c["val_accuracy"],
             "kept at epoch": c["best_at"] if c.get("best_at") is not None else c["best_epoch"],  # the star
-            "TEST rows": c.get("test_n"), "training time (s)": c["train_seconds"], "parameters": tm.n_params,
+            "TEST rows": c.get("test_n"),
+            "± points (95%)": round(100 * c["test_margin"], 1) if c.get("test_margin") else 0.0,
+            "training time (s)": c["train_seconds"], "parameters": tm.n_params,
             "status": c["status"]}
 
 

@@ -3,7 +3,7 @@ worker thread, ui.training), watch its curves and a probe sentence's reading liv
 result on every page. The settings are in the URL; their defaults are playground.options'."""
 import streamlit as st
 
-from playground import budget, plots, timing, zoo
+from playground import budget, plots, stats, timing, zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_summary
 from playground.options import TRAIN_ROWS, build_recipe, train_defaults
@@ -117,14 +117,15 @@ def _start(kind: str) -> None:
         ss["train.notice"] = too_big
         return
     ds = recipe.dataset
-    kw = dict(alive=common.session_alive(), test_limit=2000 if ds == "imdb" else None)
+    kw = dict(alive=common.session_alive(), test_limit=_test_limit(ds))
     if kind == "race":
         names = {a: f"race-{a}-{ds}" for a in ARCHS}
         new = TrainingRun.race(race_recipe(recipe, len(names), TIME_CAP_S), names,
                                command="Train page race (in the browser session)", **kw)
     else:
         new = TrainingRun.single(recipe, _model_name(), probe=common.clean_input(ss["train.probe"]),
-                                 command="Train page (in the browser session)", **kw)
+                                 command="Train page (in the browser session)",
+                                 promise=timing.promise(recipe, TIME_CAP_S, test_limit=kw["test_limit"]), **kw)
     if claim(ss, new):
         ss["train.result"] = ss["race.result"] = None
     else:
@@ -236,33 +237,36 @@ def _secs(x: float) -> str:
 
 
 def _estimate_notes(recipe) -> None:
-    """Before Train or Race is pressed: how long the run should take and whether every epoch
-    fits in the time cap (playground.timing, from measured runs); never a time above the cap."""
+    """Before Train or Race is pressed: how long the run should take from the click to the result
+    (playground.timing: phases priced from measured runs, times the slowdown the server's load
+    implies now) and how many epochs that leaves in the time cap; never a time above the cap."""
     with st.spinner("Counting the data's tokens (once per server)…"):
-        est = timing.estimate(recipe, TIME_CAP_S)
+        pr = timing.promise(recipe, TIME_CAP_S, test_limit=_test_limit(recipe.dataset))
         race = timing.race(recipe, ARCHS, TIME_CAP_S)
-    n, busy = est.epochs, est.busy_factor
+    n = pr.epochs
     epochs = f"{n} epoch{'s' if n > 1 else ''}"
-    if not est.fits:
-        st.warning(f"**{n} epochs will not fit in the {TIME_CAP_S} s time cap.** About {est.epochs_in_cap:.1f} "
-                   f"of them do on a quiet server, about {est.epochs_in_cap_when_busy:.1f} when other visitors are "
-                   "training too; training then stops and keeps the best weights so far. To finish every epoch: "
-                   "fewer epochs or rows, a shorter maximum length, a smaller network or a larger batch.")
-    elif not est.fits_when_busy:
-        st.info(f"Estimated training time: about {_secs(est.seconds)} for {epochs} on a quiet server. When "
-                f"other visitors are training it may take up to {busy:g}x as long and stop at the {TIME_CAP_S} s "
-                f"cap after about {est.epochs_in_cap_when_busy:.1f} epochs, keeping the best weights so far.")
+    load = (f"the server is busy now, about {pr.slowdown:.1f}x slower than when quiet" if pr.slowdown > 1.15
+            else "the server is quiet now")
+    if pr.epochs_fit < n:
+        st.warning(f"**{epochs} will not fit in the {TIME_CAP_S} s time cap**: {load}, so about "
+                   f"{pr.epochs_fit:.1f} of them do; training then stops and keeps the best weights so far. To "
+                   "finish every epoch: fewer epochs or rows, a shorter maximum length, a smaller network or a "
+                   "larger batch. Once it runs, the estimate is corrected from its measured pace.")
     else:
-        span = (f"about {est.seconds:.0f}–{_secs(est.seconds * busy)} (the lower figure on a quiet server, the "
-                "higher when other visitors are training too)") if est.seconds >= 1 else "under 1 s"
-        st.caption(f"Estimated training time (after the data is read): {span} for {epochs}, within the "
-                   f"{TIME_CAP_S} s time cap.")
+        st.caption(f"Expected: about {_secs(pr.seconds)} from start to result for {epochs} ({load}; "
+                   f"{_secs(pr.quiet_seconds)} on a quiet server), within the {TIME_CAP_S} s time cap. Once it "
+                   "runs, the estimate is corrected from its measured pace.")
     cut = {ARCH_TITLES[a]: e for a, e in race.items() if not e.fits}
     if cut:
         share = TIME_CAP_S // len(race)
         st.caption(f"A race gives each cell {share} s, so it would cut "
                    + ", ".join(f"{t} short (about {e.epochs_in_cap:.1f} of {n} epochs)" for t, e in cut.items())
                    + ".")
+
+
+def _test_limit(dataset: str) -> int | None:
+    """TEST rows a page run reads: a seeded sample of 2,000 of IMDB's 5,000 reviews, all 1,706 RT sentences."""
+    return 2000 if dataset == "imdb" else None
 
 
 refused = race_refused = None
@@ -329,10 +333,15 @@ def _progress_text(snap: dict) -> tuple[float, str]:
     elif snap["phase"] == "finishing":
         text += " · measuring the best weights on TEST…"
     elif ev.fraction > 0 and ev.kind != "end":
-        left, capped = timing.remaining_seconds(ev.elapsed, ev.fraction, epochs, snap["cap"])
-        at = min(float(epochs), ev.fraction * snap["cap"] / ev.elapsed) if capped and ev.elapsed > 0 else epochs
-        text += (f" · the {snap['cap']:g} s time cap stops it in about {left:.0f} s, near epoch {at:.1f} of {epochs}"
-                 if capped else f" · about {left:.0f} s left")
+        limit = snap.get("train_limit") or snap["cap"]  # what reading the data left of the cap for training
+        left, capped = timing.remaining_seconds(ev.elapsed, ev.fraction, epochs, limit)
+        at = min(float(epochs), ev.fraction * limit / ev.elapsed) if capped and ev.elapsed > 0 else epochs
+        text += (f" · at the pace so far the {snap['cap']:g} s time cap stops it in about {left:.0f} s, near epoch "
+                 f"{at:.1f} of {epochs}" if capped else f" · about {left:.0f} s left at the pace so far")
+        pr = snap.get("promise")
+        ratio = timing.pace_ratio(ev.elapsed, ev.fraction, pr.epoch) if pr is not None else None
+        if ratio is not None:
+            text += f" ({ratio:.1f}x the quiet-server estimate per epoch)"
     return frac, text
 
 
@@ -375,7 +384,10 @@ def _time_notes(res: dict) -> None:
         return
     parts = [f"{PHASE_WORDS[k]} {t[k]:.0f} s" for k in PHASE_WORDS if k in t and (k != "waiting" or t[k] >= 1)]
     cap = f" of the {t['cap']:g} s cap" if t.get("cap") else ""
-    st.caption("Time: " + " · ".join(parts) + f" · {t.get('total', 0):.0f} s in all{cap} (waiting not counted).")
+    promised = (f" Expected at the start: about {t['promised']:.0f} s (the server {t['slowdown']:.1f}x slower than "
+                "when quiet)." if t.get("promised") is not None else "")
+    st.caption("Time: " + " · ".join(parts) + f" · {t.get('total', 0):.0f} s in all{cap} (waiting not counted)."
+               + promised)
     if res.get("cut"):
         st.info("The time cap cut this run short: " + "; ".join(res["cut"]) + ".")
 
@@ -397,7 +409,13 @@ if res:
             st.info(common.md_escape(res["notice"]))
         _time_notes(res)
         m1, m2, m3 = st.columns(3)
-        m1.metric(f"TEST accuracy ({rep.n:,} {DATASET_TITLES[card['dataset']]})", f"{rep.accuracy:.1%}")
+        of = card.get("test_of") or rep.n
+        m1.metric("TEST accuracy", f"{rep.accuracy:.1%}" + ("" if rep.n >= of else
+                                                             f" ± {100 * card.get('test_margin', 0):.1f}"),
+                  help="Measured on " + stats.accuracy_phrase(rep.accuracy, rep.n, of,
+                                                              f"TEST {DATASET_TITLES[card['dataset']]}"))
+        m1.caption(("on all " if rep.n >= of else "on a random sample: ") + f"{rep.n:,} of {of:,} TEST "
+                   f"{DATASET_TITLES[card['dataset']]}" + ("" if rep.n >= of else " (95% interval)"))
         weights = "moving-average weights" if res.get("averaged") else "weights"
         if card.get("val_accuracy") is not None:
             m2.metric("Validation accuracy of the kept weights", f"{card['val_accuracy']:.1%}",
@@ -438,6 +456,11 @@ if res:
             st.caption("Models trained here live in this browser tab only: closing or reloading the tab loses "
                        "them. Download the file to keep it; upload it below to use it again.")
 
+def _race_acc(row: dict) -> str:
+    pm = row.get("± points (95%)") or 0
+    return f"{row['TEST accuracy']:.1%}" + (f" ± {pm:.1f} points (a sample of {row['TEST rows']:,} rows)" if pm else "")
+
+
 res = ss.get("race.result")
 if res:
     st.subheader("Race result")
@@ -448,11 +471,11 @@ if res:
         best = max(rows, key=lambda r: r["TEST accuracy"])
         where = f"The {'models are' if len(rows) > 1 else 'model is'} in every page's model picker."
         if res.get("stopped") or res["not_trained"] or any(r["status"] == "stopped" for r in rows):
-            st.info(f"The race was stopped. Best so far: {best['cell']} with {best['TEST accuracy']:.1%} on TEST. "
+            st.info(f"The race was stopped. Best so far: {best['cell']} with {_race_acc(best)} on TEST. "
                     f"{where}")
         elif all(r["status"] in ("diverged", "timeout") for r in rows):
             st.warning(f"No cell finished its training (see below); the best weights kept score up to "
-                       f"{best['TEST accuracy']:.1%} on TEST ({best['cell']}). {where}")
+                       f"{_race_acc(best)} on TEST ({best['cell']}). {where}")
         else:
             (st.warning if res["notes"] or res["failures"] else st.success)(f"{res['verdict']} {where}")
     for note in res.get("notes", []):

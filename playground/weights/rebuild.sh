@@ -114,3 +114,7 @@ ft lstm-rt $FT_RT
 # shellcheck disable=SC2086
 ft rnn-rt $FT_RT --teachers $W/lstm-rt.safetensors,$W/gru-rt.safetensors --teacher-weight 0.5 --augment 80000 \
   --val-augment 700 --lr 0.0005 --epochs 6
+# The heavy per-model results the pages show (state space and fixed points, ablation, typical values,
+# the unit explorer), computed from the weights above and shipped in playground/results/models/, each
+# file keyed by its weights' hash (playground/precomputed.py; tests/test_precomputed.py checks them).
+python -m playground precompute
