@@ -148,7 +148,7 @@ def build(name: str, folder: Path | None = None, on_kind: Callable[[str, float],
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = json.dumps(doc, separators=(",", ":"), allow_nan=True).encode()
     path.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))  # mtime 0: the same bytes for the same results
-    _document.cache_clear()
+    clear_cache()
     return {"model": name, "key": doc["key"], "seconds": seconds, "bytes": path.stat().st_size}
 
 
@@ -170,15 +170,27 @@ def shipped_key(name: str, folder: Path | None = None) -> str | None:
     return doc.get("key") if doc else None
 
 
-@functools.lru_cache(maxsize=32)
+_DECODED: dict[tuple[str, str, str], object] = {}  # (path, kind, key) -> a decoded result (never None)
+
+
+def clear_cache() -> None:
+    """Forget the files read and the results decoded (after a file was rebuilt)."""
+    _document.cache_clear()
+    _DECODED.clear()
+
+
 def _decoded(path: str, kind: str, key: str):
+    if (path, kind, key) in _DECODED:
+        return _DECODED[path, kind, key]
     doc = _document(path)
     if doc is None or doc.get("key") != key or kind not in doc.get("results", {}):
         return None
     try:
-        return decode(doc["results"][kind])
+        value = decode(doc["results"][kind])
     except (ValueError, TypeError, KeyError):
         return None
+    _DECODED[path, kind, key] = value
+    return value
 
 
 def load(kind: str, tm, folder: Path | None = None):

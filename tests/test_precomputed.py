@@ -62,13 +62,14 @@ def test_a_shipped_result_is_used_only_for_the_weights_it_was_computed_from(tmp_
     fake = {"format": precomputed.FORMAT, "model": "rnn-rt", "key": "0" * 32,
             "results": {"typical": precomputed.encode(typical.Typical("rt", 1, 1, (), ()))}}
     precomputed.path_of("rnn-rt", tmp_path).write_bytes(gzip.compress(json.dumps(fake).encode()))
+    precomputed.clear_cache()
     assert precomputed.load("typical", tm, tmp_path) is None  # another key: not these weights
     fake["key"] = precomputed.weights_key(tm.model, tm.vocab)
     precomputed.path_of("rnn-rt", tmp_path).write_bytes(gzip.compress(json.dumps(fake).encode()))
-    precomputed._document.cache_clear()
+    precomputed.clear_cache()
     assert precomputed.load("typical", tm, tmp_path).n_texts == 1
     precomputed.path_of("rnn-rt", tmp_path).write_bytes(b"\x1f\x8b not gzip")  # corrupt: ignored
-    precomputed._document.cache_clear()
+    precomputed.clear_cache()
     assert precomputed.load("typical", tm, tmp_path) is None
     session = zoo.TrainedModel(name="rnn-rt", model=tm.model, vocab=tm.vocab, card=tm.card, source="session")
     assert precomputed.load("typical", session) is None  # only bundled models read shipped results

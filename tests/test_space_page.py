@@ -117,3 +117,19 @@ def test_out_of_range_settings_from_a_link_are_repaired():
               "value": "nan"})
     assert at.select_slider(key="space.token").value == 0
     assert 0 <= at.number_input(key="space.unit").value < 128
+
+
+def test_a_bundled_model_reads_its_shipped_results_and_computes_none(monkeypatch):
+    """The state space, fixed points, ablation, unit statistics and typical values of a bundled model come
+    from playground/results/models (python -m playground precompute): no visitor pays for them."""
+    from playground import ablate, statespace, typical, units
+
+    def never(*a, **k):
+        raise AssertionError("a bundled model's result was computed on the page")
+
+    for mod, name in ((statespace, "fit"), (ablate, "ablation"), (units, "compute"), (typical, "typical_values")):
+        monkeypatch.setattr(mod, name, never)
+    at = _at({"model": "lstm-imdb", "s": "The first half dragged, but the ending made it worth it."})
+    assert not at.exception, at.exception
+    assert any("ablated alone" in str(r) or "alone" in str(r) for df in at.dataframe for r in df.value.iloc[:, 0])
+    assert not any("No state space" in i.value or "No unit statistics" in i.value for i in at.info)

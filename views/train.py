@@ -243,6 +243,10 @@ def _estimate_notes(recipe) -> None:
     with st.spinner("Counting the data's tokens (once per server)…"):
         pr = timing.promise(recipe, TIME_CAP_S, test_limit=_test_limit(recipe.dataset))
         race = timing.race(recipe, ARCHS, TIME_CAP_S)
+    plan = timing.plan(recipe, TIME_CAP_S, startup=0.0, test_limit=_test_limit(recipe.dataset))
+    if not plan.fits:  # the run would be refused when it starts: say so now
+        st.warning(common.md_escape(plan.refusal(cli=False)))
+        return
     n = pr.epochs
     epochs = f"{n} epoch{'s' if n > 1 else ''}"
     load = (f"the server is busy now, about {pr.slowdown:.1f}x slower than when quiet" if pr.slowdown > 1.15
