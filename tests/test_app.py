@@ -707,7 +707,8 @@ def _session_with(names: list[str]):
                                         card={"dataset": "rt"}, source="session")) for n in names)
 
 
-def test_train_page_warns_before_starting_when_the_epochs_will_not_fit_the_time_cap():
+def test_train_page_warns_before_starting_when_the_epochs_will_not_fit_the_time_cap(monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_SLOWDOWN", "1")  # a quiet server's promise, whatever this machine does now
     at = _at("views/train.py")  # the default run fits, and the page says about how long it takes
     expected = [c.value for c in at.caption if c.value.startswith("Expected: about")]
     assert len(expected) == 1 and "from start to result for 4 epochs" in expected[0], expected

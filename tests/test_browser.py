@@ -170,10 +170,10 @@ def wait_settled(page, since: dict | None = None, quiet: float = 0.5, timeout: f
         page.wait_for_timeout(100)
 
 
-def open_app(page, base: str, path: str, title: str) -> None:
+def open_app(page, base: str, path: str, title: str, timeout: float = 60) -> None:
     page.goto(base + path, wait_until="domcontentloaded")
-    page.locator("h1").filter(has_text=title).first.wait_for(state="visible", timeout=60_000)
-    wait_settled(page, timeout=60)
+    page.locator("h1").filter(has_text=title).first.wait_for(state="visible", timeout=timeout * 1000)
+    wait_settled(page, timeout=timeout)
 
 
 def no_exception(page) -> None:
@@ -817,8 +817,11 @@ class _Visitor(threading.Thread):
                 b = _launch(p)
                 try:
                     page = new_page(b)
-                    open_app(page, self.base, "/playground", "Playground")
-                    self.ready.wait(timeout=180)
+                    # eight first loads at once on two cores, beside eight browsers starting: on 2026-12-06
+                    # they settled 90-107 s after the click (old code and new alike), past the usual 60 s.
+                    # The test measures the rounds that follow, so the opening gets 180 s.
+                    open_app(page, self.base, "/playground", "Playground", timeout=180)
+                    self.ready.wait(timeout=300)
                     for r, go in enumerate(self.rounds):
                         go.wait(timeout=600)
                         try:
@@ -898,7 +901,7 @@ def test_concurrent_visitors(server, browser):
         for v in visitors:
             v.start()
         try:
-            ready.wait(timeout=240)
+            ready.wait(timeout=300)
         except threading.BrokenBarrierError:
             for v in visitors:
                 v.join(timeout=30)

@@ -28,10 +28,13 @@ HEAVY = ["--dataset", "imdb", "--limit", "300", "--max-len", "400", "--arch", "l
          "--hidden-size", "128", "--embed-dim", "64", "--epochs", "50", "--batch-size", "16"]
 
 
-def _cli(args: list[str], timeout: float = 240) -> tuple[subprocess.CompletedProcess, float]:
+def _cli(args: list[str], timeout: float = 240, slowdown: str = "1") -> tuple[subprocess.CompletedProcess, float]:
+    """Run the command line; the slowdown its plan assumes is pinned (the cap itself must hold whatever
+    the machine does: that is what these tests check)."""
     t0 = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PLAYGROUND_SLOWDOWN": slowdown}
     p = subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                       timeout=timeout, stdin=subprocess.DEVNULL, env=env)
     return p, time.perf_counter() - t0
 
 
@@ -71,6 +74,25 @@ def test_cli_train_refuses_a_cap_too_short_before_starting(tmp_path):
     assert "too short for these settings" in p.stderr and "--max-seconds at least" in p.stderr
     assert "reading the data" in p.stderr  # the part that does not fit, named
     assert not out.exists() and wall < 15  # refused before reading the data
+
+
+@pytest.fixture(autouse=True)
+def _quiet_machine(monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_SLOWDOWN", "1")  # in-process plans and promises: a quiet machine's
+
+
+def test_load_slowdown_is_measured_and_pinned_by_the_environment(monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_SLOWDOWN", "2.5")
+    assert timing.load_slowdown() == 2.5
+    monkeypatch.delenv("PLAYGROUND_SLOWDOWN")
+    timing._SLOWDOWN.clear()
+    measured = timing.load_slowdown()
+    assert measured >= 1.0 and timing._SLOWDOWN["value"] == measured  # cached for the next reruns
+    monkeypatch.setattr(timing, "_PACES", [])
+    timing.record_pace(3.0)
+    timing.record_pace(5.0)
+    timing.record_pace(4.0)
+    assert timing.load_slowdown() == 4.0  # the median of this process's recent runs comes first
 
 
 def test_lab_cli_refuses_a_grid_estimated_past_its_cap(capsys):

@@ -317,6 +317,10 @@ class TrainingRun(SessionWorker):
                 self.probe_snaps = self.probe_snaps + [snap]
         job.close()
         self.times["training"] = job.trainer.seconds
+        if self.promise is not None and self.event is not None:  # the server's measured pace, for the next promise
+            ratio = timing.pace_ratio(job.trainer.seconds, self.event.fraction, self.promise.epoch)
+            if ratio is not None:
+                timing.record_pace(ratio)
         if self._abandoned():  # nobody is left to see a result: skip the TEST evaluation
             self.result = self._abandoned_result()
             return

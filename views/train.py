@@ -418,7 +418,7 @@ if res:
                                                              f" ± {100 * card.get('test_margin', 0):.1f}"),
                   help="Measured on " + stats.accuracy_phrase(rep.accuracy, rep.n, of,
                                                               f"TEST {DATASET_TITLES[card['dataset']]}"))
-        m1.caption(("on all " if rep.n >= of else "on a random sample: ") + f"{rep.n:,} of {of:,} TEST "
+        m1.caption((f"on all {of:,}" if rep.n >= of else f"on a random sample: {rep.n:,} of {of:,}") + " TEST "
                    f"{DATASET_TITLES[card['dataset']]}" + ("" if rep.n >= of else " (95% interval)"))
         weights = "moving-average weights" if res.get("averaged") else "weights"
         if card.get("val_accuracy") is not None:
