@@ -55,6 +55,7 @@ import torch
 from .cells import cell
 from .data import DATASETS, load
 from .models import SentimentRNN
+from .precomputed import hash_model
 from .text import UNK_ID, Vocab
 
 FORMAT = "rnn-playground/units/1"
@@ -287,12 +288,7 @@ def cache_key(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int) -> 
     d = hashlib.sha256()
     settings = [FORMAT, dataset, n_texts, TOP_K, LEFT, RIGHT, N_BINS, MIN_WORD_COUNT, TOP_WORDS]
     d.update(json.dumps([settings, model.config.to_dict()], sort_keys=True).encode())
-    for k, v in model.state_dict().items():
-        t = v.detach().contiguous().cpu()
-        d.update(f"{k}|{t.dtype}|{tuple(t.shape)}".encode())
-        d.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    d.update("\x00".join(vocab.itos).encode("utf-8", "surrogatepass"))
-    return d.hexdigest()[:32]
+    return hash_model(d, model, vocab).hexdigest()[:32]
 
 
 def _file(cache_dir: Path, name: str, key: str) -> Path:
