@@ -149,6 +149,8 @@ class Cell:
     # training time per sequential step of a batch and layer ("step") and per padded token and
     # recurrent weight ("token_weight"), in seconds: fitted to measured runs (playground/timing.py)
     train_costs: Mapping[str, float] = field(default_factory=lambda: {"step": 1.31e-4, "token_weight": 1.28e-10})
+    # the long-range lab's seconds per optimizer step, a + b * k (playground.lab.run_seconds); default: the slowest
+    lab_step_costs: tuple[float, float] = (1.4e-3, 2.0e-4)
     story: tuple[str, ...] = ()  # quantities (each with a Reading) the step-through explains a unit's move with
     keep: Keep | None = None  # a gated cell's memory (the memory lens); None: no gate keeps the state
     # a cell without `keep`: d h_t / d h_(t-1) (H, H) from one step's recorded values (each (H,), and "h")
@@ -238,6 +240,7 @@ SIMPLE_RNN = Cell(
     caption="A SimpleRNN has no gates: the pre-activation a = W x + U h + b goes through tanh to "
             "give h. Large |a| saturates tanh, which is where gradients vanish.",
     keras_bias_vectors=1, color="#7b3294", train_costs={"step": 0.0, "token_weight": 1.28e-10},
+    lab_step_costs=(1.4e-3, 6.5e-5),
     state_jacobian=lambda v, w_hh: (1.0 - v["h"] ** 2)[:, None] * w_hh,  # diag(tanh'(a)) U
 )
 
@@ -295,7 +298,7 @@ h_t &= o_t \odot \tanh(c_t)
             "g is the candidate content, o how much of the cell is shown as h; c is the cell state "
             "(the LSTM's memory).",
     keras_bias_vectors=1, init_bias={"f": 1.0}, color="#008837",
-    train_costs={"step": 4.51e-5, "token_weight": 8.28e-11},
+    train_costs={"step": 4.51e-5, "token_weight": 8.28e-11}, lab_step_costs=(1.7e-3, 3.7e-5),
     keep=Keep(gate="f", carrier="c", written=lambda v: v["i"] * v["g"], written_title="i_t g_t",
               latex=r"c_T = \sum_t \underbrace{i_t \odot g_t}_{\text{word } t \text{ wrote}} \odot "
                     r"\underbrace{\textstyle\prod_{s>t} f_s}_{\text{survived}}"),
@@ -355,6 +358,7 @@ h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
     caption="r decides how much of the previous state feeds the candidate n; z decides how much of "
             "the previous state is kept (z near 1) versus replaced by n.",
     keras_bias_vectors=2, color="#e66101", train_costs={"step": 1.31e-4, "token_weight": 9.58e-11},
+    lab_step_costs=(1.1e-3, 2.0e-4),
     keep=Keep(gate="z", carrier="h", written=lambda v: (1.0 - v["z"]) * v["n"], written_title="(1 - z_t) n_t",
               latex=r"h_T = \sum_t \underbrace{(1 - z_t) \odot n_t}_{\text{word } t \text{ wrote}} \odot "
                     r"\underbrace{\textstyle\prod_{s>t} z_s}_{\text{survived}}"),

@@ -149,13 +149,16 @@ class LabSettings:
 # shipped 3-seed results' mean time per run (playground/results/lab.json, one torch thread on the
 # project's shared 2-core machine): within 0.45-1.23x of each cell's six distances, the k = 5 runs
 # (which include a first call's warm-up) the furthest off. Larger batches and hidden sizes scale b.
-STEP_COSTS = {"rnn": (1.4e-3, 6.5e-5), "lstm": (1.7e-3, 3.7e-5), "gru": (1.1e-3, 2.0e-4)}
+# Each cell's (a, b) is in its description (cells.Cell.lab_step_costs); SPEED scales them all.
+SPEED = 1.0
 RUN_FIXED_S = 0.25  # building the model and the first steps' warm-up: short runs measured 0.2-0.4 s more
 
 
 def run_seconds(cell_name: str, k: int, s: "LabSettings") -> float:
     """Estimated seconds of one run (training and its TEST) on a quiet machine."""
-    a, b = STEP_COSTS.get(cell_name, max(STEP_COSTS.values(), key=lambda ab: ab[1]))
+    from .cells import cell
+
+    a, b = (SPEED * x for x in cell(cell_name).lab_step_costs)
     scale = (s.batch_size / 32) * max(1.0, s.hidden_size / 32) * max(1.0, s.embed_dim / 8) ** 0.5
     test = b * k * s.n_test / 32 / 3  # a forward pass over n_test sequences: a third of a step per sequence
     return RUN_FIXED_S + s.steps * (a + b * k * scale) + test

@@ -104,7 +104,7 @@ def test_lab_cli_refuses_a_grid_estimated_past_its_cap(capsys):
 def test_lab_cli_cap_holds_when_the_estimate_is_wrong(monkeypatch, capsys):
     """The estimate says it fits (costs made 100x too small); the deadline still ends it, keeping the
     runs that finished."""
-    monkeypatch.setattr(lab, "STEP_COSTS", {c: (a / 100, b / 100) for c, (a, b) in lab.STEP_COSTS.items()})
+    monkeypatch.setattr(lab, "SPEED", 0.01)
     monkeypatch.setattr(lab, "RUN_FIXED_S", 0.0)
     cap = 4.0
     t0 = time.perf_counter()
