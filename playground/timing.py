@@ -120,9 +120,8 @@ def workload(recipe: Recipe) -> Workload:
     n_b, steps, padded = _batches(train, tc.batch_size)
     _, val_steps, val_padded = _batches(val, VAL_BATCH)
     c = cfg.cell
-    w, n_in, params = 0, cfg.embed_dim, cfg.vocab_size * cfg.embed_dim + cfg.hidden_size + 1
+    w, n_in, params = recurrent_weights(cfg), cfg.embed_dim, cfg.vocab_size * cfg.embed_dim + cfg.hidden_size + 1
     for _ in range(cfg.num_layers):
-        w += c.n_blocks * cfg.hidden_size * (n_in + cfg.hidden_size)
         params += c.params_per_layer(n_in, cfg.hidden_size)
         n_in = cfg.hidden_size
     return Workload(rows=len(train), batches=n_b, steps=steps, padded_tokens=padded, tokens=int(train.sum()),
@@ -130,6 +129,15 @@ def workload(recipe: Recipe) -> Workload:
                     val_steps=val_steps, val_padded_tokens=val_padded, evals_per_epoch=tc.evals_per_epoch,
                     params=params, recurrent_weights=w, layers=cfg.num_layers, embed_dim=cfg.embed_dim,
                     ema=tc.ema > 0)
+
+
+def recurrent_weights(cfg) -> int:
+    """W: blocks * hidden * (inputs + hidden), summed over the layers (what COSTS' token_weight prices)."""
+    w, n_in = 0, cfg.embed_dim
+    for _ in range(cfg.num_layers):
+        w += cfg.cell.n_blocks * cfg.hidden_size * (n_in + cfg.hidden_size)
+        n_in = cfg.hidden_size
+    return w
 
 
 def features(w: Workload, arch: str) -> dict[str, float]:
@@ -341,11 +349,7 @@ def forward_seconds(recipe: Recipe, tokens: float, rows: int) -> float:
     cfg = recipe.model
     c = cell(cfg.arch)
     prices = {**COSTS, **c.train_costs}
-    w, n_in = 0, cfg.embed_dim
-    for _ in range(cfg.num_layers):
-        w += c.n_blocks * cfg.hidden_size * (n_in + cfg.hidden_size)
-        n_in = cfg.hidden_size
-    per_token = prices["token_embed"] * cfg.embed_dim + prices["token_weight"] * w
+    per_token = prices["token_embed"] * cfg.embed_dim + prices["token_weight"] * recurrent_weights(cfg)
     steps = math.ceil(rows / VAL_BATCH) * cfg.max_len * cfg.num_layers
     return (tokens * per_token + steps * prices["step"]) / 3
 
