@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import shlex
 import sys
@@ -565,14 +566,14 @@ def cmd_typical(args) -> int:
                        "units' typical values on")
     if not 1 <= args.texts <= 5000:
         raise CliError("--texts must be between 1 and 5000")
-    typ = typical_values(tm.model, tm.vocab, tm.dataset, args.texts)
+    typ = typical_values(tm.model, tm.vocab, tm.dataset, args.texts, budget=_budget(args))
     text = read_text_arg(args.text)
     tr = trace(tm.model, tm.vocab, text) if text else None
     change = ([{q: (v - typ.mean[k][q][None, :]).T for q, v in {**lt.gates, "h": lt.h}.items()}  # (H, T) each
                for k, lt in enumerate(tr.layers)] if tr is not None else None)
     if args.json:
         out = {"model": tm.name, "dataset": typ.dataset, "n_texts": typ.n_texts, "n_tokens": typ.n_tokens,
-               "typical": typ.describe(),
+               "typical": typ.describe(), "cut": typ.cut,
                "layers": [{q: {"mean": layer[q].tolist(), "std": typ.std[k][q].tolist()} for q in layer}
                           for k, layer in enumerate(typ.mean)]}
         if tr is not None:
@@ -593,6 +594,7 @@ def cmd_typical(args) -> int:
                 line += (f"; largest change: unit {u} at token {t + 1} ({tr.tokens[t]!r}) {c[u, t]:+.3f} "
                          f"({c[u, t] + mean[u]:+.3f} against {mean[u]:+.3f})")
             print(line)
+    _say_cut(typ.cut)
     return 0
 
 
@@ -618,7 +620,7 @@ def cmd_units(args) -> int:
         if tty:
             print(f"\r{fraction:4.0%} {message}", end="", file=sys.stderr)
 
-    stats = unit_stats(tm, on_progress=progress)
+    stats = unit_stats(tm, on_progress=progress, budget=_budget(args))
     print("\n" * tty, end="", file=sys.stderr)
     tokens, values = unit_values(tm.model, tm.vocab, text, args.unit) if text else (None, None)
     if args.json:
@@ -629,6 +631,7 @@ def cmd_units(args) -> int:
         print(json.dumps(out, ensure_ascii=True))
         return 0
     print("\n".join(lines(stats, args.unit)))
+    _say_cut(stats.get("cut", ""))
     if text and args.unit is None:
         print("(give --unit U to see that unit's h after each token of the text)")
     elif text:
@@ -692,7 +695,7 @@ def cmd_statespace(args) -> int:
     if tm.dataset not in DATASET_TITLES:
         raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to fit a plane on")
     try:
-        space = fit(tm.model, tm.vocab, tm.dataset, neutral=args.neutral)
+        space = fit(tm.model, tm.vocab, tm.dataset, neutral=args.neutral, budget=_budget(args))
     except ValueError as e:
         raise CliError(str(e)) from None
     text = read_text_arg(args.text)
@@ -703,6 +706,7 @@ def cmd_statespace(args) -> int:
     print(f"{tm.name} ({tm.config.title}): variance shares of PC1..PC{len(space.variance)}: "
           + " ".join(f"{v:.3f}" for v in space.variance))
     print("\n".join(story(space)))
+    _say_cut(space.cut)
     if p is not None:
         print(f"{'step':>4} {'token':<16} {'PC1':>8} {'PC2':>8} {'P(pos)':>7}")
         for t, tok in enumerate(("(start)",) + p.tokens):
@@ -975,14 +979,36 @@ def cmd_ablate(args) -> int:
         raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to ablate on")
     if not 1 <= args.texts <= 5000 or not 0 <= args.top <= tm.config.hidden_size:
         raise CliError(f"--texts must be between 1 and 5000 and --top between 0 and {tm.config.hidden_size}")
-    a = ablation(tm.model, tm.vocab, tm.dataset, args.texts, args.top)
+    a = ablation(tm.model, tm.vocab, tm.dataset, args.texts, args.top, budget=_budget(args))
     if args.json:
         print(json.dumps({"model": tm.name, **a.as_dict()}, ensure_ascii=True))
         return 0
     for k, (u, acc) in enumerate(zip(a.ranking, a.single)):
         print(f"top {k + 1:>2}: unit {u:>4} (mean |share| {a.mean_share[k]:.3f}) ablated alone: {acc:.1%}")
     print("\n".join(a.sentences()) + f" ({a.seconds:.1f} s)")
+    _say_cut(a.cut)
     return 0
+
+
+def _budget_arg(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--max-seconds", type=float, help="a time budget from the command's start: the work stops "
+                   "there and reports what it finished, and what it left out (\"cut\" in the JSON)")
+
+
+def _budget(args):
+    """The command's clock.Budget from --max-seconds (counted from the process's start), or None."""
+    from .clock import Budget
+
+    if args.max_seconds is None:
+        return None
+    if not math.isfinite(args.max_seconds) or args.max_seconds <= 0:
+        raise CliError("--max-seconds must be a positive number of seconds")
+    return Budget(args.max_seconds, start=args.started)
+
+
+def _say_cut(cut: str) -> None:
+    if cut:
+        print(f"Part of the result only: {cut}.")
 
 
 def _model_arg(s: argparse.ArgumentParser) -> None:
@@ -1075,6 +1101,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="per layer and quantity each unit's mean and std; with a "
                    "text, its tokens and the change value - mean (units x tokens)")
     _text_arg(s, optional=True)
+    _budget_arg(s)
     s.set_defaults(fn=cmd_typical)
 
     s = sub.add_parser("units", help="the unit explorer: what drives each unit over TEST texts, its histogram and "
@@ -1084,6 +1111,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="sample, edges, order and per unit top contexts, words, "
                    "histogram, correlations; with a text, tokens and values (the unit's h after each token)")
     _text_arg(s, optional=True)
+    _budget_arg(s)
     s.set_defaults(fn=cmd_units)
 
     s = sub.add_parser("memory", help="what each word wrote that survives to the end, the units' time constants, "
@@ -1105,6 +1133,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "fixed_point_pc1_share, readout_angle_deg, top_eigenvalue, sentences; with a text the path "
                    "(tokens, pc1, pc2, prob per token, and the start)")
     _text_arg(s, optional=True)
+    _budget_arg(s)
     s.set_defaults(fn=cmd_statespace)
 
     s = sub.add_parser("compare", help="two or three models read one text, lined up by position in the full text")
@@ -1190,6 +1219,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--texts", type=int, default=300, help="TEST texts (evenly spaced; default %(default)s)")
     s.add_argument("--top", type=int, default=10, help="units ablated one at a time (default %(default)s)")
     s.add_argument("--json", action="store_true", help="accuracy, ranking, mean_share, single, together, p-values")
+    _budget_arg(s)
     s.set_defaults(fn=cmd_ablate)
     return p
 

@@ -24,6 +24,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import clock
+from .clock import Budget
 from .data import load
 from .models import SentimentRNN
 from .stats import ALPHA, mcnemar
@@ -60,6 +62,7 @@ class Ablation:
     together: dict  # k -> accuracy with the top k ablated together
     together_p: dict  # k -> McNemar's p
     seconds: float
+    cut: str = ""  # "" when complete; else which ablations a time budget or a stop left undone
 
     @property
     def level(self) -> float:
@@ -90,7 +93,7 @@ class Ablation:
                 "mean_share": list(self.mean_share), "single": list(self.single), "single_p": list(self.single_p),
                 "together": {str(k): v for k, v in self.together.items()},
                 "together_p": {str(k): v for k, v in self.together_p.items()}, "level": self.level,
-                "seconds": self.seconds, "sentences": self.sentences()}
+                "seconds": self.seconds, "cut": self.cut, "sentences": self.sentences()}
 
 
 def _beyond(p: float, level: float) -> str:
@@ -145,16 +148,20 @@ class _Runner:
 
 
 def ablation(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = DEFAULT_TEXTS,
-             top: int = DEFAULT_TOP, progress: Callable[[float], None] | None = None) -> Ablation:
+             top: int = DEFAULT_TOP, progress: Callable[[float], None] | None = None,
+             budget: Budget | None = None) -> Ablation:
     """Accuracy on the sample, with each of the top `top` units ablated alone, and the top k together;
-    `progress(fraction done)` is called after each run through the sample."""
+    `progress(fraction done)` is called after each run through the sample. With a `budget` (clock.Budget)
+    it stops between two runs once the budget is over: the top k together come first (the bigger
+    question), then the units one at a time; `cut` says how many ablations were left undone."""
     t0 = time.perf_counter()
     texts, labels = labelled_sample(dataset, n_texts)
     if not len(texts):
         raise ValueError(f"no TEST texts of {dataset!r}")
     top = max(0, min(top, model.config.hidden_size))
     runner = _Runner(model, vocab, texts)
-    n_runs = 1 + top + sum(1 for k in TOGETHER if 1 < k <= model.config.hidden_size) + (top == 0)
+    groups = [k for k in TOGETHER if 1 < k <= model.config.hidden_size]
+    n_runs = 1 + top + len(groups) + (top == 0 and 1 <= model.config.hidden_size)
     done = [0]
 
     def run(silenced=()):
@@ -173,9 +180,20 @@ def ablation(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = DEF
         r = (run(silenced)[0] >= 0) == (labels == 1)
         return float(r.mean()), mcnemar(right, r).p_value
 
-    single = [score([u]) for u in ranking[:top]]
-    together = {k: single[0] if k == 1 and single else score(ranking[:k]) for k in TOGETHER if k <= len(ranking)}
+    together = {}
+    for k in groups:
+        if clock.over(budget):
+            break
+        together[k] = score(ranking[:k])
+    single = []
+    for u in ranking[:top]:
+        if clock.over(budget):
+            break
+        single.append(score([u]))
+    if 1 in TOGETHER and ranking and (single or not clock.over(budget)):
+        together = {1: single[0] if single else score(ranking[:1]), **together}
+    cut = clock.cut_note(done[0] - 1, n_runs - 1, "{done} of {total} ablations done", budget)
     return Ablation(dataset, len(texts), float(right.mean()), ranking, tuple(float(share[u]) for u in ranking),
                     tuple(a for a, _ in single), tuple(p for _, p in single),
                     {k: a for k, (a, _) in together.items()}, {k: p for k, (_, p) in together.items()},
-                    time.perf_counter() - t0)
+                    time.perf_counter() - t0, cut)

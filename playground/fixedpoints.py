@@ -30,11 +30,14 @@ import numpy as np
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
+from . import clock
 from .cells import sigmoid
+from .clock import Budget
 from .models import SentimentRNN
 from .text import Vocab
 
 STEPS = 400  # Adam steps of the search
+SEARCH_SHARE = 0.85  # of a time budget, by when the search stops (the eigenvalues get the rest)
 LR = 0.01  # Adam's first step size, decayed to 1% of it along a cosine
 N_EIGEN = 3  # largest |eigenvalues| kept per fixed point
 SLOW = 0.95  # an eigenvalue with |lambda| >= SLOW is a slow direction (it keeps 95% or more per token)
@@ -112,6 +115,7 @@ class FixedPoints:
     #                          within the tolerance of their mean: one point)
     direction: np.ndarray | None  # (H,) that component's h part, unit length, signed w . d >= 0
     readout_angle_deg: float | None  # angle between `direction` and the readout w, 0-90
+    cut: str = ""  # "" when complete; else what a time budget or a stop left undone, as a phrase
 
     @property
     def n_starts(self) -> int:
@@ -131,12 +135,16 @@ class FixedPoints:
         return (float(self.eigen[:, 0].min()), float(self.eigen[:, 0].max())) if self.n_found else None
 
 
-def _eigen_magnitudes(upd: StateUpdate, x: torch.Tensor, pts: torch.Tensor, progress: Progress) -> np.ndarray:
-    """|eigenvalues| (n, S) of dF/ds at each point, a few points at a time (each Jacobian is S x S). The
+def _eigen_magnitudes(upd: StateUpdate, x: torch.Tensor, pts: torch.Tensor, progress: Progress,
+                      budget: Budget | None = None) -> np.ndarray:
+    """|eigenvalues| (n, S) of dF/ds at each point, a few points at a time (each Jacobian is S x S); with a
+    `budget`, only the first points' (m, S) once it is over. The
     Jacobian comes in one backward pass: S copies of a point in a batch, row k the gradient of F_k.
     torch's eigvals runs on torch's threads (LAPACK through numpy would take every core)."""
     S, out = upd.S, []
     for lo in range(0, len(pts), max(1, 4096 // S)):
+        if lo and clock.over(budget):
+            break
         chunk = pts[lo:lo + max(1, 4096 // S)]
         s = chunk.repeat_interleave(S, 0).requires_grad_(True)  # (m S, S)
         y = upd(s, x).reshape(len(chunk), S, S)  # y[p, k] = F(copy k of point p)
@@ -148,22 +156,29 @@ def _eigen_magnitudes(upd: StateUpdate, x: torch.Tensor, pts: torch.Tensor, prog
 
 
 def find_fixed_points(model: SentimentRNN, starts: np.ndarray, tolerance: float, vocab: Vocab | None = None,
-                      neutral: str = "zero", steps: int = STEPS, on_progress: Progress | None = None) -> FixedPoints:
+                      neutral: str = "zero", steps: int = STEPS, on_progress: Progress | None = None,
+                      budget: Budget | None = None) -> FixedPoints:
     """Minimise q(s) = 0.5 |F(s, x) - s|^2 from each starting state (n_starts, S) and keep the fixed points.
     `on_progress(fraction, message)` hears of the search and the eigenvalues (fractions 0 to 1). Gradients are
-    on even inside a caller's torch.no_grad()."""
+    on even inside a caller's torch.no_grad(). With a `budget` (clock.Budget) the search stops at its
+    SEARCH_SHARE and the eigenvalues at its end; fixed points without eigenvalues are then left out, and
+    `cut` says so."""
     with torch.enable_grad():
-        return _find(model, starts, tolerance, vocab, neutral, steps, on_progress or (lambda f, m: None))
+        return _find(model, starts, tolerance, vocab, neutral, steps, on_progress or (lambda f, m: None), budget)
 
 
-def _find(model, starts, tolerance, vocab, neutral, steps, progress) -> FixedPoints:
+def _find(model, starts, tolerance, vocab, neutral, steps, progress, budget=None) -> FixedPoints:
     upd = StateUpdate(model)
     xn, words = neutral_input(model, vocab, neutral)
     x = torch.from_numpy(xn)
     s = torch.tensor(np.asarray(starts, dtype=np.float64).reshape(-1, upd.S), requires_grad=True)
     opt = torch.optim.Adam([s], lr=LR)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps), eta_min=LR / 100)
+    done = steps
     for i in range(steps):
+        if i and i % 10 == 0 and clock.over(budget, SEARCH_SHARE):
+            done = i
+            break
         opt.zero_grad()
         r = upd(s, x) - s  # (n_starts, S)
         (0.5 * (r * r).sum()).backward()  # sum of independent q's: each start has its own gradient
@@ -175,8 +190,12 @@ def _find(model, starts, tolerance, vocab, neutral, steps, progress) -> FixedPoi
     with torch.no_grad():
         speeds = torch.linalg.vector_norm(upd(s, x) - s, dim=1).numpy()  # (n_starts,)
     keep = np.flatnonzero(speeds < tolerance)
+    mags = _eigen_magnitudes(upd, x, s[keep], progress, budget)  # (n, S)
+    cuts = [clock.cut_note(done, steps, "the search ran {done} of {total} steps", budget),
+            clock.cut_note(len(mags), len(keep), "eigenvalues at {done} of {total} fixed points found, the others "
+                           "left out", budget)]
+    keep = keep[:len(mags)]
     pts = s[keep]
-    mags = _eigen_magnitudes(upd, x, pts, progress)  # (n, S)
     eigen = -np.sort(-mags, axis=1)[:, :N_EIGEN]  # (n, N_EIGEN) largest first
     n_slow = (mags >= SLOW).sum(1)  # (n,)
     states = pts.numpy()
@@ -188,7 +207,7 @@ def _find(model, starts, tolerance, vocab, neutral, steps, progress) -> FixedPoi
     return FixedPoints(neutral=neutral, neutral_words=words, tolerance=tolerance, speeds_all=speeds,
                        speeds=speeds[keep], states=states, h=h, probs=sigmoid(h @ w + b), eigen=eigen,
                        n_slow=n_slow, pc1_share=share, direction=direction,
-                       readout_angle_deg=angle)
+                       readout_angle_deg=angle, cut=clock.join(*cuts))
 
 
 def fit_line(states: np.ndarray, h_part: slice, w: np.ndarray, min_spread: float = 0.0):

@@ -88,7 +88,8 @@ def decode(x):
         cls = _classes().get(x["__class__"])
         if cls is None:
             raise ValueError(f"unknown result class {x['__class__']!r}")
-        return cls(**{f.name: decode(x[f.name]) for f in dataclasses.fields(cls)})
+        # a field added since the file was written (with a default, like `cut`) takes its default
+        return cls(**{f.name: decode(x[f.name]) for f in dataclasses.fields(cls) if f.name in x})
     return {k: decode(v) for k, v in x.items()}
 
 
@@ -115,20 +116,25 @@ def path_of(name: str, folder: Path | None = None) -> Path:
 
 
 # --- building -----------------------------------------------------------------------------------------
-def compute(kind: str, tm, progress: Callable[[float, str], None] | None = None):
-    """One kind of result for a TrainedModel, exactly as the pages compute it."""
+def compute(kind: str, tm, progress: Callable[[float, str], None] | None = None, budget=None,
+            disk_cache: bool = False):
+    """One kind of result for a TrainedModel, exactly as the pages compute it. With a `budget`
+    (clock.Budget) the work stops early and says so in the result's `cut` (see clock.py); with
+    `disk_cache`, unit statistics come from and go to units' cache (`units.unit_stats`)."""
     from . import ablate, statespace, typical, units
 
     say = progress or (lambda f, m="": None)
     if kind == "space":
-        return statespace.fit(tm.model, tm.vocab, tm.dataset, on_progress=say)
+        return statespace.fit(tm.model, tm.vocab, tm.dataset, on_progress=say, budget=budget)
     if kind == "ablation":
-        return ablate.ablation(tm.model, tm.vocab, tm.dataset, progress=lambda f: say(f, ""))
+        return ablate.ablation(tm.model, tm.vocab, tm.dataset, progress=lambda f: say(f, ""), budget=budget)
     if kind == "typical":
-        return typical.typical_values(tm.model, tm.vocab, tm.dataset)
+        return typical.typical_values(tm.model, tm.vocab, tm.dataset, budget=budget, on_progress=say)
     if kind == "units":
+        if disk_cache:
+            return units.unit_stats(tm, on_progress=say, budget=budget)
         n = units.sample_size(tm.model.config, tm.dataset)
-        out = units.compute(tm.model, tm.vocab, tm.dataset, n, say, tm.name)
+        out = units.compute(tm.model, tm.vocab, tm.dataset, n, say, tm.name, budget)
         out["key"] = units.cache_key(tm.model, tm.vocab, tm.dataset, n)
         return out
     raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")

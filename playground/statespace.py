@@ -36,7 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import clock
 from .cells import sigmoid
+from .clock import Budget
 from .data import load
 from .fixedpoints import NEUTRAL, SLOW, STEPS, FixedPoints, Progress, StateUpdate, find_fixed_points, neutral_input
 from .models import SentimentRNN
@@ -48,6 +50,7 @@ from .typical import sample_indices
 N_TEXTS = 200  # TEST texts the PCA is fitted on; each also gives one starting state for the fixed points
 N_SHOWN = 10  # components whose variance shares are kept and reported
 CHUNK = 50  # texts per batched forward pass
+READ_SHARE = 0.5  # of a time budget, for reading the texts; the fixed points get the rest
 # a fixed point: |F(s, x) - s| (Euclidean, whole state) below TOLERANCE_SHARE x the median size of a word's
 # move |s_t - s_(t-1)| on the sample: fifty neutral steps move it less than one typical word does
 TOLERANCE_SHARE = 0.02
@@ -60,15 +63,23 @@ PAPER_SIGNS = (f"a first component with at least {LINE_SHARE:.0%} of the fixed p
                f"|eigenvalue| within {NEAR_ONE} of 1, the readout within {ALIGNED_DEG:.0f}° of the line")
 
 @torch.no_grad()
-def _read(upd: StateUpdate, ids: list, rng: np.random.Generator, progress: Progress):
+def _read(upd: StateUpdate, ids: list, rng: np.random.Generator, progress: Progress, budget: Budget | None = None):
     """Every state of the texts, folded into (n, mean (H,), M2 (H, H)) for the PCA; each text's final state
     (N, S); one state after a random number c of its tokens (N, S), a starting point for the fixed-point
-    search; and the size of that c-th token's step |s_c - s_(c-1)| (N,), the scale of a word's move."""
+    search; and the size of that c-th token's step |s_c - s_(c-1)| (N,), the scale of a word's move; and the
+    positions of the texts read (all, or fewer when the budget's READ_SHARE ran out), ascending.
+
+    The texts are read in a seeded shuffled order, so the ones read before a cut are a random part of the
+    sample (TEST splits are sorted by label: a prefix would be one class)."""
     n, mean, m2 = 0, torch.zeros(upd.H, dtype=torch.float64), torch.zeros((upd.H, upd.H), dtype=torch.float64)
-    finals, starts, moves = [], [], []
+    cuts_all = [int(rng.integers(1, len(i) + 1)) for i in ids]  # 1..len: the start is s after c tokens
+    order = np.random.default_rng(SEED + 1).permutation(len(ids))
+    finals, starts, moves, read = [], [], [], []
     for lo in range(0, len(ids), CHUNK):
-        chunk = ids[lo:lo + CHUNK]
-        cuts = [int(rng.integers(1, len(i) + 1)) for i in chunk]  # 1..len: the start is s after c tokens
+        if lo and clock.over(budget, READ_SHARE):
+            break
+        rows = order[lo:lo + CHUNK]
+        chunk, cuts = [ids[r] for r in rows], [cuts_all[r] for r in rows]
         before = torch.zeros(len(chunk), upd.S, dtype=torch.float64)  # s_(c-1)
         hs = []
         head = [k for k, c in enumerate(cuts) if c > 1]
@@ -87,9 +98,12 @@ def _read(upd: StateUpdate, ids: list, rng: np.random.Generator, progress: Progr
         finals.append(end.numpy())
         starts.append(at_cut.numpy())
         moves.append(torch.linalg.vector_norm(at_cut - before, dim=1).numpy())
+        read.append(rows)
         progress(0.4 * min(1.0, (lo + CHUNK) / len(ids)), f"reading {len(ids)} texts")
+    rows = np.concatenate(read)
+    back = np.argsort(rows)  # the texts read, in the sample's order
     cat = np.concatenate
-    return n, mean.numpy(), m2.numpy(), cat(finals), cat(starts), cat(moves)
+    return n, mean.numpy(), m2.numpy(), cat(finals)[back], cat(starts)[back], cat(moves)[back], rows[back]
 
 
 def _pca(m2: np.ndarray, n: int, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +140,7 @@ class StateSpace:
     fixed: FixedPoints
     fixed_xy: np.ndarray  # (n_found, 2) the fixed points' h on PC1/PC2
     seconds: float  # how long `fit` took
+    cut: str = ""  # "" when complete; else what a time budget or a stop left undone, as a phrase
 
     def project(self, h: np.ndarray) -> np.ndarray:
         """(..., H) states -> (..., 2) their PC1/PC2 coordinates."""
@@ -201,10 +216,13 @@ def path(space: StateSpace, tr: Trace) -> Path:
 
 
 def fit(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = N_TEXTS, neutral: str = "zero",
-        steps: int = STEPS, on_progress: Progress | None = None, threads: int | None = 1) -> StateSpace:
+        steps: int = STEPS, on_progress: Progress | None = None, threads: int | None = 1,
+        budget: Budget | None = None) -> StateSpace:
     """The PCA plane and the fixed points of a model, from `n_texts` of its dataset's TEST texts (each cut to the
     model's max_len). `on_progress(fraction, message)` hears of every stage (fractions rise to 1.0); torch runs
-    on `threads` threads meanwhile (None: unchanged). Bundled models take 2 to 10 s on one thread."""
+    on `threads` threads meanwhile (None: unchanged). Bundled models take 2 to 10 s on one thread. With a
+    `budget` (clock.Budget) it reads texts for the first READ_SHARE of it and searches fixed points in the
+    rest, and says in `cut` what it left out."""
     split = load(dataset, "test")
     rows = [(list(vocab.encode(split.texts[i], model.config.max_len).ids), int(split.labels[i]))
             for i in sample_indices(dataset, n_texts)]
@@ -212,12 +230,12 @@ def fit(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = N_TEXTS,
     if not rows:
         raise ValueError(f"no TEST text of {dataset!r} has a token this model reads")
     return fit_ids(model, [r[0] for r in rows], np.array([r[1] for r in rows]), dataset, vocab, neutral, steps,
-                   on_progress, threads)
+                   on_progress, threads, budget)
 
 
 def fit_ids(model: SentimentRNN, ids: list, labels: np.ndarray, dataset: str = "", vocab: Vocab | None = None,
             neutral: str = "zero", steps: int = STEPS, on_progress: Progress | None = None,
-            threads: int | None = 1) -> StateSpace:
+            threads: int | None = 1, budget: Budget | None = None) -> StateSpace:
     """`fit` on given id sequences (each non-empty) and their labels."""
     if model.config.hidden_size < 2:
         raise ValueError("a PCA plane needs at least 2 hidden units")
@@ -227,19 +245,21 @@ def fit_ids(model: SentimentRNN, ids: list, labels: np.ndarray, dataset: str = "
     t0 = time.perf_counter()
     with torch_threads(threads):
         upd = StateUpdate(model)
-        n, mean, m2, finals, starts, moves = _read(upd, ids, np.random.default_rng(SEED), progress)
+        n, mean, m2, finals, starts, moves, read = _read(upd, ids, np.random.default_rng(SEED), progress, budget)
+        cut = clock.cut_note(len(read), len(ids), "read {done} of {total} texts", budget)
         w = model.readout.weight.detach().double().numpy()[0]  # (H,)
         b = float(model.readout.bias.detach().double()[0])
         comps, shares = _pca(m2, n, w, min(N_SHOWN, upd.H))
         word_move = float(np.median(moves))
         fixed = find_fixed_points(model, starts, TOLERANCE_SHARE * word_move, vocab, neutral, steps,
-                                  lambda f, m: progress(0.4 + 0.6 * f, m))
+                                  lambda f, m: progress(0.4 + 0.6 * f, m), budget)
     h_end = finals[:, upd.h_part]  # (N, H)
     return StateSpace(
-        arch=model.config.arch, dataset=dataset, n_texts=len(ids), n_states=n, mean=mean, components=comps,
+        arch=model.config.arch, dataset=dataset, n_texts=len(read), n_states=n, mean=mean, components=comps,
         variance=shares, readout_w=w, readout_b=b, final_xy=(h_end - mean) @ comps[:2].T,
-        final_labels=np.asarray(labels), final_probs=sigmoid(h_end @ w + b), word_move=word_move, fixed=fixed,
-        fixed_xy=(fixed.h - mean) @ comps[:2].T, seconds=time.perf_counter() - t0)
+        final_labels=np.asarray(labels)[read], final_probs=sigmoid(h_end @ w + b), word_move=word_move, fixed=fixed,
+        fixed_xy=(fixed.h - mean) @ comps[:2].T, seconds=time.perf_counter() - t0,
+        cut=clock.join(cut, fixed.cut))
 
 
 def _pct(x: float) -> str:
@@ -343,7 +363,7 @@ def to_json(space: StateSpace, p: Path | None = None) -> dict:
         "fixed_points": {"pc1": _r(space.fixed_xy[:, 0]), "pc2": _r(space.fixed_xy[:, 1]), "prob": _r(f.probs),
                          "speed": _r(f.speeds, 12), "top_eigenvalue": _r(f.eigen[:, 0]),
                          "n_slow": f.n_slow.tolist()},
-        "seconds": round(space.seconds, 3), "sentences": story(space),
+        "seconds": round(space.seconds, 3), "cut": space.cut, "sentences": story(space),
     }
     if p is not None:
         out["path"] = {"tokens": list(p.tokens), "start": {"pc1": float(p.xy[0, 0]), "pc2": float(p.xy[0, 1]),

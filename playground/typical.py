@@ -6,9 +6,12 @@ what a sentence changed, not what the unit always does (lstm-imdb's output gates
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
+from . import clock
+from .clock import Budget
 from .data import load
 from .models import SentimentRNN
 from .text import Vocab
@@ -24,10 +27,11 @@ class Typical:
     n_tokens: int
     mean: tuple[dict, ...]  # per layer: quantity name (gates and "h") -> (H,) mean over all tokens read
     std: tuple[dict, ...]  # the same, standard deviation
+    cut: str = ""  # "" when complete; else how much of the sample a time budget or a stop left unread
 
     def describe(self) -> str:
         return (f"the mean over all {self.n_tokens:,} tokens of {self.n_texts} TEST texts of this "
-                f"model's dataset")
+                f"model's dataset" + (f" (a part of the sample: {self.cut})" if self.cut else ""))
 
 
 def sample_indices(dataset: str, n_texts: int = DEFAULT_TEXTS) -> np.ndarray:
@@ -44,12 +48,24 @@ def sample_texts(dataset: str, n_texts: int = DEFAULT_TEXTS) -> tuple[str, ...]:
     return tuple(split.texts[i] for i in sample_indices(dataset, n_texts))
 
 
-def typical_values(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = DEFAULT_TEXTS) -> Typical:
-    """Mean and standard deviation of every traced quantity per unit over a TEST sample."""
+def typical_values(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = DEFAULT_TEXTS,
+                   budget: Budget | None = None, on_progress: Callable[[float, str], None] | None = None) -> Typical:
+    """Mean and standard deviation of every traced quantity per unit over a TEST sample. The texts are
+    read in a seeded shuffled order (the TEST split is sorted by label), so with a `budget` (clock.Budget)
+    that runs out the texts read are a random part of the sample, and `cut` says how many."""
     sums: list[dict] = []
     squares: list[dict] = []
     n_tokens, n_read = 0, 0
-    for text in sample_texts(dataset, n_texts):
+    texts = sample_texts(dataset, n_texts)
+    order = np.random.default_rng(0).permutation(len(texts))
+    visited = 0
+    for i in order:
+        if n_read and clock.over(budget):
+            break
+        visited += 1
+        if on_progress is not None:
+            on_progress(visited / len(order), f"read {visited} of {len(order)} texts")
+        text = texts[i]
         tr = trace(model, vocab, text)
         if tr.n_steps == 0:
             continue
@@ -68,4 +84,5 @@ def typical_values(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int
     mean = tuple({q: s / n_tokens for q, s in layer.items()} for layer in sums)
     std = tuple({q: np.sqrt(np.maximum(squares[k][q] / n_tokens - mean[k][q] ** 2, 0.0)) for q in layer}
                 for k, layer in enumerate(sums))
-    return Typical(dataset, n_read, n_tokens, mean, std)
+    cut = clock.cut_note(visited, len(order), "read {done} of {total} texts", budget)
+    return Typical(dataset, n_read, n_tokens, mean, std, cut)

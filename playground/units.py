@@ -52,7 +52,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import clock
 from .cells import cell
+from .clock import Budget
 from .data import DATASETS, load
 from .models import SentimentRNN
 from .precomputed import hash_model
@@ -154,8 +156,10 @@ def _chunks(lengths: np.ndarray, H: int) -> list[np.ndarray]:
 
 @torch.no_grad()
 def compute(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int | None = None,
-            on_progress: Progress | None = None, name: str = "model") -> dict:
-    """Every unit's statistics over the sample (uncached; see `unit_stats`)."""
+            on_progress: Progress | None = None, name: str = "model", budget: Budget | None = None) -> dict:
+    """Every unit's statistics over the sample (uncached; see `unit_stats`). The sample is read in length
+    bands (`_chunks`) taken in a seeded shuffled order; with a `budget` (clock.Budget) reading stops between
+    two bands once it is over, the statistics are those of the texts read, and "cut" says how many."""
     t0 = time.perf_counter()
     say = on_progress or (lambda f, m: None)
     cfg = model.config
@@ -171,7 +175,8 @@ def compute(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int | None
         raise ValueError(f"no TEST text of {dataset!r} could be read by this model")
     lengths = np.array([len(e.ids) for e in encs])
     all_ids = np.concatenate([np.asarray(e.ids) for e in encs])
-    distinct, counts = np.unique(all_ids, return_counts=True)  # (K,) words of the sample
+    distinct = np.unique(all_ids)  # (K,) words of the sample
+    counts = np.zeros(len(distinct), dtype=np.int64)  # occurrences in the texts read
     compact = np.zeros(cfg.vocab_size, dtype=np.int64)
     compact[distinct] = np.arange(len(distinct))
 
@@ -190,8 +195,12 @@ def compute(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int | None
     final_h, final_logit = np.zeros((N, H)), np.zeros(N)
     word_sums = torch.zeros(len(distinct), H, dtype=torch.float64)  # (K, H) sum of changes per word
 
-    done = 0
-    for rows in _chunks(lengths, H):
+    done, read = 0, []
+    bands = _chunks(lengths, H)
+    for c, j in enumerate(np.random.default_rng(0).permutation(len(bands))):
+        if c and clock.over(budget):
+            break
+        rows = bands[j]
         T = int(lengths[rows[0]])
         ids = torch.zeros(len(rows), T, dtype=torch.long)
         for j, i in enumerate(rows):
@@ -214,7 +223,9 @@ def compute(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int | None
         h_min, h_max = np.minimum(h_min, x.min(0)), np.maximum(h_max, x.max(0))
         b_idx = _bins(x, edges)  # (n, H)
         hist += np.bincount((b_idx + np.arange(H) * N_BINS).ravel(), minlength=H * N_BINS).reshape(H, N_BINS)
-        word_sums.index_add_(0, torch.from_numpy(compact[ids[mask].numpy()]), dflat)
+        words = compact[ids[mask].numpy()]
+        word_sums.index_add_(0, torch.from_numpy(words), dflat)
+        counts += np.bincount(words, minlength=len(distinct))
         m3, buf, ninf = mask[:, :, None], torch.empty_like(hb), torch.tensor(-math.inf, dtype=hb.dtype)
         for k, src in (("value", hb), ("change", dh)):
             for side in SIDES:
@@ -225,8 +236,15 @@ def compute(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int | None
         final_h[rows] = hb[torch.arange(len(rows)), last].numpy()
         final_logit[rows] = final_h[rows] @ w.numpy() + b
         done += len(rows)
+        read.append(rows)
         say(0.95 * done / N, f"read {done} of {N} TEST texts")
 
+    cut = clock.cut_note(done, N, "read {done} of {total} TEST texts", budget)
+    if cut:  # the statistics of the texts read: keep their rows only
+        sel = np.sort(np.concatenate(read))
+        encs, labels, test_idx, lengths = [encs[i] for i in sel], labels[sel], test_idx[sel], lengths[sel]
+        ext = {key: (v[sel], p[sel]) for key, (v, p) in ext.items()}
+        final_h, final_logit, N = final_h[sel], final_logit[sel], len(sel)
     n = int(lengths.sum())
     r_logit = _pearson(n, s["h"], s["hh"], s["l"], s["ll"], s["hl"])
     r_prob = _pearson(n, s["h"], s["hh"], s["p"], s["pp"], s["hp"])
@@ -238,7 +256,8 @@ def compute(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int | None
     std = np.sqrt(np.maximum(s["hh"] / n - mean ** 2, 0.0))
     wn = w.numpy()
     tops = {(k, side): _top(*ext[k, side], side, encs, test_idx) for k in KINDS for side in SIDES}
-    word_mean = word_sums.numpy() / counts[:, None]  # (K, H)
+    word_mean = np.divide(word_sums.numpy(), counts[:, None], out=np.zeros(word_sums.shape),
+                          where=counts[:, None] > 0)  # (K, H)
     eligible = np.flatnonzero((counts >= MIN_WORD_COUNT) & (distinct != UNK_ID))
     units = []
     for u in range(H):
@@ -258,7 +277,7 @@ def compute(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int | None
         "layer": cfg.num_layers - 1, "max_len": cfg.max_len, "n_texts": N, "n_tokens": n,
         "edges": edges.tolist(), "readout_b": b,
         "order": [int(u) for u in np.argsort(-np.abs(wn) * std, kind="stable")],  # by spread of w_u h_u
-        "units": units, "seconds": round(time.perf_counter() - t0, 3),
+        "units": units, "seconds": round(time.perf_counter() - t0, 3), "cut": cut,
     }
 
 
@@ -400,10 +419,11 @@ def cached(tm, n_texts: int | None = None, cache_dir: Path | None = None) -> str
 
 
 def unit_stats(tm, n_texts: int | None = None, on_progress: Progress | None = None,
-               cache_dir: Path | None = None, disk: bool = True) -> dict:
+               cache_dir: Path | None = None, disk: bool = True, budget: Budget | None = None) -> dict:
     """Every unit's statistics for a TrainedModel (model, vocab, dataset, name), from memory, the
     disk cache or computed (`compute`) and then kept in both. Keyed by a hash of the weights, so a
-    session model never collides with another of the same name. Do not mutate the result."""
+    session model never collides with another of the same name. Do not mutate the result. A result
+    a `budget` cut short (its "cut" is not empty) is returned but kept in neither."""
     model, vocab, dataset, name = _model_parts(tm)
     if dataset not in DATASETS:
         raise ValueError("this model's card names no dataset this app has, so there are no TEST texts to explore "
@@ -417,8 +437,10 @@ def unit_stats(tm, n_texts: int | None = None, on_progress: Progress | None = No
     path = _file(cache_dir or CACHE_DIR, name, key)
     out = _read(path, key, model.config.hidden_size) if disk else None
     if out is None:
-        out = compute(model, vocab, dataset, n_texts, on_progress, name)
+        out = compute(model, vocab, dataset, n_texts, on_progress, name, budget)
         out["key"] = key
+        if out["cut"]:
+            return out
         if disk:
             _write(path, out)
     elif on_progress:

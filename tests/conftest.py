@@ -73,3 +73,42 @@ def open_page(page: str, query: dict | None = None, timeout: int = 90):
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def settle(at, timeout: float = 120.0):
+    """Wait for the session's first-use work (ui.model_work.ModelWork, run in the server's worker slots)
+    to finish, then run the page again so it draws the results; repeated while new work starts (a page
+    asks for several kinds). Returns `at`."""
+    import time
+
+    from ui.model_work import ModelWork
+    from ui.per_model import RUNS
+
+    end = time.monotonic() + timeout
+    for _ in range(8):
+        runs = [r for r in (at.session_state[RUNS].values() if RUNS in at.session_state else [])
+                if isinstance(r, ModelWork)]
+        if not runs:
+            return at
+        for r in runs:
+            assert r.wait(max(0.0, end - time.monotonic())), f"{r.kind} did not finish in {timeout} s"
+        rerun(at)
+    return at
+
+
+def keep_pickers(at):
+    """AppTest finds a session model's option in a picker (shown by its label) only by its index: set each
+    such picker to its own option by index, so the next run keeps it. Returns `at`."""
+    for sb in at.selectbox:
+        try:
+            _ = sb.index
+        except ValueError:
+            sb.select_index(next(i for i, o in enumerate(sb.options) if o.startswith(f"{sb.value} ")))
+    return at
+
+
+def rerun(at):
+    """Run the page again (a session model still picked) without an exception. Returns `at`."""
+    keep_pickers(at).run()
+    assert not at.exception, at.exception
+    return at

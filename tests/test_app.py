@@ -16,7 +16,7 @@ from playground.attribution import METHODS
 from playground.options import train_defaults
 from ui.training import RUN_KEY, TrainingRun, claim
 
-from .conftest import HOSTILE_TEXTS
+from .conftest import HOSTILE_TEXTS, settle
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 HOSTILE = HOSTILE_TEXTS
@@ -911,10 +911,10 @@ def test_playground_change_from_typical_for_session_models_with_and_without_a_da
         at.run()
         at.switch_page("views/playground.py").run()
         assert not at.exception, at.exception
-        return at
+        return settle(at)
 
     at = page("mine")
-    kept = at.session_state["typical"]["mine"]  # the session's own, for this very model
+    kept = at.session_state["per_model.typical"]["mine"]  # the session's own, for this very model
     assert kept[0] is mine.model and kept[1].dataset == "rt"
     assert any(c.value.startswith("**Change from typical**") for c in at.caption)
     at = page("nodata")
@@ -1107,12 +1107,13 @@ def test_playground_two_layer_model_ranks_only_the_last_layer_and_a_click_picks_
     at.run()
     at.switch_page("views/playground.py").run()
     assert not at.exception, at.exception
+    settle(at)
     tr = trace(tm.model, tm.vocab, text)
     H = tr.hidden_size
     top = [str(u) for u in account(tr).ranking("verdict")[:16]]
     assert _chart(at, "play.heat.h1")["data"][0]["y"] == top  # the last layer: the account's order
     assert _chart(at, "play.heat.h0")["data"][0]["y"] == [str(u) for u in range(H)]  # layer 1: index order
-    typ = at.session_state["typical"]["deep"][1]
+    typ = at.session_state["per_model.typical"]["deep"][1]
     np.testing.assert_allclose(_array(_chart(at, "play.heat.h0")["data"][0]["z"]),
                                (tr.layers[0].h - typ.mean[0]["h"][None, :]).T.ravel(), rtol=1e-4, atol=1e-5)
     assert any("the other layers' units are in index order" in c.value for c in at.caption)

@@ -652,6 +652,19 @@ def test_train_then_use_in_playground(server, browser, page):
     assert metric_value(page, "P(positive)").endswith("%")
     assert "model=browser-gru" in page.url
 
+    # the State space of a session model: computed in the server's slot with a progress box, then drawn
+    m = mark(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=re.compile("State space")).click()
+    page.locator("h1").filter(has_text="State space").first.wait_for(state="visible")
+    choose(page, "Model", re.compile(r"^\s*browser-gru"))
+    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')].some(e => e.layout &&
+        e.layout.title && String(e.layout.title.text || e.layout.title).includes('PC1 and PC2'))""", timeout=120_000)
+    page.get_by_text(re.compile(r"^Unit \d+: over")).first.wait_for(state="visible", timeout=120_000)
+    wait_settled(page, since=m, timeout=60)
+    no_exception(page)
+    assert page.get_by_text("Part of the result only").count() == 0
+    full_screenshot(page, "space_session_model_1366x900")
+
 
 def test_train_stop_keeps_the_best_weights(server, browser, page):
     open_app(page, server["base"], "/train", "Train a model")

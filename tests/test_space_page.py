@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from playground import zoo
 
-from .conftest import HOSTILE_TEXTS, open_page
+from .conftest import HOSTILE_TEXTS, keep_pickers, open_page, settle
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "views/space.py"
@@ -133,3 +133,53 @@ def test_a_bundled_model_reads_its_shipped_results_and_computes_none(monkeypatch
     assert not at.exception, at.exception
     assert any("ablated alone" in str(r) or "alone" in str(r) for df in at.dataframe for r in df.value.iloc[:, 0])
     assert not any("No state space" in i.value or "No unit statistics" in i.value for i in at.info)
+
+
+def _session_page(tm, query: dict) -> AppTest:
+    from collections import OrderedDict
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user_models"] = OrderedDict({tm.name: tm})
+    for k, v in {"model": tm.name, **query}.items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_session_model_computes_in_the_servers_slot_then_shows_everything(tiny_trained):
+    """A model the app ships nothing for: the page draws a progress box per result at once (the work runs
+    on a worker in the server's training slots), then the results once they are done."""
+    from ui.model_work import ModelWork
+    from ui.per_model import RUNS
+
+    at = _session_page(tiny_trained, {"s": "a fine film"})
+    runs = at.session_state[RUNS]
+    assert {k for k, r in runs.items() if isinstance(r, ModelWork)} >= {"space", "units"}
+    assert not any("No state space" in i.value for i in at.info)
+    settle(at)
+    assert "The hidden state on PC1 and PC2" in _charts(at)
+    assert any(m.value.replace("\\", "").startswith("Unit ") for m in at.markdown)
+    kept = at.session_state["per_model.space"]["tiny"]
+    assert kept[0] is tiny_trained.model and kept[1].cut == "" and kept[2] is None
+    keep_pickers(at).button(key="space.ablate").click().run()
+    settle(at)
+    assert "the model is right on" in _captions(at), _captions(at)
+    assert not any(b.key and b.key.startswith("per_model.again") for b in at.button)
+
+
+def test_a_result_the_budget_cut_says_what_it_left_out_and_can_be_computed_again(tiny_trained, monkeypatch):
+    from ui import model_work
+
+    monkeypatch.setattr(model_work, "BUDGET_S", 0.0)
+    at = settle(_session_page(tiny_trained, {"s": "a fine film"}))
+    caps = _captions(at)
+    assert "Part of the result only: read 50 of 200 texts; the search ran 10 of 400 steps (the time budget of 0 s " \
+           "ran out)" in caps, caps
+    assert "The hidden state on PC1 and PC2" in _charts(at)  # drawn from what it read
+    monkeypatch.setattr(model_work, "BUDGET_S", 60.0)
+    keep_pickers(at).button(key="per_model.again.space").click().run()
+    settle(at)
+    assert "Part of the result only: read 50" not in _captions(at)
+    assert at.session_state["per_model.space"]["tiny"][1].n_texts == 200

@@ -13,10 +13,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from playground import precomputed, zoo
+from playground import zoo
 from playground.data import DATASET_TITLES
 from playground.models import ARCH_TITLES
-from playground.typical import DEFAULT_TEXTS, Typical, typical_values
+from playground.typical import DEFAULT_TEXTS, Typical
 from ui import heap, training
 
 SERVE_THREADS = 1  # see `python -m playground bench`: 2-core machine, several visitors at once
@@ -389,42 +389,15 @@ def clean_input(text: str | None) -> str:
 
 
 # --- each unit's typical values (the "change from typical" pictures) ----------------------------------
-TYPICAL_SPINNER = (f"Working out every unit's typical values over {DEFAULT_TEXTS} TEST texts of this model's dataset "
-                   "(once per model, a few seconds)…")
+def typical(tm: zoo.TrainedModel) -> tuple[Typical | None, str | None]:
+    """(typical values, None); (None, why there are none); or (None, None) while they are being
+    worked out (a progress box is drawn in their place). A bundled model's are shipped; another model's
+    are computed once in the server's worker slots and kept in this session (ui.per_model). A model
+    whose dataset is unknown (an uploaded file without one in its card) has no TEST sample to be
+    typical of."""
+    from . import per_model
 
-
-@st.cache_resource(show_spinner=TYPICAL_SPINNER)
-def _bundled_typical(name: str) -> tuple[Typical, float]:
-    """Shared by all visitors: a bundled model's typical values and the seconds they took."""
-    tm = bundled(name)
-    t0 = time.perf_counter()
-    shipped = precomputed.load("typical", tm)  # `python -m playground precompute`
-    if shipped is not None:
-        return shipped, time.perf_counter() - t0
-    return typical_values(tm.model, tm.vocab, tm.dataset), time.perf_counter() - t0
-
-
-def typical(tm: zoo.TrainedModel) -> tuple[Typical | None, float, str | None]:
-    """(typical values, seconds they took once, None), or (None, 0, why there are none). Bundled
-    models: cached for everyone by name; a session model: in this session, by name and identity (a
-    retrained model of the same name gets its own). A model whose dataset is unknown (an uploaded
-    file without one in its card) has no TEST sample to be typical of: none, and the reason."""
     if tm.dataset not in DATASET_TITLES:
-        return None, 0.0, ("this model's card names no dataset this app has, so there is no sample of TEST texts "
-                           "to measure its units' typical values on")
-    try:
-        if tm.source == "bundled" and tm.name in zoo.BUNDLED:
-            typ, seconds = _bundled_typical(tm.name)
-            return typ, seconds, None
-        store = st.session_state.setdefault("typical", {})  # name -> (model, typical, seconds)
-        kept = store.get(tm.name)
-        if kept is None or kept[0] is not tm.model:
-            with st.spinner(TYPICAL_SPINNER):
-                t0 = time.perf_counter()
-                typ = typical_values(tm.model, tm.vocab, tm.dataset)
-                kept = store[tm.name] = (tm.model, typ, time.perf_counter() - t0)
-        for name in [n for n in store if n not in session_models()]:  # forget dropped models
-            store.pop(name, None)
-        return kept[1], kept[2], None
-    except ValueError as e:  # e.g. no TEST text of the dataset could be read
-        return None, 0.0, str(e)
+        return None, ("this model's card names no dataset this app has, so there is no sample of TEST texts "
+                      "to measure its units' typical values on")
+    return per_model.get("typical", tm, f"Working out every unit's typical values over {DEFAULT_TEXTS} TEST texts")

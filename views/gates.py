@@ -68,9 +68,10 @@ else:
         st.caption(f"Each row is one unit (top {min(TOP, len(order))} of {len(order)} by their share of the verdict "
                    "unless all are shown); yellow keeps what the word wrote until the end, dark blue has forgotten "
                    "it. Hover for the exact product.")
-        typ, _, why_not = common.typical(tm)
+        typ, why_not = common.typical(tm)
         if typ is None:
-            st.info(f"No time constants for this model: {why_not}.")
+            if why_not:
+                st.info(f"No time constants for this model: {common.md_escape(why_not)}.")
         else:
             taus = memory.taus_of(typ, c)
             st.plotly_chart(memory_plots.tau_bars(memory.tau_histogram(taus),

@@ -224,14 +224,18 @@ show = st.segmented_control("Show", list(SHOW), key="play.show", format_func=SHO
                                  "sentence changed stands out from what the unit always does.") or "values"
 typ = None
 if show == "change":
-    typ, typ_seconds, no_typ = common.typical(tm)
+    typ, no_typ = common.typical(tm)
     if typ is None:
-        st.info(f"There are no typical values for this model: {common.md_escape(no_typ)}. The values are shown.")
+        if no_typ:
+            st.info(f"There are no typical values for this model: {common.md_escape(no_typ)}. The values are "
+                    "shown.")
+        else:
+            st.caption("The values are shown until the typical values are worked out.")
     else:
         st.caption(f"**Change from typical**: each cell is the unit's value at that word minus its typical value, "
                    f"{common.md_escape(typ.describe())} ({DATASET_TITLES[typ.dataset]}), e.g. "
                    "Δf = f(unit, word) − mean f(unit). Blue: higher than usual; red: lower; white: as usual. "
-                   f"Worked out once for this model ({typ_seconds:.1f} s)."
+                   + ("Shipped with the app." if tm.source == "bundled" else "Worked out once for this model.")
                    + (f" The same numbers: `python -m playground typical --model {tm.name} --json \"…\"`."
                       if tm.source == "bundled" else ""))
 

@@ -35,11 +35,8 @@ text = common.read_sentence("space.sentence", STATE.notes)  # link notes; unread
 c = cell(tm.arch)
 
 
-def _fit(tm, progress):
-    return statespace.fit(tm.model, tm.vocab, tm.dataset, on_progress=progress)
-
-
-space, why_not = per_model.get("space", tm, _fit, "Fitting the plane and finding fixed points over 200 TEST texts")
+space, why_not = per_model.get("space", tm, f"Fitting the plane and finding fixed points over {statespace.N_TEXTS} "
+                                           "TEST texts")
 tr = trace(tm.model, tm.vocab, text) if text.strip() else None
 if tr is not None and tr.n_steps == 0:
     tr = None
@@ -57,7 +54,8 @@ if tr is not None and edited_text and edited_text != text:
 # --- 1. the path ------------------------------------------------------------------------------------
 st.subheader("1 · The sentence's path through the state space")
 if space is None:
-    st.info(f"No state space for this model: {common.md_escape(why_not)}.")
+    if why_not:
+        st.info(f"No state space for this model: {common.md_escape(why_not)}.")
 else:
     p = statespace.path(space, tr) if tr is not None else None
     pe = statespace.path(space, branch.edited) if branch is not None and not branch.identical else None
@@ -159,10 +157,10 @@ if tr is not None:
 st.markdown("**Over TEST texts: how much accuracy falls when the top units are silenced**")
 if st.button("Measure it (a few seconds, once per model)", key="space.ablate") or \
         per_model.known("ablation", tm):
-    abl, why = per_model.get("ablation", tm, lambda tm, progress: ablate.ablation(
-        tm.model, tm.vocab, tm.dataset, progress=progress), "Ablating the top units over 300 TEST texts")
+    abl, why = per_model.get("ablation", tm, f"Ablating the top units over {ablate.DEFAULT_TEXTS} TEST texts")
     if abl is None:
-        st.info(f"Not available for this model: {common.md_escape(why)}.")
+        if why:
+            st.info(f"Not available for this model: {common.md_escape(why)}.")
     else:
         st.dataframe([{"units silenced": f"unit {abl.ranking[i]} alone", "accuracy": f"{acc:.1%}",
                        "change (points)": f"{100 * (acc - abl.accuracy):+.1f}", "McNemar p": f"{abl.single_p[i]:.3g}"}
@@ -175,10 +173,10 @@ if st.button("Measure it (a few seconds, once per model)", key="space.ablate") o
 
 # --- 5. the unit explorer -------------------------------------------------------------------------------
 st.subheader("5 · What does a unit respond to?")
-stats, why = per_model.get("units", tm, lambda tm, progress: units.unit_stats(tm, on_progress=progress),
-                           "Reading TEST texts for every unit")
+stats, why = per_model.get("units", tm, "Reading TEST texts for every unit")
 if stats is None:
-    st.info(f"No unit statistics for this model: {common.md_escape(why)}.")
+    if why:
+        st.info(f"No unit statistics for this model: {common.md_escape(why)}.")
 else:
     if st.session_state.get("space.explore_for") != tm.name:  # a new model opens on its most decisive unit
         st.session_state["space.explore_for"] = tm.name
