@@ -106,12 +106,11 @@ def _said(kind: str, tm: zoo.TrainedModel, value, error: str | None) -> None:
     cut = cut_of(value) if value is not None else ""
     if not cut and not (error or "").startswith("Stopped"):
         return
-    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     if cut:
-        row.caption(common.md_escape(f"Part of the result only: {cut}. What is shown is computed from what was "
-                                     "done."))
-    row.button("Compute it again", key=f"per_model.again.{kind}", on_click=_again, args=(kind, tm.name),
-               help="Start again with a fresh time budget (it waits for the server like a training does).")
+        st.warning(common.md_escape(f"Part of the result only: {cut}. What is shown is computed from what was "
+                                    "done."), icon="⏱️")
+    st.button("Compute it again", key=f"per_model.again.{kind}", on_click=_again, args=(kind, tm.name),
+              help="Start again with a fresh time budget (it waits for the server like a training does).")
 
 
 @st.fragment(run_every=1.0)

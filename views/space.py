@@ -35,8 +35,6 @@ text = common.read_sentence("space.sentence", STATE.notes)  # link notes; unread
 c = cell(tm.arch)
 
 
-space, why_not = per_model.get("space", tm, f"Fitting the plane and finding fixed points over {statespace.N_TEXTS} "
-                                           "TEST texts")
 tr = trace(tm.model, tm.vocab, text) if text.strip() else None
 if tr is not None and tr.n_steps == 0:
     tr = None
@@ -53,6 +51,8 @@ if tr is not None and edited_text and edited_text != text:
 
 # --- 1. the path ------------------------------------------------------------------------------------
 st.subheader("1 · The sentence's path through the state space")
+space, why_not = per_model.get("space", tm, f"Fitting the plane and finding fixed points over {statespace.N_TEXTS} "
+                                           "TEST texts")
 if space is None:
     if why_not:
         st.info(f"No state space for this model: {common.md_escape(why_not)}.")
