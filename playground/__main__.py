@@ -309,7 +309,8 @@ def cmd_augment(args) -> int:
 class _Bar:
     """A one-line progress bar per epoch on a terminal; one line per epoch otherwise."""
 
-    def __init__(self, epochs: int, stream=sys.stderr):
+    def __init__(self, epochs: int, stream=None):
+        stream = sys.stderr if stream is None else stream  # the stderr of the moment (tests swap it)
         self.epochs, self.stream, self.tty = epochs, stream, stream.isatty()
         self.last_draw = 0.0
 
@@ -363,7 +364,7 @@ def cmd_train(args) -> int:
     if not out.resolve().parent.is_dir():  # say so now, not after the training
         raise CliError(f"cannot write {out}: no such directory")
     name = args.name or out.stem
-    command = "python -m playground " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = _command(args)
     cap, deadline = recipe.train.max_seconds, None
     if cap is not None:  # the cap holds end to end: from this process's start to the file written
         if not recipe.init_from and not recipe.teachers:
@@ -869,7 +870,7 @@ def cmd_lab(args) -> int:
             print(f"[{ev.run + 1}/{ev.runs}] seed {ev.seed} k={ev.k} {ev.cell}: TEST accuracy {ev.test_accuracy:.3f} "
                   f"({ev.elapsed:.0f} s)", file=sys.stderr, flush=True)
         elif ev.kind == "end":
-            result = {"command": "python -m playground " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            result = {"command": _command(args),
                       **ev.result}
     if args.out:
         try:
@@ -988,6 +989,11 @@ def cmd_ablate(args) -> int:
     print("\n".join(a.sentences()) + f" ({a.seconds:.1f} s)")
     _say_cut(a.cut)
     return 0
+
+
+def _command(args) -> str:
+    """The command line that ran, as a person would type it again (kept in a model's card)."""
+    return "python -m playground " + " ".join(shlex.quote(a) for a in args.argv)
 
 
 def _budget_arg(s: argparse.ArgumentParser) -> None:
@@ -1232,8 +1238,9 @@ def main(argv: list[str] | None = None, started_age: float = 0.0) -> int:
     from .zoo import ModelFileError
 
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)
-        args.started = started
+        args.started, args.argv = started, argv
         if not getattr(args, "fn", None):
             raise CliError("choose a command: models, predict, explain, narrate, typical, memory, statespace, "
                            "intervene, whatif, ablate, units, probe, lab, precompute, compare, evaluate, export, "

@@ -112,3 +112,37 @@ def rerun(at):
     keep_pickers(at).run()
     assert not at.exception, at.exception
     return at
+
+
+class CliResult:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_cli(*args, input: str | None = None, cwd=None) -> CliResult:
+    """`python -m playground ARGS` in this process (no interpreter and torch start-up per call): main()
+    with stdin, stdout and stderr swapped for strings, in the repository's folder (or `cwd`). The
+    subprocess form stays for what needs a process of its own (endless stdin, memory, exit codes of
+    the interpreter)."""
+    import contextlib
+    import io
+    import os
+    import sys
+    from pathlib import Path
+
+    from playground.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin, old_cwd = sys.stdin, os.getcwd()
+    sys.stdin = io.TextIOWrapper(io.BytesIO((input or "").encode("utf-8")), encoding="utf-8")
+    os.chdir(cwd or Path(__file__).resolve().parents[1])
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as e:  # --help
+                code = e.code if isinstance(e.code, int) else 0
+    finally:
+        sys.stdin = old_stdin
+        os.chdir(old_cwd)
+    return CliResult(int(code or 0), out.getvalue(), err.getvalue())

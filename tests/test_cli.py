@@ -1,4 +1,5 @@
-"""The command line, run as a person would: `python -m playground ...` in a subprocess."""
+"""The command line: `python -m playground ...` in this process (tests.conftest.run_cli: main() with its
+own stdin, stdout and stderr), and in a subprocess where a process of its own matters (endless stdin)."""
 import json
 import re
 import subprocess
@@ -10,12 +11,18 @@ import pytest
 
 from playground import zoo
 
+from .conftest import run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 HAVE_MODELS = bool(zoo.bundled_names())
 needs_models = pytest.mark.skipif(not HAVE_MODELS, reason="no bundled models")
 
 
-def cli(*args, input=None, timeout=300):
+def cli(*args, input=None):
+    return run_cli(*args, input=input)
+
+
+def cli_process(*args, input=None, timeout=300):
     return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True,
                           text=True, input=input, timeout=timeout, encoding="utf-8", errors="replace")
 
@@ -55,7 +62,7 @@ def test_bad_model_file_is_one_line(tmp_path):
 
 @needs_models
 def test_models_json():
-    r = cli("models", "--json")
+    r = cli_process("models", "--json")  # once as a person runs it: its own interpreter
     rows = json.loads(r.stdout)
     assert [x["name"] for x in rows] == list(zoo.BUNDLED)
     assert all(0.5 < x["test_accuracy"] <= 1 and x["params"] > 0 for x in rows)
