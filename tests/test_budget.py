@@ -16,6 +16,8 @@ from playground.recipes import Recipe
 from playground.train import EncodedSet, TrainConfig, Trainer, eval_batches, predict_probs, predict_sample
 from ui.training import Queue, TrainingRun
 
+from .conftest import run_cli
+
 EXTREME = {"dataset": "imdb", "limit": 20000, "mix": None, "mix_limit": None, "vocab_size": 30000, "max_len": 400,
            "arch": "lstm", "embed_dim": 256, "hidden_size": 256, "layers": 2, "batch_size": 8, "epochs": 20}
 
@@ -200,10 +202,8 @@ def test_a_run_waiting_in_line_shows_its_place_and_stops_cleanly():
 def test_the_estimate_command_gives_the_memory_the_train_page_checks():
     args = ["--dataset", "imdb", "--limit", "20000", "--vocab-size", "30000", "--max-len", "400", "--arch", "lstm",
             "--embed-dim", "256", "--hidden-size", "256", "--layers", "2", "--batch-size", "8", "--epochs", "20"]
-    out = subprocess.run([sys.executable, "-m", "playground", "estimate", "--json", *args], capture_output=True,
-                         text=True, timeout=120, check=True)
+    out = run_cli("estimate", "--json", *args)
     mem = json.loads(out.stdout)["memory"]
     assert mem == budget.recipe_memory(build_recipe(EXTREME)).to_dict() and mem["fits"] is False
-    text = subprocess.run([sys.executable, "-m", "playground", "estimate", *args], capture_output=True, text=True,
-                          timeout=120, check=True).stdout
+    text = run_cli("estimate", *args).stdout
     assert "refuses these settings" in text

@@ -2,8 +2,6 @@
 whatif.py, ablate.py), and their command lines."""
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from playground.trace import fused_prob, trace, trace_ids
 from playground.typical import sample_texts
 from playground.whatif import OPPOSITES, branch, branch_trace, suggest
 
-from .conftest import random_model
+from .conftest import random_model, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_models = pytest.mark.skipif("lstm-rt" not in zoo.bundled_names(), reason="no bundled models")
@@ -260,9 +258,8 @@ def test_bundled_model_branch_and_intervention():
 
 @needs_models
 def test_cli_intervene_json():
-    r = subprocess.run([sys.executable, "-m", "playground", "intervene", "--model", "gru-rt", "--token", "1",
-                        "--unit", "3", "--value", "0.5", "--json", "not", "bad", "at", "all"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
+    r = run_cli("intervene", "--model", "gru-rt", "--token", "1", "--unit", "3", "--value", "0.5", "--json", "not",
+                "bad", "at", "all")
     out = json.loads(r.stdout)
     assert {"tokens", "original_step_probs", "step_probs", "intervention", "final_change", "max_change"} <= set(out)
     assert out["tokens"] == ["not", "bad", "at", "all"] and len(out["step_probs"]) == 4

@@ -2,8 +2,6 @@
 shipped results and the `lab` command."""
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,8 @@ import torch
 
 from playground import lab
 from playground.__main__ import build_parser, main
+
+from .conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRACTORS = set(range(3, 3 + lab.N_DISTRACTORS))
@@ -225,8 +225,7 @@ def test_a_missing_or_corrupt_results_file_loads_as_none(tmp_path, content):
 
 # --- the command line ---------------------------------------------------------------------------
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return run_cli(*args)
 
 
 def test_lab_json_prints_accuracy_spread_and_chance_distance(tmp_path):
