@@ -12,6 +12,30 @@ from playground.zoo import TrainedModel
 WORDS = ["good", "bad", "great", "awful", "not", "movie", "film", "the", "a", "is", "was", "it", "loved", "hated"]
 
 
+# --- test tiers -------------------------------------------------------------------------------------
+# By folder: unit/ (the library, random tiny models and the bundled ones; in-process), cli/ (the command
+# line, in-process), app/ (the pages under Streamlit's AppTest), browser/ (a real server and Chromium),
+# load/ (eight visitors at once, start-up numbers). A folder's marks are added here; a test of unit/ or
+# cli/ that takes more than about a second carries @pytest.mark.slow itself.
+#   fast tier:  python -m pytest -q -m "not slow and not browser and not load"
+#   CI:         python -m pytest -q            (pyproject's addopts leave the load tier out)
+#   load tier:  python -m pytest -q -m load
+FOLDER_MARKS = {"app": ("app", "slow"), "browser": ("browser",), "load": ("load", "browser")}
+
+
+def pytest_collection_modifyitems(config, items):
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            folder = Path(str(item.fspath)).resolve().relative_to(here).parts[0]
+        except ValueError:
+            continue
+        for mark in FOLDER_MARKS.get(folder, ()):
+            item.add_marker(getattr(pytest.mark, mark))
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     with torch_threads(1):  # the serving setting; also keeps tests from fighting over 2 cores
