@@ -414,7 +414,7 @@ def cmd_estimate(args) -> int:
         raise CliError(str(e)) from None
     est = timing.estimate(recipe)
     race = timing.race(recipe, ARCHS, recipe.train.max_seconds) if args.race else {}
-    mem = budget.race_memory(recipe, ARCHS) if args.race else budget.recipe_memory(recipe)
+    mem = timing.race_memory(recipe, ARCHS) if args.race else timing.recipe_memory(recipe)
     cap = recipe.train.max_seconds
     promise = timing.promise(recipe, cap) if cap is not None and not recipe.init_from else None
     if args.json:

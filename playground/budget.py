@@ -114,30 +114,6 @@ def run_memory(cfg: ModelConfig, optimizer: str, ema: bool, batch_size: int, row
     return Memory(network=network, batch=batch, evaluation=evaluation, data=data, budget=budget)
 
 
-def recipe_memory(recipe, budget: int = RUN_BYTES) -> Memory:
-    """`run_memory` for a Recipe, counting its rows and tokens as the trainer will meet them
-    (playground.timing.workload: the seeded sample, the mixed-in rows, cut to max_len)."""
-    from .timing import workload
-
-    w = workload(recipe)
-    tokens = w.tokens + w.val_tokens
-    return run_memory(recipe.model, recipe.train.optimizer, recipe.train.ema > 0, recipe.train.batch_size,
-                      w.rows + w.val_rows, tokens, budget)
-
-
-# A race of three cells on IMDB (SimpleRNN, LSTM, GRU one after another, each cell's Job freed before
-# the next) peaked 1.17x above the estimate of its largest cell alone: counted as 1.25x.
-RACE_FACTOR = 1.25
-
-
-def race_memory(recipe, archs, budget: int = RUN_BYTES) -> Memory:
-    """A race's estimate: its largest cell's, times RACE_FACTOR."""
-    from dataclasses import replace
-
-    cells = [recipe_memory(replace(recipe, model=replace(recipe.model, arch=a)), budget) for a in archs]
-    return replace(max(cells, key=lambda m: m.total), factor=RACE_FACTOR)
-
-
 def advice(m: Memory, cfg: ModelConfig, batch_size: int) -> str:
     """What to change so that a run that does not fit would fit: each big part, the biggest first."""
     tips = {

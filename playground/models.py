@@ -169,3 +169,14 @@ def build(config: ModelConfig, seed: int | None = None) -> SentimentRNN:
     if seed is not None:
         torch.manual_seed(seed)
     return SentimentRNN(config)
+
+
+@torch.no_grad()
+def hash_model(d, model, vocab):
+    """Feed every weight (name, type, shape, bytes) and the vocabulary to the hash `d`; returns d."""
+    for k, v in model.state_dict().items():
+        t = v.detach().contiguous().cpu()
+        d.update(f"{k}|{t.dtype}|{tuple(t.shape)}".encode())
+        d.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    d.update("\x00".join(vocab.itos).encode("utf-8", "surrogatepass"))
+    return d

@@ -26,6 +26,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .models import hash_model
+
 FORMAT = "rnn-playground/precomputed/1"
 DIR = Path(__file__).resolve().parent / "results" / "models"
 KINDS = ("space", "ablation", "typical", "units")
@@ -94,17 +96,6 @@ def decode(x):
 
 
 # --- which weights ------------------------------------------------------------------------------------
-@torch.no_grad()
-def hash_model(d, model, vocab):
-    """Feed every weight (name, type, shape, bytes) and the vocabulary to the hash `d`; returns d."""
-    for k, v in model.state_dict().items():
-        t = v.detach().contiguous().cpu()
-        d.update(f"{k}|{t.dtype}|{tuple(t.shape)}".encode())
-        d.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    d.update("\x00".join(vocab.itos).encode("utf-8", "surrogatepass"))
-    return d
-
-
 def weights_key(model, vocab) -> str:
     """Hash of a model's config, every weight and its vocabulary."""
     return hash_model(hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode()), model,

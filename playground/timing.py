@@ -25,6 +25,7 @@ import numpy as np
 
 from . import data
 from .augment import token_counts as augmented_counts
+from .budget import RUN_BYTES, Memory, run_memory
 from .cells import cell
 from .recipes import VAL_SEED_OFFSET, Recipe, sample_rows
 from .text import tokenize
@@ -473,3 +474,27 @@ def pace_ratio(elapsed: float, epochs_done: float, epoch: float) -> float | None
     if epochs_done < 0.05 or epoch <= 0 or elapsed <= 0:
         return None
     return elapsed / epochs_done / epoch
+
+
+# --- what a run will hold in memory (budget.py prices it) -------------------------------------------
+def recipe_memory(recipe, budget: int = RUN_BYTES) -> Memory:
+    """budget.run_memory for a Recipe, counting its rows and tokens as the trainer will meet them
+    (`workload`: the seeded sample, the mixed-in rows, cut to max_len). It lives here, not in budget.py,
+    because it needs the recipe's workload (recipes -> train -> budget must not lead back)."""
+    w = workload(recipe)
+    tokens = w.tokens + w.val_tokens
+    return run_memory(recipe.model, recipe.train.optimizer, recipe.train.ema > 0, recipe.train.batch_size,
+                      w.rows + w.val_rows, tokens, budget)
+
+
+# A race of three cells on IMDB (SimpleRNN, LSTM, GRU one after another, each cell's Job freed before
+# the next) peaked 1.17x above the estimate of its largest cell alone: counted as 1.25x.
+RACE_FACTOR = 1.25
+
+
+def race_memory(recipe, archs, budget: int = RUN_BYTES) -> Memory:
+    """A race's estimate: its largest cell's, times RACE_FACTOR."""
+    from dataclasses import replace
+
+    cells = [recipe_memory(replace(recipe, model=replace(recipe.model, arch=a)), budget) for a in archs]
+    return replace(max(cells, key=lambda m: m.total), factor=RACE_FACTOR)

@@ -56,8 +56,7 @@ from . import clock
 from .cells import cell
 from .clock import Budget
 from .data import DATASETS, load
-from .models import SentimentRNN
-from .precomputed import hash_model
+from .models import SentimentRNN, hash_model
 from .text import UNK_ID, Vocab
 
 FORMAT = "rnn-playground/units/1"

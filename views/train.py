@@ -135,7 +135,7 @@ def _start(kind: str) -> None:
 def _memory_refusal(recipe, race: bool = False) -> str | None:
     """Why these settings are refused for a run (or a race): their memory estimate exceeds one
     run's budget; or None."""
-    mem = budget.race_memory(recipe, ARCHS) if race else budget.recipe_memory(recipe)
+    mem = timing.race_memory(recipe, ARCHS) if race else timing.recipe_memory(recipe)
     if mem.fits:
         return None
     what = "A race with these settings" if race else "These settings"
@@ -280,7 +280,7 @@ if recipe is not None:
     if refused or race_refused:
         st.error(refused or race_refused)
     if not refused:
-        mem = budget.recipe_memory(recipe)
+        mem = timing.recipe_memory(recipe)
         st.caption(f"Memory: about {budget.mb(mem.total)} of the {budget.mb(mem.budget)} one training may use "
                    f"({mem.parts()}).")
 have = list(common.session_models())

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from playground import budget
+from playground import budget, timing
 from playground.models import ModelConfig, build
 from playground.options import build_recipe
 from playground.recipes import Recipe
@@ -102,15 +102,15 @@ def test_the_per_token_estimate_holds_for_a_measured_pass(arch, train):
 
 
 def test_the_extreme_settings_are_refused_and_the_defaults_fit():
-    extreme = budget.recipe_memory(build_recipe(EXTREME))
+    extreme = timing.recipe_memory(build_recipe(EXTREME))
     assert not extreme.fits and extreme.total > budget.RUN_BYTES
     assert "vocabulary" in budget.advice(extreme, build_recipe(EXTREME).model, 8)
-    big_batch = budget.recipe_memory(build_recipe({**EXTREME, "batch_size": 256, "vocab_size": 5000}))
+    big_batch = timing.recipe_memory(build_recipe({**EXTREME, "batch_size": 256, "vocab_size": 5000}))
     assert big_batch.batch > budget.RUN_BYTES and "batch" in budget.advice(big_batch, build_recipe(EXTREME).model, 256)
     for ds in ("rt", "imdb"):
         default = build_recipe({"dataset": ds})
-        assert budget.recipe_memory(default).fits
-        assert budget.race_memory(default, ["rnn", "lstm", "gru"]).fits
+        assert timing.recipe_memory(default).fits
+        assert timing.race_memory(default, ["rnn", "lstm", "gru"]).fits
 
 
 def _recipe(**train) -> Recipe:
@@ -209,6 +209,6 @@ def test_the_estimate_command_gives_the_memory_the_train_page_checks():
             "--embed-dim", "256", "--hidden-size", "256", "--layers", "2", "--batch-size", "8", "--epochs", "20"]
     out = run_cli("estimate", "--json", *args)
     mem = json.loads(out.stdout)["memory"]
-    assert mem == budget.recipe_memory(build_recipe(EXTREME)).to_dict() and mem["fits"] is False
+    assert mem == timing.recipe_memory(build_recipe(EXTREME)).to_dict() and mem["fits"] is False
     text = run_cli("estimate", *args).stdout
     assert "refuses these settings" in text
