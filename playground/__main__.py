@@ -991,6 +991,23 @@ def cmd_ablate(args) -> int:
     return 0
 
 
+def cmd_facts(args) -> int:
+    """The bundled models' facts the docs quote (playground/facts.py), from the shipped weights and results."""
+    from .facts import DOC, facts, markdown
+
+    rows = facts()
+    if not rows:
+        raise CliError("no bundled model has shipped results: run `python -m playground precompute` first")
+    if args.write:
+        DOC.write_text(markdown(rows), encoding="utf-8")
+        print(f"wrote {DOC}", file=sys.stderr)
+    elif args.json:
+        print(json.dumps(rows, ensure_ascii=True))
+    else:
+        print(markdown(rows), end="")
+    return 0
+
+
 def _command(args) -> str:
     """The command line that ran, as a person would type it again (kept in a model's card)."""
     return "python -m playground " + " ".join(shlex.quote(a) for a in args.argv)
@@ -1220,6 +1237,14 @@ def build_parser() -> argparse.ArgumentParser:
     _text_arg(s)
     s.set_defaults(fn=cmd_whatif)
 
+    s = sub.add_parser("facts", help="the bundled models' facts the docs quote (accuracy, ablation, fixed points, "
+                       "time constants), from the shipped weights and results")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="one object per model")
+    g.add_argument("--markdown", action="store_true", help="the tables of docs/model-facts.md (the default)")
+    g.add_argument("--write", action="store_true", help="write them to docs/model-facts.md (rebuild.sh does)")
+    s.set_defaults(fn=cmd_facts)
+
     s = sub.add_parser("ablate", help="accuracy on a sample of TEST texts with the top units ablated")
     _model_arg(s)
     s.add_argument("--texts", type=int, default=300, help="TEST texts (evenly spaced; default %(default)s)")
@@ -1243,8 +1268,8 @@ def main(argv: list[str] | None = None, started_age: float = 0.0) -> int:
         args.started, args.argv = started, argv
         if not getattr(args, "fn", None):
             raise CliError("choose a command: models, predict, explain, narrate, typical, memory, statespace, "
-                           "intervene, whatif, ablate, units, probe, lab, precompute, compare, evaluate, export, "
-                           "augment, train, estimate, paired, bench (see --help)")
+                           "intervene, whatif, ablate, units, probe, lab, precompute, facts, compare, evaluate, "
+                           "export, augment, train, estimate, paired, bench (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -118,3 +118,6 @@ ft rnn-rt $FT_RT --teachers $W/lstm-rt.safetensors,$W/gru-rt.safetensors --teach
 # the unit explorer), computed from the weights above and shipped in playground/results/models/, each
 # file keyed by its weights' hash (playground/precomputed.py; tests/test_precomputed.py checks them).
 python -m playground precompute
+# The facts the docs quote about these models (accuracy, ablation, fixed points, time constants),
+# from the weights and results above (playground/facts.py; tests/unit/test_docs.py checks the file).
+python -m playground facts --write

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from playground import zoo
 from tests.conftest import WORDS
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 EVIL = "![x](http://example.com/x.png) [link](http://evil) <img src=x onerror=alert(1)> **bold** :red[r] $x^2$"
 MiB = 2**20
 
@@ -51,7 +51,7 @@ def _script_add(sizes):
     """In a script: add models of the given embedding sizes in order; keep the notices."""
     import streamlit as st
 
-    from tests.test_hostile_files import _tm
+    from tests.app.test_hostile_files import _tm
     from ui import common
 
     st.session_state["said"] = [common.add_session_model(_tm(f"m{i}", 20_000, e)) for i, e in enumerate(sizes)]
@@ -215,6 +215,6 @@ def test_a_deployment_never_shows_a_traceback():
 
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"
-    readme = (Path(APP).parent / "README.md").read_text()
-    deploying = readme[readme.index("## Deploying"):]
-    assert 'showErrorDetails = "none"' in deploying[:deploying.index("\n## ", 5)]
+    deploy = (Path(APP).parent / "docs" / "deploy.md").read_text()
+    deploying = deploy[deploy.index("# Deploying"):]
+    assert 'showErrorDetails = "none"' in deploying[:deploying.index("\n## ")]
