@@ -557,14 +557,13 @@ def cmd_typical(args) -> int:
 
     from . import zoo
     from .cells import cell
-    from .data import DATASET_TITLES
+    from .data import DATASET_TITLES, no_dataset
     from .trace import trace
     from .typical import typical_values
 
     tm = zoo.resolve(args.model)
     if tm.dataset not in DATASET_TITLES:
-        raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to measure its "
-                       "units' typical values on")
+        raise CliError(no_dataset("measure its units' typical values on", tm.name))
     if not 1 <= args.texts <= 5000:
         raise CliError("--texts must be between 1 and 5000")
     typ = typical_values(tm.model, tm.vocab, tm.dataset, args.texts, budget=_budget(args))
@@ -604,7 +603,7 @@ def cmd_units(args) -> int:
     model's dataset, the contexts that drive it highest and lowest, its histogram and its correlation
     with the prediction; with a text, the unit's h after each token."""
     from . import zoo
-    from .data import DATASET_TITLES
+    from .data import DATASET_TITLES, no_dataset
     from .units import lines, unit_stats, unit_values
 
     tm = zoo.resolve(args.model)
@@ -612,8 +611,7 @@ def cmd_units(args) -> int:
     if args.unit is not None and not 0 <= args.unit < H:
         raise CliError(f"--unit must be between 0 and {H - 1} ({tm.name}'s last layer has {H} units)")
     if tm.dataset not in DATASET_TITLES:
-        raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to explore its "
-                       "units on")
+        raise CliError(no_dataset("explore its units on", tm.name))
     text = read_text_arg(args.text)
     tty = sys.stderr.isatty()
 
@@ -688,13 +686,13 @@ def cmd_statespace(args) -> int:
     """The state space: the PCA plane of the hidden states of TEST texts, the readout's line in it, the
     approximate fixed points under a neutral input, and with a text its path (playground/statespace.py)."""
     from . import zoo
-    from .data import DATASET_TITLES
+    from .data import DATASET_TITLES, no_dataset
     from .statespace import fit, path, path_story, story, to_json
     from .trace import trace
 
     tm = zoo.resolve(args.model)
     if tm.dataset not in DATASET_TITLES:
-        raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to fit a plane on")
+        raise CliError(no_dataset("fit a plane on", tm.name))
     try:
         space = fit(tm.model, tm.vocab, tm.dataset, neutral=args.neutral, budget=_budget(args))
     except ValueError as e:
@@ -973,11 +971,11 @@ def cmd_ablate(args) -> int:
     """Accuracy on a fixed sample of TEST texts with the top units ablated (playground/ablate.py)."""
     from . import zoo
     from .ablate import ablation
-    from .data import DATASET_TITLES
+    from .data import DATASET_TITLES, no_dataset
 
     tm = zoo.resolve(args.model)
     if tm.dataset not in DATASET_TITLES:
-        raise CliError(f"{tm.name}'s card names no dataset this app has, so there are no TEST texts to ablate on")
+        raise CliError(no_dataset("ablate on", tm.name))
     if not 1 <= args.texts <= 5000 or not 0 <= args.top <= tm.config.hidden_size:
         raise CliError(f"--texts must be between 1 and 5000 and --top between 0 and {tm.config.hidden_size}")
     a = ablation(tm.model, tm.vocab, tm.dataset, args.texts, args.top, budget=_budget(args))

@@ -18,6 +18,12 @@ import numpy as np
 
 DATASETS = {"imdb": "imdb", "rt": "rotten_tomatoes"}
 DATASET_TITLES = {"imdb": "IMDB reviews", "rt": "Rotten Tomatoes sentences"}
+
+
+def no_dataset(purpose: str, name: str = "this model") -> str:
+    """The one sentence for a model whose card names no dataset this app has (an uploaded file without
+    one), when `purpose` needs its TEST texts: "…, so there are no TEST texts to fit a plane on"."""
+    return f"{name}'s card names no dataset this app has, so there are no TEST texts to {purpose}"
 SPLITS = ("train", "test")
 
 

@@ -55,7 +55,7 @@ import torch
 from . import clock
 from .cells import cell
 from .clock import Budget
-from .data import DATASETS, load
+from .data import DATASETS, load, no_dataset
 from .models import SentimentRNN, hash_model
 from .text import UNK_ID, Vocab
 
@@ -425,8 +425,7 @@ def unit_stats(tm, n_texts: int | None = None, on_progress: Progress | None = No
     a `budget` cut short (its "cut" is not empty) is returned but kept in neither."""
     model, vocab, dataset, name = _model_parts(tm)
     if dataset not in DATASETS:
-        raise ValueError("this model's card names no dataset this app has, so there are no TEST texts to explore "
-                         "its units on")
+        raise ValueError(no_dataset("explore its units on"))
     n_texts = sample_size(model.config, dataset) if n_texts is None else n_texts
     key = cache_key(model, vocab, dataset, n_texts)
     with _lock:

@@ -14,7 +14,7 @@ import streamlit as st
 import torch
 
 from playground import zoo
-from playground.data import DATASET_TITLES
+from playground.data import DATASET_TITLES, no_dataset
 from playground.models import ARCH_TITLES
 from playground.typical import DEFAULT_TEXTS, Typical
 from ui import heap, training
@@ -398,6 +398,5 @@ def typical(tm: zoo.TrainedModel) -> tuple[Typical | None, str | None]:
     from . import per_model
 
     if tm.dataset not in DATASET_TITLES:
-        return None, ("this model's card names no dataset this app has, so there is no sample of TEST texts "
-                      "to measure its units' typical values on")
+        return None, no_dataset("measure its units' typical values on")
     return per_model.get("typical", tm, f"Working out every unit's typical values over {DEFAULT_TEXTS} TEST texts")

@@ -22,7 +22,7 @@ import threading
 import streamlit as st
 
 from playground import precomputed, zoo
-from playground.data import DATASET_TITLES
+from playground.data import DATASET_TITLES, no_dataset
 
 from . import common, model_work
 from .model_work import ModelWork, cut_of
@@ -30,8 +30,7 @@ from .model_work import ModelWork, cut_of
 _SHARED: dict = {}  # (kind, bundled model name) -> value
 _LOCK = threading.Lock()
 RUNS = "per_model.runs"  # session_state: kind -> the session's ModelWork for it
-NO_DATASET = ("this model's card names no dataset this app has, so there is no sample of TEST texts to compute "
-              "it on")
+NO_DATASET = no_dataset("compute it on")
 
 
 def _store(kind: str) -> dict:
