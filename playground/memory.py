@@ -233,6 +233,16 @@ def half_distance(grads: np.ndarray) -> int | None:
     return int(hit[0] + 1) if len(hit) else None
 
 
+def gradient_row(model: str, cell_title: str, tokens, grads) -> dict:
+    """One row of the Why gates page's gradient table: the words read, |d logit / d e| at the last word, the
+    first word's as a multiple of it, and the half-distance (None where undefined)."""
+    g = np.asarray(grads, dtype=np.float64)
+    return {"model": model, "cell": cell_title, "words read": len(tokens),
+            "|grad| last word": float(g[-1]) if len(g) else None,
+            "first / last": float(g[0] / g[-1]) if len(g) and g[-1] > 0 else None,
+            "half-distance": half_distance(g)}
+
+
 # --- everything at once, as plain numbers (the command line's JSON) --------------------------------
 def _list(a, digits: int = 6):
     if a is None:

@@ -56,12 +56,9 @@ def gradient_series(tm: zoo.TrainedModel, dataset: str, text: str) -> tuple[dict
             tokens, g = _bundled_gradients(name, text)
             grads, arch = np.asarray(g), common.bundled(name).arch
         color = cell(arch).color if name != tm.name or tm.source == "bundled" else plots.EXTRA_COLORS[k % 4]
-        half = memory.half_distance(grads)
-        series[f"{name} ({cell(arch).title})"] = (grads, tokens, color, half)
-        rows.append({"model": name, "cell": cell(arch).title, "words read": len(tokens),
-                     "|grad| last word": float(grads[-1]) if len(grads) else None,
-                     "first / last": float(grads[0] / grads[-1]) if len(grads) and grads[-1] > 0 else None,
-                     "half-distance": half})
+        row = memory.gradient_row(name, cell(arch).title, tokens, grads)
+        series[f"{name} ({cell(arch).title})"] = (grads, tokens, color, row["half-distance"])
+        rows.append(row)
     return series, rows
 
 

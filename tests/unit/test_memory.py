@@ -250,3 +250,14 @@ def test_fade_story_gives_the_prediction_at_the_word_and_at_the_end_and_what_was
     assert memory.fade_story(tr, lz, 7) == "" and memory.fade_story(tr, lz, -1) == ""
     assert memory.fade_story(tr, lz, 6) == f"“w3” is the last word: the model ends at {memory.pct(tr.prob)} positive " \
                                           "right after it."
+
+
+def test_the_gradient_tables_row_says_the_numbers_it_is_given():
+    from playground.memory import gradient_row
+
+    r = gradient_row("m", "LSTM", ["a", "b", "c"], [0.1, 0.5, 1.0])
+    assert r == {"model": "m", "cell": "LSTM", "words read": 3, "|grad| last word": 1.0, "first / last": 0.1,
+                 "half-distance": 1}  # 0.5 is half the last word's 1.0, one word back
+    empty = gradient_row("m", "GRU", [], [])
+    assert empty["|grad| last word"] is None and empty["first / last"] is None and empty["half-distance"] is None
+    assert gradient_row("m", "GRU", ["a", "b"], [1.0, 0.0])["first / last"] is None  # a last word with no gradient
