@@ -365,6 +365,8 @@ def cmd_train(args) -> int:
         raise CliError(f"cannot write {out}: no such directory")
     name = args.name or out.stem
     command = _command(args)
+    if args.race:
+        return _race(args, recipe, out, name, command)
     cap, deadline = recipe.train.max_seconds, None
     if cap is not None:  # the cap holds end to end: from this process's start to the file written
         if not recipe.init_from and not recipe.teachers:
@@ -396,6 +398,62 @@ def cmd_train(args) -> int:
     print(f"time: reading the data {t.get('data', 0):.0f} s, training {t.get('training', 0):.0f} s, "
           f"TEST {t.get('TEST', 0):.0f} s; wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
+
+
+def _race(args, recipe, out: Path, name: str, command: str) -> int:
+    """`train --race`: the Train page's race (recipes.Race, RaceResult), each cell's deadline an equal share
+    of what is left of the cap when it starts."""
+    import gc
+
+    from .models import ARCH_TITLES, ARCHS
+    from .recipes import Finished, Race, RaceResult
+    from .zoo import save
+
+    if recipe.init_from or recipe.teachers:
+        raise CliError("a race starts every cell from scratch: no --init-from or --teacher")
+    names = {a: f"{name}-{a}" for a in ARCHS}
+    cap = recipe.train.max_seconds
+    end = None if cap is None else args.started + cap - EXIT_S
+    print(f"racing {', '.join(ARCH_TITLES[a] for a in ARCHS)} on {recipe.dataset}"
+          + (f", everything within {cap:g} s" if cap is not None else ""), file=sys.stderr)
+    race = Race(recipe, names, command=command).prepare()
+    finished, failures, notes, jobs = [], [], [], []
+
+    def deadline(i: int) -> float | None:
+        return None if end is None else time.perf_counter() + max(1.0, (end - time.perf_counter()) / (len(ARCHS) - i))
+
+    for job in race.jobs(deadline):
+        arch = job.config.arch
+        print(f"{ARCH_TITLES[arch]}:", file=sys.stderr)
+        bar = _Bar(recipe.train.epochs)
+        for ev in job.events():
+            bar.update(ev)
+        job.close()
+        if job.trainer.best_state is not None:
+            tm = job.finish()
+            path = out.with_name(f"{out.stem}-{arch}{out.suffix or '.safetensors'}")
+            save(tm, path)
+            finished.append(tm)
+            jobs.append(Finished(job))
+            if job.trainer.status in ("diverged", "timeout"):
+                notes.append(f"{ARCH_TITLES[arch]}: {job.trainer.message} Its best weights before that are kept.")
+            print(f"  wrote {path}", file=sys.stderr)
+        elif job.trainer.status == "diverged":
+            failures.append((arch, job.trainer.message))
+        gc.collect()
+    result = RaceResult.of(names, finished, failures, notes, jobs, recipe.train.epochs, stopped=False)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=True))
+        return 0 if finished else EXIT_ERROR
+    cols = ["cell", "TEST accuracy", "± points (95%)", "TEST rows", "kept at epoch", "training time (s)", "status"]
+    print("  ".join(f"{c:>16}" for c in cols))
+    for r in result.rows:
+        print("  ".join(f"{(f'{r[c]:.4f}' if c == 'TEST accuracy' and r[c] is not None else str(r[c])):>16}"
+                        for c in cols))
+    for line in result.failures + result.notes + result.cut:
+        print(line)
+    print(result.verdict)
+    return 0 if finished else EXIT_ERROR
 
 
 def cmd_estimate(args) -> int:
@@ -1085,6 +1143,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the Train page's default for the dataset (playground/options.py).")
     s.add_argument("--out", required=True, help="path of the .safetensors model file to write")
     s.add_argument("--name", help="model name (default: file stem)")
+    s.add_argument("--race", action="store_true", help="race SimpleRNN, LSTM and GRU with these settings, one after "
+                   "another on the same data (the Train page's race): writes OUT's stem + -rnn, -lstm, -gru and "
+                   "prints the race table and the paired tests' verdict; --max-seconds is the whole race's")
+    s.add_argument("--json", action="store_true", help="with --race: the race's result (rows, verdict, failures, "
+                   "notes, not_trained, cut) as JSON")
     _add_train_options(s)
     s.set_defaults(fn=cmd_train)
 

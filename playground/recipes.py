@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import data, stats
-from .models import ARCHS, ModelConfig, build
+from .models import ARCH_TITLES, ARCHS, ModelConfig, build
 from .text import Vocab, tokenize
 from .train import EncodedSet, Progress, TrainConfig, Trainer, loss_and_accuracy, predict_probs, predict_sample
 from .zoo import TrainedModel, make_card, quantize_for_storage
@@ -394,6 +394,77 @@ class Race:
             r = replace(self.recipe, model=replace(self.recipe.model, arch=arch))
             yield Job(r, name, self.command, self.should_stop, self.test_limit,
                       deadline=None if deadlines is None else deadlines(i)).prepare(prepared=self.prepared)
+
+
+class Finished:
+    """What a race keeps of a finished cell's Job: its config, TEST sample and trainer's summary, so that
+    the Job (optimizer state, weight copies) is freed before the next cell trains."""
+
+    def __init__(self, job: Job):
+        t = job.trainer
+        self.config, self.test = job.config, job.test
+        self.trainer = self  # cut_sentences reads job.trainer.status etc.
+        self.status, self.history, self.best_at = t.status, t.history, t.best_at
+
+
+def cut_sentences(jobs, epochs: int, race: bool = False) -> list[str]:
+    """One sentence per phase a time cap cut short, for each (finished) job."""
+    out = []
+    for j in jobs:
+        who = f"{ARCH_TITLES[j.config.arch]}: " if race else ""
+        tr = j.trainer
+        if tr.status == "timeout":
+            done = tr.history[-1]["epoch"] if tr.history else 0.0
+            out.append(f"{who}training stopped after {done:.2f} of {epochs} epochs, leaving time for the last "
+                       "validation and the TEST measurement")
+        if j.test is not None and j.test.cut:
+            out.append(f"{who}TEST was measured on {j.test.n_read:,} of {j.test.n:,} rows, a random sample (the "
+                       "time cap ended the measurement)")
+    return out
+
+
+def race_row(tm: TrainedModel) -> dict:
+    """One finished cell of a race, as the race table shows it."""
+    c = tm.card
+    return {"cell": ARCH_TITLES[tm.arch], "model": tm.name, "TEST accuracy": c.get("test_accuracy"),
+            "best validation accuracy": c["val_accuracy"],
+            "kept at epoch": c["best_at"] if c.get("best_at") is not None else c["best_epoch"],  # the star
+            "TEST rows": c.get("test_n"),
+            "± points (95%)": round(100 * c["test_margin"], 1) if c.get("test_margin") else 0.0,
+            "training time (s)": c["train_seconds"], "parameters": tm.n_params,
+            "status": c["status"]}
+
+
+@dataclass
+class RaceResult:
+    """A race's outcome, every number the page and `python -m playground train --race` show: a row per
+    finished cell, the verdict of the paired tests on the TEST rows every cell read, what failed, what
+    was not trained, and what the time cap cut."""
+
+    rows: list
+    verdict: str
+    failures: list
+    notes: list
+    not_trained: list
+    stopped: bool
+    cut: list
+
+    @classmethod
+    def of(cls, names: dict, finished: list, failures: list, notes: list, jobs: list, epochs: int,
+           stopped: bool) -> "RaceResult":
+        """From the models kept (`finished`), the cells that diverged without weights ((arch, message)),
+        notes, the Finished jobs (their TEST samples) and whether the race was stopped."""
+        common = np.logical_and.reduce([j.test.done for j in jobs]) if jobs else None  # rows every cell read
+        correct = {ARCH_TITLES[j.config.arch]: j.test.correct()[common] for j in jobs}
+        tried = {tm.arch for tm in finished} | {a for a, _ in failures}
+        return cls(rows=[race_row(tm) for tm in finished], verdict=stats.race_verdict(correct),
+                   failures=[f"{ARCH_TITLES[a]}: {m}" for a, m in failures], notes=list(notes),
+                   not_trained=[ARCH_TITLES[a] for a in names if a not in tried], stopped=stopped,
+                   cut=cut_sentences(jobs, epochs, race=True))
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows, "verdict": self.verdict, "failures": self.failures, "notes": self.notes,
+                "not_trained": self.not_trained, "stopped": self.stopped, "cut": self.cut}
 
 
 def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], bool] | None = None,

@@ -30,11 +30,9 @@ import time
 from dataclasses import replace
 from typing import Callable, MutableMapping
 
-import numpy as np
-
-from playground import data, stats, timing
+from playground import data, timing
 from playground.models import ARCH_TITLES
-from playground.recipes import Job, Race, Recipe
+from playground.recipes import Finished, Job, Race, RaceResult, Recipe, cut_sentences
 from playground.trace import trace
 
 from . import heap
@@ -376,30 +374,24 @@ class TrainingRun(SessionWorker):
                 self.phase = "finishing"
                 finished.append(job.finish())
                 self.times["TEST"] = self.times.get("TEST", 0.0) + job.times["TEST"]
-                jobs.append(_Done(job))
+                jobs.append(Finished(job))
                 self.phase = "training"
                 if job.trainer.status in ("diverged", "timeout"):
                     notes.append(f"{ARCH_TITLES[arch]}: {job.trainer.message} Its best weights before that are kept.")
             elif job.trainer.status == "diverged":
                 failures.append((arch, job.trainer.message))
-            self.trainers[arch] = _Done(job)  # the live view needs only its kept epoch
+            self.trainers[arch] = Finished(job)  # the live view needs only its kept epoch
             job = None
             gc.collect()  # the cell's optimizer state, weight copies and autograd buffers go before the next
             heap.release_memory()
             if self.stopping:  # the rest of the race is not run
                 break
-        common = np.logical_and.reduce([j.test.done for j in jobs]) if jobs else None  # rows every cell read
-        correct = {ARCH_TITLES[j.config.arch]: j.test.correct()[common] for j in jobs}
-        tried = {tm.arch for tm in finished} | {a for a, _ in failures}
         self.models = finished
+        race_result = RaceResult.of(self.names, finished, failures, notes, jobs, self.recipe.train.epochs,
+                                    self.stopping)
         self.result = {"histories": {a: list(h) for a, h in self.histories.items()},
                        "kept": {tm.arch: tm.card.get("best_at") for tm in finished},
-                       "averaged": self.recipe.train.ema > 0,
-                       "rows": [race_row(tm) for tm in finished],
-                       "failures": [f"{ARCH_TITLES[a]}: {m}" for a, m in failures], "notes": notes,
-                       "not_trained": [ARCH_TITLES[a] for a in self.names if a not in tried],
-                       "stopped": self.stopping, "verdict": stats.race_verdict(correct),
-                       "times": self._times(), "cut": self._cuts(jobs)}
+                       "averaged": self.recipe.train.ema > 0, **race_result.to_dict(), "times": self._times()}
 
     # --- the time cap, phase by phase ------------------------------------------------------
     def _times(self) -> dict:
@@ -414,41 +406,7 @@ class TrainingRun(SessionWorker):
 
     def _cuts(self, jobs) -> list[str]:
         """One sentence per phase the time cap cut short, for each job."""
-        out = []
-        race = self.kind == "race"
-        for j in jobs:
-            who = f"{ARCH_TITLES[j.config.arch]}: " if race else ""
-            tr = j.trainer
-            if tr.status == "timeout":
-                done = tr.history[-1]["epoch"] if tr.history else 0.0
-                out.append(f"{who}training stopped after {done:.2f} of {self.recipe.train.epochs} epochs, leaving "
-                           "time for the last validation and the TEST measurement")
-            if j.test is not None and j.test.cut:
-                out.append(f"{who}TEST was measured on {j.test.n_read:,} of {j.test.n:,} rows, a random sample "
-                           "(the time cap ended the measurement)")
-        return out
-
-
-class _Done:
-    """What a race keeps of a finished cell's Job: its config, TEST sample and trainer's summary,
-    so that the Job (optimizer state, weight copies) is freed before the next cell trains."""
-
-    def __init__(self, job):
-        t = job.trainer
-        self.config, self.test = job.config, job.test
-        self.trainer = self  # _cuts reads job.trainer.status etc.
-        self.status, self.history, self.best_at = t.status, t.history, t.best_at
-
-
-def race_row(tm) -> dict:
-    c = tm.card
-    return {"cell": ARCH_TITLES[tm.arch], "model": tm.name, "TEST accuracy": c.get("test_accuracy"),
-            "best validation accuracy": c["val_accuracy"],
-            "kept at epoch": c["best_at"] if c.get("best_at") is not None else c["best_epoch"],  # the star
-            "TEST rows": c.get("test_n"),
-            "± points (95%)": round(100 * c["test_margin"], 1) if c.get("test_margin") else 0.0,
-            "training time (s)": c["train_seconds"], "parameters": tm.n_params,
-            "status": c["status"]}
+        return cut_sentences(jobs, self.recipe.train.epochs, race=self.kind == "race")
 
 
 def claim(store: MutableMapping, run: TrainingRun, key: str = RUN_KEY) -> bool:

@@ -571,3 +571,23 @@ def test_evaluate_reads_the_everyday_sets_with_all_seven_categories():
         assert all(c["n"] == per and c["n_positive"] == per // 2 for c in out["categories"].values())
         overall = sum(c["accuracy"] * c["n"] for c in out["categories"].values()) / out["n"]
         assert out["accuracy"] == pytest.approx(overall)
+
+
+@pytest.mark.slow
+def test_train_race_is_the_train_pages_race_on_the_command_line(tmp_path):
+    """`train --race`: the three cells one after another on the same data, a file each, and the
+    library's RaceResult (the page's race table and verdict) as JSON."""
+    out = tmp_path / "r.safetensors"
+    r = cli("train", "--race", "--dataset", "rt", "--limit", "200", "--mix", "none", "--epochs", "1", "--hidden-size",
+            "8", "--embed-dim", "8", "--threads", "1", "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert [row["cell"] for row in res["rows"]] == ["SimpleRNN", "LSTM", "GRU"]
+    assert all(0 <= row["TEST accuracy"] <= 1 and row["TEST rows"] == 1706 for row in res["rows"])
+    assert res["verdict"] and res["not_trained"] == [] and res["failures"] == []
+    for arch in ("rnn", "lstm", "gru"):
+        tm = zoo.load_path(tmp_path / f"r-{arch}.safetensors")
+        assert tm.arch == arch and tm.name == f"r-{arch}"
+    text = cli("train", "--race", "--dataset", "rt", "--limit", "200", "--mix", "none", "--epochs", "1",
+               "--hidden-size", "8", "--embed-dim", "8", "--threads", "1", "--out", str(out))
+    assert text.returncode == 0 and res["verdict"] in text.stdout and "SimpleRNN" in text.stdout
