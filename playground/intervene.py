@@ -38,7 +38,7 @@ from .account import account
 from .cells import GATE, Cell, sigmoid
 from .models import SentimentRNN
 from .text import Encoded, Vocab
-from .trace import LayerTrace, Trace, _frozen, _weights, trace
+from .trace import LayerTrace, Trace, _frozen, _weights, run_layer, trace
 
 KINDS = ("clamp", "gate", "zero_top")
 
@@ -169,31 +169,18 @@ def _stacked(lt: LayerTrace, c: Cell, which: int) -> np.ndarray:
 
 
 def _run_from(c: Cell, xw: np.ndarray, w_hh, b_hh, orig: LayerTrace, start: int, plan: _Plan | None) -> LayerTrace:
-    """xw (T, G*H) input parts -> the layer's trace: steps before `start` copied from `orig`, the rest
-    re-run from orig's state after token start - 1 (the zero state when start is 0), with `plan`."""
-    T, H = xw.shape[0], w_hh.shape[1]
-    hw = np.empty_like(xw)  # (T, G*H)
-    hs = np.empty((T, H))
-    rec = {n: np.empty((T, H)) for n in c.names}
-    if start > 0:
-        hw[:start] = _stacked(orig, c, 1)[:start]
-        hs[:start] = orig.h[:start]
-        for n in c.names:
-            rec[n][:start] = orig.gates[n][:start]
-    state = {s: (orig.h if s == "h" else orig.gates[s])[start - 1].copy() if start > 0 else np.zeros(H)
-             for s in c.state}
-    blocks = [(b, slice(k * H, (k + 1) * H)) for k, b in enumerate(c.blocks)]
+    """xw (T, G*H) input parts -> the layer's trace (trace.run_layer, the one recurrence loop): steps before
+    `start` copied from `orig`, the rest re-run from orig's state after token start - 1 (the zero state when
+    start is 0), with `plan`'s forced gates (before each step) and clamped states (after it)."""
     plan = plan or _Plan()
-    for t in range(start, T):
-        hw[t] = w_hh @ state["h"] + b_hh
-        inp = {b: xw[t, sl] for b, sl in blocks}
-        rp = {b: hw[t, sl] for b, sl in blocks}
-        forces = [f for f in plan.forces if t >= f[4]]
-        for name, units, lg, _, _ in forces:
+
+    def before(t: int, inp: dict, rp: dict) -> None:
+        for name, units, lg, _, _ in (f for f in plan.forces if t >= f[4]):
             inp[name], rp[name] = inp[name].copy(), rp[name].copy()
             inp[name][units], rp[name][units] = lg, 0.0
-        out = c.step(inp, rp, state)
-        for name, units, _, v, _ in forces:
+
+    def after(t: int, out: dict) -> dict:
+        for name, units, _, v, _ in (f for f in plan.forces if t >= f[4]):
             got = out[name][units]
             if not (np.all(got == v) if v in (0.0, 1.0) else np.all(np.abs(got - v) <= 1e-12)) or not all(
                     np.all(np.isfinite(a)) for a in out.values()):
@@ -203,13 +190,10 @@ def _run_from(c: Cell, xw: np.ndarray, w_hh, b_hh, orig: LayerTrace, start: int,
             if t0 <= t <= t1:
                 out[name] = np.array(out[name], dtype=np.float64, copy=True)
                 out[name][units] = v
-        for n in c.names:
-            rec[n][t] = out[n]
-        hs[t] = out["h"]
-        state = {s: out[s] for s in c.state}
-    xw, hw = _frozen(xw), _frozen(hw)
-    return LayerTrace(gates={k: _frozen(v) for k, v in rec.items()}, h=_frozen(hs),
-                      parts={b: (xw[:, sl], hw[:, sl]) for b, sl in blocks})
+        return out
+
+    return run_layer(c, xw, w_hh, b_hh, orig, start, before if plan.forces else None,
+                     after if plan.forces or plan.clamps else None)
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ The final state and probability equal the fused forward's to 1e-5 (tests/test_tr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -78,18 +79,35 @@ def _weights(model: SentimentRNN, layer: int) -> tuple[np.ndarray, ...]:
     return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
 
-def _run_layer(c: Cell, x: np.ndarray, w_ih, w_hh, b_ih, b_hh) -> LayerTrace:
-    """x (T, E) -> every quantity (T, H), h (T, H) and each block's two parts, from zero state."""
-    T, H = x.shape[0], w_hh.shape[1]
-    xw = x @ w_ih.T + b_ih  # (T, G*H) input parts of all steps in one product
+def run_layer(c: Cell, xw: np.ndarray, w_hh, b_hh, orig: LayerTrace | None = None, start: int = 0,
+              before: Callable | None = None, after: Callable | None = None) -> LayerTrace:
+    """The one recurrence loop (trace, interventions and what-if edits all run it). xw (T, G*H): the
+    layer's input parts of every step -> every quantity (T, H), h (T, H) and each block's two parts.
+    From the zero state; or, with `orig` and `start`, steps before `start` copied from `orig` and the rest
+    run from orig's state after token start - 1. Hook points: `before(t, inp, rp)` may change step t's
+    input and recurrent parts (dicts block -> (H,), copy before writing); `after(t, out)` returns the
+    step's outputs, changed or not."""
+    T, H = xw.shape[0], w_hh.shape[1]
     hw = np.empty_like(xw)  # (T, G*H) recurrent parts, filled step by step
-    state = {name: np.zeros(H) for name in c.state}
     hs = np.empty((T, H))
     rec = {n: np.empty((T, H)) for n in c.names}
     blocks = [(b, slice(k * H, (k + 1) * H)) for k, b in enumerate(c.blocks)]
-    for t in range(T):
+    if start > 0:
+        hw[:start] = np.concatenate([orig.parts[b][1] for b in c.blocks], axis=1)[:start]
+        hs[:start] = orig.h[:start]
+        for n in c.names:
+            rec[n][:start] = orig.gates[n][:start]
+    state = {s: (orig.h if s == "h" else orig.gates[s])[start - 1].copy() if start > 0 else np.zeros(H)
+             for s in c.state}
+    for t in range(start, T):
         hw[t] = w_hh @ state["h"] + b_hh
-        out = c.step({b: xw[t, sl] for b, sl in blocks}, {b: hw[t, sl] for b, sl in blocks}, state)
+        inp = {b: xw[t, sl] for b, sl in blocks}
+        rp = {b: hw[t, sl] for b, sl in blocks}
+        if before is not None:
+            before(t, inp, rp)
+        out = c.step(inp, rp, state)
+        if after is not None:
+            out = after(t, out)
         for n in c.names:
             rec[n][t] = out[n]
         hs[t] = out["h"]
@@ -109,7 +127,8 @@ def trace_ids(model: SentimentRNN, enc: Encoded) -> Trace:
     b_out = float(model.readout.bias.detach().double()[0])
     layers = []
     for layer in range(cfg.num_layers):
-        lt = _run_layer(cell(cfg.arch), x, *_weights(model, layer))
+        w_ih, w_hh, b_ih, b_hh = _weights(model, layer)
+        lt = run_layer(cell(cfg.arch), x @ w_ih.T + b_ih, w_hh, b_hh)  # (T, G*H) input parts in one product
         layers.append(lt)
         x = lt.h
     step_probs = sigmoid(layers[-1].h @ w_out + b_out)  # (T,)
