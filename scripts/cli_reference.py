@@ -15,6 +15,9 @@ import os
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_block import Block  # noqa: E402 - the docs scripts' shared --write / --check
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI_MD = ROOT / "docs" / "cli.md"
 BEGIN, END = "<!-- cli:begin -->", "<!-- cli:end -->"
@@ -65,35 +68,9 @@ def reference() -> str:
     return "\n".join(out)
 
 
-def rewritten(text: str) -> str:
-    """docs/cli.md's text with the block between the markers replaced by the current reference."""
-    start, stop = text.find(BEGIN), text.find(END)
-    if start < 0 or stop < start:
-        raise ValueError(f"docs/cli.md has no {BEGIN} ... {END} block")
-    return text[: start + len(BEGIN)] + "\n" + reference() + "\n" + text[stop:]
-
-
-def check(path: Path = CLI_MD) -> bool:
-    """True when docs/cli.md's block is what --write would write."""
-    text = path.read_text(encoding="utf-8")
-    return rewritten(text) == text
-
-
-def main(argv: list[str]) -> int:
-    if argv == ["--write"]:
-        CLI_MD.write_text(rewritten(CLI_MD.read_text(encoding="utf-8")), encoding="utf-8")
-        return 0
-    if argv == ["--check"]:
-        if check():
-            return 0
-        print("docs/cli.md's reference is stale: run `python scripts/cli_reference.py --write`", file=sys.stderr)
-        return 1
-    if argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    print(reference())
-    return 0
+BLOCK = Block(CLI_MD, BEGIN, END, lambda: reference(), "python scripts/cli_reference.py --write")
+rewritten, check = BLOCK.rewritten, BLOCK.check
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(BLOCK.main(sys.argv[1:], __doc__))

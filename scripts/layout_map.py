@@ -14,6 +14,9 @@ import re
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_block import Block  # noqa: E402 - the docs scripts' shared --write / --check
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BEGIN, END = "<!-- layout:begin -->", "<!-- layout:end -->"
@@ -62,36 +65,9 @@ def table(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
-def rewritten(readme: str, root: Path = ROOT) -> str:
-    """readme with the block between the markers replaced by the current table."""
-    start, stop = readme.find(BEGIN), readme.find(END)
-    if start < 0 or stop < start:
-        raise ValueError(f"README.md has no {BEGIN} ... {END} block")
-    return readme[: start + len(BEGIN)] + "\n" + table(root) + "\n" + readme[stop:]
-
-
-def check(root: Path = ROOT) -> bool:
-    """True when the README's block is what --write would write."""
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    return rewritten(readme, root) == readme
-
-
-def main(argv: list[str]) -> int:
-    if argv == ["--write"]:
-        readme = README.read_text(encoding="utf-8")
-        README.write_text(rewritten(readme), encoding="utf-8")
-        return 0
-    if argv == ["--check"]:
-        if check():
-            return 0
-        print("README.md's layout map is stale: run `python scripts/layout_map.py --write`", file=sys.stderr)
-        return 1
-    if argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    print(table())
-    return 0
+BLOCK = Block(README, BEGIN, END, lambda: table(), "python scripts/layout_map.py --write")
+rewritten, check = BLOCK.rewritten, BLOCK.check
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(BLOCK.main(sys.argv[1:], __doc__))

@@ -99,12 +99,7 @@ class LabRun(SessionWorker):
             reason = str(e) if isinstance(e, ValueError) else "an internal error (it is in the server's log)"
             self.result = {"error": f"The lab failed: {reason}."}
         finally:
-            if slot:
-                self.queue.leave(self)
-            heap.release_memory()
-            self.ended = time.monotonic()
-            self.phase = "done"
-            self._finished.set()
+            self._end(slot)
 
 
 def claim(store, run: LabRun, key: str = RUN_KEY) -> bool:

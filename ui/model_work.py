@@ -102,12 +102,7 @@ class ModelWork(SessionWorker):
             _LOG.exception("%s for %s failed", self.kind, self.tm.name)
             self.error = "an internal error stopped it (it is in the server's log)"
         finally:
-            if slot:
-                self.queue.leave(self)
-            heap.release_memory()
-            self.ended = time.monotonic()
-            self.phase = "done"
-            self._finished.set()
+            self._end(slot)
 
 
 def cut_of(value) -> str:

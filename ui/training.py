@@ -144,6 +144,16 @@ class SessionWorker:
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)
 
+    def _end(self, slot: bool) -> None:
+        """The end of the worker's run, whatever happened: leave the server's slot (if it had one), hand
+        freed memory back, and say done."""
+        if slot:
+            self.queue.leave(self)
+        heap.release_memory()
+        self.ended = time.monotonic()
+        self.phase = "done"
+        self._finished.set()
+
     def session_gone(self) -> bool:
         """True (and stopped) when the run was stopped or its session has been gone for `grace` s."""
         if self._stop.is_set():
@@ -286,14 +296,8 @@ class TrainingRun(SessionWorker):
             self.models = []
             self.result = {"error": f"Training failed: {reason}.", "history": [], "batch_history": []}
         finally:
-            if slot:
-                self.queue.leave(self)
-            # the trainer, the weight copies and the encoded data were locals of the method above
-            data.clear_cache()
-            heap.release_memory()
-            self.ended = time.monotonic()
-            self.phase = "done"
-            self._finished.set()
+            data.clear_cache()  # the trainer, the weight copies and the encoded data were locals above
+            self._end(slot)
 
     def _single(self) -> None:
         name = next(iter(self.names.values()))
