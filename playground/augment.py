@@ -40,7 +40,7 @@ import numpy as np
 VERSION = 2  # bump when the grammar changes: cards record it
 KINDS = {"plain": 0.25, "negation": 0.35, "contrast": 0.25, "intensity": 0.15}
 HELDOUT_FILES = ("everyday_test.tsv", "everyday_dev.tsv", "everyday_dev2.tsv", "everyday.tsv")
-DATA_DIR = Path(__file__).resolve().parents[1] / "tests" / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "everyday"
 MAX_SENTENCES = 200_000
 
 

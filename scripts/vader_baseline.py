@@ -6,7 +6,7 @@ is in no requirements file. Install it in a throwaway virtual environment (git-i
 
     python3 -m venv .venv-vader
     .venv-vader/bin/pip install vaderSentiment==3.3.2
-    .venv-vader/bin/python scripts/vader_baseline.py tests/data/everyday_test.tsv [--json]
+    .venv-vader/bin/python scripts/vader_baseline.py data/everyday/everyday_test.tsv [--json]
 
 The file is read by the same reader as `evaluate` (`text<TAB>label[<TAB>category]`, malformed lines
 counted and skipped; playground/__main__.py imports only the standard library, so this runs without

@@ -71,7 +71,7 @@ fi
 # alone, as they were built) and templated everyday sentences with their true labels
 # (playground/augment.py; `python -m playground augment --n 20` prints some). Today's defaults
 # (playground/options.py), not OLD_DEFAULTS; one thread each: the same bits every time (two of
-# these can run side by side: ONLY="gru-rt lstm-rt" builds just those). Settings chosen on tests/data/everyday_dev.tsv and validation
+# these can run side by side: ONLY="gru-rt lstm-rt" builds just those). Settings chosen on data/everyday/everyday_dev.tsv and validation
 # only; the everyday test set was read once, at the end. About 35 minutes in all.
 ft() { local name=$1; shift; [[ -z "${ONLY:-}" || " $ONLY " == *" $name "* ]] || return 0
        python -m playground train --init-from $BASE/$name.safetensors \

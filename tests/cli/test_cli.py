@@ -562,7 +562,7 @@ def test_evaluate_without_categories_prints_no_category_table(tmp_path):
 @needs_models
 def test_evaluate_reads_the_everyday_sets_with_all_seven_categories():
     for name, per in (("everyday_test.tsv", 64), ("everyday_dev.tsv", 22)):
-        r = cli("evaluate", "--model", "lstm-rt", "--json", str(ROOT / "tests" / "data" / name))
+        r = cli("evaluate", "--model", "lstm-rt", "--json", str(ROOT / "data" / "everyday" / name))
         assert r.returncode == 0, r.stderr
         out = json.loads(r.stdout)
         assert out["skipped"] == 0 and out["n"] == 7 * per

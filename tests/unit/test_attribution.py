@@ -115,7 +115,8 @@ def test_integrated_gradients_add_up_on_everyday_sentences_for_every_bundled_mod
     from pathlib import Path
 
     tm = zoo.load_bundled(name)
-    lines = (Path(__file__).resolve().parents[1] / "data" / "everyday_dev.tsv").read_text(encoding="utf-8").splitlines()
+    dev = Path(__file__).resolve().parents[2] / "data" / "everyday" / "everyday_dev.tsv"
+    lines = dev.read_text(encoding="utf-8").splitlines()
     texts = [ln.split("\t")[0] for ln in lines[::6]]
     for text in texts:
         a = attribute(tm.model, trace(tm.model, tm.vocab, text), "ig")

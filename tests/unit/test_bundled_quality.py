@@ -1,6 +1,6 @@
 """The six bundled models: TEST accuracy as claimed on their cards and at least the targets,
 sensible verdicts on everyday sentences that are not from either dataset, and no slide on the
-hand-written everyday test set (tests/data/README.md) below what they scored when it was written."""
+hand-written everyday test set (data/everyday/README.md) below what they scored when it was written."""
 from pathlib import Path
 
 import pytest
@@ -10,10 +10,10 @@ from playground.recipes import heldout_set
 from playground.train import EncodedSet, evaluate, predict_probs, torch_threads
 
 TARGETS = zoo.TARGETS
-EVERYDAY = Path(__file__).resolve().parents[1] / "data" / "everyday.tsv"
-EVERYDAY_TEST = Path(__file__).resolve().parents[1] / "data" / "everyday_test.tsv"
+EVERYDAY = Path(__file__).resolve().parents[2] / "data" / "everyday" / "everyday.tsv"
+EVERYDAY_TEST = Path(__file__).resolve().parents[2] / "data" / "everyday" / "everyday_test.tsv"
 # Accuracy on everyday_test.tsv (448 sentences) of the shipped models, measured once when they were built
-# (issue 15; `python -m playground evaluate --model M tests/data/everyday_test.tsv`, the README's "Everyday
+# (issue 15; `python -m playground evaluate --model M data/everyday/everyday_test.tsv`, the README's "Everyday
 # sentences"): all, and the right answers of 64 in negation and contrast
 EVERYDAY_TEST_MEASURED = {"rnn-rt": 345 / 448, "lstm-rt": 371 / 448, "gru-rt": 361 / 448,
                           "rnn-imdb": 345 / 448, "lstm-imdb": 348 / 448, "gru-imdb": 360 / 448}
@@ -85,7 +85,7 @@ def test_every_example_the_app_opens_with_is_read_correctly_by_the_model_it_open
 
 @pytest.mark.slow
 def test_the_second_development_set_is_disjoint_from_the_others_and_well_formed():
-    """tests/data/README.md: everyday_dev2.tsv, 328 sentences, none near a test sentence."""
+    """data/everyday/README.md: everyday_dev2.tsv, 328 sentences, none near a test sentence."""
     import re
 
     from playground import augment
@@ -107,7 +107,7 @@ def test_the_second_development_set_is_disjoint_from_the_others_and_well_formed(
 
 
 def test_everyday_sets_are_balanced_disjoint_and_well_formed():
-    """tests/data/README.md's promises about everyday_test.tsv and everyday_dev.tsv."""
+    """data/everyday/README.md's promises about everyday_test.tsv and everyday_dev.tsv."""
     import re
 
     cats = ["films", "restaurants", "products", "services", "negation", "contrast", "intensity"]
