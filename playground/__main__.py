@@ -804,7 +804,7 @@ def cmd_paired(args) -> int:
     from itertools import combinations
 
     from . import stats, zoo
-    from .recipes import heldout_set
+    from .evaluation import heldout_set
     from .train import predict_probs
 
     names = [n for n in args.models.split(",") if n.strip()]

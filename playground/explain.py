@@ -105,7 +105,7 @@ def correct_on_test(model, vocab, dataset: str) -> np.ndarray:
     """(N,) bool: which of `dataset`'s TEST rows the model gets right, reading its own last max_len
     tokens with its own vocabulary; the arrays `stats.race_verdict` / `python -m playground paired`
     compare sentence by sentence."""
-    from .recipes import heldout_set
+    from .evaluation import heldout_set
     from .train import predict_probs
 
     test = heldout_set(vocab, dataset, model.config.max_len)

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from . import data, stats
+from .evaluation import HeldoutSample, heldout_sample, sample_rows
 from .models import ARCH_TITLES, ARCHS, ModelConfig, build
 from .text import Vocab, tokenize
-from .train import EncodedSet, Progress, TrainConfig, Trainer, loss_and_accuracy, predict_probs, predict_sample
+from .train import EncodedSet, Progress, TrainConfig, Trainer, predict_probs
 from .zoo import TrainedModel, make_card, quantize_for_storage
 
 
@@ -151,61 +152,6 @@ def sentences_of(texts, labels, per_text: int, seed: int = 0, min_tokens: int = 
         out_t.extend(sents)
         out_y.extend([y] * len(sents))
     return out_t, np.asarray(out_y, dtype=np.int64)
-
-
-def heldout_set(vocab: Vocab, dataset: str, max_len: int) -> EncodedSet:
-    split = data.load(dataset, "test")
-    return EncodedSet.from_texts(vocab, split.texts, split.labels, max_len)
-
-
-@dataclass
-class HeldoutSample:
-    """TEST rows (all, or a seeded sample) and, once `read`, the probability of each row read
-    (NaN for rows a deadline left unread: those read are a random sample of the rows)."""
-
-    texts: list[str]
-    labels: np.ndarray  # (n,) 0/1
-    encoded: EncodedSet
-    probs: np.ndarray | None = None  # (n,) float, NaN = not read
-    cut: bool = False  # a deadline ended the reading
-
-    @property
-    def n(self) -> int:
-        return len(self.texts)
-
-    @property
-    def done(self) -> np.ndarray:
-        return np.zeros(self.n, bool) if self.probs is None else ~np.isnan(self.probs)
-
-    @property
-    def n_read(self) -> int:
-        return int(self.done.sum())
-
-    def read(self, model, deadline: float | None = None) -> "HeldoutSample":
-        self.probs = predict_sample(model, self.encoded, deadline)
-        self.cut = self.n_read < self.n
-        return self
-
-    def correct(self) -> np.ndarray:
-        """(n,) right or wrong on each row; rows not read count as wrong: mask with `done`."""
-        p = np.nan_to_num(self.probs if self.probs is not None else np.zeros(self.n), nan=-1.0)
-        return np.where(self.done, (p >= 0.5) == (self.labels >= 0.5), False)
-
-    def loss_and_accuracy(self) -> tuple[float, float]:
-        d = self.done
-        return loss_and_accuracy(self.probs[d], self.labels[d]) if d.any() else (float("nan"), float("nan"))
-
-    def report(self, n_wrong: int = 5) -> "HeldoutReport":
-        d = self.done
-        return report_from([t for t, k in zip(self.texts, d) if k], self.labels[d], self.probs[d], n_wrong)
-
-
-def heldout_sample(vocab: Vocab, dataset: str, max_len: int, limit: int | None = None,
-                   seed: int = 0) -> HeldoutSample:
-    split = data.load(dataset, "test")
-    idx = sample_rows(len(split), limit, seed) if limit else np.arange(len(split))
-    texts, labels = [split.texts[i] for i in idx], split.labels[idx]
-    return HeldoutSample(texts, labels, EncodedSet.from_texts(vocab, texts, labels, max_len))
 
 
 # Seconds of a capped run kept for what follows the TEST measurement (the card, the report, saving).
@@ -475,39 +421,3 @@ def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], 
     job = Job(recipe, name, command, should_stop, deadline=deadline).prepare()
     yield from job.events()
     yield job.finish()
-
-
-def sample_rows(n: int, k: int, seed: int = 0) -> np.ndarray:
-    return np.sort(np.random.default_rng(seed).choice(n, size=min(n, k), replace=False))
-
-
-@dataclass(frozen=True)
-class HeldoutReport:
-    accuracy: float
-    n: int
-    tn: int
-    fp: int
-    fn: int
-    tp: int
-    confidently_wrong: tuple  # ((text, true label, P(positive)), ...) most confident mistakes first
-
-
-def heldout_report(model, vocab: Vocab, dataset: str, max_len: int, limit: int | None = None,
-                n_wrong: int = 5, seed: int = 0) -> HeldoutReport:
-    """Accuracy, confusion matrix and the most confidently wrong sentences on `dataset` TEST
-    (all of it, or a seeded sample of `limit` rows)."""
-    return heldout_sample(vocab, dataset, max_len, limit, seed).read(model).report(n_wrong)
-
-
-def report_from(texts: list[str], y: np.ndarray, p: np.ndarray, n_wrong: int = 5) -> HeldoutReport:
-    """Accuracy, confusion matrix and the most confidently wrong of `texts` (labels y, P(positive) p)."""
-    y = np.asarray(y).astype(int)
-    pred = (p >= 0.5).astype(int)
-    wrong = np.where(pred != y)[0]
-    worst = wrong[np.argsort(-np.abs(p[wrong] - 0.5))][:n_wrong]
-    return HeldoutReport(
-        accuracy=float((pred == y).mean()) if len(y) else float("nan"), n=len(y),
-        tn=int(((pred == 0) & (y == 0)).sum()), fp=int(((pred == 1) & (y == 0)).sum()),
-        fn=int(((pred == 0) & (y == 1)).sum()), tp=int(((pred == 1) & (y == 1)).sum()),
-        confidently_wrong=tuple((texts[i], int(y[i]), float(p[i])) for i in worst),
-    )

@@ -27,7 +27,8 @@ from . import data
 from .augment import token_counts as augmented_counts
 from .budget import RUN_BYTES, Memory, run_memory
 from .cells import cell
-from .recipes import VAL_SEED_OFFSET, Recipe, sample_rows
+from .evaluation import sample_rows
+from .recipes import VAL_SEED_OFFSET, Recipe
 from .text import tokenize
 
 VAL_BATCH = 256  # train.evaluate's batch size

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from playground import zoo
-from playground.recipes import heldout_set
+from playground.evaluation import heldout_set
 from playground.train import EncodedSet, evaluate, predict_probs, torch_threads
 
 TARGETS = zoo.TARGETS
