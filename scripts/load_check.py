@@ -122,8 +122,8 @@ def max_files(directory: Path, n: int = 4) -> list[Path]:
     import torch
     from safetensors.torch import save as st_save
 
-    from playground import zoo
-    from playground.models import ModelConfig, build
+    from playground.core import zoo
+    from playground.core.models import ModelConfig, build
 
     cfg = ModelConfig(arch="gru", vocab_size=60_000, embed_dim=256, hidden_size=256, num_layers=1, max_len=400)
     model = build(cfg, seed=0)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from playground.bench import SENT50  # noqa: E402
+from playground.training.bench import SENT50  # noqa: E402
 
 WORDS = SENT50.split()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from playground.models import ModelConfig, build
-from playground.text import Vocab
-from playground.train import torch_threads
-from playground.zoo import TrainedModel
+from playground.core.models import ModelConfig, build
+from playground.core.text import Vocab
+from playground.core.zoo import TrainedModel
+from playground.training.train import torch_threads
 
 WORDS = ["good", "bad", "great", "awful", "not", "movie", "film", "the", "a", "is", "was", "it", "loved", "hated"]
 
@@ -154,7 +154,7 @@ def run_cli(*args, input: str | None = None, cwd=None) -> CliResult:
     import sys
     from pathlib import Path
 
-    from playground.__main__ import main
+    from playground.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     old_stdin, old_cwd = sys.stdin, os.getcwd()

@@ -13,10 +13,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from playground import zoo
-from playground.data import DATASET_TITLES, no_dataset
-from playground.models import ARCH_TITLES
-from playground.typical import DEFAULT_TEXTS, Typical
+from playground.core import zoo
+from playground.core.data import DATASET_TITLES, no_dataset
+from playground.core.models import ARCH_TITLES
+from playground.dynamics.typical import DEFAULT_TEXTS, Typical
 from ui import heap, training
 
 SERVE_THREADS = 1  # see `python -m playground bench`: 2-core machine, several visitors at once

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground import distance_plots, lab, memory, plots, probe, zoo
-from playground.cells import CELLS, cell
-from playground.data import DATASET_TITLES
-from playground.timing import load_slowdown
+from playground.core import zoo
+from playground.core.cells import CELLS, cell
+from playground.core.data import DATASET_TITLES
+from playground.dynamics import lab, memory, probe
+from playground.figures import distance_plots, plots
+from playground.training.timing import load_slowdown
 from ui import common, lab_run
 from ui.state import Field, link_query
 

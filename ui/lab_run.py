@@ -15,8 +15,8 @@ import threading
 import time
 from typing import Callable
 
-from playground import lab
-from playground.timing import load_slowdown
+from playground.dynamics import lab
+from playground.training.timing import load_slowdown
 
 from . import heap
 from .training import GRACE_S, QUEUE, Queue, SessionWorker

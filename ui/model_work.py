@@ -22,8 +22,8 @@ import threading
 import time
 from typing import Callable
 
-from playground import precomputed
-from playground.clock import Budget
+from playground.core.clock import Budget
+from playground.dynamics import precomputed
 
 from . import heap
 from .training import GRACE_S, QUEUE, Queue, SessionWorker

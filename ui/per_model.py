@@ -21,8 +21,9 @@ import threading
 
 import streamlit as st
 
-from playground import precomputed, zoo
-from playground.data import DATASET_TITLES, no_dataset
+from playground.core import zoo
+from playground.core.data import DATASET_TITLES, no_dataset
+from playground.dynamics import precomputed
 
 from . import common, model_work
 from .model_work import ModelWork, cut_of

@@ -30,10 +30,11 @@ import time
 from dataclasses import replace
 from typing import Callable, MutableMapping
 
-from playground import data, timing
-from playground.models import ARCH_TITLES
-from playground.recipes import Finished, Job, Race, RaceResult, Recipe, cut_sentences
-from playground.trace import trace
+from playground.core import data
+from playground.core.models import ARCH_TITLES
+from playground.core.trace import trace
+from playground.training import timing
+from playground.training.recipes import Finished, Job, Race, RaceResult, Recipe, cut_sentences
 
 from . import heap
 

@@ -6,13 +6,22 @@ import html
 import numpy as np
 import streamlit as st
 
-from playground import narrate, plots, stats
-from playground.account import account as exact_account
-from playground.account import units_at
-from playground.attribution import attribute
-from playground.data import DATASET_TITLES
-from playground.explain import correct_on_test, disagreement_summary, read_start, reading_note, text_axis, verdict_word
-from playground.trace import trace
+from playground.core.data import DATASET_TITLES
+from playground.core.trace import trace
+from playground.evaluation import stats
+from playground.explain import narrate
+from playground.explain.account import account as exact_account
+from playground.explain.account import units_at
+from playground.explain.attribution import attribute
+from playground.explain.numbers import (
+    correct_on_test,
+    disagreement_summary,
+    read_start,
+    reading_note,
+    text_axis,
+    verdict_word,
+)
+from playground.figures import plots
 from ui import common, wellformed
 from ui.state import Field, PageState, bool_str, one_of, parse_bool
 

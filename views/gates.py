@@ -4,10 +4,11 @@ from playground.memory, playground.probe and playground.lab (each with a command
 import numpy as np
 import streamlit as st
 
-from playground import memory, memory_plots
-from playground.cells import cell
-from playground.data import DATASET_TITLES
-from playground.trace import trace
+from playground.core.cells import cell
+from playground.core.data import DATASET_TITLES
+from playground.core.trace import trace
+from playground.dynamics import memory
+from playground.figures import memory_plots
 from ui import common, gates_lab
 from ui.state import Field, PageState, bool_str, link_query, one_of, parse_bool
 

@@ -1,10 +1,11 @@
 """Home: what this is, a live mini-example, the three cells' equations, the bundled models."""
 import streamlit as st
 
-from playground import narrate, plots
-from playground.cells import CELLS
-from playground.data import DATASET_TITLES
-from playground.trace import trace
+from playground.core.cells import CELLS
+from playground.core.data import DATASET_TITLES
+from playground.core.trace import trace
+from playground.explain import narrate
+from playground.figures import plots
 from ui import common
 
 st.title("🔁 RNN Playground")

@@ -4,18 +4,19 @@ import functools
 
 import streamlit as st
 
-from playground import narrate, plots
-from playground.account import RANKINGS, units_at
-from playground.account import account as exact_account
-from playground.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute, ig_path, path_story
-from playground.data import DATASET_TITLES
-from playground.explain import latex_lines, unit_step, verdict_word
-from playground.trace import trace
+from playground.core.data import DATASET_TITLES
+from playground.core.trace import trace
+from playground.explain import narrate
+from playground.explain.account import RANKINGS, units_at
+from playground.explain.account import account as exact_account
+from playground.explain.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute, ig_path, path_story
+from playground.explain.numbers import latex_lines, unit_step, verdict_word
+from playground.figures import plots
 from ui import common
 from ui.state import Field, PageState, bool_str, one_of, parse_bool, parse_int
 
 # Everything a copied link reopens; `layer` defaults to the last layer, `unit` and `tok` to the most
-# decisive unit of the verdict at its most decisive word (playground/account.py).
+# decisive unit of the verdict at its most decisive word (playground/explain/account.py).
 STATE = PageState(
     Field("play.sentence", "s", common.DEFAULT_SENTENCE, parse=common.clean_input, long_text=True, label="sentence"),
     common.model_field("model", "model"),

@@ -4,10 +4,11 @@ and a unit explorer. Layout only: numbers from playground.statespace, whatif, in
 import numpy as np
 import streamlit as st
 
-from playground import ablate, space_plots, statespace, units, whatif
-from playground import intervene as iv
-from playground.cells import cell
-from playground.trace import trace
+from playground.core.cells import cell
+from playground.core.trace import trace
+from playground.dynamics import ablate, statespace, units, whatif
+from playground.dynamics import intervene as iv
+from playground.figures import space_plots
 from ui import common, per_model
 from ui.state import Field, PageState, one_of, parse_int
 

@@ -3,11 +3,14 @@ worker thread, ui.training), watch its curves and a probe sentence's reading liv
 result on every page. The settings are in the URL; their defaults are playground.options'."""
 import streamlit as st
 
-from playground import budget, plots, stats, timing, zoo
-from playground.data import DATASET_TITLES
-from playground.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_summary
-from playground.options import TRAIN_ROWS, build_recipe, train_defaults
-from playground.train import OPTIMIZERS
+from playground.core import zoo
+from playground.core.data import DATASET_TITLES
+from playground.core.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_summary
+from playground.evaluation import stats
+from playground.figures import plots
+from playground.training import budget, timing
+from playground.training.options import TRAIN_ROWS, build_recipe, train_defaults
+from playground.training.train import OPTIMIZERS
 from ui import common, wellformed
 from ui.state import (
     Field,

@@ -4,7 +4,7 @@
 # differ in the last digit from the shipped files (thread scheduling changes float rounding).
 #
 # Two stages. First the base models (build/base/, not shipped), as below. Then each base is
-# fine-tuned on its dataset plus templated everyday sentences (playground/augment.py: negation,
+# fine-tuned on its dataset plus templated everyday sentences (playground/training/augment.py: negation,
 # contrast, intensity; meals, products and services as well as films), which gives the shipped
 # files; the card records the augmentation and the base's command and TEST accuracy (issue 15).
 # FINETUNE_ONLY=1 skips the first stage and fine-tunes the files already in build/base/ (the
@@ -18,7 +18,7 @@
 # the teachers' judgement on about 200,000 IMDB sentences, score 0.78-0.785 as single networks
 # that the app can trace.
 #
-# The shipped files were built before `train` took its defaults from playground/options.py (the
+# The shipped files were built before `train` took its defaults from playground/training/options.py (the
 # Train page's defaults): their cards' `command` strings relied on the command line's old
 # defaults. OLD_DEFAULTS spells those out, so every command below means what it meant then; a
 # later flag overrides an earlier one. tests/test_options.py checks the commands against the cards.
@@ -69,8 +69,8 @@ fi
 # Each base reads its own dataset again (labels blended with the base's own probabilities, weight
 # 0.2, so it keeps what it knew; RT bases also about 27,000 IMDB sentences labelled by the base
 # alone, as they were built) and templated everyday sentences with their true labels
-# (playground/augment.py; `python -m playground augment --n 20` prints some). Today's defaults
-# (playground/options.py), not OLD_DEFAULTS; one thread each: the same bits every time (two of
+# (playground/training/augment.py; `python -m playground augment --n 20` prints some). Today's defaults
+# (playground/training/options.py), not OLD_DEFAULTS; one thread each: the same bits every time (two of
 # these can run side by side: ONLY="gru-rt lstm-rt" builds just those). Settings chosen on data/everyday/everyday_dev.tsv and validation
 # only; the everyday test set was read once, at the end. About 35 minutes in all.
 ft() { local name=$1; shift; [[ -z "${ONLY:-}" || " $ONLY " == *" $name "* ]] || return 0
@@ -116,8 +116,8 @@ ft rnn-rt $FT_RT --teachers $W/lstm-rt.safetensors,$W/gru-rt.safetensors --teach
   --val-augment 700 --lr 0.0005 --epochs 6
 # The heavy per-model results the pages show (state space and fixed points, ablation, typical values,
 # the unit explorer), computed from the weights above and shipped in playground/results/models/, each
-# file keyed by its weights' hash (playground/precomputed.py; tests/test_precomputed.py checks them).
+# file keyed by its weights' hash (playground/dynamics/precomputed.py; tests/test_precomputed.py checks them).
 python -m playground precompute
 # The facts the docs quote about these models (accuracy, ablation, fixed points, time constants),
-# from the weights and results above (playground/facts.py; tests/unit/test_docs.py checks the file).
+# from the weights and results above (playground/evaluation/facts.py; tests/unit/test_docs.py checks the file).
 python -m playground facts --write

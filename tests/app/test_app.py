@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground import zoo
-from playground.attribution import METHODS
-from playground.options import train_defaults
+from playground.core import zoo
+from playground.explain.attribution import METHODS
+from playground.training.options import train_defaults
 from tests.conftest import HOSTILE_TEXTS, settle
 from ui.training import RUN_KEY, TrainingRun, claim
 
@@ -113,8 +113,8 @@ def test_playground_importance_method_switch_changes_the_scores():
 def test_playground_chips_hover_shows_the_raw_score_with_its_unit(method):
     import html as html_lib
 
-    from playground.attribution import attribute
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain.attribution import attribute
 
     text = "not bad at all, a fine film"
     at = _at("views/playground.py", query={"s": text, "model": "gru-rt", "method": method})
@@ -129,8 +129,8 @@ def test_playground_chips_hover_shows_the_raw_score_with_its_unit(method):
 
 
 def test_playground_integrated_gradients_show_their_gap_and_baseline():
-    from playground.attribution import attribute
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain.attribution import attribute
 
     text = "a dull, lifeless film that I loved anyway"
     at = _at("views/playground.py", query={"s": text, "model": "lstm-imdb", "method": "ig"})
@@ -145,8 +145,9 @@ def test_playground_integrated_gradients_show_their_gap_and_baseline():
 
 
 def test_playground_says_in_red_when_integrated_gradients_do_not_add_up(monkeypatch):
-    from playground import attribution, data
-    from playground.text import tokenize
+    from playground.core import data
+    from playground.core.text import tokenize
+    from playground.explain import attribution
 
     # the page says how many steps it took (here the budget, cut to 32)
     review = [t for t in data.load("imdb", "test").texts if len(tokenize(t)) >= 400][50]
@@ -197,8 +198,8 @@ def test_playground_bad_query_params_fall_back():
     assert at.selectbox(key="model").value == "lstm-rt"  # the defaults
     assert at.segmented_control(key="play.method").value == "occlusion"
     # the drill-down opens on the most decisive unit at its most decisive word, and the URL says which
-    from playground.account import account
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain.account import account
 
     tm = zoo.load_bundled("lstm-rt")
     unit, tok = account(trace(tm.model, tm.vocab, at.text_input(key="play.sentence").value)).decisive()
@@ -239,7 +240,7 @@ def test_compare_hostile_input(text):
 def test_compare_lines_models_up_on_a_review_longer_than_the_simplernn_reads():
     """Review 0 of IMDB TEST (289 tokens): rnn-imdb reads the last 200, the others all of it. The
     summary must name the word where they part ways by its position in the full text."""
-    from playground import data
+    from playground.core import data
 
     at = _at("views/compare.py", query={"dataset": "imdb"})
     at.text_input(key="compare.sentence").set_value(data.load("imdb", "test").texts[0]).run()
@@ -279,8 +280,9 @@ def test_compare_opens_on_models_named_in_the_url(tiny_trained):
 
 
 def test_compare_states_an_accuracy_winner_only_from_the_paired_test():
-    from playground import stats, zoo
-    from playground.explain import correct_on_test
+    from playground.core import zoo
+    from playground.evaluation import stats
+    from playground.explain.numbers import correct_on_test
 
     at = _at("views/compare.py")
     assert not any("McNemar" in m.value for m in at.markdown)  # nothing is claimed before testing
@@ -425,7 +427,7 @@ def test_train_page_a_second_press_while_training_starts_nothing():
 
 def test_claim_starts_one_run_per_session_when_two_script_threads_race():
     """Fast reruns: a second script thread of the same session may press Train at the same time."""
-    from playground.options import build_recipe
+    from playground.training.options import build_recipe
 
     recipe = build_recipe({"limit": 300, "mix": None, "epochs": 20, "max_seconds": 60.0})
     store: dict = {}
@@ -453,7 +455,7 @@ def test_claim_starts_one_run_per_session_when_two_script_threads_race():
 
 
 def test_training_run_stops_when_its_session_is_gone():
-    from playground.options import build_recipe
+    from playground.training.options import build_recipe
 
     recipe = build_recipe({"limit": 2000, "mix": None, "epochs": 20, "max_seconds": 60.0})
     alive = [True]
@@ -604,8 +606,8 @@ def test_page_state_precedence_validation_and_short_links():
 def test_playground_layer_comes_from_the_url_and_defaults_to_the_last():
     from collections import OrderedDict
 
-    from playground.text import Vocab
-    from playground.zoo import TrainedModel
+    from playground.core.text import Vocab
+    from playground.core.zoo import TrainedModel
     from tests.conftest import WORDS, random_model
 
     vocab = Vocab(["<pad>", "<unk>"] + WORDS)
@@ -627,8 +629,8 @@ def test_playground_layer_comes_from_the_url_and_defaults_to_the_last():
 
 def test_home_says_what_its_live_curve_shows():
     """The Home caption's claim about the live example is computed from the curve on the page."""
-    from playground import narrate
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain import narrate
     from ui.common import md_escape
 
     at = _at()
@@ -643,8 +645,8 @@ def test_home_says_what_its_live_curve_shows():
 
 
 def _decisive(model: str, text: str) -> tuple[int, int, str]:
-    from playground.account import account
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain.account import account
 
     tm = zoo.load_bundled(model)
     tr = trace(tm.model, tm.vocab, text)
@@ -679,8 +681,8 @@ def test_playground_drilldown_moves_to_the_decisive_unit_and_word_of_a_new_sente
 
 
 def test_playground_says_what_its_curve_shows():
-    from playground import narrate
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain import narrate
     from ui.common import md_escape
 
     at = _at("views/playground.py", query={"s": "not bad at all, a **fine** film", "model": "gru-rt"})
@@ -697,8 +699,8 @@ def _charts(at: AppTest) -> list[dict]:
 def _session_with(names: list[str]):
     from collections import OrderedDict
 
-    from playground.text import Vocab
-    from playground.zoo import TrainedModel
+    from playground.core.text import Vocab
+    from playground.core.zoo import TrainedModel
     from tests.conftest import WORDS, random_model
 
     vocab = Vocab(["<pad>", "<unk>"] + WORDS)
@@ -744,7 +746,7 @@ def test_train_page_names_the_model_a_run_would_drop_before_it_runs_and_the_resu
     assert "validation (moving-average weights)" in [d.get("name") for d in curves["data"]]
     assert probe["data"][-1]["name"] == f"kept model (epoch {best_at:.2f})"
     tm = common_models_objects(at)["tiny"]  # the kept curve is the registered model's reading
-    from playground.trace import trace
+    from playground.core.trace import trace
     assert _array(probe["data"][-1]["y"]) == pytest.approx(list(trace(tm.model, tm.vocab, "I expected to hate it but I "
                                                                                    "loved it").step_probs))
     assert any("closing or reloading the tab loses them" in c.value for c in at.caption)
@@ -793,9 +795,9 @@ def _nums(v) -> np.ndarray:
 
 
 def test_playground_shows_which_units_moved_the_verdict_at_which_word():
-    from playground import narrate
-    from playground.account import account, units_at
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain import narrate
+    from playground.explain.account import account, units_at
     from ui.common import md_escape
 
     at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "gru-rt"})
@@ -855,8 +857,8 @@ def _click(at: AppTest, key: str, unit: int, token: int) -> AppTest:
 
 
 def test_playground_gate_pictures_show_the_top_units_in_the_accounts_order_and_all_on_request():
-    from playground.account import account
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain.account import account
 
     at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "gru-rt"})
     tm = zoo.load_bundled("gru-rt")
@@ -874,8 +876,8 @@ def test_playground_gate_pictures_show_the_top_units_in_the_accounts_order_and_a
 
 
 def test_playground_change_from_typical_draws_value_minus_the_units_mean_over_test_texts():
-    from playground.trace import trace
-    from playground.typical import typical_values
+    from playground.core.trace import trace
+    from playground.dynamics.typical import typical_values
 
     at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "lstm-rt", "allunits": "1"})
     assert _chart(at, "play.heat.f")["data"][0]["colorbar"]["title"]["text"] == "forget gate f"
@@ -941,9 +943,9 @@ def test_playground_a_click_on_a_cell_opens_that_unit_and_word_in_the_drilldown(
 
 
 def test_compare_shows_each_models_contributions_side_by_side_with_a_sentence_each():
-    from playground import narrate
-    from playground.account import account
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain import narrate
+    from playground.explain.account import account
     from ui.common import md_escape
 
     text = "The acting was great, but the plot was boring and far too long"
@@ -965,8 +967,8 @@ def _step_text(at) -> str:
 
 
 def test_playground_step_through_shows_the_chosen_words_numbers():
-    from playground import narrate
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain import narrate
     text = "I expected to hate it but I loved it"
     at = _at("views/playground.py", {"model": "gru-rt", "s": text})
     tm = zoo.load_bundled("gru-rt")
@@ -993,8 +995,8 @@ def test_playground_step_through_shows_the_chosen_words_numbers():
 
 
 def test_compare_hidden_states_show_each_models_top_units_and_a_click_shows_that_unit_at_that_word():
-    from playground.account import account
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain.account import account
 
     text = "The acting was great, but the plot was boring and far too long"
     at = _at("views/compare.py", query={"s": text, "dataset": "rt"})
@@ -1033,8 +1035,8 @@ def test_playground_a_click_on_a_contribution_opens_that_unit_and_word_in_the_dr
 
 
 def test_playground_account_picture_keeps_the_drilldowns_unit_after_the_top_16():
-    from playground.account import account
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain.account import account
 
     at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "gru-rt"})
     tm = zoo.load_bundled("gru-rt")
@@ -1049,10 +1051,10 @@ def test_playground_a_new_sentence_opens_the_decisive_unit_in_the_last_layer(mon
     from collections import OrderedDict
 
     import ui.common
-    from playground.account import account
-    from playground.text import Vocab
-    from playground.trace import trace
-    from playground.zoo import TrainedModel
+    from playground.core.text import Vocab
+    from playground.core.trace import trace
+    from playground.core.zoo import TrainedModel
+    from playground.explain.account import account
     from tests.conftest import WORDS, random_model
 
     vocab = Vocab(["<pad>", "<unk>"] + WORDS)
@@ -1075,8 +1077,8 @@ def test_playground_a_new_sentence_opens_the_decisive_unit_in_the_last_layer(mon
 
 
 def test_playground_says_when_a_picture_is_too_big_to_click():
-    from playground import plots
-    from playground.bench import SENT50
+    from playground.figures import plots
+    from playground.training.bench import SENT50
 
     text = " ".join([SENT50] * 5)  # 250 words: 16 units x 250 words is over the click layer's bound
     at = _at("views/playground.py", query={"s": text, "model": "lstm-imdb"})
@@ -1090,10 +1092,10 @@ def test_playground_says_when_a_picture_is_too_big_to_click():
 def test_playground_two_layer_model_ranks_only_the_last_layer_and_a_click_picks_the_layer():
     from collections import OrderedDict
 
-    from playground.account import account
-    from playground.text import Vocab
-    from playground.trace import trace
-    from playground.zoo import TrainedModel
+    from playground.core.text import Vocab
+    from playground.core.trace import trace
+    from playground.core.zoo import TrainedModel
+    from playground.explain.account import account
     from tests.conftest import WORDS, random_model
 
     vocab = Vocab(["<pad>", "<unk>"] + WORDS)

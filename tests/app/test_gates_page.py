@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground import zoo
+from playground.core import zoo
 from tests.conftest import HOSTILE_TEXTS, open_page
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -82,7 +82,7 @@ def test_the_gradient_through_time_compares_the_three_cells_and_switches_to_the_
 def test_a_session_model_without_a_dataset_gets_no_time_constants():
     from collections import OrderedDict
 
-    from playground.text import Vocab
+    from playground.core.text import Vocab
     from tests.conftest import WORDS, random_model
 
     vocab = Vocab(["<pad>", "<unk>"] + WORDS)
@@ -115,8 +115,8 @@ def test_hostile_text(text):
 def test_the_default_sentence_is_read_right_or_called_a_hard_one_with_its_numbers(name):
     """Issue 15, item 4: the page opens on a positive sentence (one opinion, then plain words). A model
     that ends negative on it gets a warning that calls it a hard one and gives the numbers."""
-    from playground import memory
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.dynamics import memory
 
     at = _at({"model": name})
     tm = zoo.load_bundled(name)

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save as st_save
 from streamlit.testing.v1 import AppTest
 
-from playground import zoo
+from playground.core import zoo
 from tests.conftest import WORDS
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -39,8 +39,8 @@ def test_session_drops_counts_models_and_bytes():
 
 
 def _tm(name: str, vocab_size: int = len(WORDS) + 2, embed: int = 8):
-    from playground.models import ModelConfig, build
-    from playground.text import Vocab
+    from playground.core.models import ModelConfig, build
+    from playground.core.text import Vocab
 
     words = ["<pad>", "<unk>"] + (WORDS + [f"w{i}" for i in range(vocab_size)])[:vocab_size - 2]
     model = build(ModelConfig(arch="gru", vocab_size=vocab_size, embed_dim=embed, hidden_size=8), seed=0).eval()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground import zoo
+from playground.core import zoo
 from tests.conftest import HOSTILE_TEXTS, keep_pickers, open_page, settle
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -121,7 +121,7 @@ def test_out_of_range_settings_from_a_link_are_repaired():
 def test_a_bundled_model_reads_its_shipped_results_and_computes_none(monkeypatch):
     """The state space, fixed points, ablation, unit statistics and typical values of a bundled model come
     from playground/results/models (python -m playground precompute): no visitor pays for them."""
-    from playground import ablate, statespace, typical, units
+    from playground.dynamics import ablate, statespace, typical, units
 
     def never(*a, **k):
         raise AssertionError("a bundled model's result was computed on the page")

@@ -30,7 +30,7 @@ def test_the_guard_script_survives_st_htmls_sanitizer():
 def test_each_page_says_when_characters_of_its_text_could_not_be_read(page, key):
     from streamlit.testing.v1 import AppTest
 
-    from playground import zoo
+    from playground.core import zoo
 
     if not zoo.bundled_names():
         pytest.skip("no bundled models")
@@ -46,7 +46,7 @@ def test_each_page_says_when_characters_of_its_text_could_not_be_read(page, key)
 def test_a_link_with_broken_percent_encoding_says_so():
     from streamlit.testing.v1 import AppTest
 
-    from playground import zoo
+    from playground.core import zoo
 
     if not zoo.bundled_names():
         pytest.skip("no bundled models")

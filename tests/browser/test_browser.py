@@ -495,9 +495,9 @@ def _legend_on_title(page) -> list[dict]:
 def _widest_unit(model: str) -> str:
     """`unit=U&tok=T`: the unit whose drill-down equations (default sentence, last token T) have the
     most minus signs: negative numbers come in parentheses, the widest lines."""
-    from playground.explain import latex_lines, unit_step
-    from playground.trace import trace
-    from playground.zoo import load_bundled
+    from playground.core.trace import trace
+    from playground.core.zoo import load_bundled
+    from playground.explain.numbers import latex_lines, unit_step
     from ui.common import DEFAULT_SENTENCE
 
     tm = load_bundled(model)
@@ -512,8 +512,8 @@ def test_phone_playground_fits_and_keeps_the_cells_order(server, browser, model)
     """At 390x844: no chart or formula is wider than the screen (the drill-down shows the unit
     with the most negative numbers), the gate heatmaps come in the cell's order top to bottom,
     no legend lies on a title, and Plotly's mode bar stays hidden."""
-    from playground.cells import cell
-    from playground.zoo import load_bundled
+    from playground.core.cells import cell
+    from playground.core.zoo import load_bundled
 
     page = new_page(browser, *PHONE)
     problems = []

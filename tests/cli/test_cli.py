@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playground import zoo
+from playground.core import zoo
 from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,8 +114,8 @@ def test_export_then_evaluate_roundtrip_format(tmp_path):
 
     import numpy as np
 
-    from playground.data import load
-    from playground.train import EncodedSet, predict_probs
+    from playground.core.data import load
+    from playground.training.train import EncodedSet, predict_probs
 
     out = tmp_path / "rt_test.tsv"
     r = cli("export", "--dataset", "rt", "--split", "test", "--out", str(out))
@@ -181,9 +181,9 @@ def test_paired_json_adds_up():
 @needs_models
 @pytest.mark.parametrize("method", ["occlusion", "ig", "grad_x_input", "step"])
 def test_explain_json_gives_one_raw_score_per_token(method, capsys):
-    from playground.__main__ import main
-    from playground.attribution import attribute
-    from playground.trace import trace
+    from playground.cli.main import main
+    from playground.core.trace import trace
+    from playground.explain.attribution import attribute
 
     text = "not bad at all, <b>a fine</b> film 😀"
     assert main(["explain", "--model", "gru-rt", "--method", method, "--json", text]) == 0  # in process: fast
@@ -215,7 +215,7 @@ def test_explain_text_prints_each_token_and_the_ig_account():
 @pytest.mark.slow
 @needs_models
 def test_explain_text_says_where_the_gap_lies_when_ig_does_not_add_up():
-    from playground import data
+    from playground.core import data
 
     review = data.load("imdb", "test").texts[0]  # rnn-imdb's logit jumps on its path (README)
     r = cli("explain", "--model", "rnn-imdb", "--method", "ig", "-", input=review)
@@ -227,8 +227,8 @@ def test_explain_text_says_where_the_gap_lies_when_ig_does_not_add_up():
 
 @needs_models
 def test_explain_path_json_is_the_playgrounds_path_chart():
-    from playground.attribution import attribute, ig_path, path_story
-    from playground.trace import trace
+    from playground.core.trace import trace
+    from playground.explain.attribution import attribute, ig_path, path_story
 
     text = "not bad at all, I loved it"
     r = cli("explain", "--model", "rnn-rt", "--method", "ig", "--path", "--json", text)
@@ -264,7 +264,7 @@ def test_explain_errors_are_one_line(args, pattern):
 @needs_models
 def test_compare_json_lines_models_up_by_position_in_the_full_text():
     """Compare's twin: review 0 of IMDB TEST (289 tokens); rnn-imdb reads the last 200."""
-    from playground import data
+    from playground.core import data
 
     review = data.load("imdb", "test").texts[0]
     r = cli("compare", "--models", "rnn-imdb,lstm-imdb,gru-imdb", "--json", "-", input=review)
@@ -295,8 +295,8 @@ def test_predict_json_tells_the_curves_story_as_the_pages_do():
 
 
 def test_estimate_prints_the_train_pages_numbers_and_never_more_than_the_cap():
-    from playground import timing
-    from playground.options import build_recipe
+    from playground.training import timing
+    from playground.training.options import build_recipe
 
     r = cli("estimate", "--json", "--race", "--max-seconds", "120", "--hidden-size", "256", "--epochs", "20",
             "--limit", "3000", "--mix", "none")
@@ -352,8 +352,8 @@ def test_predict_json_ranks_the_units_and_names_the_decisive_unit_and_token():
 @needs_models
 def test_typical_prints_each_units_typical_values_and_a_texts_change_from_them():
     """The twin of the Playground's "change from typical": the same means, and value - mean per cell."""
-    from playground.trace import trace
-    from playground.typical import typical_values
+    from playground.core.trace import trace
+    from playground.dynamics.typical import typical_values
 
     text = "I expected to hate this movie but I loved every minute of it"
     r = cli("typical", "--model", "lstm-rt", "--json", text)
@@ -408,7 +408,7 @@ def test_evaluate_on_an_endless_line_stops_with_a_clear_message_in_bounded_memor
 
 @needs_models
 def test_evaluate_skips_an_over_long_line_as_malformed_and_reads_the_rest(tmp_path):
-    from playground.__main__ import MAX_LINE_BYTES, read_labelled
+    from playground.cli.main import MAX_LINE_BYTES, read_labelled
 
     f = tmp_path / "long.tsv"
     f.write_bytes(b"a wonderful film\t1\n" + "😀".encode() * (MAX_LINE_BYTES // 4 + 10) + b"\t1\n"
@@ -424,7 +424,7 @@ def test_evaluate_skips_an_over_long_line_as_malformed_and_reads_the_rest(tmp_pa
 
 
 def test_evaluate_refuses_more_lines_than_it_reads(tmp_path, monkeypatch):
-    from playground import __main__ as cli_main
+    from playground.cli import main as cli_main
 
     monkeypatch.setattr(cli_main, "MAX_LINES", 3)
     f = tmp_path / "many.tsv"
@@ -460,7 +460,7 @@ def test_estimate_race_without_a_time_cap_prints_instead_of_raising():
 
 def test_an_unexpected_error_is_one_line_without_a_traceback(monkeypatch, capsys):
     """Whatever breaks inside a command reaches the person as one line, never a traceback."""
-    from playground import __main__ as cli_main
+    from playground.cli import main as cli_main
 
     def boom(args):
         raise TypeError("something nobody planned for")
@@ -476,7 +476,7 @@ def test_an_unexpected_error_is_one_line_without_a_traceback(monkeypatch, capsys
 
 # --- categories (issue 15): an optional third field; evaluate reports accuracy per category ----------
 def test_read_labelled_rows_takes_an_optional_category_and_counts_bad_ones(tmp_path, monkeypatch):
-    from playground import __main__ as cli_main
+    from playground.cli import main as cli_main
 
     f = tmp_path / "cats.tsv"
     f.write_text("a wonderful film\t1\tfilms\n"
@@ -500,7 +500,7 @@ def test_read_labelled_rows_takes_an_optional_category_and_counts_bad_ones(tmp_p
 
 
 def test_by_category_counts_each_category_and_each_label_within_it():
-    from playground.__main__ import NO_CATEGORY, by_category
+    from playground.cli.main import NO_CATEGORY, by_category
 
     labels, preds = [1, 0, 1, 1, 0, 1], [1, 1, 0, 1, 0, 1]
     table = by_category(labels, preds, ["a", "a", "b", "b", "b", None])
@@ -516,7 +516,7 @@ def test_by_category_counts_each_category_and_each_label_within_it():
 def test_evaluate_prints_accuracy_per_category_and_the_same_numbers_as_json(tmp_path):
     import re
 
-    from playground.train import EncodedSet, predict_probs
+    from playground.training.train import EncodedSet, predict_probs
 
     rows = [("a wonderful, moving film", 1, "films"), ("utterly boring and stupid", 0, "films"),
             ("the worst film of the year", 0, "films"), ("the soup was cold and the waiter rude", 0, "restaurants"),

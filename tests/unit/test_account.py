@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from playground import zoo
-from playground.account import account
-from playground.models import ARCHS
-from playground.trace import trace, trace_ids
+from playground.core import zoo
+from playground.core.models import ARCHS
+from playground.core.trace import trace, trace_ids
+from playground.explain.account import account
 from tests.conftest import random_model
 
 from .test_trace import _enc
@@ -72,7 +72,7 @@ def test_no_tokens_is_an_empty_account():
 
 
 def test_units_for_half_counts_the_largest_parts_that_make_half():
-    from playground.account import units_for_half
+    from playground.explain.account import units_for_half
 
     assert units_for_half(np.array([0.0, 0.0])) == 0
     assert units_for_half(np.array([1.0, -1.0])) == 1  # exactly half
@@ -81,7 +81,7 @@ def test_units_for_half_counts_the_largest_parts_that_make_half():
 
 
 def test_units_at_lists_the_units_that_moved_a_word_most_with_their_values():
-    from playground.account import units_at
+    from playground.explain.account import units_at
 
     m = random_model("lstm", 2, vocab_size=30, hidden=12, seed=4)
     tr = trace_ids(m, _enc(np.random.default_rng(4).integers(1, 30, 9)))

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from playground import zoo
-from playground.attribution import METHODS, account, attribute, ig_path, integrated_gradients, path_story
-from playground.trace import fused_prob, trace
+from playground.core import zoo
+from playground.core.trace import fused_prob, trace
+from playground.explain.attribution import METHODS, account, attribute, ig_path, integrated_gradients, path_story
 from tests.conftest import random_model
 
 
@@ -52,8 +52,8 @@ def long_review():
     """A long real review from the IMDB TEST split: the 51st with at least 400 tokens. Chosen by
     measurement: it needed the most path steps of the first 60 such reviews for rnn-imdb, and the
     old fixed 32 Gauss-Legendre steps summed to -1.23 logit there against +3.74 (wrong sign)."""
-    from playground import data
-    from playground.text import tokenize
+    from playground.core import data
+    from playground.core.text import tokenize
 
     texts = [t for t in data.load("imdb", "test").texts if len(tokenize(t)) >= 400]
     return texts[50]

@@ -8,12 +8,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from playground import augment
-from playground.__main__ import main
-from playground.cards import check_card
-from playground.options import build_recipe
-from playground.recipes import augment_card, prepare
-from playground.timing import workload
+from playground.cli.main import main
+from playground.core.cards import check_card
+from playground.training import augment
+from playground.training.options import build_recipe
+from playground.training.recipes import augment_card, prepare
+from playground.training.timing import workload
 
 NEGATORS = re.compile(r"\b(not|never|no|nothing|nobody|far from|anything but|hardly)\b|n't\b"
                       r"|\b(could|should) have been (so much|a lot|far) better\b", re.IGNORECASE)
@@ -97,7 +97,7 @@ def test_a_recipe_trains_on_them_with_true_labels_and_the_card_says_so():
 
 @pytest.mark.slow
 def test_templated_validation_sentences_are_never_trained_on_and_join_validation():
-    from playground.recipes import val_augmented
+    from playground.training.recipes import val_augmented
 
     r1 = build_recipe({"dataset": "rt", "limit": 200, "mix": None, "max_len": 30, "augment": 3000})
     r2 = build_recipe({"dataset": "rt", "limit": 200, "mix": None, "max_len": 30, "augment": 3000,
@@ -131,10 +131,10 @@ def test_the_augment_command_prints_what_training_reads(capsys):
 
 
 def test_a_model_trained_with_them_saves_and_loads_with_the_augmentation_on_its_card(tmp_path):
-    from playground import zoo
-    from playground.models import ModelConfig
-    from playground.recipes import Recipe, run
-    from playground.train import TrainConfig
+    from playground.core import zoo
+    from playground.core.models import ModelConfig
+    from playground.training.recipes import Recipe, run
+    from playground.training.train import TrainConfig
 
     def recipe(n):
         return Recipe(dataset="rt", train=TrainConfig(epochs=1, threads=1),

@@ -9,11 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from playground import budget, timing
-from playground.models import ModelConfig, build
-from playground.options import build_recipe
-from playground.recipes import Recipe
-from playground.train import EncodedSet, TrainConfig, Trainer, eval_batches, predict_probs, predict_sample
+from playground.core.models import ModelConfig, build
+from playground.training import budget, timing
+from playground.training.options import build_recipe
+from playground.training.recipes import Recipe
+from playground.training.train import EncodedSet, TrainConfig, Trainer, eval_batches, predict_probs, predict_sample
 from tests.conftest import run_cli
 from ui.training import Queue, TrainingRun
 
@@ -65,7 +65,7 @@ def test_predict_sample_past_its_deadline_reads_one_random_chunk_and_marks_the_r
 
 _MEASURE = r"""
 import json, sys, torch
-from playground.models import ModelConfig, build
+from playground.core.models import ModelConfig, build
 torch.set_num_threads(1)
 arch, e, h, layers, b, t, train = sys.argv[1:8]
 m = build(ModelConfig(arch=arch, vocab_size=500, embed_dim=int(e), hidden_size=int(h), num_layers=int(layers),

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from playground import zoo
-from playground.evaluation import heldout_set
-from playground.train import EncodedSet, evaluate, predict_probs, torch_threads
+from playground.core import zoo
+from playground.evaluation.heldout import heldout_set
+from playground.training.train import EncodedSet, evaluate, predict_probs, torch_threads
 
 TARGETS = zoo.TARGETS
 EVERYDAY = Path(__file__).resolve().parents[2] / "data" / "everyday" / "everyday.tsv"
@@ -48,7 +48,7 @@ def test_everyday_sentences(name):
 
 @pytest.mark.parametrize("name", zoo.BUNDLED)
 def test_everyday_test_set_no_worse_than_measured(name):
-    from playground.__main__ import read_labelled_rows
+    from playground.cli.main import read_labelled_rows
 
     tm = zoo.load_bundled(name)
     texts, labels, cats, bad = read_labelled_rows(str(EVERYDAY_TEST))
@@ -67,7 +67,7 @@ def test_every_example_the_app_opens_with_is_read_correctly_by_the_model_it_open
     """Issue 15, item 4: the Playground's examples and default sentence, the Home page's example and the
     State space's sentence with the default model; Compare's sentence with the dataset's three models.
     (The Why gates page's default sentence may be a hard one: the page then says so, tests/test_gates_page.py.)"""
-    from playground.trace import trace
+    from playground.core.trace import trace
     from ui import common
 
     opens = [(t, [common.DEFAULT_MODEL]) for t in [common.DEFAULT_SENTENCE, *common.EXAMPLES, common.HOME_EXAMPLE,
@@ -88,7 +88,7 @@ def test_the_second_development_set_is_disjoint_from_the_others_and_well_formed(
     """data/everyday/README.md: everyday_dev2.tsv, 328 sentences, none near a test sentence."""
     import re
 
-    from playground import augment
+    from playground.training import augment
 
     cats = {"films", "restaurants", "products", "services", "negation", "contrast", "intensity"}
     words = lambda s: set(re.sub(r"[^a-z0-9' ]", " ", s.lower()).split())

@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playground import lab, stats, timing
-from playground.__main__ import main
-from playground.options import build_recipe
-from playground.train import EncodedSet, predict_sample
+from playground.cli.main import main
+from playground.dynamics import lab
+from playground.evaluation import stats
+from playground.training import timing
+from playground.training.options import build_recipe
+from playground.training.train import EncodedSet, predict_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 SLACK = 1.10  # the bound: the cap plus 10%

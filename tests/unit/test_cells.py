@@ -9,10 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from playground import cells, plots
-from playground.explain import latex_lines, unit_step
-from playground.models import ModelConfig, build, count_parameters, layer_summary
-from playground.trace import fused_prob, trace
+from playground.core import cells
+from playground.core.models import ModelConfig, build, count_parameters, layer_summary
+from playground.core.trace import fused_prob, trace
+from playground.explain.numbers import latex_lines, unit_step
+from playground.figures import plots
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from playground import data
+from playground.core import data
 
 
 @pytest.mark.parametrize("dataset,n_train,n_test", [("imdb", 20000, 5000), ("rt", 6824, 1706)])
@@ -42,7 +42,7 @@ def test_missing_package_says_how_to_install(monkeypatch):
 
 
 def test_clear_cache_forgets_and_reloads_the_same_rows():
-    from playground import data as d
+    from playground.core import data as d
 
     first = d.load("rt", "test")
     d.clear_cache()

@@ -1,10 +1,10 @@
-"""Figures and sentences over a distance k: the lab's (playground/distance_plots.py, lab.lesson) and the
+"""Figures and sentences over a distance k: the lab's (playground/figures/distance_plots.py, lab.lesson) and the
 distance probe's, checked against the numbers they draw."""
 import numpy as np
 import pytest
 
-from playground import distance_plots as dp
-from playground import lab
+from playground.dynamics import lab
+from playground.figures import distance_plots as dp
 
 
 def _result(chance, shares):
@@ -58,7 +58,7 @@ def test_init_gradient_shares_and_zero_gradients():
 
 @pytest.mark.slow
 def test_probe_figures_draw_the_effect_with_gaps_where_the_phrase_is_not_read():
-    from playground import probe
+    from playground.dynamics import probe
 
     p = probe.bundled_probe("lstm-rt")
     fig = dp.probe_effects([p], {"lstm-rt": "#008837"})

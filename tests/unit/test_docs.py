@@ -120,8 +120,8 @@ def test_the_model_facts_the_docs_quote_are_the_shipped_models():
     """docs/model-facts.md is what `python -m playground facts --write` makes from the shipped weights and
     results now (which tests/unit/test_precomputed.py checks against the weights' hash): a retrain that
     does not rewrite it fails here."""
-    from playground import zoo
-    from playground.facts import COMMAND, DOC, facts, markdown
+    from playground.core import zoo
+    from playground.evaluation.facts import COMMAND, DOC, facts, markdown
 
     if not zoo.bundled_names():
         return

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground.explain import disagreement_summary, latex_lines, unit_step
-from playground.trace import trace
+from playground.core.trace import trace
+from playground.explain.numbers import disagreement_summary, latex_lines, unit_step
 from tests.conftest import random_model
 
 
@@ -66,7 +66,7 @@ def _with_probs(tr, probs_by_position):
 
 
 def test_summary_compares_the_same_word_when_models_read_different_stretches(small_vocab):
-    from playground.explain import read_start, text_axis
+    from playground.explain.numbers import read_start, text_axis
 
     text = _long_text(300)
     short = trace(random_model("rnn", vocab_size=len(small_vocab), max_len=200), small_vocab, text)
@@ -104,7 +104,7 @@ def test_summary_does_not_compare_different_texts(small_vocab):
 
 
 def test_reading_notes_say_which_stretch_each_model_read(small_vocab):
-    from playground.explain import reading_note
+    from playground.explain.numbers import reading_note
 
     text = _long_text(300)
     short = trace(random_model("rnn", vocab_size=len(small_vocab), max_len=200), small_vocab, text)
@@ -114,8 +114,8 @@ def test_reading_notes_say_which_stretch_each_model_read(small_vocab):
 
 
 def test_correct_on_test_is_the_card_accuracy_sentence_by_sentence():
-    from playground import data, zoo
-    from playground.explain import correct_on_test
+    from playground.core import data, zoo
+    from playground.explain.numbers import correct_on_test
 
     if "rnn-rt" not in zoo.bundled_names():
         pytest.skip("no bundled models")

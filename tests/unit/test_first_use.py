@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from playground import precomputed, units
-from playground.clock import Budget, cut_note
+from playground.core.clock import Budget, cut_note
+from playground.dynamics import precomputed, units
 from ui.model_work import ModelWork, cut_of
 from ui.training import Queue
 
@@ -61,7 +61,7 @@ def test_a_cut_ablation_keeps_the_model_as_it_is_and_counts_the_runs_left(tiny_t
 
 
 def test_an_ablation_cut_between_runs_keeps_the_groups_first(tiny_trained):
-    from playground import ablate
+    from playground.dynamics import ablate
 
     calls = []
     b = Budget(None, stop=lambda: len(calls) >= 3)
@@ -142,7 +142,7 @@ def test_a_stop_while_waiting_and_a_failing_model_give_a_sentence(tiny_trained):
 def test_the_command_line_twins_take_a_budget_and_report_the_cut(cmd, capsys, tmp_path, monkeypatch):
     import json
 
-    from playground.__main__ import main
+    from playground.cli.main import main
 
     monkeypatch.setattr(units, "CACHE_DIR", tmp_path)  # no complete result from an earlier test's cache
     units.clear_memory()

@@ -1,4 +1,4 @@
-"""Interventions, what-if edits and ablations: exact where they claim to be (playground/intervene.py,
+"""Interventions, what-if edits and ablations: exact where they claim to be (playground/dynamics/intervene.py,
 whatif.py, ablate.py), and their command lines."""
 import dataclasses
 import json
@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playground import cells, zoo
-from playground.__main__ import main
-from playground.ablate import _Runner, ablation, labelled_sample
-from playground.account import account
-from playground.data import load
-from playground.intervene import clamp, force_gate, forceable_gates, intervene, intervene_trace, zero_top
-from playground.models import ARCHS, ModelConfig, build
-from playground.text import Encoded
-from playground.trace import fused_prob, trace, trace_ids
-from playground.typical import sample_texts
-from playground.whatif import OPPOSITES, branch, branch_trace, suggest
+from playground.cli.main import main
+from playground.core import cells, zoo
+from playground.core.data import load
+from playground.core.models import ARCHS, ModelConfig, build
+from playground.core.text import Encoded
+from playground.core.trace import fused_prob, trace, trace_ids
+from playground.dynamics.ablate import _Runner, ablation, labelled_sample
+from playground.dynamics.intervene import clamp, force_gate, forceable_gates, intervene, intervene_trace, zero_top
+from playground.dynamics.typical import sample_texts
+from playground.dynamics.whatif import OPPOSITES, branch, branch_trace, suggest
+from playground.explain.account import account
 from tests.conftest import random_model, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The long-range lab (playground/lab.py): the task, training runs, stopping, aggregation, the
+"""The long-range lab (playground/dynamics/lab.py): the task, training runs, stopping, aggregation, the
 shipped results and the `lab` command."""
 import json
 import math
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground import lab
-from playground.__main__ import build_parser, main
+from playground.cli.main import build_parser, main
+from playground.dynamics import lab
 from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from playground import lab
+from playground.dynamics import lab
 from ui.lab_run import LabRun, claim
 from ui.training import Queue
 

@@ -1,4 +1,4 @@
-"""The memory lens (playground/memory.py): survival of what each word wrote, exact splits of the
+"""The memory lens (playground/dynamics/memory.py): survival of what each word wrote, exact splits of the
 carried state, time constants, a SimpleRNN's state Jacobian, and the gradient through time."""
 import json
 import math
@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from playground import memory, zoo
-from playground.cells import cell
-from playground.models import ARCHS
-from playground.text import Encoded
-from playground.trace import trace_ids
+from playground.core import zoo
+from playground.core.cells import cell
+from playground.core.models import ARCHS
+from playground.core.text import Encoded
+from playground.core.trace import trace_ids
+from playground.dynamics import memory
 from tests.conftest import random_model
 
 
@@ -159,7 +160,7 @@ def test_time_constants_and_their_story():
 
 
 def test_bundled_models_report(tmp_path):
-    from playground.typical import typical_values
+    from playground.dynamics.typical import typical_values
 
     tm = zoo.load_bundled("gru-rt")
     typ = typical_values(tm.model, tm.vocab, "rt", 8)
@@ -173,7 +174,7 @@ def test_bundled_models_report(tmp_path):
 
 # --- figures ---------------------------------------------------------------------------------------
 def test_memory_figures_draw_the_lens_numbers():
-    from playground import memory_plots as mp
+    from playground.figures import memory_plots as mp
 
     m = random_model("lstm", 1, vocab_size=30, hidden=9, seed=3)
     tr = trace_ids(m, _enc(np.random.default_rng(3).integers(1, 30, 15)))
@@ -195,7 +196,7 @@ def test_memory_figures_draw_the_lens_numbers():
 
 
 def test_gradient_and_jacobian_figures():
-    from playground import memory_plots as mp
+    from playground.figures import memory_plots as mp
 
     g = np.array([0.5, 1.0, 4.0])
     fig = mp.gradient_lines({"a (LSTM)": (g, ("x", "<b>y</b>", "z"), "#008837", 1)})
@@ -213,7 +214,7 @@ def test_gradient_and_jacobian_figures():
 
 
 def test_log_ticks():
-    from playground.memory_plots import log_ticks
+    from playground.figures.memory_plots import log_ticks
 
     t = log_ticks([0.7, 6.0])
     assert t["tickvals"] == [0.5, 1.0, 2.0, 5.0] and t["ticktext"] == ["0.5", "1", "2", "5"]
@@ -225,7 +226,7 @@ def test_log_ticks():
 def test_log_axes_never_plot_zero():
     """A gradient of exactly 0 (float32 underflow) is a gap on a log axis, not a point at 1e-300 that
     stretches the axis over 300 decades."""
-    from playground import memory_plots as mp
+    from playground.figures import memory_plots as mp
 
     fig = mp.gradient_lines({"a (GRU)": (np.array([0.0, 1e-3, 2.0]), ("x", "y", "z"), "#e66101", None)})
     y = np.asarray(fig.data[0].y, dtype=float)
@@ -253,7 +254,7 @@ def test_fade_story_gives_the_prediction_at_the_word_and_at_the_end_and_what_was
 
 
 def test_the_gradient_tables_row_says_the_numbers_it_is_given():
-    from playground.memory import gradient_row
+    from playground.dynamics.memory import gradient_row
 
     r = gradient_row("m", "LSTM", ["a", "b", "c"], [0.1, 0.5, 1.0])
     assert r == {"model": "m", "cell": "LSTM", "words read": 3, "|grad| last word": 1.0, "first / last": 0.1,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from playground.models import ARCHS, ModelConfig, build, count_parameters, layer_summary
+from playground.core.models import ARCHS, ModelConfig, build, count_parameters, layer_summary
 
 
 @pytest.mark.parametrize("arch", ARCHS)

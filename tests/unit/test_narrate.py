@@ -1,4 +1,4 @@
-"""Sentences computed from a trace (playground/narrate.py), checked against the trace itself on
+"""Sentences computed from a trace (playground/explain/narrate.py), checked against the trace itself on
 every bundled model and on hand-made curves."""
 import dataclasses
 import json
@@ -7,8 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from playground import cells, narrate, zoo
-from playground.trace import trace
+from playground.core import cells, zoo
+from playground.core.trace import trace
+from playground.explain import narrate
 from tests.conftest import random_model
 
 SENTENCES = ["I expected to hate it but I loved it", "I expected to hate this movie but I loved every minute of it",
@@ -184,7 +185,7 @@ def _named_numbers(tr, acc, s) -> set[str]:
 
 @pytest.mark.parametrize("text", SENTENCES[:3] + ["qwzx the movie was good"])
 def test_step_stories_say_the_traces_numbers_on_every_bundled_model(bundled, text):
-    from playground.account import account
+    from playground.explain.account import account
     tr = trace(bundled.model, bundled.vocab, text)
     acc = account(tr)
     stories = narrate.step_stories(tr, acc)
@@ -281,7 +282,7 @@ def test_a_story_quantity_without_words_is_refused():
 # --- the exact account in words (issue 11) ------------------------------------------------------------
 @pytest.mark.parametrize("text", SENTENCES)
 def test_account_story_says_the_accounts_numbers_on_every_bundled_model(bundled, text):
-    from playground.account import account
+    from playground.explain.account import account
 
     tr = trace(bundled.model, bundled.vocab, text)
     acc = account(tr)
@@ -314,7 +315,7 @@ def test_account_story_says_the_accounts_numbers_on_every_bundled_model(bundled,
 
 @pytest.mark.parametrize("text", SENTENCES[:3])
 def test_word_story_names_the_unit_that_moved_the_word_most_and_its_gates_there(bundled, text):
-    from playground.account import account
+    from playground.explain.account import account
 
     tr = trace(bundled.model, bundled.vocab, text)
     acc = account(tr)
@@ -335,7 +336,7 @@ def test_word_story_names_the_unit_that_moved_the_word_most_and_its_gates_there(
 
 
 def test_account_story_of_nothing_read_and_escaped_tokens(small_vocab):
-    from playground.trace import trace_ids
+    from playground.core.trace import trace_ids
 
     from .test_trace import _enc
 

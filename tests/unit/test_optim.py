@@ -1,8 +1,8 @@
-"""The hand-written optimizers (playground/optim.py) update exactly like torch.optim."""
+"""The hand-written optimizers (playground/training/optim.py) update exactly like torch.optim."""
 import pytest
 import torch
 
-from playground.optim import OPTIMIZERS, Optimizer
+from playground.training.optim import OPTIMIZERS, Optimizer
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

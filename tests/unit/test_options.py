@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from playground import zoo
-from playground.models import ModelConfig
-from playground.options import OPTIONS, TRAIN_OPTIONS, build_recipe, train_defaults
-from playground.recipes import Recipe
-from playground.train import TrainConfig
+from playground.core import zoo
+from playground.core.models import ModelConfig
+from playground.training.options import OPTIONS, TRAIN_OPTIONS, build_recipe, train_defaults
+from playground.training.recipes import Recipe
+from playground.training.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ("dataset arch limit mix mix_limit mix_max_len mix_sentences primary_repeat vocab_size min_freq max_len "
@@ -76,8 +76,8 @@ def test_bad_values_raise_a_value_error_naming_the_option(values, named):
 
 
 def test_a_limit_of_every_row_is_no_limit():
-    from playground.data import load
-    from playground.options import TRAIN_ROWS
+    from playground.core.data import load
+    from playground.training.options import TRAIN_ROWS
 
     assert TRAIN_ROWS == {d: len(load(d, "train")) for d in ("rt", "imdb")}
     assert build_recipe({"limit": 6824}) == build_recipe({"limit": 10**6}) == build_recipe({})
@@ -128,7 +128,7 @@ def _rebuild_commands() -> list[list[str]]:
 
 
 def _recipe_of(argv: list[str]) -> tuple[Recipe, str]:
-    from playground.__main__ import build_parser
+    from playground.cli.main import build_parser
 
     args = build_parser().parse_args(["train", *argv])
     return build_recipe({o.name: getattr(args, o.name) for o in TRAIN_OPTIONS if hasattr(args, o.name)}), args.out
@@ -150,7 +150,7 @@ def test_rebuild_script_means_what_the_shipped_cards_record():
     the settings their cards record, for the fine-tuning and for the base it started from."""
     import shlex
 
-    from playground import augment
+    from playground.training import augment
 
     recipes = dict(_recipe_of(argv)[::-1] for argv in _rebuild_commands())
     assert len(recipes) == 20  # 3 IMDB bases, 7 teachers, 3 RT bases, rnn-imdb-templates, 6 fine-tuned

@@ -4,10 +4,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from playground import plots
-from playground.attribution import attribute
-from playground.cells import cell
-from playground.trace import trace
+from playground.core.cells import cell
+from playground.core.trace import trace
+from playground.explain.attribution import attribute
+from playground.figures import plots
 from tests.conftest import random_model
 
 
@@ -82,7 +82,7 @@ def test_long_text_thins_tick_labels(small_vocab):
 def test_gate_means_averages_gates_and_never_signed_values_with_them(tr_and_model):
     """Gates ([0, 1]) are averaged in one panel; the cell's signed or unbounded values (g, c, n, the
     pre-activation) are not averaged with them (mean |value|, their own axis) nor called gates."""
-    from playground.cells import GATE
+    from playground.core.cells import GATE
 
     tr, _ = tr_and_model
     for layer in (0, 1):
@@ -128,8 +128,8 @@ def test_empty_and_gauge():
 
 
 def test_narrow_heatmaps_have_upright_and_fewer_labels(small_vocab):
-    from playground.models import ModelConfig, build
-    from playground.trace import trace
+    from playground.core.models import ModelConfig, build
+    from playground.core.trace import trace
 
     m = build(ModelConfig(arch="gru", vocab_size=len(small_vocab), embed_dim=4, hidden_size=3, max_len=100))
     tr = trace(m, small_vocab, " ".join(["the movie was good"] * 10))
@@ -194,7 +194,7 @@ def test_compare_curves_give_two_models_of_one_cell_different_colours(small_voca
 
 
 def test_heatmap_on_the_full_text_axis_leaves_unread_columns_empty(small_vocab):
-    from playground.explain import text_axis
+    from playground.explain.numbers import text_axis
 
     traces = _three_reading_300_tokens(small_vocab)
     axis = text_axis(traces)
@@ -274,7 +274,7 @@ def test_probe_curves_draw_the_kept_model_last_in_the_kept_colour(small_vocab):
 
 # --- the exact account of the verdict: words' moves over units x tokens contributions (issue 11) -------
 def test_contributions_show_the_ranked_units_and_the_words_moves(tr_and_model):
-    from playground.account import account
+    from playground.explain.account import account
 
     tr, _ = tr_and_model
     acc = account(tr)
@@ -308,7 +308,7 @@ def test_contributions_show_the_ranked_units_and_the_words_moves(tr_and_model):
 
 
 def test_contributions_outline_the_chosen_unit_and_word_and_escape_tokens(tr_and_model):
-    from playground.account import account
+    from playground.explain.account import account
 
     tr, _ = tr_and_model
     order = account(tr).ranking("verdict").tolist()
@@ -322,8 +322,8 @@ def test_contributions_outline_the_chosen_unit_and_word_and_escape_tokens(tr_and
 
 
 def test_contributions_on_the_full_text_axis_leave_unread_words_empty(small_vocab):
-    from playground.account import account
-    from playground.explain import text_axis
+    from playground.explain.account import account
+    from playground.explain.numbers import text_axis
 
     traces = _three_reading_300_tokens(small_vocab)
     axis = text_axis(traces)
@@ -341,7 +341,7 @@ def test_contributions_on_the_full_text_axis_leave_unread_words_empty(small_voca
 
 # --- issue 11: ranked rows, change from typical, click to choose --------------------------------------
 def _lstm_trace(small_vocab, text="the film was not good but the end was good", hidden=24):
-    from playground.models import ModelConfig, build
+    from playground.core.models import ModelConfig, build
 
     m = build(ModelConfig(arch="lstm", vocab_size=len(small_vocab), embed_dim=4, hidden_size=hidden, max_len=400))
     return trace(m, small_vocab, text)
@@ -427,7 +427,7 @@ def test_click_layer_payload_stays_small(small_vocab):
 
 
 def test_click_layer_on_the_full_text_axis_covers_only_words_the_model_read(small_vocab):
-    from playground.explain import text_axis
+    from playground.explain.numbers import text_axis
 
     traces = _three_reading_300_tokens(small_vocab)
     rnn = traces["SimpleRNN"]
@@ -451,7 +451,7 @@ def test_picked_cell_reads_a_streamlit_selection():
 
 # --- read it with me: the animated step-through (plots.step_through) -----------------------------
 def test_step_through_frames_hold_each_words_step_and_caption(tr_and_model):
-    from playground import narrate
+    from playground.explain import narrate
     tr, _ = tr_and_model
     stories = narrate.step_stories(tr)
     fig = plots.step_through(tr, stories, start=2)
@@ -476,7 +476,7 @@ def test_step_through_frames_hold_each_words_step_and_caption(tr_and_model):
 
 
 def test_step_through_of_a_long_text_keeps_its_largest_moves_and_says_so(small_vocab):
-    from playground import narrate
+    from playground.explain import narrate
     m = random_model("gru", vocab_size=len(small_vocab), scale=1.0)
     tr = trace(m, small_vocab, " ".join(["good bad not great awful movie the it"] * 25))  # 200 tokens
     stories = narrate.step_stories(tr)
@@ -491,7 +491,7 @@ def test_step_through_of_a_long_text_keeps_its_largest_moves_and_says_so(small_v
 
 
 def test_contributions_click_layer_carries_unit_token_and_value(tr_and_model):
-    from playground.account import account
+    from playground.explain.account import account
 
     tr, _ = tr_and_model
     acc = account(tr)
@@ -511,8 +511,8 @@ def test_contributions_click_layer_carries_unit_token_and_value(tr_and_model):
 
 
 def test_every_contributions_variant_is_valid_plotly(tr_and_model, small_vocab):
-    from playground.account import account
-    from playground.explain import text_axis
+    from playground.explain.account import account
+    from playground.explain.numbers import text_axis
 
     tr, _ = tr_and_model
     traces = _three_reading_300_tokens(small_vocab)
@@ -529,7 +529,7 @@ def test_every_figure_built_without_validation_passes_plotly_validation(tr_and_m
     rerun's server time); here every one of them goes through it, in each of its variants."""
     import plotly.graph_objects as go
 
-    from playground.explain import text_axis
+    from playground.explain.numbers import text_axis
 
     tr, _ = tr_and_model
     axis = text_axis({"a": tr, "b": tr})
@@ -562,7 +562,7 @@ def test_gate_means_panels_share_one_token_axis_under_the_last_panel(tr_and_mode
 
 
 def test_ig_path_figure_is_valid_plotly_and_shades_only_the_paths_stretches(small_vocab):
-    from playground.attribution import GapPiece, attribute, ig_path
+    from playground.explain.attribution import GapPiece, attribute, ig_path
 
     m = random_model("gru", vocab_size=len(small_vocab))
     tr = trace(m, small_vocab, "not good but I loved it")

@@ -1,4 +1,4 @@
-"""The bundled models' shipped per-model results (playground/precomputed.py): files that match the
+"""The bundled models' shipped per-model results (playground/dynamics/precomputed.py): files that match the
 shipped weights, a JSON encoding that round-trips every result and refuses anything else."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from playground import ablate, precomputed, statespace, typical, zoo
+from playground.core import zoo
+from playground.dynamics import ablate, precomputed, statespace, typical
 
 
 def _same(a, b) -> bool:

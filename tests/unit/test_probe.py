@@ -1,4 +1,4 @@
-"""The distance probe (playground/probe.py): the neutral filler and its check, the curves against the
+"""The distance probe (playground/dynamics/probe.py): the neutral filler and its check, the curves against the
 step-by-step trace, k beyond what a model reads, the half-distance, the sentences, the command line."""
 import json
 import re
@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playground import probe as pr
-from playground import zoo
-from playground.models import ARCHS
-from playground.text import PAD, UNK, Vocab
-from playground.trace import fused_prob, trace
+from playground.core import zoo
+from playground.core.models import ARCHS
+from playground.core.text import PAD, UNK, Vocab
+from playground.core.trace import fused_prob, trace
+from playground.dynamics import probe as pr
 from tests.conftest import random_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,7 +246,7 @@ def test_the_bundled_comparisons_are_computed_from_the_probes():
 
 # --- the command line -------------------------------------------------------------------------
 def run(capsys, *args) -> tuple[int, str, str]:
-    from playground.__main__ import main
+    from playground.cli.main import main
 
     code = main(list(args))  # in process: the bundled probes are computed once for all these tests
     out = capsys.readouterr()

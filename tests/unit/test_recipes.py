@@ -2,11 +2,21 @@
 import numpy as np
 import pytest
 
-from playground import zoo
-from playground.data import load, train_val_split
-from playground.models import ModelConfig
-from playground.recipes import Job, Race, Recipe, mix_rows, prepare, run, sample_rows, sentences_of, soft_labels
-from playground.train import EncodedSet, TrainConfig, predict_probs
+from playground.core import zoo
+from playground.core.data import load, train_val_split
+from playground.core.models import ModelConfig
+from playground.training.recipes import (
+    Job,
+    Race,
+    Recipe,
+    mix_rows,
+    prepare,
+    run,
+    sample_rows,
+    sentences_of,
+    soft_labels,
+)
+from playground.training.train import EncodedSet, TrainConfig, predict_probs
 
 
 def _recipe(**kw) -> Recipe:

@@ -89,7 +89,7 @@ def test_each_pages_long_text_makes_a_short_link_that_reopens_with_a_notice(page
 
     from streamlit.testing.v1 import AppTest
 
-    from playground import zoo
+    from playground.core import zoo
 
     if not zoo.bundled_names():
         pytest.skip("no bundled models")

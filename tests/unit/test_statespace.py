@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from playground import fixedpoints as fp
-from playground import statespace as ss
-from playground import zoo
-from playground.cells import cell
-from playground.text import Encoded
-from playground.trace import _weights, trace, trace_ids
+from playground.core import zoo
+from playground.core.cells import cell
+from playground.core.text import Encoded
+from playground.core.trace import _weights, trace, trace_ids
+from playground.dynamics import fixedpoints as fp
+from playground.dynamics import statespace as ss
 from tests.conftest import random_model
 
 needs_models = pytest.mark.skipif("gru-imdb" not in zoo.bundled_names(), reason="no bundled models")
@@ -267,7 +267,7 @@ def test_the_story_says_the_numbers(bundled):
 @pytest.mark.slow
 @needs_models
 def test_cli_json_prints_the_librarys_numbers(bundled, capsys):
-    from playground.__main__ import main
+    from playground.cli.main import main
 
     _, sp, _, _ = bundled
     text = "a dull, lifeless film"
@@ -295,7 +295,7 @@ def test_cli_json_prints_the_librarys_numbers(bundled, capsys):
     (["statespace", "--model", "gru-rt", "--neutral", "loud"], "invalid choice"),
 ])
 def test_cli_errors_are_one_line(args, pattern, capsys):
-    from playground.__main__ import main
+    from playground.cli.main import main
 
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from playground.stats import mcnemar, race_verdict
+from playground.evaluation.stats import mcnemar, race_verdict
 
 
 def _pair(both, only_a, only_b, neither):

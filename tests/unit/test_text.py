@@ -1,6 +1,6 @@
 import pytest
 
-from playground.text import MAX_TOKEN_CHARS, UNK_ID, Vocab, key, tokenize
+from playground.core.text import MAX_TOKEN_CHARS, UNK_ID, Vocab, key, tokenize
 
 HOSTILE = [
     "", " ", "\n\t\r", "\x00\x01\x02\x07\x1b[31m", "😀😀 🍿🎬", "好看的电影，非常棒！", "これは最高の映画です",

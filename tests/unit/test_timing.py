@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from playground import timing
-from playground.options import build_recipe
-from playground.recipes import prepare
-from playground.train import make_batches
+from playground.training import timing
+from playground.training.options import build_recipe
+from playground.training.recipes import prepare
+from playground.training.train import make_batches
 
 
 def _totals(lengths, batch_size):

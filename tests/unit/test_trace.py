@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from playground import zoo
-from playground.cells import GATE, SIGNED, cell
-from playground.models import ARCHS
-from playground.text import Encoded
-from playground.trace import fused_prob, trace, trace_ids
+from playground.core import zoo
+from playground.core.cells import GATE, SIGNED, cell
+from playground.core.models import ARCHS
+from playground.core.text import Encoded
+from playground.core.trace import fused_prob, trace, trace_ids
 from tests.conftest import random_model
 
 

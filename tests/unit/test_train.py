@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground.models import ModelConfig, build
-from playground.train import EncodedSet, TrainConfig, Trainer, evaluate, make_batches
+from playground.core.models import ModelConfig, build
+from playground.training.train import EncodedSet, TrainConfig, Trainer, evaluate, make_batches
 
 
 def _toy(n=256, seed=0):
@@ -131,7 +131,7 @@ def test_moving_average_of_weights_is_what_is_kept():
 
 
 def test_word_dropout_keeps_padding_and_trains():
-    from playground.text import PAD_ID, UNK_ID
+    from playground.core.text import PAD_ID, UNK_ID
 
     m = _model()
     train, val = _toy(512), _toy(128, seed=1)  # real tokens are 2..9: never <pad> (0) or <unk> (1)
@@ -162,7 +162,7 @@ def test_word_dropout_keeps_padding_and_trains():
 
 
 def test_progress_fraction_counts_epochs():
-    from playground.train import Progress
+    from playground.training.train import Progress
 
     assert Progress("batch", 3, 5, 10, 0.5, 0.5, 1.0).fraction == pytest.approx(2.5)
 
@@ -172,8 +172,8 @@ def test_training_does_not_import_torch_dynamo():
     """torch.optim's optimizers would import torch._dynamo and sympy (~75 MB) into the serving
     process; the clipping and moving average used (ema, clip) must not."""
     code = ("import sys, numpy as np\n"
-            "from playground.models import ModelConfig, build\n"
-            "from playground.train import EncodedSet, TrainConfig, Trainer\n"
+            "from playground.core.models import ModelConfig, build\n"
+            "from playground.training.train import EncodedSet, TrainConfig, Trainer\n"
             "m = build(ModelConfig(arch='gru', vocab_size=50, embed_dim=8, hidden_size=8, max_len=10))\n"
             "d = EncodedSet([np.array([2, 3, 4]), np.array([5, 6])] * 8, np.array([1, 0] * 8, dtype=np.float32))\n"
             "for _ in Trainer(m, d, d, TrainConfig(epochs=1, batch_size=4, ema=0.9, clip=1.0)).run(): pass\n"

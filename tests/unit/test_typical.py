@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from playground import zoo
-from playground.trace import trace
-from playground.typical import sample_texts, typical_values
+from playground.core import zoo
+from playground.core.trace import trace
+from playground.dynamics.typical import sample_texts, typical_values
 
 needs_models = pytest.mark.skipif("rnn-rt" not in zoo.bundled_names(), reason="no bundled models")
 

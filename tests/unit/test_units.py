@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from playground import units, zoo
-from playground.text import Vocab, key
-from playground.trace import trace
-from playground.typical import sample_texts
-from playground.zoo import TrainedModel
+from playground.core import zoo
+from playground.core.text import Vocab, key
+from playground.core.trace import trace
+from playground.core.zoo import TrainedModel
+from playground.dynamics import units
+from playground.dynamics.typical import sample_texts
 from tests.conftest import WORDS, random_model
 
 needs_models = pytest.mark.skipif("lstm-rt" not in zoo.bundled_names(), reason="no bundled models")
@@ -290,7 +291,7 @@ def test_a_bundled_model_on_a_small_test_sample_agrees_with_trace(monkeypatch, t
 
 @needs_models
 def test_cli_json_gives_one_unit_and_its_values_along_a_text(monkeypatch, tmp_path, capsys):
-    from playground.__main__ import main
+    from playground.cli.main import main
 
     monkeypatch.setattr(units, "CACHE_DIR", tmp_path)
     monkeypatch.setattr(units, "SAMPLE_TEXTS", {"rt": 30, "imdb": 5})
@@ -315,7 +316,7 @@ def test_cli_json_gives_one_unit_and_its_values_along_a_text(monkeypatch, tmp_pa
 @needs_models
 @pytest.mark.parametrize("unit", ["128", "-1"])
 def test_cli_unit_out_of_range_is_one_line(unit, capsys):
-    from playground.__main__ import main
+    from playground.cli.main import main
 
     assert main(["units", "--model", "gru-rt", "--unit", unit]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -323,7 +324,7 @@ def test_cli_unit_out_of_range_is_one_line(unit, capsys):
 
 
 def test_the_sample_is_full_for_every_bundled_model_and_smaller_for_a_far_larger_one():
-    from playground.models import ModelConfig
+    from playground.core.models import ModelConfig
 
     for name in zoo.bundled_names():
         tm = zoo.load_bundled(name)

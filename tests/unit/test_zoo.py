@@ -7,9 +7,9 @@ import pytest
 import torch
 from safetensors.torch import save as st_save
 
-from playground import zoo
-from playground.trace import trace
-from playground.zoo import ModelFileError, from_bytes, to_bytes
+from playground.core import zoo
+from playground.core.trace import trace
+from playground.core.zoo import ModelFileError, from_bytes, to_bytes
 
 
 def test_round_trip(tiny_trained, tmp_path):
@@ -210,7 +210,7 @@ def test_a_refused_crafted_file_costs_little_memory(tmp_path, tiny_trained):
     script = """
 import sys
 from pathlib import Path
-from playground import zoo
+from playground.core import zoo
 def hwm():
     return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024
 zoo.from_bytes(Path(sys.argv[2]).read_bytes())  # warm up torch (the first module costs ~75 MB once)

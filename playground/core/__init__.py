@@ -1,0 +1,1 @@
+"""The core: cells, models, the exact trace, text, data, model files."""

@@ -1,0 +1,1 @@
+"""Evaluation: held-out TEST measurement, statistics, the facts the docs quote."""

@@ -1,0 +1,1 @@
+"""Figures: pure Plotly builders for every page."""

@@ -1,0 +1,115 @@
+"""Figures of the State space page: the PC1/PC2 plane with the sample's final states, the fixed points,
+the readout's line and a sentence's path (and an edited sentence's branch); two prediction curves on one
+axis (an edit, an intervention); a unit's activation histogram. Pure builders, no Streamlit; visitor
+text is escaped, exact values on hover (the plane is a projection: each point's hover gives its real P).
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from playground.dynamics.statespace import Path, StateSpace
+from playground.figures.plots import NEG_COLOR, NEUTRAL, POS_COLOR, _bottom_legend, _layout
+
+PATH_COLOR, BRANCH_COLOR, FIXED_COLOR = "#222222", "#e66101", "#7b3294"
+MAX_LABELS = 30  # token labels written on a path; the rest are in the hover
+
+
+def _path_trace(p: Path, name: str, color: str, first: int = 0, dash: str = "solid") -> list[go.Scatter]:
+    """A path's points from row `first` (0: the start h_0) on, labelled with their tokens."""
+    labels = ["start (h₀ = 0)"] + [html.escape(t, quote=False) for t in p.tokens]
+    idx = np.arange(first, len(p.xy))
+    step = max(1, int(np.ceil(len(idx) / MAX_LABELS)))
+    text = [labels[i] if (j % step == 0 or i == idx[-1]) and i > 0 else "" for j, i in enumerate(idx)]
+    custom = np.stack([np.array(labels, dtype=object)[idx], np.round(p.probs[idx], 4),
+                       np.round(p.captured[idx], 3)], axis=1)
+    return [go.Scatter(x=p.xy[idx, 0], y=p.xy[idx, 1], mode="lines+markers+text", name=name, text=text,
+                       textposition="top center", textfont=dict(size=11, color=color),
+                       line=dict(color=color, width=2, dash=dash),
+                       marker=dict(size=7, color=[POS_COLOR if q >= 0.5 else NEG_COLOR for q in p.probs[idx]],
+                                   line=dict(color=color, width=1)),
+                       customdata=custom, hovertemplate=f"{html.escape(name)}: after <b>%{{customdata[0]}}</b><br>"
+                                                        "exact P(positive) %{customdata[1]}<br>the plane keeps "
+                                                        "%{customdata[2]:.0%} of its distance<extra></extra>")]
+
+
+def plane(space: StateSpace, path: Path | None = None, edited: Path | None = None, branch: int = 0,
+          title: str = "The hidden state on PC1 and PC2", height: int = 520,
+          model: str = "") -> go.Figure:
+    """The sample's final states (faint, blue positive / red negative by TEST label), the approximate
+    fixed points, the line where the plane's own points have logit 0, and the path (with the edited
+    path branching off at `branch`, the first token that differs)."""
+    fig = go.Figure()
+    for lab, color, name in ((1, POS_COLOR, "TEST texts' final states: positive"),
+                             (0, NEG_COLOR, "TEST texts' final states: negative")):
+        m = space.final_labels == lab
+        fig.add_trace(go.Scatter(x=space.final_xy[m, 0], y=space.final_xy[m, 1], mode="markers", name=name,
+                                 marker=dict(size=6, color=color, opacity=0.22),
+                                 customdata=np.round(space.final_probs[m], 3),
+                                 hovertemplate=f"{name}<br>model's P(positive) %{{customdata}}<extra></extra>"))
+    if len(space.fixed_xy):
+        fig.add_trace(go.Scatter(x=space.fixed_xy[:, 0], y=space.fixed_xy[:, 1], mode="markers",
+                                 name="approximate fixed points (neutral input)",
+                                 marker=dict(size=7, color=FIXED_COLOR, symbol="x-thin", line=dict(width=2,
+                                                                                                  color=FIXED_COLOR)),
+                                 customdata=np.round(space.fixed.probs, 3),
+                                 hovertemplate="fixed point<br>P(positive) %{customdata}<extra></extra>"))
+    pts = [space.final_xy, space.fixed_xy] + [p.xy for p in (path, edited) if p is not None]
+    allxy = np.vstack([a for a in pts if len(a)])
+    lo, hi = allxy.min(0), allxy.max(0)
+    pad = 0.08 * np.maximum(hi - lo, 1e-6)
+    seg = space.line_segment((lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1]))
+    if seg is not None:
+        fig.add_trace(go.Scatter(x=seg[:, 0], y=seg[:, 1], mode="lines", name="readout's line (logit 0 in the plane)",
+                                 line=dict(color=NEUTRAL, dash="dash", width=1.5), hoverinfo="skip"))
+    if path is not None:
+        fig.add_traces(_path_trace(path, f"{model} reading your sentence" if model else "your sentence", PATH_COLOR))
+    if edited is not None:
+        fig.add_traces(_path_trace(edited, "the edited sentence", BRANCH_COLOR, first=branch, dash="dot"))
+    share = space.variance
+    fig.update_xaxes(title_text=f"PC1 ({share[0]:.0%} of the variance)", zeroline=False,
+                     range=[lo[0] - pad[0], hi[0] + pad[0]])
+    fig.update_yaxes(title_text=f"PC2 ({share[1]:.0%})", zeroline=False, range=[lo[1] - pad[1], hi[1] + pad[1]])
+    return _bottom_legend(_layout(fig, title, height))
+
+
+def two_curves(a: Sequence[float], b: Sequence[float], tokens_a: Sequence[str], tokens_b: Sequence[str],
+               x_a: Sequence[int] | None = None, x_b: Sequence[int] | None = None,
+               names: tuple[str, str] = ("original", "changed"), title: str = "Prediction after each word",
+               height: int = 330) -> go.Figure:
+    """Two P(positive) curves on one token axis (positions x_a, x_b: an edit's shared prefix and suffix
+    line up); hover gives each token and its exact value."""
+    fig = go.Figure()
+    fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
+    for y, toks, x, name, color, dash in ((a, tokens_a, x_a, names[0], PATH_COLOR, "solid"),
+                                          (b, tokens_b, x_b, names[1], BRANCH_COLOR, "dot")):
+        x = np.arange(len(y)) if x is None else np.asarray(x)
+        labels = [html.escape(t, quote=False) for t in toks]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=html.escape(name), customdata=labels,
+                                 line=dict(color=color, width=2, dash=dash), marker=dict(size=6),
+                                 hovertemplate=f"{html.escape(name)}: after <b>%{{customdata}}</b><br>"
+                                               "P(positive) %{y:.3f}<extra></extra>"))
+    labels_a = [html.escape(t, quote=False) for t in tokens_a]
+    xa = np.arange(len(labels_a)) if x_a is None else np.asarray(x_a)
+    step = max(1, int(np.ceil(len(xa) / 30)))
+    fig.update_xaxes(tickmode="array", tickvals=list(xa[::step]), ticktext=labels_a[::step], tickangle=-45,
+                     title_text="word (the original's; hover for the other's)")
+    fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)")
+    return _bottom_legend(_layout(fig, title, height))
+
+
+def histogram(edges: Sequence[float], counts: Sequence[int], title: str, value: str = "h",
+              height: int = 280) -> go.Figure:
+    """A unit's activation distribution: bars between bin edges."""
+    edges = np.asarray(edges, dtype=np.float64)
+    mids = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure(go.Bar(x=mids, y=list(counts), width=np.diff(edges), marker_color=PATH_COLOR,
+                           customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+                           hovertemplate=f"{html.escape(value)} from %{{customdata[0]:.3f}} to %{{customdata[1]:.3f}}: "
+                                         "%{y} tokens<extra></extra>"))
+    fig.update_xaxes(title_text=html.escape(value))
+    fig.update_yaxes(title_text="tokens")
+    return _layout(fig, title, height)
