@@ -1,11 +1,11 @@
 """RNN Playground: the Streamlit entry point (router, page config, what all pages share)."""
 import streamlit as st
 
-from ui import common, style, wellformed
+from ui import serving, style, wellformed
 
 st.set_page_config(page_title="RNN Playground", page_icon="🔁", layout="wide",
                    menu_items={"About": "RNN Playground: watch SimpleRNN, LSTM and GRU models read."})
-common.setup()
+serving.setup()
 style.charts_fit_phones()  # every page: no Plotly toolbar over titles on a phone
 
 PAGES = [
@@ -22,4 +22,4 @@ with st.sidebar:
     st.caption("Type a sentence and watch a recurrent network read it, word by word. "
                "Models trained in this session appear in every model picker.")
 nav.run()
-common.release_memory()  # after every run: hand pages freed by this run back to the OS
+serving.release_memory()  # after every run: hand pages freed by this run back to the OS

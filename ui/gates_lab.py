@@ -12,8 +12,10 @@ from playground.core.data import DATASET_TITLES
 from playground.dynamics import lab, memory, probe
 from playground.figures import distance_plots, plots
 from playground.training.timing import load_slowdown
-from ui import common, lab_run
+from ui import lab_run
 from ui.state import Field, link_query
+
+from . import catalog, textio
 
 
 def _ints(text: str) -> list[int]:
@@ -35,7 +37,7 @@ LAB_FIELDS = (
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _bundled_gradients(name: str, text: str) -> tuple[tuple[str, ...], list[float]]:
-    tm = common.bundled(name)
+    tm = catalog.bundled(name)
     enc = tm.vocab.encode(text, tm.config.max_len)
     return enc.tokens, memory.token_gradients(tm.model, enc.ids).tolist()
 
@@ -56,7 +58,7 @@ def gradient_series(tm: zoo.TrainedModel, dataset: str, text: str) -> tuple[dict
             arch = tm.arch
         else:
             tokens, g = _bundled_gradients(name, text)
-            grads, arch = np.asarray(g), common.bundled(name).arch
+            grads, arch = np.asarray(g), catalog.bundled(name).arch
         color = cell(arch).color if name != tm.name or tm.source == "bundled" else plots.EXTRA_COLORS[k % 4]
         row = memory.gradient_row(name, cell(arch).title, tokens, grads)
         series[f"{name} ({cell(arch).title})"] = (grads, tokens, color, row["half-distance"])
@@ -79,7 +81,7 @@ def _probes(tm: zoo.TrainedModel, dataset: str) -> list:
         kept = store.get(tm.name)
         if kept is None or kept[0] is not tm.model:
             kept = store[tm.name] = (tm.model, probe.probe(tm.model, tm.vocab, tm.name))
-        for n in [n for n in store if n not in common.session_models()]:
+        for n in [n for n in store if n not in catalog.session_models()]:
             store.pop(n, None)
         out.append(kept[1])
     return out
@@ -97,24 +99,24 @@ def probe_section(tm: zoo.TrainedModel) -> None:
         with st.spinner("Finding each model's neutral filler and reading 300 distances (once per model)…"):
             probes = _probes(tm, dataset)
     except ValueError as e:
-        st.warning(f"No probe for this model: {common.md_escape(str(e))}")
+        st.warning(f"No probe for this model: {textio.md_escape(str(e))}")
         return
     colors = {p.model: (cell(p.arch).color if p.model in zoo.BUNDLED else plots.EXTRA_COLORS[0]) for p in probes}
     st.plotly_chart(distance_plots.probe_effects(probes, colors), key="why.probe")
     st.caption("Each line: the positive phrase's final P(positive) minus the negative phrase's, after k neutral words "
                "(log scale); × marks where it falls to half its value at k = 1; a line ends where the model no longer "
                "reads the phrase whole (the RT models read their last 100 tokens, rnn-imdb 200).")
-    st.caption(common.md_escape(probe.compare_story(probes)))
+    st.caption(textio.md_escape(probe.compare_story(probes)))
     mine = next((p for p in probes if p.model == tm.name), probes[-1])
     st.plotly_chart(distance_plots.probe_curves(mine), key="why.probe_curves")
-    st.caption(common.md_escape(mine.story()))
+    st.caption(textio.md_escape(mine.story()))
     k = min(50, mine.k_read) if mine.k_read else 1
     c1, c2 = st.columns(2)
     c1.page_link("views/playground.py", label=f"Open the positive text at k = {k} in the Playground", icon="🔬",
                  query_params=link_query("s", mine.text(k, "positive"), model=mine.model))
     c2.page_link("views/playground.py", label=f"Open the filler alone at k = {k}", icon="🔬",
                  query_params=link_query("s", mine.text(k, "filler"), model=mine.model))
-    st.caption(f"Phrases: “{common.md_escape(probe.POSITIVE)}” and “{common.md_escape(probe.NEGATIVE)}”, after "
+    st.caption(f"Phrases: “{textio.md_escape(probe.POSITIVE)}” and “{textio.md_escape(probe.NEGATIVE)}”, after "
                f"{probe.LEAD} filler words. Each model is probed on its own filler, so the curves compare how each "
                "keeps a phrase among words it ignores, not the same text. Command line: `python -m playground probe "
                f"--dataset {dataset}`.")
@@ -135,7 +137,7 @@ def _lab_views(result: dict, key: str) -> None:
                f"to the highest seed; the grey band is chance (at most {chance:g} counts as chance). k is the number "
                "of tokens from the signal to the end, on a log scale.")
     st.dataframe(distance_plots.lab_table(result), hide_index=True, width="stretch")
-    st.caption(common.md_escape(" ".join(lab.summary(result)) + " " + lab.lesson(result)))
+    st.caption(textio.md_escape(" ".join(lab.summary(result)) + " " + lab.lesson(result)))
     st.plotly_chart(distance_plots.lab_init_gradient(result), key=f"{key}.init")
     st.caption("At the first step of training, before the network has learned anything: the gradient of the loss "
                "reaching the signal token, as a share of the gradient at the last token. A share near 0 means the "
@@ -181,7 +183,7 @@ def _start_lab() -> None:
     except (ValueError, TypeError) as e:
         ss["why.lab_notice"] = f"These settings cannot be used: {e}"
         return
-    run = lab_run.LabRun(settings, alive=common.session_alive())
+    run = lab_run.LabRun(settings, alive=catalog.session_alive())
     if not lab_run.claim(ss, run):
         ss["why.lab_notice"] = "A lab run is already going in this session, so that press was ignored."
 
@@ -227,7 +229,7 @@ def _lab_live() -> None:
         st.caption(_lab_promise())
     notice = st.session_state.pop("why.lab_notice", None)
     if notice:
-        st.warning(common.md_escape(notice))
+        st.warning(textio.md_escape(notice))
     if isinstance(run, lab_run.LabRun):
         _lab_progress()
 
@@ -269,7 +271,7 @@ def lab_result() -> None:
         return
     res = run.result
     if "error" in res:
-        st.error(common.md_escape(res["error"]))
+        st.error(textio.md_escape(res["error"]))
         return
     cut = {"button": "You stopped it", "cap": f"The {lab_run.CAP_S:.0f} s cap stopped it",
            "session": "It stopped when the page lost its connection"}.get(res.get("cut") or "")

@@ -24,8 +24,9 @@ import streamlit as st
 from playground.core import zoo
 from playground.core.data import DATASET_TITLES, no_dataset
 from playground.dynamics import precomputed
+from playground.dynamics.typical import DEFAULT_TEXTS, Typical
 
-from . import common, model_work
+from . import catalog, model_work, textio
 from .model_work import ModelWork, cut_of
 
 _SHARED: dict = {}  # (kind, bundled model name) -> value
@@ -37,7 +38,7 @@ NO_DATASET = no_dataset("compute it on")
 def _store(kind: str) -> dict:
     """This session's results of `kind`: model name -> (model, value or None, error or None)."""
     store = st.session_state.setdefault(f"per_model.{kind}", {})
-    keep = set(common.session_models()) | set(zoo.BUNDLED)
+    keep = set(catalog.session_models()) | set(zoo.BUNDLED)
     for name in [n for n in store if n not in keep]:  # forget dropped models
         store.pop(name, None)
     return store
@@ -72,7 +73,7 @@ def get(kind: str, tm: zoo.TrainedModel, message: str, needs_dataset: bool = Tru
         run.stop()  # another model's: its slot goes to this one
         run = None
     if not isinstance(run, ModelWork):
-        run = runs[kind] = ModelWork(kind, tm, budget=model_work.BUDGET_S, alive=common.session_alive()).start()
+        run = runs[kind] = ModelWork(kind, tm, budget=model_work.BUDGET_S, alive=catalog.session_alive()).start()
     if not run.done:
         _progress(kind, message)
         return None, None
@@ -107,7 +108,7 @@ def _said(kind: str, tm: zoo.TrainedModel, value, error: str | None) -> None:
     if not cut and not (error or "").startswith("Stopped"):
         return
     if cut:
-        st.warning(common.md_escape(f"Part of the result only: {cut}. What is shown is computed from what was "
+        st.warning(textio.md_escape(f"Part of the result only: {cut}. What is shown is computed from what was "
                                     "done."), icon="⏱️")
     st.button("Compute it again", key=f"per_model.again.{kind}", on_click=_again, args=(kind, tm.name),
               help="Start again with a fresh time budget (it waits for the server like a training does).")
@@ -133,3 +134,15 @@ def _progress(kind: str, message: str) -> None:
                                            "this model)"[:300])
     st.button("Stop and keep what it has", key=f"per_model.stop.{kind}", on_click=run.stop,
               disabled=snap["stopping"])
+
+
+# --- each unit's typical values (the "change from typical" pictures) ----------------------------------
+def typical(tm: zoo.TrainedModel) -> tuple[Typical | None, str | None]:
+    """(typical values, None); (None, why there are none); or (None, None) while they are being
+    worked out (a progress box is drawn in their place). A bundled model's are shipped; another model's
+    are computed once in the server's worker slots and kept in this session (ui.per_model). A model
+    whose dataset is unknown (an uploaded file without one in its card) has no TEST sample to be
+    typical of."""
+    if tm.dataset not in DATASET_TITLES:
+        return None, no_dataset("measure its units' typical values on")
+    return get("typical", tm, f"Working out every unit's typical values over {DEFAULT_TEXTS} TEST texts")

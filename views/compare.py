@@ -22,7 +22,7 @@ from playground.explain.numbers import (
     verdict_word,
 )
 from playground.figures import plots
-from ui import common, wellformed
+from ui import catalog, textio, wellformed
 from ui.state import Field, PageState, bool_str, one_of, parse_bool
 
 MAX_MODELS = 3
@@ -34,7 +34,7 @@ def _parse_models(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
-available = common.model_names()
+available = catalog.model_names()
 
 
 def _valid_models(v) -> bool:
@@ -44,8 +44,8 @@ def _valid_models(v) -> bool:
 
 MODELS = Field("compare.models", "models", [], parse=_parse_models, valid=_valid_models, to_str=",".join)
 STATE = PageState(
-    Field("compare.sentence", "s", common.COMPARE_SENTENCE,
-          parse=common.clean_input, long_text=True, label="sentence"),
+    Field("compare.sentence", "s", textio.COMPARE_SENTENCE,
+          parse=textio.clean_input, long_text=True, label="sentence"),
     Field("compare.dataset", "dataset", "rt", valid=one_of(DATASET_TITLES)),
     MODELS,
     Field("compare.allunits", "allunits", False, parse=parse_bool, valid=lambda v: isinstance(v, bool),
@@ -61,9 +61,9 @@ if asked is not None:
     wanted = _parse_models(asked[:400])
     missing = [n for n in wanted if n not in available]
     if missing:
-        st.warning(f"Not available in this session: {common.md_escape(', '.join(missing))}. Models trained on the "
+        st.warning(f"Not available in this session: {textio.md_escape(', '.join(missing))}. Models trained on the "
                    "Train page live only in the browser tab that trained them (and at most "
-                   f"{common.MAX_SESSION_MODELS} at a time), so the models below are shown instead.")
+                   f"{catalog.MAX_SESSION_MODELS} at a time), so the models below are shown instead.")
     elif len(wanted) > MAX_MODELS or len(set(wanted)) != len(wanted):
         st.warning(f"Compare shows two or three different models at once; the link named {len(wanted)}.")
 
@@ -74,7 +74,7 @@ def _use_dataset():  # a dataset button means its three bundled models
 
 c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
 with c1:
-    st.text_input("Sentence", key="compare.sentence", max_chars=common.MAX_INPUT_CHARS,
+    st.text_input("Sentence", key="compare.sentence", max_chars=textio.MAX_INPUT_CHARS,
                   placeholder="Type a sentence and press Enter")
 with c2:
     ds = st.segmented_control("Bundled models trained on", list(DATASET_TITLES), key="compare.dataset",
@@ -85,7 +85,7 @@ with st.expander("Or pick any two or three models (bundled, or trained in this s
                    placeholder="the dataset's SimpleRNN, LSTM and GRU",
                    help="Each model reads the text with its own vocabulary and maximum length. "
                         "Clear this to go back to the bundled models of the dataset above.")
-text = common.clean_input(st.session_state["compare.sentence"])
+text = textio.clean_input(st.session_state["compare.sentence"])
 for note in STATE.notes:  # a text too long for a link (ui/state.py)
     st.info(note)
 if wellformed.note(text):
@@ -103,7 +103,7 @@ if not text.strip():
     st.info("Type a sentence above to compare the networks.")
     st.stop()
 
-models = {n: common.get_model(n) for n in names}
+models = {n: catalog.get_model(n) for n in names}
 titles = [tm.config.title for tm in models.values()]
 label = {n: tm.config.title if len(set(titles)) == len(titles) else n for n, tm in models.items()}
 traces = {label[n]: trace(tm.model, tm.vocab, text) for n, tm in models.items()}
@@ -114,21 +114,21 @@ axis = text_axis(traces)
 cut = [(lab, tr) for lab, tr in traces.items() if tr.truncated]
 if cut:
     who = "; ".join(f"{lab} {reading_note(tr)}" for lab, tr in cut)
-    st.warning(common.md_escape(f"The text has {axis.n_total:,} tokens. {who}. Every chart puts a word at its "
+    st.warning(textio.md_escape(f"The text has {axis.n_total:,} tokens. {who}. Every chart puts a word at its "
                                 "position in the full text; a shaded band marks what a model did not read, and "
                                 "the summary compares only words every model read."))
 
-st.info(common.md_escape(disagreement_summary(traces)))
+st.info(textio.md_escape(disagreement_summary(traces)))
 cols = st.columns(len(names))
 for col, (n, tm) in zip(cols, models.items()):
     tr = traces[label[n]]
     with col:
         word = verdict_word(tr.prob)
-        st.metric(f"{tm.config.title} ({common.label_escape(n)})", f"{'😊' if word == 'positive' else '☹️'} {word}")
+        st.metric(f"{tm.config.title} ({textio.label_escape(n)})", f"{'😊' if word == 'positive' else '☹️'} {word}")
         st.caption(f"P(positive) = {tr.prob:.1%}")
         note = reading_note(tr)
         limit = "" if tr.truncated else f" (reads at most {tm.config.max_len:,})"
-        st.caption(common.md_escape(f"{note[0].upper()}{note[1:]}{limit}."))
+        st.caption(textio.md_escape(f"{note[0].upper()}{note[1:]}{limit}."))
 
 st.plotly_chart(plots.compare_curves(traces), key="compare.curves")
 
@@ -143,16 +143,16 @@ cols = st.columns(len(names))
 for col, (lab, tr) in zip(cols, traces.items()):
     with col:
         if tr.n_steps == 0:
-            st.caption(common.md_escape(f"{lab} read nothing."))
+            st.caption(textio.md_escape(f"{lab} read nothing."))
             continue
         st.plotly_chart(plots.contributions(tr, text_axis=axis, narrow=True,
                                             title=f"{html.escape(lab)}: word moves,<br>top units' parts (C)"),
                         key=f"compare.contrib.{lab}")
-        st.caption(f"**{common.md_escape(lab)}**: {narrate.account_story(tr).short(escape=common.md_escape)}")
+        st.caption(f"**{textio.md_escape(lab)}**: {narrate.account_story(tr).short(escape=textio.md_escape)}")
 
 st.subheader("Hidden states side by side")
 if axis.start > 0 or axis.common > axis.start:
-    st.caption(common.md_escape(f"Columns are words {axis.start + 1:,}–{axis.n_total:,} of the text, the same "
+    st.caption(textio.md_escape(f"Columns are words {axis.start + 1:,}–{axis.n_total:,} of the text, the same "
                                 "in every chart; grey columns are words a model did not read."))
 all_units = st.toggle("All units", key="compare.allunits",
                       help=f"Off: each model's top {plots.TOP_UNITS} units by share of its verdict.")
@@ -196,8 +196,8 @@ if picked is not None:
     unit, tok = _picked(lab, tr)
     at = units_at(tr, accounts[lab], tok, k=0, include=unit)[0]
     gates = ", ".join(f"{tr.cell.quantity(n).title} {v:+.3f}" for n, v in at.values.items() if n != "h")
-    st.markdown(f"**{common.md_escape(lab)}, unit {unit} at word {read_start(tr) + tok + 1:,} "
-                f"(“{common.md_escape(tr.tokens[tok])}”)**: " + common.md_escape(
+    st.markdown(f"**{textio.md_escape(lab)}, unit {unit} at word {read_start(tr) + tok + 1:,} "
+                f"(“{textio.md_escape(tr.tokens[tok])}”)**: " + textio.md_escape(
                     f"h went from {at.h_prev:+.3f} to {at.values['h']:+.3f}; {gates}. Its part of the verdict at "
                     f"this word: C = {at.contribution:+.4f} logit (over all words, its share: {at.share:+.4f})."))
 
@@ -207,8 +207,8 @@ shared = max((float(np.max(np.abs(a.scores))) for a in atts.values() if len(a.sc
 for n, att in atts.items():
     tr = traces[label[n]]
     note = f" — {reading_note(tr)}" if tr.truncated else ""
-    st.markdown(f"**{common.md_escape(label[n])}**{common.md_escape(note)}")
-    st.html(common.chips_html(tr.tokens, tr.oov, att.scores, att.unit, scale=shared))
+    st.markdown(f"**{textio.md_escape(label[n])}**{textio.md_escape(note)}")
+    st.html(textio.chips_html(tr.tokens, tr.oov, att.scores, att.unit, scale=shared))
 st.caption(f"Leave-one-out importance: blue words push towards positive, red towards negative. One colour scale "
            f"for all {len(atts)} models (the darkest chip is the largest change anywhere, {shared:.3f} in "
            "P(positive)), so a model that barely reacts looks pale; hover a word for its exact change.")
@@ -217,7 +217,7 @@ st.caption(f"Leave-one-out importance: blue words push towards positive, red tow
 st.subheader("Which is more accurate?")
 datasets = {tm.dataset for tm in models.values()}
 if len(datasets) != 1 or None in datasets:
-    st.caption(common.md_escape("These models were trained on different data ("
+    st.caption(textio.md_escape("These models were trained on different data ("
                                 + ", ".join(f"{n}: {tm.dataset or 'unknown'}" for n, tm in models.items())
                                 + "), so there is no one TEST split to compare their accuracy on."))
     st.stop()
@@ -253,9 +253,9 @@ if pending:
             store[key] = correct_on_test(tm.model, tm.vocab, test_ds)
     slot.empty()
 correct = {n: _store(n, tm)[0][_store(n, tm)[1]] for n, tm in models.items()}
-st.markdown(common.md_escape(stats.race_verdict(correct)))
+st.markdown(textio.md_escape(stats.race_verdict(correct)))
 accs = ", ".join(f"{n} {v.mean():.1%}" for n, v in correct.items())
 twin = (f" The same numbers: `python -m playground paired --models {','.join(names)} --dataset {test_ds}`."
         if all(tm.source == "bundled" for tm in models.values()) else "")
 st.caption(f"TEST accuracy on {DATASET_TITLES[test_ds]} (n = {len(next(iter(correct.values()))):,} each): "
-           f"{common.md_escape(accs)}.{twin}")
+           f"{textio.md_escape(accs)}.{twin}")

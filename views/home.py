@@ -1,12 +1,13 @@
 """Home: what this is, a live mini-example, the three cells' equations, the bundled models."""
 import streamlit as st
 
+from playground.core import zoo
 from playground.core.cells import CELLS
 from playground.core.data import DATASET_TITLES
 from playground.core.trace import trace
 from playground.explain import narrate
 from playground.figures import plots
-from ui import common
+from ui import catalog, textio
 
 st.title("🔁 RNN Playground")
 st.markdown(
@@ -21,20 +22,20 @@ with c2:
     st.page_link("views/compare.py", label="Compare SimpleRNN, LSTM and GRU on one sentence", icon="⚖️")
 
 st.subheader("A network reading, live")
-EXAMPLE = common.HOME_EXAMPLE
-names = common.model_names()
+EXAMPLE = textio.HOME_EXAMPLE
+names = catalog.model_names()
 name = "lstm-rt" if "lstm-rt" in names else (names[0] if names else None)
 if name is None:
     st.error("No bundled models found (playground/weights/ is empty).")
 else:
-    tm = common.bundled(name) if name in common.zoo.BUNDLED else common.get_model(name)
+    tm = catalog.bundled(name) if name in zoo.BUNDLED else catalog.get_model(name)
     tr = trace(tm.model, tm.vocab, EXAMPLE)
-    st.caption(f"“{EXAMPLE}” read by {common.md_escape(name)} ({tm.config.title}): each point is its "
+    st.caption(f"“{EXAMPLE}” read by {textio.md_escape(name)} ({tm.config.title}): each point is its "
                "opinion after that word, the first one (◆) before it has read anything.")
     st.plotly_chart(plots.prediction_curve(tr, title=f"{name}: P(positive) after each word", height=300),
                     key="home.curve")
     # every claim about the curve is read from it when the page renders, never written by hand
-    st.markdown(narrate.curve_story(tr).sentence(escape=common.md_escape))
+    st.markdown(narrate.curve_story(tr).sentence(escape=textio.md_escape))
 
 st.subheader("Three cells, side by side")
 st.caption("x_t is the word read at step t, h_{t-1} the state after the previous word; "
@@ -47,8 +48,8 @@ for col, c in zip(st.columns(len(CELLS)), CELLS.values()):
 
 st.subheader("The bundled models")
 rows = []
-for n in common.zoo.bundled_names():
-    tm = common.bundled(n)
+for n in zoo.bundled_names():
+    tm = catalog.bundled(n)
     rows.append({"model": n, "cell": tm.config.title, "trained for": DATASET_TITLES.get(tm.dataset, tm.dataset),
                  "hidden units": tm.config.hidden_size, "parameters": tm.n_params,
                  "TEST accuracy": tm.test_accuracy})

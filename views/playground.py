@@ -12,14 +12,14 @@ from playground.explain.account import account as exact_account
 from playground.explain.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute, ig_path, path_story
 from playground.explain.numbers import latex_lines, unit_step, verdict_word
 from playground.figures import plots
-from ui import common
+from ui import catalog, per_model, serving, textio
 from ui.state import Field, PageState, bool_str, one_of, parse_bool, parse_int
 
 # Everything a copied link reopens; `layer` defaults to the last layer, `unit` and `tok` to the most
 # decisive unit of the verdict at its most decisive word (playground/explain/account.py).
 STATE = PageState(
-    Field("play.sentence", "s", common.DEFAULT_SENTENCE, parse=common.clean_input, long_text=True, label="sentence"),
-    common.model_field("model", "model"),
+    Field("play.sentence", "s", textio.DEFAULT_SENTENCE, parse=textio.clean_input, long_text=True, label="sentence"),
+    catalog.model_field("model", "model"),
     Field("play.method", "method", "occlusion", parse=lambda v: ALIASES.get(v, v), valid=one_of(METHODS)),
     Field("play.layer", "layer", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 8),
     Field("play.unit", "unit", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 4096),
@@ -42,10 +42,10 @@ def _use_example():
     st.session_state["play.example"] = None
 
 
-tm = common.sentence_and_model("play.sentence", "Type a sentence about a film, a meal, a product…")
-st.pills("Examples", common.EXAMPLES, key="play.example", on_change=_use_example,
+tm = catalog.sentence_and_model("play.sentence", "Type a sentence about a film, a meal, a product…")
+st.pills("Examples", textio.EXAMPLES, key="play.example", on_change=_use_example,
          help="One click puts the example in the box above.")
-text = common.read_sentence("play.sentence", STATE.notes)  # link notes; unreadable characters
+text = textio.read_sentence("play.sentence", STATE.notes)  # link notes; unreadable characters
 
 if not text.strip():
     st.info("Type a sentence above (or pick an example) to see the network read it.")
@@ -93,13 +93,13 @@ with v1:
     st.markdown(f"### {emoji} {word.capitalize()}")
     st.metric("P(positive)", f"{tr.prob:.1%}", help="The readout's probability after the last word.")
     st.caption(f"{conf:.0%} confident · {tm.config.title} · {tr.n_steps} tokens")
-common.paint_now()  # the verdict is on screen before the gauge and the charts are drawn
+serving.paint_now()  # the verdict is on screen before the gauge and the charts are drawn
 with v2:
     st.plotly_chart(plots.confidence_gauge(tr.prob), key="play.gauge", config={"displayModeBar": False})
 
 curve_fig = plots.prediction_curve(tr, title="Prediction after each word")  # also the step-through's base, below
 st.plotly_chart(curve_fig, key="play.curve")
-st.caption(narrate.curve_story(tr).sentence(escape=common.md_escape))
+st.caption(narrate.curve_story(tr).sentence(escape=textio.md_escape))
 
 # --- the exact account of the verdict: units x words -----------------------------------------------
 st.subheader("Which units moved the verdict, at which word")
@@ -134,15 +134,15 @@ st.plotly_chart(plots.contributions(tr, rows=contrib_rows, acc=acc, clickable=Tr
                                     selected_unit=st.session_state["play.unit"],
                                     selected_token=st.session_state["play.token"]),
                 key="play.contrib", on_select=_pick_contribution, selection_mode="points")
-st.caption(narrate.account_story(tr, acc, top=plots.CONTRIB_TOP).sentence(escape=common.md_escape)
+st.caption(narrate.account_story(tr, acc, top=plots.CONTRIB_TOP).sentence(escape=textio.md_escape)
            + " The drill-down's unit is outlined in orange, its word in black; click a cell to open that unit at "
              "that word in the drill-down and the table below.")
 
 at_tok = st.session_state["play.token"]
 cell_qs = [tr.cell.quantity(n) for n in tr.last.gates]
-st.markdown(f"**The units that moved it most at “{common.md_escape(tr.tokens[at_tok])}” (token {at_tok + 1}), "
+st.markdown(f"**The units that moved it most at “{textio.md_escape(tr.tokens[at_tok])}” (token {at_tok + 1}), "
             "with their values there**")
-st.caption(narrate.word_story(tr, at_tok, acc, escape=common.md_escape))
+st.caption(narrate.word_story(tr, at_tok, acc, escape=textio.md_escape))
 table = [{"unit": f"{r.unit} ★" if r.unit == st.session_state["play.unit"] else str(r.unit),
           "C at this word": r.contribution, "share of the verdict": r.share, "h before": r.h_prev,
           "h after": r.values["h"], **{q.title: r.values[q.name] for q in cell_qs}}
@@ -160,10 +160,10 @@ method = st.segmented_control("Importance method", list(METHODS), key="play.meth
                               format_func=lambda m: SHORT_NAMES[m], help="\n\n".join(
                                   f"**{SHORT_NAMES[m]}**: {d}" for m, d in METHODS.items())) or "occlusion"
 att = attribute(tm.model, tr, method)
-st.html(common.chips_html(tr.tokens, tr.oov, att.scores, att.unit))
+st.html(textio.chips_html(tr.tokens, tr.oov, att.scores, att.unit))
 st.caption(f"Blue words push towards positive, red towards negative; darker = stronger. {METHODS[method]}. "
            "Dashed chips with ° are out of vocabulary.")
-said = account(att, tr, escape=common.md_escape)
+said = account(att, tr, escape=textio.md_escape)
 for sentence in (s for s, warn in said if warn):  # integrated gradients that do not add up: in red
     st.markdown(f":red[**{sentence}**]")
 if any(not warn for _, warn in said):
@@ -187,12 +187,12 @@ st.caption("The model reads one word at a time. Pick a word (or press ▶ Play u
            "add up exactly to the word's move. The last sentence opens the unit with the largest part: what its "
            "gates did at this word, with their values. Gate words follow the values as printed: \"most\" is 0.56 "
            "and up, \"about half\" 0.45 to 0.55, \"almost all\" 0.90 and up (or 0.09 and below for \"almost none\").")
-stories = narrate.step_stories(tr, escape=common.md_escape)  # one per token: numbers and sentences
+stories = narrate.step_stories(tr, escape=textio.md_escape)  # one per token: numbers and sentences
 if st.session_state.get("play.step_for") != (tm.name, id(tm.model), tr.tokens):  # a new reading: its biggest move
     st.session_state["play.step"] = narrate.curve_story(tr).biggest.t
     st.session_state["play.step_for"] = (tm.name, id(tm.model), tr.tokens)
 step_t = st.select_slider("Word", options=list(range(tr.n_steps)), key="play.step",
-                          format_func=lambda i: (f"{i + 1}: {common.label_escape(tr.tokens[i])}"
+                          format_func=lambda i: (f"{i + 1}: {textio.label_escape(tr.tokens[i])}"
                                                  f"{'°' if tr.oov[i] else ''}"),
                           help="Opens on the word that moved P(positive) most.")
 story = stories[step_t]
@@ -225,16 +225,16 @@ show = st.segmented_control("Show", list(SHOW), key="play.show", format_func=SHO
                                  "sentence changed stands out from what the unit always does.") or "values"
 typ = None
 if show == "change":
-    typ, no_typ = common.typical(tm)
+    typ, no_typ = per_model.typical(tm)
     if typ is None:
         if no_typ:
-            st.info(f"There are no typical values for this model: {common.md_escape(no_typ)}. The values are "
+            st.info(f"There are no typical values for this model: {textio.md_escape(no_typ)}. The values are "
                     "shown.")
         else:
             st.caption("The values are shown until the typical values are worked out.")
     else:
         st.caption(f"**Change from typical**: each cell is the unit's value at that word minus its typical value, "
-                   f"{common.md_escape(typ.describe())} ({DATASET_TITLES[typ.dataset]}), e.g. "
+                   f"{textio.md_escape(typ.describe())} ({DATASET_TITLES[typ.dataset]}), e.g. "
                    "Δf = f(unit, word) − mean f(unit). Blue: higher than usual; red: lower; white: as usual. "
                    + ("Shipped with the app." if tm.source == "bundled" else "Worked out once for this model.")
                    + (f" The same numbers: `python -m playground typical --model {tm.name} --json \"…\"`."
@@ -311,20 +311,20 @@ with d1:
     unit = st.selectbox("Unit", list(range(H)), key="play.unit")
 with d2:
     tok = st.select_slider("Token", options=list(range(tr.n_steps)), key="play.token",
-                           format_func=lambda i: f"{i + 1}: {common.label_escape(tr.tokens[i])}")
+                           format_func=lambda i: f"{i + 1}: {textio.label_escape(tr.tokens[i])}")
 st.plotly_chart(plots.unit_lines(tr, unit, layer=layer, token=tok), key="play.unitlines")
 step = unit_step(tr, layer, unit, tok)
-st.markdown(f"**Unit {unit} at token {tok + 1} (“{common.md_escape(tr.tokens[tok])}”)**, layer {layer + 1}: "
+st.markdown(f"**Unit {unit} at token {tok + 1} (“{textio.md_escape(tr.tokens[tok])}”)**, layer {layer + 1}: "
             f"h went from {step.h_prev:+.3f} to {step.h:+.3f}.")
 for line in latex_lines(step):
     st.latex(line)
 
 with st.expander("Model card"):
     card = tm.card
-    st.markdown(f"**{common.md_escape(tm.name)}** — {tm.config.title}, {tm.n_params:,} parameters; "
-                f"trained on {common.md_escape(card.get('trained_on', 'unknown data'))}.")
+    st.markdown(f"**{textio.md_escape(tm.name)}** — {tm.config.title}, {tm.n_params:,} parameters; "
+                f"trained on {textio.md_escape(card.get('trained_on', 'unknown data'))}.")
     if tm.test_accuracy is not None:
-        st.markdown(f"TEST accuracy: **{tm.test_accuracy:.2%}** ({common.md_escape(card.get('test_split', ''))})")
+        st.markdown(f"TEST accuracy: **{tm.test_accuracy:.2%}** ({textio.md_escape(card.get('test_split', ''))})")
     st.dataframe(card.get("layers", []), hide_index=True,
                  column_config={"params": st.column_config.NumberColumn("parameters", format="localized")})
     st.json({k: v for k, v in card.items() if k not in ("layers", "history")}, expanded=False)

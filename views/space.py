@@ -9,15 +9,15 @@ from playground.core.trace import trace
 from playground.dynamics import ablate, statespace, units, whatif
 from playground.dynamics import intervene as iv
 from playground.figures import space_plots
-from ui import common, per_model
+from ui import catalog, per_model, textio
 from ui.state import Field, PageState, one_of, parse_int
 
 KINDS = {"clamp": "clamp a unit", "gate": "force a gate", "zero_top": "zero top units"}
 STATE = PageState(
-    Field("space.sentence", "s", common.SPACE_SENTENCE,
-          parse=common.clean_input, long_text=True, label="sentence"),
-    common.model_field("model", "model"),
-    Field("space.edit", "edit", "", parse=common.clean_input, label="edited sentence"),
+    Field("space.sentence", "s", textio.SPACE_SENTENCE,
+          parse=textio.clean_input, long_text=True, label="sentence"),
+    catalog.model_field("model", "model"),
+    Field("space.edit", "edit", "", parse=textio.clean_input, label="edited sentence"),
     Field("space.kind", "do", "clamp", valid=one_of(tuple(KINDS))),
     Field("space.token", "tok", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 100_000),
     Field("space.unit", "unit", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 4096),
@@ -31,8 +31,8 @@ st.title("🧭 State space")
 st.caption("Where the network's hidden state goes while it reads: its path in the plane of the two directions the "
            "state varies most, the points it comes to rest at, and what happens when you edit the sentence or reach "
            "into the network mid-sentence. Press Enter in a box to update.")
-tm = common.sentence_and_model("space.sentence", "Type a sentence…")
-text = common.read_sentence("space.sentence", STATE.notes)  # link notes; unreadable characters
+tm = catalog.sentence_and_model("space.sentence", "Type a sentence…")
+text = textio.read_sentence("space.sentence", STATE.notes)  # link notes; unreadable characters
 c = cell(tm.arch)
 
 
@@ -43,7 +43,7 @@ if tr is None:
     st.info("Type a sentence above to see its path, edit it and intervene (the fixed points below need none).")
 
 # --- what-if edit (read first: section 1's picture draws the branch) ---------------------------------
-edited_text = common.clean_input(st.session_state["space.edit"]).strip()
+edited_text = textio.clean_input(st.session_state["space.edit"]).strip()
 branch = None
 if tr is not None and edited_text and edited_text != text:
     enc = tm.vocab.encode(edited_text, tm.config.max_len)
@@ -56,13 +56,13 @@ space, why_not = per_model.get("space", tm, f"Fitting the plane and finding fixe
                                            "TEST texts")
 if space is None:
     if why_not:
-        st.info(f"No state space for this model: {common.md_escape(why_not)}.")
+        st.info(f"No state space for this model: {textio.md_escape(why_not)}.")
 else:
     p = statespace.path(space, tr) if tr is not None else None
     pe = statespace.path(space, branch.edited) if branch is not None and not branch.identical else None
     st.plotly_chart(space_plots.plane(space, p, pe, branch.branch if branch else 0, model=tm.name), key="space.plane")
     story = statespace.story(space)
-    st.caption(common.md_escape(" ".join(story[:2] + (statespace.path_story(space, p) if p is not None else []))))
+    st.caption(textio.md_escape(" ".join(story[:2] + (statespace.path_story(space, p) if p is not None else []))))
 
     # --- 2. the line attractor -------------------------------------------------------------------------
     st.subheader("2 · The line the network integrates along")
@@ -77,8 +77,8 @@ else:
     m2.metric("along one line (PC1 share)", "–" if fx.pc1_share is None else f"{fx.pc1_share:.1%}")
     m3.metric("readout's angle to the line", "–" if fx.readout_angle_deg is None else f"{fx.readout_angle_deg:.0f}°")
     m4.metric("top |eigenvalue| (median)", "–" if fx.top_eigenvalue is None else f"{fx.top_eigenvalue:.3f}")
-    st.caption(common.md_escape(" ".join(story[2:])) + f" Command line: `python -m playground statespace --model "
-               f"{common.md_escape(tm.name)}`.")
+    st.caption(textio.md_escape(" ".join(story[2:])) + f" Command line: `python -m playground statespace --model "
+               f"{textio.md_escape(tm.name)}`.")
 
 if tr is not None:
     # --- 3. what if ----------------------------------------------------------------------------------
@@ -94,14 +94,14 @@ if tr is not None:
         row = st.container(horizontal=True, gap="small")
         for k, e in enumerate(suggestions):
             row.button(e.label, key=f"space.sugg.{k}", on_click=_use, args=(e.text,), help=e.reason)
-    st.text_input("Edited sentence", key="space.edit", max_chars=common.MAX_INPUT_CHARS,
+    st.text_input("Edited sentence", key="space.edit", max_chars=textio.MAX_INPUT_CHARS,
                   placeholder="Change a word, remove one, add “not”… or pick a suggestion")
     if branch is not None:
         xo, xe = branch.positions()
         st.plotly_chart(space_plots.two_curves(branch.original.step_probs, branch.edited.step_probs,
                                                branch.original.tokens, branch.edited.tokens, xo, xe,
                                                names=("your sentence", "edited")), key="space.branch_curves")
-        st.caption(common.md_escape(branch.sentence()))
+        st.caption(textio.md_escape(branch.sentence()))
         st.dataframe([{"unit": r["unit"], "share before": round(r["before"], 4), "share after": round(r["after"], 4),
                        "change": round(r["change"], 4)} for r in branch.top_units(8)], hide_index=True)
     elif edited_text == text.strip() and edited_text:
@@ -147,12 +147,12 @@ if tr is not None:
             ivn = iv.zero_top(ss["space.token"], ss["space.topk"])
         out = iv.intervene_trace(tm.model, tr, ivn) if ivn is not None else None
     except ValueError as e:
-        st.warning(common.md_escape(str(e)))
+        st.warning(textio.md_escape(str(e)))
         out = None
     if out is not None:
         st.plotly_chart(space_plots.two_curves(out.original.step_probs, out.changed.step_probs, tr.tokens, tr.tokens,
                                                names=("as read", "with the intervention")), key="space.iv_curves")
-        st.caption(common.md_escape(out.interventions[0].describe().capitalize() + ". " + out.sentence()))
+        st.caption(textio.md_escape(out.interventions[0].describe().capitalize() + ". " + out.sentence()))
 
 # --- ablation over TEST texts ---------------------------------------------------------------------------
 st.markdown("**Over TEST texts: how much accuracy falls when the top units are silenced**")
@@ -161,7 +161,7 @@ if st.button("Measure it (a few seconds, once per model)", key="space.ablate") o
     abl, why = per_model.get("ablation", tm, f"Ablating the top units over {ablate.DEFAULT_TEXTS} TEST texts")
     if abl is None:
         if why:
-            st.info(f"Not available for this model: {common.md_escape(why)}.")
+            st.info(f"Not available for this model: {textio.md_escape(why)}.")
     else:
         st.dataframe([{"units silenced": f"unit {abl.ranking[i]} alone", "accuracy": f"{acc:.1%}",
                        "change (points)": f"{100 * (acc - abl.accuracy):+.1f}", "McNemar p": f"{abl.single_p[i]:.3g}"}
@@ -169,7 +169,7 @@ if st.button("Measure it (a few seconds, once per model)", key="space.ablate") o
                      [{"units silenced": f"top {k} together", "accuracy": f"{acc:.1%}",
                        "change (points)": f"{100 * (acc - abl.accuracy):+.1f}", "McNemar p": f"{abl.together_p[k]:.3g}"}
                       for k, acc in abl.together.items()], hide_index=True)
-        st.caption(common.md_escape(" ".join(abl.sentences())) + f" A fall counts as beyond noise below p = "
+        st.caption(textio.md_escape(" ".join(abl.sentences())) + f" A fall counts as beyond noise below p = "
                    f"{abl.level:.2g} (0.05 over the {len(abl.single) + len(abl.together)} ablations).")
 
 # --- 5. the unit explorer -------------------------------------------------------------------------------
@@ -177,14 +177,14 @@ st.subheader("5 · What does a unit respond to?")
 stats, why = per_model.get("units", tm, "Reading TEST texts for every unit")
 if stats is None:
     if why:
-        st.info(f"No unit statistics for this model: {common.md_escape(why)}.")
+        st.info(f"No unit statistics for this model: {textio.md_escape(why)}.")
 else:
     if st.session_state.get("space.explore_for") != tm.name:  # a new model opens on its most decisive unit
         st.session_state["space.explore_for"] = tm.name
         st.session_state["space.explore"] = int(stats["order"][0])
     u = st.number_input("Unit", 0, tr.hidden_size - 1 if tr is not None else tm.config.hidden_size - 1,
                         key="space.explore")
-    st.markdown(common.md_escape(units.describe(stats, int(u))))
+    st.markdown(textio.md_escape(units.describe(stats, int(u))))
     r = stats["units"][int(u)]
     st.plotly_chart(space_plots.histogram(stats["edges"], r["histogram"],
                                           f"Unit {int(u)}: its h over every token of the sample"), key="space.hist")
@@ -200,6 +200,6 @@ else:
     c2.dataframe(_rows(r["top"]["value"]["low"]), hide_index=True)
     if tr is not None:
         vals = tr.last.h[:, int(u)]
-        st.html(common.chips_html(tr.tokens, tr.oov, vals, unit="h", scale=1.0))
+        st.html(textio.chips_html(tr.tokens, tr.oov, vals, unit="h", scale=1.0))
         st.caption(f"Your sentence coloured by unit {int(u)}'s h after each word (blue positive, red negative, "
                    "full colour at ±1).")

@@ -11,7 +11,7 @@ from playground.figures import plots
 from playground.training import budget, timing
 from playground.training.options import TRAIN_ROWS, build_recipe, train_defaults
 from playground.training.train import OPTIMIZERS
-from ui import common, wellformed
+from ui import catalog, textio, wellformed
 from ui.state import (
     Field,
     PageState,
@@ -73,8 +73,8 @@ STATE = PageState(
     Field("train.seed", "seed", RT["seed"], parse=parse_int, valid=int_in(0, 1_000_000)),
     Field("train.ema", "ema", RT["ema"] > 0, parse=parse_bool, valid=lambda v: isinstance(v, bool), to_str=bool_str),
     Field("train.name", "name", "", valid=lambda v: isinstance(v, str) and len(v) <= 40),
-    Field("train.probe", "probe", PROBE, parse=common.clean_input,
-          valid=lambda v: isinstance(v, str) and len(v) <= common.MAX_INPUT_CHARS, long_text=True,
+    Field("train.probe", "probe", PROBE, parse=textio.clean_input,
+          valid=lambda v: isinstance(v, str) and len(v) <= textio.MAX_INPUT_CHARS, long_text=True,
           label="probe sentence"),
     Field("train.units", None, "torch", valid=one_of(SUMMARY_CONVENTIONS)),
 )
@@ -120,13 +120,13 @@ def _start(kind: str) -> None:
         ss["train.notice"] = too_big
         return
     ds = recipe.dataset
-    kw = dict(alive=common.session_alive(), test_limit=_test_limit(ds))
+    kw = dict(alive=catalog.session_alive(), test_limit=_test_limit(ds))
     if kind == "race":
         names = {a: f"race-{a}-{ds}" for a in ARCHS}
         new = TrainingRun.race(race_recipe(recipe, len(names), TIME_CAP_S), names,
                                command="Train page race (in the browser session)", **kw)
     else:
-        new = TrainingRun.single(recipe, _model_name(), probe=common.clean_input(ss["train.probe"]),
+        new = TrainingRun.single(recipe, _model_name(), probe=textio.clean_input(ss["train.probe"]),
                                  command="Train page (in the browser session)",
                                  promise=timing.promise(recipe, TIME_CAP_S, test_limit=kw["test_limit"]), **kw)
     if claim(ss, new):
@@ -153,7 +153,7 @@ def _stop() -> None:
         run.stop()
 
 
-run = common.training_run()  # collects a run that has finished (its models join the session)
+run = catalog.training_run()  # collects a run that has finished (its models join the session)
 active = run is not None and not run.done
 
 st.title("🏋️ Train a model")
@@ -201,7 +201,7 @@ try:
     recipe = build_recipe(_values())
 except ValueError as e:  # the widgets are bounded, but the library checks again
     recipe = None
-    st.error(f"These settings cannot be used: {common.md_escape(e)}")
+    st.error(f"These settings cannot be used: {textio.md_escape(e)}")
 
 if recipe is not None:
     with st.expander("Model summary (Keras style)", expanded=False):
@@ -219,7 +219,7 @@ with n1:
                   placeholder=f"my-{arch}-{ds} (leave empty for this name)")
 with n2:
     st.text_input("Probe sentence (its reading is redrawn after every epoch)", key="train.probe",
-                  max_chars=common.MAX_INPUT_CHARS)
+                  max_chars=textio.MAX_INPUT_CHARS)
     for note in STATE.notes:  # a probe too long for a link (ui/state.py)
         st.info(note)
     if wellformed.note(ss["train.probe"]):
@@ -232,7 +232,7 @@ if bad_name:
 
 
 def _quote(names) -> str:
-    return " and ".join(f"“{common.md_escape(n)}”" for n in names)
+    return " and ".join(f"“{textio.md_escape(n)}”" for n in names)
 
 
 def _secs(x: float) -> str:
@@ -248,7 +248,7 @@ def _estimate_notes(recipe) -> None:
         race = timing.race(recipe, ARCHS, TIME_CAP_S)
     plan = timing.plan(recipe, TIME_CAP_S, startup=0.0, test_limit=_test_limit(recipe.dataset))
     if not plan.fits:  # the run would be refused when it starts: say so now
-        st.warning(common.md_escape(plan.refusal(cli=False)))
+        st.warning(textio.md_escape(plan.refusal(cli=False)))
         return
     n = pr.epochs
     epochs = f"{n} epoch{'s' if n > 1 else ''}"
@@ -286,13 +286,13 @@ if recipe is not None:
         mem = timing.recipe_memory(recipe)
         st.caption(f"Memory: about {budget.mb(mem.total)} of the {budget.mb(mem.budget)} one training may use "
                    f"({mem.parts()}).")
-have = list(common.session_models())
-drops = {what: common.dropped_by(have, new) for what, new in
+have = list(catalog.session_models())
+drops = {what: catalog.dropped_by(have, new) for what, new in
          (("Training", [name]), ("a race", [f"race-{a}-{ds}" for a in ARCHS]))}
 if any(drops.values()) and not active:
     said = [f"{what} will drop {_quote(gone)}" for what, gone in drops.items() if gone]
     said = "; ".join(said)
-    st.warning(said[0].upper() + said[1:] + f". This session keeps at most {common.MAX_SESSION_MODELS} models, "
+    st.warning(said[0].upper() + said[1:] + f". This session keeps at most {catalog.MAX_SESSION_MODELS} models, "
                "the oldest going first: to choose which goes, remove a model under “Models in this session” at "
                "the bottom of the page first.")
 busy = "A run is going: wait for it or press Stop first."
@@ -307,7 +307,7 @@ buttons.button("Race SimpleRNN, LSTM and GRU", key="train.race", on_click=_start
                                    f"and seed (at most {TIME_CAP_S // 3} s each) and draws their curves on one chart.")
 notice = ss.pop("train.notice", None)
 if notice:
-    st.info(common.md_escape(notice))
+    st.info(textio.md_escape(notice))
 st.caption(f"Training runs beside this page with one CPU thread and ends within {TIME_CAP_S} s of starting, reading "
            "the data and measuring on TEST included (a race: the three cells share the time). The server trains "
            f"{QUEUE.n} model{'s' if QUEUE.n > 1 else ''} at a time; if another visitor's run is going, yours waits in "
@@ -402,7 +402,7 @@ def _time_notes(res: dict) -> None:
 res = ss.get("train.result")
 if res:
     if "error" in res:
-        st.error(common.md_escape(res["error"]) + " Nothing was kept.")
+        st.error(textio.md_escape(res["error"]) + " Nothing was kept.")
         if res.get("history") or res.get("batch_history"):
             st.plotly_chart(plots.training_curves(res["history"], res["batch_history"]), key="train.curves.failed")
     else:
@@ -411,9 +411,9 @@ if res:
                   "timeout": f"Training reached the {TIME_CAP_S} s time cap; the best weights so far are kept.",
                   "diverged": res["message"] + " The best weights before that are kept."}.get(res["status"], "")
         (st.warning if res["status"] in ("diverged", "timeout") else st.success)(
-            f"{status} “{common.md_escape(res['name'])}” is ready in every page's model picker.")
+            f"{status} “{textio.md_escape(res['name'])}” is ready in every page's model picker.")
         if res.get("notice"):
-            st.info(common.md_escape(res["notice"]))
+            st.info(textio.md_escape(res["notice"]))
         _time_notes(res)
         m1, m2, m3 = st.columns(3)
         of = card.get("test_of") or rep.n
@@ -444,7 +444,7 @@ if res:
             st.plotly_chart(plots.probe_curves(res["probe"]), key="train.probe.done")
             last = res["probe"][-1][0]
             if last.startswith("kept model"):
-                st.caption(f"The green curve, “{common.md_escape(last)}”, is the model now in your model picker "
+                st.caption(f"The green curve, “{textio.md_escape(last)}”, is the model now in your model picker "
                            f"(its weights rounded for storage, as in the file); the orange ones are the "
                            f"{'moving-average ' if res.get('averaged') else ''}weights after each epoch.")
         st.markdown("**Most confidently wrong TEST sentences** (open one in the Playground to see why)")
@@ -453,10 +453,10 @@ if res:
                 st.markdown(f"Labelled **{'positive' if label else 'negative'}**; the model reads it as "
                             f"**{p:.0%} positive**")
                 shown = text if len(text) <= 600 else "…" + text[-600:]  # the end is what the model read last
-                st.markdown(common.md_escape(shown))
+                st.markdown(textio.md_escape(shown))
                 st.page_link("views/playground.py", label="Open it in the Playground", icon="🔎",
                              query_params=link_query("s", text, model=res["name"]))
-        tm = common.session_models().get(res["name"])
+        tm = catalog.session_models().get(res["name"])
         if tm is not None:
             st.download_button("Download the model file", zoo.to_bytes(tm), file_name=f"{res['name']}.safetensors",
                                mime="application/octet-stream", key="train.download")
@@ -472,7 +472,7 @@ res = ss.get("race.result")
 if res:
     st.subheader("Race result")
     if "error" in res:
-        st.error(common.md_escape(res["error"]) + " Nothing was kept.")
+        st.error(textio.md_escape(res["error"]) + " Nothing was kept.")
     rows = res.get("rows", [])
     if rows:
         best = max(rows, key=lambda r: r["TEST accuracy"])
@@ -492,7 +492,7 @@ if res:
     if res.get("not_trained"):
         st.warning("Not trained: " + ", ".join(res["not_trained"]) + " (the race was stopped first).")
     if res.get("notice"):
-        st.info(common.md_escape(res["notice"]))
+        st.info(textio.md_escape(res["notice"]))
     _time_notes(res)
     status_words = {"done": "finished", "timeout": "cut short by the time cap", "stopped": "stopped by you",
                     "diverged": "diverged"}
@@ -513,7 +513,7 @@ if res:
                    "keeps. The cells "
                    "read the same sentences in the same order from the same seed, so the differences come from "
                    "the cell; the verdict above says which gaps are beyond noise.")
-    raced = [r["model"] for r in rows if r["model"] in common.session_models()]
+    raced = [r["model"] for r in rows if r["model"] in catalog.session_models()]
     if len(raced) > 1:
         st.page_link("views/compare.py", label=f"Compare the {len(raced)} models on one sentence", icon="⚖️",
                      query_params={"models": ",".join(raced)})
@@ -524,12 +524,12 @@ if res:
 # --- upload -----------------------------------------------------------------------------------
 st.divider()
 st.subheader("Use a model file")
-mine = list(common.session_models())
-held_mib = sum(common.model_bytes(m) for m in common.session_models().values()) / 2**20
-budget_mib = common.SESSION_MODEL_BYTES / 2**20
-if len(mine) >= common.MAX_SESSION_MODELS:
+mine = list(catalog.session_models())
+held_mib = sum(catalog.model_bytes(m) for m in catalog.session_models().values()) / 2**20
+budget_mib = catalog.SESSION_MODEL_BYTES / 2**20
+if len(mine) >= catalog.MAX_SESSION_MODELS:
     st.warning(f"This session already holds {len(mine)} models, the most it keeps: an upload will drop "
-               f"{_quote(common.dropped_by(mine, ['an uploaded model']))}. Remove a model below first to choose "
+               f"{_quote(catalog.dropped_by(mine, ['an uploaded model']))}. Remove a model below first to choose "
                "which goes.")
 elif mine and held_mib > budget_mib / 2:
     st.info(f"This session's models hold {held_mib:.0f} of the {budget_mib:.0f} MiB it keeps: a large file may drop "
@@ -538,10 +538,10 @@ up_n = ss.get("train.upload_n", 0)
 up = st.file_uploader("Upload a .safetensors model file saved from this app", type=["safetensors"],
                       key=f"train.upload.{up_n}", max_upload_size=64,
                       help=f"At most {zoo.MAX_FILE_BYTES // 2**20} MiB and {zoo.MAX_PARAMS / 1e6:.1f} M parameters; "
-                           f"this session keeps {common.MAX_SESSION_MODELS} models and {budget_mib:.0f} MiB of them.")
+                           f"this session keeps {catalog.MAX_SESSION_MODELS} models and {budget_mib:.0f} MiB of them.")
 if up is not None:  # parsed once; then the uploader is emptied so the file cannot come back on a rerun
-    ss["train.upload_said"] = common.receive_upload(up.file_id, up.getvalue)
-    common.forget_upload(up.file_id)
+    ss["train.upload_said"] = catalog.receive_upload(up.file_id, up.getvalue)
+    catalog.forget_upload(up.file_id)
     ss["train.upload_n"] = up_n + 1
     st.rerun()
 for kind, text in ss.pop("train.upload_said", []):  # said once, escaped by receive_upload
@@ -549,18 +549,18 @@ for kind, text in ss.pop("train.upload_said", []):  # said once, escaped by rece
 
 
 def _remove(name: str) -> None:
-    common.remove_session_model(name)
+    catalog.remove_session_model(name)
 
 
-st.markdown(f"**Models in this session** (at most {common.MAX_SESSION_MODELS} and {budget_mib:.0f} MiB of weights; "
+st.markdown(f"**Models in this session** (at most {catalog.MAX_SESSION_MODELS} and {budget_mib:.0f} MiB of weights; "
             "a new one beyond that drops the oldest; all of them are gone when the tab is closed or reloaded)")
-mine = list(common.session_models())
+mine = list(catalog.session_models())
 if not mine:
     st.caption("None yet: train one above or upload a file.")
 for i, n in enumerate(mine):
-    size = common.model_bytes(common.session_models()[n]) / 2**20
+    size = catalog.model_bytes(catalog.session_models()[n]) / 2**20
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    row.markdown(f"{i + 1}\\. {common.md_escape(n)} · {size:.1f} MiB" + (" · the oldest, dropped first" if i == 0 and
-                                                         len(mine) >= common.MAX_SESSION_MODELS else ""))
+    row.markdown(f"{i + 1}\\. {textio.md_escape(n)} · {size:.1f} MiB" + (" · the oldest, dropped first" if i == 0 and
+                                                         len(mine) >= catalog.MAX_SESSION_MODELS else ""))
     row.button("Remove", key=f"train.remove.{n}", on_click=_remove, args=(n,), disabled=active,
                help="Forget this model now (download it first to keep it).")

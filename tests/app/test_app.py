@@ -15,6 +15,7 @@ from playground.core import zoo
 from playground.explain.attribution import METHODS
 from playground.training.options import train_defaults
 from tests.conftest import HOSTILE_TEXTS, settle
+from ui import serving
 from ui.training import RUN_KEY, TrainingRun, claim
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -631,7 +632,7 @@ def test_home_says_what_its_live_curve_shows():
     """The Home caption's claim about the live example is computed from the curve on the page."""
     from playground.core.trace import trace
     from playground.explain import narrate
-    from ui.common import md_escape
+    from ui.textio import md_escape
 
     at = _at()
     cap = next(c.value for c in at.caption if " read by " in c.value)
@@ -683,7 +684,7 @@ def test_playground_drilldown_moves_to_the_decisive_unit_and_word_of_a_new_sente
 def test_playground_says_what_its_curve_shows():
     from playground.core.trace import trace
     from playground.explain import narrate
-    from ui.common import md_escape
+    from ui.textio import md_escape
 
     at = _at("views/playground.py", query={"s": "not bad at all, a **fine** film", "model": "gru-rt"})
     tm = zoo.load_bundled("gru-rt")
@@ -771,7 +772,7 @@ def common_models_objects(at: AppTest):
 
 
 def md_escape_text(text: str) -> str:
-    from ui.common import md_escape
+    from ui.textio import md_escape
 
     return md_escape(text)
 
@@ -798,7 +799,7 @@ def test_playground_shows_which_units_moved_the_verdict_at_which_word():
     from playground.core.trace import trace
     from playground.explain import narrate
     from playground.explain.account import account, units_at
-    from ui.common import md_escape
+    from ui.textio import md_escape
 
     at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "gru-rt"})
     tm = zoo.load_bundled("gru-rt")
@@ -946,7 +947,7 @@ def test_compare_shows_each_models_contributions_side_by_side_with_a_sentence_ea
     from playground.core.trace import trace
     from playground.explain import narrate
     from playground.explain.account import account
-    from ui.common import md_escape
+    from ui.textio import md_escape
 
     text = "The acting was great, but the plot was boring and far too long"
     at = _at("views/compare.py", query={"s": text, "dataset": "rt"})
@@ -1050,7 +1051,7 @@ def test_playground_account_picture_keeps_the_drilldowns_unit_after_the_top_16()
 def test_playground_a_new_sentence_opens_the_decisive_unit_in_the_last_layer(monkeypatch):
     from collections import OrderedDict
 
-    import ui.common
+    import ui.catalog
     from playground.core.text import Vocab
     from playground.core.trace import trace
     from playground.core.zoo import TrainedModel
@@ -1060,8 +1061,8 @@ def test_playground_a_new_sentence_opens_the_decisive_unit_in_the_last_layer(mon
     vocab = Vocab(["<pad>", "<unk>"] + WORDS)
     two = TrainedModel(name="two-layers", model=random_model("gru", layers=2, vocab_size=len(vocab)), vocab=vocab,
                        card={"dataset": "rt"}, source="session")
-    found = ui.common.get_model  # the test thread labels the picker's value too, outside the session
-    monkeypatch.setattr(ui.common, "get_model", lambda name: two if name == "two-layers" else found(name))
+    found = ui.catalog.get_model  # the test thread labels the picker's value too, outside the session
+    monkeypatch.setattr(ui.catalog, "get_model", lambda name: two if name == "two-layers" else found(name))
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["user_models"] = OrderedDict({"two-layers": two})
     at.query_params["model"], at.query_params["layer"] = "two-layers", "0"
@@ -1134,16 +1135,15 @@ def test_the_playground_paints_its_verdict_before_drawing_charts():
     import time as _time
     from pathlib import Path
 
-    from ui import common
 
     src = (Path(__file__).resolve().parents[2] / "views" / "playground.py").read_text()
-    metric, pause = src.index('st.metric("P(positive)"'), src.index("common.paint_now()")
+    metric, pause = src.index('st.metric("P(positive)"'), src.index("serving.paint_now()")
     chart = src.index("st.plotly_chart(")
     assert metric < pause < chart
     t0 = _time.perf_counter()
-    common.paint_now(0.02)
+    serving.paint_now(0.02)
     assert _time.perf_counter() - t0 >= 0.02
-    common.paint_now(0)  # no pause asked, none taken
+    serving.paint_now(0)  # no pause asked, none taken
 
 
 def test_the_server_hands_the_gil_over_every_millisecond():
@@ -1153,7 +1153,6 @@ def test_the_server_hands_the_gil_over_every_millisecond():
 
     from streamlit.testing.v1 import AppTest
 
-    from ui import common
 
     before = sys.getswitchinterval()
     try:
@@ -1161,6 +1160,6 @@ def test_the_server_hands_the_gil_over_every_millisecond():
         at = AppTest.from_file(APP, default_timeout=120)
         at.run()
         assert not at.exception
-        assert abs(sys.getswitchinterval() - common.SWITCH_INTERVAL_S) < 1e-9 and common.SWITCH_INTERVAL_S <= 0.001
+        assert abs(sys.getswitchinterval() - serving.SWITCH_INTERVAL_S) < 1e-9 and serving.SWITCH_INTERVAL_S <= 0.001
     finally:
         sys.setswitchinterval(before)

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from playground.core import zoo
 from tests.conftest import WORDS
+from ui import catalog
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 EVIL = "![x](http://example.com/x.png) [link](http://evil) <img src=x onerror=alert(1)> **bold** :red[r] $x^2$"
@@ -52,12 +53,12 @@ def _script_add(sizes):
     import streamlit as st
 
     from tests.app.test_hostile_files import _tm
-    from ui import common
+    from ui import catalog
 
-    st.session_state["said"] = [common.add_session_model(_tm(f"m{i}", 20_000, e)) for i, e in enumerate(sizes)]
-    st.session_state["left"] = list(common.session_models())
-    st.session_state["would"] = common.dropped_by(st.session_state["left"], ["new"], 60 * 2**20)
-    st.session_state["would_count"] = common.dropped_by(st.session_state["left"], ["new"])
+    st.session_state["said"] = [catalog.add_session_model(_tm(f"m{i}", 20_000, e)) for i, e in enumerate(sizes)]
+    st.session_state["left"] = list(catalog.session_models())
+    st.session_state["would"] = catalog.dropped_by(st.session_state["left"], ["new"], 60 * 2**20)
+    st.session_state["would_count"] = catalog.dropped_by(st.session_state["left"], ["new"])
 
 
 def test_session_models_count_against_a_byte_budget():
@@ -73,11 +74,10 @@ def test_session_models_count_against_a_byte_budget():
 
 
 def test_a_model_alone_over_the_budget_is_not_kept(monkeypatch):
-    from ui import common
 
-    monkeypatch.setattr(common, "SESSION_MODEL_BYTES", 2 * MiB)
+    monkeypatch.setattr(catalog, "SESSION_MODEL_BYTES", 2 * MiB)
     models = OrderedDict(small=_tm("small"))
-    said = common._add(models, _tm("big", 20_000, 64))  # ~5 MiB
+    said = catalog._add(models, _tm("big", 20_000, 64))  # ~5 MiB
     assert list(models) == ["small"] and "“big” was not kept" in said and "2 MiB" in said
 
 
@@ -86,7 +86,7 @@ def _script_upload(blobs):
     """Feed (file_id, bytes) uploads through the upload handling the Train page uses."""
     import streamlit as st
 
-    from ui import common
+    from ui import catalog
 
     reads = st.session_state.setdefault("reads", [])
     st.session_state.setdefault("said", [])
@@ -94,8 +94,8 @@ def _script_upload(blobs):
         def read(blob=blob, file_id=file_id):
             reads.append(file_id)
             return blob
-        st.session_state["said"].append(common.receive_upload(file_id, read))
-    st.session_state["left"] = list(common.session_models())
+        st.session_state["said"].append(catalog.receive_upload(file_id, read))
+    st.session_state["left"] = list(catalog.session_models())
 
 
 def _file(tm, name=None, **meta):

@@ -498,7 +498,7 @@ def _widest_unit(model: str) -> str:
     from playground.core.trace import trace
     from playground.core.zoo import load_bundled
     from playground.explain.numbers import latex_lines, unit_step
-    from ui.common import DEFAULT_SENTENCE
+    from ui.textio import DEFAULT_SENTENCE
 
     tm = load_bundled(model)
     tr = trace(tm.model, tm.vocab, DEFAULT_SENTENCE)

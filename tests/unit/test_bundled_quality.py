@@ -8,6 +8,7 @@ import pytest
 from playground.core import zoo
 from playground.evaluation.heldout import heldout_set
 from playground.training.train import EncodedSet, evaluate, predict_probs, torch_threads
+from ui import catalog, textio
 
 TARGETS = zoo.TARGETS
 EVERYDAY = Path(__file__).resolve().parents[2] / "data" / "everyday" / "everyday.tsv"
@@ -68,17 +69,16 @@ def test_every_example_the_app_opens_with_is_read_correctly_by_the_model_it_open
     State space's sentence with the default model; Compare's sentence with the dataset's three models.
     (The Why gates page's default sentence may be a hard one: the page then says so, tests/test_gates_page.py.)"""
     from playground.core.trace import trace
-    from ui import common
 
-    opens = [(t, [common.DEFAULT_MODEL]) for t in [common.DEFAULT_SENTENCE, *common.EXAMPLES, common.HOME_EXAMPLE,
-                                                    common.SPACE_SENTENCE]]
-    opens.append((common.COMPARE_SENTENCE, ["rnn-rt", "lstm-rt", "gru-rt"]))
+    opens = [(t, [catalog.DEFAULT_MODEL]) for t in [textio.DEFAULT_SENTENCE, *textio.EXAMPLES, textio.HOME_EXAMPLE,
+                                                    textio.SPACE_SENTENCE]]
+    opens.append((textio.COMPARE_SENTENCE, ["rnn-rt", "lstm-rt", "gru-rt"]))
     wrong = []
     for text, names in opens:
         for name in names:
             tm = zoo.load_bundled(name)
             p = float(trace(tm.model, tm.vocab, text).prob)
-            if (p >= 0.5) != bool(common.EXAMPLE_LABELS[text]):
+            if (p >= 0.5) != bool(textio.EXAMPLE_LABELS[text]):
                 wrong.append(f"{name}: {text!r} P(positive) = {p:.3f}")
     assert not wrong, wrong
 

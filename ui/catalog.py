@@ -1,81 +1,30 @@
-"""What every page shares: the serving thread setting, cached bundled models, the session's own
-models (and collecting a finished training run into them), the model picker, safe token chips.
-Page state in the URL is declared per page with ui.state."""
+"""The models a page reads: the bundled ones (cached for every visitor), this session's own (trained or
+uploaded; collected from a finished training run; bounded in number and bytes), and the model picker."""
 from __future__ import annotations
 
-import html
-import sys
-import time
 from collections import OrderedDict
 from typing import Callable
 
-import numpy as np
 import streamlit as st
-import torch
 
 from playground.core import zoo
-from playground.core.data import DATASET_TITLES, no_dataset
+from playground.core.data import DATASET_TITLES
 from playground.core.models import ARCH_TITLES
-from playground.dynamics.typical import DEFAULT_TEXTS, Typical
-from ui import heap, training
+from ui import training
 
-SERVE_THREADS = 1  # see `python -m playground bench`: 2-core machine, several visitors at once
+from .serving import release_memory
+from .textio import MAX_INPUT_CHARS, md_escape
+
 MAX_SESSION_MODELS = 4
+
+
 # The weights (and vocabularies) a session's own models may hold: four of the Train page's largest
 # models (vocabulary 30,000 x 256, LSTM 256 x 2: 8.8 M parameters, 36 MB each) fit; of the largest
 # files zoo loads (zoo.MAX_PARAMS, 64 MiB in float32) two do. The bundled models are shared.
 SESSION_MODEL_BYTES = 160 * 2**20
-MAX_INPUT_CHARS = 20_000
+
+
 DEFAULT_MODEL = "lstm-rt"
-DEFAULT_SENTENCE = "I expected to hate this movie but I loved every minute of it"
-EXAMPLES = [
-    "The first half is slow, but the ending is wonderful",
-    "not bad at all",
-    "I expected to hate it but I loved it",
-    "The acting was great, but the plot was boring and far too long",
-    "This is not a good movie",
-    "absolutely wonderful, the best film of the year",
-    "The food was cold and the waiter was rude",
-    "It could have been so much better",
-]
-HOME_EXAMPLE = "I expected to hate it but I loved it"  # the Home page's live curve, read by DEFAULT_MODEL
-COMPARE_SENTENCE = "The acting was great, but the plot was boring and far too long"  # Compare opens on it
-SPACE_SENTENCE = "The food was cold and the waiter was rude, but the dessert was wonderful"  # State space
-# What every example the app opens with means (1 positive, 0 negative): each is read correctly by the
-# model it opens with (tests/test_bundled_quality.py), or the page presents it as a hard one.
-EXAMPLE_LABELS = {DEFAULT_SENTENCE: 1, EXAMPLES[0]: 1, EXAMPLES[1]: 1, EXAMPLES[2]: 1, EXAMPLES[3]: 0,
-                  EXAMPLES[4]: 0, EXAMPLES[5]: 1, EXAMPLES[6]: 0, EXAMPLES[7]: 0, HOME_EXAMPLE: 1,
-                  COMPARE_SENTENCE: 0, SPACE_SENTENCE: 1}
-
-
-release_memory = heap.release_memory
-
-
-# How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). Every
-# visitor's script is a thread of one process, and a script that reads a sentence hands the GIL back
-# at each torch call; with the default it then waited up to 5 ms, each time, behind another visitor's
-# pure-Python figure building (a convoy). Measured with the concurrency test's 8 visitors on this
-# 2-core machine (2026-12-03): from a rerun's start to its verdict on the server, median 98 ms -> 26
-# ms; the verdict in the browser 1.17 s -> 0.51 s (one run each); see the README.
-SWITCH_INTERVAL_S = 0.001
-
-
-@st.cache_resource
-def _process_setup() -> bool:
-    heap.limit_arenas(2)
-    heap.fixed_mmap_threshold()
-    return True
-
-
-def setup() -> None:
-    """Once per process: heap arenas, torch thread count for serving, denormal flushing, the GIL's
-    switch interval (SWITCH_INTERVAL_S)."""
-    _process_setup()
-    if sys.getswitchinterval() != SWITCH_INTERVAL_S:
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
-    if torch.get_num_threads() != SERVE_THREADS:
-        torch.set_num_threads(SERVE_THREADS)
-    torch.set_flush_denormal(True)
 
 
 @st.cache_resource(show_spinner="Loading the bundled model…")
@@ -296,33 +245,6 @@ def sentence_and_model(key: str, placeholder: str, model_key: str = "model") -> 
         return model_picker("Model", key=model_key)
 
 
-def read_sentence(key: str, notes) -> str:
-    """The sentence box's text, bounded; the page's link notes (ui.state) and, when characters could
-    not be read, a warning (app.py installs the guard that makes such characters readable, ui.wellformed)."""
-    from ui import wellformed
-
-    text = clean_input(st.session_state[key])
-    for note in notes:
-        st.info(note)
-    if wellformed.note(text):
-        st.warning(wellformed.note(text))
-    return text
-
-
-PAINT_PAUSE_S = 0.05
-
-
-def paint_now(seconds: float = PAINT_PAUSE_S) -> None:
-    """Let what the page has shown so far (the verdict) reach the browser and paint before the charts
-    that follow. Streamlit sends its messages every 10 ms and the browser draws the elements that
-    arrive together in one pass, in which Plotly's drawing of the next chart comes before anything is
-    painted; with the figures built in a millisecond (issue 12) the verdict waited for the gauge.
-    A pause of the script thread (no CPU) puts them in separate passes. Measured with the concurrency
-    test's visitors: one visitor alone, verdict median 0.23 -> 0.13 s; the full redraw unchanged."""
-    if seconds > 0:
-        time.sleep(seconds)
-
-
 def model_field(key: str = "model", query: str = "model"):
     """The ui.state row for a model picker: any model of this session, by name."""
     from ui.state import Field
@@ -330,73 +252,3 @@ def model_field(key: str = "model", query: str = "model"):
     names = model_names()
     return Field(key, query, DEFAULT_MODEL if DEFAULT_MODEL in names or not names else names[0],
                  valid=lambda v: v in names)
-
-
-UNIT_WORDS = {"probability": "change in P(positive)", "logit": "logit"}
-
-
-def chips_html(tokens, oov, scores=None, unit: str | None = None, scale: float | None = None) -> str:
-    """Tokens as coloured chips (blue pushes positive, red negative). Every token is escaped.
-
-    `scores` are raw (one per token, in `unit`: "probability" or "logit"); a chip's colour is
-    |score| / `scale`, capped at 1, where `scale` defaults to the sentence's largest |score|
-    (scaled per sentence) and a caller passes one shared value to put several models on one
-    scale. The hover shows the raw score with its unit, never the rescaled value."""
-    if scores is not None and len(scores):
-        top = float(np.max(np.abs(np.asarray(scores, dtype=float))))
-    else:
-        top = 0.0
-    scale = top if scale is None else float(scale)
-    unit_word = UNIT_WORDS.get(unit or "", unit or "")
-    parts = []
-    for k, tok in enumerate(tokens):
-        s = None if scores is None or len(scores) <= k else float(scores[k])
-        rel = 0.0 if s is None or not scale > 0 else s / scale
-        alpha = min(1.0, abs(rel)) * 0.85
-        bg = f"rgba(33,102,172,{alpha:.2f})" if rel >= 0 else f"rgba(178,24,43,{alpha:.2f})"
-        fg = "#fff" if alpha > 0.6 else "#111"  # white text only on a dark enough chip
-        border = "2px dashed #999" if oov[k] else "1px solid #ccc"
-        score = "" if s is None else f"{s:+.4f}{' ' + unit_word if unit_word else ''}"
-        notes = ", ".join(x for x in ("out of vocabulary" if oov[k] else "", score) if x)
-        title = f"{tok}: {notes}" if notes else tok
-        parts.append(f'<span title="{html.escape(title)}" style="display:inline-block;margin:2px 3px;'
-                     f'padding:2px 7px;border-radius:10px;background:{bg};color:{fg};border:{border};'
-                     f'font-size:0.95rem;white-space:nowrap">{html.escape(tok)}{"°" if oov[k] else ""}</span>')
-    return ('<div style="line-height:2.1;max-height:260px;overflow-y:auto">' + "".join(parts) + "</div>")
-
-
-_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>$~:=^&")
-
-
-def md_escape(text: str) -> str:
-    """User-derived text safe inside st.markdown/st.info: every Markdown, HTML, LaTeX and
-    directive character is backslash-escaped, so it shows literally."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
-
-
-_LABEL_SPECIAL = _MD_SPECIAL - set("-.+#=")  # block-level marks are already literal in labels
-
-
-def label_escape(text: str) -> str:
-    """User-derived text safe inside a widget or metric label, or a select_slider/radio/pills
-    option (inline Markdown: links, images, emphasis, code, directives, LaTeX, HTML); leaves
-    `-` and `.` alone, which labels show literally anyway, so "gru-imdb" stays as it is."""
-    return "".join("\\" + ch if ch in _LABEL_SPECIAL else ch for ch in str(text))
-
-
-def clean_input(text: str | None) -> str:
-    return (text or "")[:MAX_INPUT_CHARS]
-
-
-# --- each unit's typical values (the "change from typical" pictures) ----------------------------------
-def typical(tm: zoo.TrainedModel) -> tuple[Typical | None, str | None]:
-    """(typical values, None); (None, why there are none); or (None, None) while they are being
-    worked out (a progress box is drawn in their place). A bundled model's are shipped; another model's
-    are computed once in the server's worker slots and kept in this session (ui.per_model). A model
-    whose dataset is unknown (an uploaded file without one in its card) has no TEST sample to be
-    typical of."""
-    from . import per_model
-
-    if tm.dataset not in DATASET_TITLES:
-        return None, no_dataset("measure its units' typical values on")
-    return per_model.get("typical", tm, f"Working out every unit's typical values over {DEFAULT_TEXTS} TEST texts")
