@@ -86,6 +86,7 @@ def test_every_intervention_redraws_the_curve(kind):
     curves = [s for t, s in _charts(at).items() if t == "Prediction after each word"]
     original, changed = _arr(curves[-1]["data"][0]["y"]), _arr(curves[-1]["data"][1]["y"])
     assert original[:2] == changed[:2]  # the words before the intervention are read alike
+    assert max(abs(a - b) for a, b in zip(original[2:], changed[2:])) > 1e-6  # and it changes what follows
 
 
 def test_the_ablation_table_and_the_unit_explorer():
@@ -128,8 +129,16 @@ def test_a_bundled_model_reads_its_shipped_results_and_computes_none(monkeypatch
 
     for mod, name in ((statespace, "fit"), (ablate, "ablation"), (units, "compute"), (typical, "typical_values")):
         monkeypatch.setattr(mod, name, never)
+    from ui.model_work import ModelWork
+    from ui.per_model import RUNS
+
     at = _at({"model": "lstm-imdb", "s": "The first half dragged, but the ending made it worth it."})
     assert not at.exception, at.exception
+    started = [k for k, r in (at.session_state[RUNS] if RUNS in at.session_state else {}).items()
+               if isinstance(r, ModelWork)]
+    assert not started, f"a worker computed {started} for a bundled model"  # (a worker would catch `never`)
+    assert "The hidden state on PC1 and PC2" in _charts(at)  # drawn on the first run, nothing awaited
+    assert any(m.value.replace("\\", "").startswith("Unit ") for m in at.markdown)
     assert any("ablated alone" in str(r) or "alone" in str(r) for df in at.dataframe for r in df.value.iloc[:, 0])
     assert not any("No state space" in i.value or "No unit statistics" in i.value for i in at.info)
 

@@ -558,7 +558,7 @@ def test_gate_means_panels_share_one_token_axis_under_the_last_panel(tr_and_mode
     assert doms[0][1] == 1 and doms[-1][0] == 0 and all(lo < hi for lo, hi in doms)
     if len(doms) == 2:  # the gates above, clear of the panel below
         assert doms[1][1] < doms[0][0] and lay["yaxis"]["range"] == [0, 1]
-    assert {t["yaxis"] for t in fig.to_dict()["data"]} == {"y", "y2"} if len(panels) == 2 else {"y"}
+    assert {t["yaxis"] for t in fig.to_dict()["data"]} == ({"y", "y2"} if len(panels) == 2 else {"y"})
 
 
 def test_ig_path_figure_is_valid_plotly_and_shades_only_the_paths_stretches(small_vocab):
