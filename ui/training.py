@@ -31,10 +31,9 @@ from dataclasses import replace
 from typing import Callable, MutableMapping
 
 from playground.core import data
-from playground.core.models import ARCH_TITLES
 from playground.core.trace import trace
 from playground.training import timing
-from playground.training.recipes import Finished, Job, Race, RaceResult, Recipe, cut_sentences
+from playground.training.recipes import Finished, Job, Race, RaceTally, Recipe, cut_sentences
 
 from . import heap
 
@@ -352,16 +351,10 @@ class TrainingRun(SessionWorker):
         race = Race(self.recipe, self.names, command=self.command, should_stop=self.should_stop,
                     test_limit=self.test_limit).prepare()
         self.times["data"] = time.perf_counter() - t0
-        finished, failures, notes, jobs = [], [], [], []
+        tally = RaceTally(self.names, self.recipe.train.epochs, self.deadline)
         job = None
-
-        def deadline(i: int) -> float | None:  # cell i gets an equal share of what is left of the cap
-            if self.deadline is None:
-                return None
-            return time.perf_counter() + max(1.0, (self.deadline - time.perf_counter()) / (len(self.names) - i))
-
         self.phase = "training"
-        for i, job in enumerate(race.jobs(deadline)):
+        for i, job in enumerate(race.jobs(tally.deadline)):
             arch = job.config.arch
             self.index, self.arch = i, arch
             self.histories = {**self.histories, arch: job.trainer.history}
@@ -377,23 +370,18 @@ class TrainingRun(SessionWorker):
                 return
             if job.trainer.best_state is not None:
                 self.phase = "finishing"
-                finished.append(job.finish())
+            if tally.add(job) is not None:
                 self.times["TEST"] = self.times.get("TEST", 0.0) + job.times["TEST"]
-                jobs.append(Finished(job))
-                self.phase = "training"
-                if job.trainer.status in ("diverged", "timeout"):
-                    notes.append(f"{ARCH_TITLES[arch]}: {job.trainer.message} Its best weights before that are kept.")
-            elif job.trainer.status == "diverged":
-                failures.append((arch, job.trainer.message))
+            self.phase = "training"
             self.trainers[arch] = Finished(job)  # the live view needs only its kept epoch
             job = None
             gc.collect()  # the cell's optimizer state, weight copies and autograd buffers go before the next
             heap.release_memory()
             if self.stopping:  # the rest of the race is not run
                 break
+        finished = tally.finished
         self.models = finished
-        race_result = RaceResult.of(self.names, finished, failures, notes, jobs, self.recipe.train.epochs,
-                                    self.stopping)
+        race_result = tally.result(self.stopping)
         self.result = {"histories": {a: list(h) for a, h in self.histories.items()},
                        "kept": {tm.arch: tm.card.get("best_at") for tm in finished},
                        "averaged": self.recipe.train.ema > 0, **race_result.to_dict(), "times": self._times()}

@@ -409,7 +409,7 @@ def _race(args, recipe, out: Path, name: str, command: str) -> int:
 
     from playground.core.models import ARCH_TITLES, ARCHS
     from playground.core.zoo import save
-    from playground.training.recipes import Finished, Race, RaceResult
+    from playground.training.recipes import Race, RaceTally
 
     if recipe.init_from or recipe.teachers:
         raise CliError("a race starts every cell from scratch: no --init-from or --teacher")
@@ -419,34 +419,24 @@ def _race(args, recipe, out: Path, name: str, command: str) -> int:
     print(f"racing {', '.join(ARCH_TITLES[a] for a in ARCHS)} on {recipe.dataset}"
           + (f", everything within {cap:g} s" if cap is not None else ""), file=sys.stderr)
     race = Race(recipe, names, command=command).prepare()
-    finished, failures, notes, jobs = [], [], [], []
-
-    def deadline(i: int) -> float | None:
-        return None if end is None else time.perf_counter() + max(1.0, (end - time.perf_counter()) / (len(ARCHS) - i))
-
-    for job in race.jobs(deadline):
+    tally = RaceTally(names, recipe.train.epochs, end)
+    for job in race.jobs(tally.deadline):
         arch = job.config.arch
         print(f"{ARCH_TITLES[arch]}:", file=sys.stderr)
         bar = _Bar(recipe.train.epochs)
         for ev in job.events():
             bar.update(ev)
         job.close()
-        if job.trainer.best_state is not None:
-            tm = job.finish()
+        tm = tally.add(job)
+        if tm is not None:
             path = out.with_name(f"{out.stem}-{arch}{out.suffix or '.safetensors'}")
             save(tm, path)
-            finished.append(tm)
-            jobs.append(Finished(job))
-            if job.trainer.status in ("diverged", "timeout"):
-                notes.append(f"{ARCH_TITLES[arch]}: {job.trainer.message} Its best weights before that are kept.")
             print(f"  wrote {path}", file=sys.stderr)
-        elif job.trainer.status == "diverged":
-            failures.append((arch, job.trainer.message))
         gc.collect()
-    result = RaceResult.of(names, finished, failures, notes, jobs, recipe.train.epochs, stopped=False)
+    result = tally.result(stopped=False)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=True))
-        return 0 if finished else EXIT_ERROR
+        return 0 if tally.finished else EXIT_ERROR
     cols = ["cell", "TEST accuracy", "± points (95%)", "TEST rows", "kept at epoch", "training time (s)", "status"]
     print("  ".join(f"{c:>16}" for c in cols))
     for r in result.rows:
@@ -455,7 +445,7 @@ def _race(args, recipe, out: Path, name: str, command: str) -> int:
     for line in result.failures + result.notes + result.cut:
         print(line)
     print(result.verdict)
-    return 0 if finished else EXIT_ERROR
+    return 0 if tally.finished else EXIT_ERROR
 
 
 def cmd_estimate(args) -> int:

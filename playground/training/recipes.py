@@ -414,6 +414,42 @@ class RaceResult:
                 "not_trained": self.not_trained, "stopped": self.stopped, "cut": self.cut}
 
 
+class RaceTally:
+    """A race's cells as they end, kept in one place for the Train page's worker and `train --race`:
+    each cell's deadline (an equal share of what is left of the race's `end`, time.perf_counter()
+    seconds), the models kept, the cells that diverged without weights, the notes, and the result."""
+
+    def __init__(self, names: dict, epochs: int, end: float | None = None):
+        self.names, self.epochs, self.end = dict(names), epochs, end
+        self.finished: list[TrainedModel] = []
+        self.failures: list[tuple[str, str]] = []  # (arch, message) of cells without weights to keep
+        self.notes: list[str] = []
+        self.jobs: list[Finished] = []
+
+    def deadline(self, i: int) -> float | None:
+        """Cell i's deadline, asked for just before it starts (Race.jobs)."""
+        if self.end is None:
+            return None
+        return time.perf_counter() + max(1.0, (self.end - time.perf_counter()) / (len(self.names) - i))
+
+    def add(self, job: Job) -> TrainedModel | None:
+        """A cell's trained Job: its model measured on TEST and kept (returned), or its failure noted."""
+        arch = job.config.arch
+        if job.trainer.best_state is None:
+            if job.trainer.status == "diverged":
+                self.failures.append((arch, job.trainer.message))
+            return None
+        tm = job.finish()
+        self.finished.append(tm)
+        self.jobs.append(Finished(job))
+        if job.trainer.status in ("diverged", "timeout"):
+            self.notes.append(f"{ARCH_TITLES[arch]}: {job.trainer.message} Its best weights before that are kept.")
+        return tm
+
+    def result(self, stopped: bool) -> RaceResult:
+        return RaceResult.of(self.names, self.finished, self.failures, self.notes, self.jobs, self.epochs, stopped)
+
+
 def run(recipe: Recipe, name: str, command: str = "", should_stop: Callable[[], bool] | None = None,
         deadline: float | None = None) -> Iterator[Progress | TrainedModel]:
     """Train per `recipe`; yields Progress events, then finally the TrainedModel with its card.
