@@ -7,20 +7,14 @@ import numpy as np
 import streamlit as st
 
 from playground.core.data import DATASET_TITLES
-from playground.core.trace import trace
+from playground.core.trace import trace, verdict_word
 from playground.evaluation import stats
+from playground.evaluation.heldout import correct_on_test
 from playground.explain import narrate
 from playground.explain.account import account as exact_account
 from playground.explain.account import units_at
+from playground.explain.alignment import disagreement_summary, read_start, reading_note, text_axis
 from playground.explain.attribution import attribute
-from playground.explain.numbers import (
-    correct_on_test,
-    disagreement_summary,
-    read_start,
-    reading_note,
-    text_axis,
-    verdict_word,
-)
 from playground.figures import plots
 from ui import catalog, textio, wellformed
 from ui.state import Field, PageState, bool_str, one_of, parse_bool

@@ -5,12 +5,12 @@ import functools
 import streamlit as st
 
 from playground.core.data import DATASET_TITLES
-from playground.core.trace import trace
+from playground.core.trace import trace, verdict_word
 from playground.explain import narrate
 from playground.explain.account import RANKINGS, units_at
 from playground.explain.account import account as exact_account
 from playground.explain.attribution import ALIASES, METHODS, SHORT_NAMES, account, attribute, ig_path, path_story
-from playground.explain.numbers import latex_lines, unit_step, verdict_word
+from playground.explain.equations import latex_lines, unit_step
 from playground.figures import plots
 from ui import catalog, per_model, serving, textio
 from ui.state import Field, PageState, bool_str, one_of, parse_bool, parse_int

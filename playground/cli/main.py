@@ -769,7 +769,7 @@ def cmd_compare(args) -> int:
     max_len; positions are positions in the full text."""
     from playground.core import zoo
     from playground.core.trace import trace
-    from playground.explain.numbers import comparison
+    from playground.explain.alignment import comparison
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if not 2 <= len(names) <= 3 or len(set(names)) != len(names):

@@ -157,3 +157,8 @@ def fused_prob(model: SentimentRNN, ids) -> float:
     p = float(torch.sigmoid(model(torch.tensor([ids], dtype=torch.long))[0]))
     model.train(was)
     return p
+
+
+def verdict_word(p: float) -> str:
+    """The label a probability of "positive" means, in a word (0.5 counts as positive)."""
+    return "positive" if p >= 0.5 else "negative"

@@ -10,7 +10,7 @@ import numpy as np
 
 from playground.core import data
 from playground.core.text import Vocab
-from playground.training.train import EncodedSet, loss_and_accuracy, predict_sample
+from playground.training.train import EncodedSet, loss_and_accuracy, predict_probs, predict_sample
 
 
 def heldout_set(vocab: Vocab, dataset: str, max_len: int) -> EncodedSet:
@@ -102,3 +102,11 @@ def report_from(texts: list[str], y: np.ndarray, p: np.ndarray, n_wrong: int = 5
         fn=int(((pred == 0) & (y == 1)).sum()), tp=int(((pred == 1) & (y == 1)).sum()),
         confidently_wrong=tuple((texts[i], int(y[i]), float(p[i])) for i in worst),
     )
+
+
+def correct_on_test(model, vocab, dataset: str) -> np.ndarray:
+    """(N,) bool: which of `dataset`'s TEST rows the model gets right, reading its own last max_len
+    tokens with its own vocabulary; the arrays `stats.race_verdict` / `python -m playground paired`
+    compare sentence by sentence."""
+    test = heldout_set(vocab, dataset, model.config.max_len)
+    return (predict_probs(model, test) >= 0.5) == (test.labels >= 0.5)

@@ -19,7 +19,7 @@ import plotly.io as pio
 
 from playground.core.cells import GATE, UNBOUNDED, Quantity, cell
 from playground.core.trace import Trace
-from playground.explain.numbers import TextAxis, read_start, text_axis
+from playground.explain.alignment import TextAxis, read_start, text_axis
 
 # Every figure starts on the plotly_white template, so `_layout` need not switch to it: switching a
 # figure built on plotly's default template re-validated the whole template, about 30 ms a figure
@@ -245,6 +245,86 @@ def shown_units(order: Sequence[int], top: int | None, selected: int | None = No
     return rows
 
 
+class UnitsTokens:
+    """The frame every units x tokens picture shares (`heatmap`, `contributions`): one row per unit
+    (in the given order, named by its real number), one column per token read, labelled "position:
+    token"; with a `text_axis` (Compare) the columns run over the full text from the first word any
+    of the models read, and this model's unread words are empty (NaN) columns, shaded. It builds the
+    heatmap layer, the click layer (an invisible marker per read cell whose customdata starts with
+    unit, token index, value), the "not read" shading and the x axis, so the two pictures differ
+    only in what they show, not in how."""
+
+    def __init__(self, tr: Trace, rows: Sequence[int], text_axis: TextAxis | None = None,
+                 row_names: Sequence[str] | None = None):
+        self.rows = [int(u) for u in rows]
+        self.row_names = [str(u) for u in self.rows] if row_names is None else list(row_names)
+        self.T = tr.n_steps
+        self.labels = token_labels(tr.tokens, tr.oov)
+        self.first, self.skipped = 0, 0  # full-text index of column 0; empty columns before the first word read
+        self.text_axis = text_axis
+        if text_axis is not None and text_axis.n_total > text_axis.start:
+            self.first, self.skipped = text_axis.start, read_start(tr) - text_axis.start
+            self.labels = token_labels(text_axis.tokens[self.first:self.first + self.skipped]) + self.labels
+        self.columns = column_names(self.labels, self.first)
+
+    @property
+    def K(self) -> int:
+        return len(self.rows)
+
+    def grid(self, values: np.ndarray) -> np.ndarray:
+        """(K, T) values of the shown rows -> (K, skipped + T) float32, the unread columns NaN."""
+        z = np.full((self.K, self.skipped + self.T), np.nan, dtype=np.float32)
+        z[:, self.skipped:] = values
+        return z
+
+    def can_click(self, wanted: bool) -> bool:
+        return wanted and 0 < self.K * self.T <= MAX_CLICK_CELLS
+
+    def heat(self, z: np.ndarray, scale: Mapping, colorbar: dict, hover: str, click: bool, **extra) -> dict:
+        """The heatmap layer. Columns are categories named "position: token" (unique, shown on hover),
+        so no per-cell hover data is sent: 8,000 cells cost 32 KB as float32, not 350 KB of JSON.
+        Values outside [zmin, zmax] take the end colours; hover shows the exact value. With a click
+        layer the heatmap itself does not hover (the markers do)."""
+        heat = dict(type="heatmap", z=z, x=self.columns, y=self.row_names,
+                    colorscale=_plain("colorscale", scale["colorscale"]), zmin=scale["zmin"], zmax=scale["zmax"],
+                    colorbar=colorbar, xgap=1 if len(self.labels) <= 60 else 0, ygap=1 if self.K <= 64 else 0)
+        if scale.get("zmid") is not None:
+            heat["zmid"] = scale["zmid"]
+        heat.update(dict(hoverinfo="skip") if click else dict(hovertemplate=hover))
+        heat.update(extra)
+        return heat
+
+    def click_layer(self, z: np.ndarray, hover: str, extra: Sequence[np.ndarray] = (), **trace_props) -> dict:
+        """One invisible, cell-sized marker per read cell: it carries the hover and makes a click a
+        Plotly point selection, which Streamlit reports (it reports no heatmap cells). customdata per
+        marker: unit, token index (in the trace), value, then `extra` ((K,) per row) columns."""
+        tt, kk = np.meshgrid(np.arange(self.T), np.arange(self.K))  # (K, T) token index, row
+        tt, kk = tt.ravel(), kk.ravel()
+        units = np.asarray(self.rows)[kk]
+        custom = np.stack([units, tt, z[kk, self.skipped + tt]] + [np.asarray(e)[kk] for e in extra],
+                          axis=1).astype(np.float32)  # (K*T, 3 + len(extra))
+        return dict(type="scatter", x=[self.columns[self.skipped + t] for t in tt],
+                    y=[self.row_names[k] for k in kk], mode="markers", customdata=custom, showlegend=False,
+                    name="cells", marker=dict(symbol="square", size=12, opacity=0, color=PICK_COLOR),
+                    selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+                    hovertemplate=hover, **trace_props)
+
+    CLICK_LAYOUT = dict(hoverdistance=-1, clickmode="event+select", dragmode=False)
+
+    def not_read(self, yrefs: Sequence[str] = ("y",)) -> list[dict]:
+        """Grey shading over the unread columns, one rectangle per panel (`yrefs`: "y", "y2", ...)."""
+        if self.skipped <= 0:
+            return []
+        return [dict(type="rect", xref="x", yref=f"{y} domain", x0=-0.5, x1=self.skipped - 0.5, y0=0, y1=1,
+                     fillcolor=NEUTRAL, opacity=0.15, line=dict(width=0), layer="below") for y in yrefs]
+
+    def xaxis(self, narrow: bool) -> dict:
+        axis = _x_axis_props(self.labels, categories=True, narrow=narrow, start=self.first)
+        if self.text_axis is not None and self.text_axis.common > 0:
+            axis["title"] = dict(text="word, by position in the full text")
+        return axis
+
+
 def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, height: int | None = None,
             selected_unit: int | None = None, narrow: bool = False, text_axis: TextAxis | None = None,
             rows: Sequence[int] | None = None, reference: np.ndarray | None = None,
@@ -263,79 +343,48 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     Streamlit reports (it reports no heatmap cells); left off above MAX_CLICK_CELLS cells."""
     vals = _values(tr, name, layer)  # (T, H)
     T, H = vals.shape
-    rows = list(range(H)) if rows is None else [int(u) for u in rows if 0 <= int(u) < H]
+    g = UnitsTokens(tr, range(H) if rows is None else [int(u) for u in rows if 0 <= int(u) < H], text_axis)
     q = tr.cell.quantity(name)
     if reference is not None:
         vals = vals - np.asarray(reference, dtype=np.float64)[None, :]  # (T, H) change from the reference
-    vals = vals[:, rows]  # (T, K)
-    K = len(rows)
-    labels = token_labels(tr.tokens, tr.oov)
-    first, skipped = 0, 0  # full-text index of the first column; empty columns before the model's first word
-    if text_axis is not None and text_axis.n_total > text_axis.start:
-        first, skipped = text_axis.start, read_start(tr) - text_axis.start
-        labels = token_labels(text_axis.tokens[first:first + skipped]) + labels
-        vals = np.concatenate([np.full((skipped, K), np.nan), vals])  # (skipped + T, K)
+    shown = vals[:, g.rows].T  # (K, T)
+    z = g.grid(shown)  # (K, skipped + T) float32
     scale = scale_for(q)
     gate_title = q.title
     subtitle = "colour clipped at ±1; hover for exact values" if q.kind == UNBOUNDED else None
     if reference is not None:
         gate_title = f"{q.title} − typical"
-        lim = float(np.nanmax(np.abs(vals))) if K and T and np.isfinite(vals).any() else 0.0
+        lim = float(np.nanmax(np.abs(shown))) if shown.size and np.isfinite(shown).any() else 0.0
         lim = lim if lim > 1e-6 else 1e-6
         scale = dict(colorscale=DIVERGING, zmin=-lim, zmax=lim, zmid=0.0)
         subtitle = f"colour ends at ±{lim:.3g}, the largest change here"
     layer_no = (layer % len(tr.layers)) + 1
-    columns = column_names(labels, first)
-    unit_names = [str(u) for u in rows]
-    n_read = T  # the clickable cells: every read token of every shown unit
-    click = clickable and 0 < K * n_read <= MAX_CLICK_CELLS
+    click = g.can_click(clickable)
     hover = ("token <b>%{x}</b><br>unit %{y}<br>" + html.escape(gate_title) + " = %{z:.4f}<extra></extra>")
-    # Columns are categories named "position: token" (unique, shown on hover), so no per-cell
-    # hover data is sent: 8,000 cells cost 32 KB as float32, not 350 KB of JSON. Values outside
-    # [zmin, zmax] take the end colours; hover shows the exact value.
-    heat = dict(type="heatmap", z=vals.T.astype(np.float32), x=columns, y=unit_names,
-                colorscale=_plain("colorscale", scale["colorscale"]), zmin=scale["zmin"], zmax=scale["zmax"],
-                colorbar=dict(title=dict(text=html.escape(gate_title), side="right"), thickness=12, len=0.9),
-                xgap=1 if len(labels) <= 60 else 0, ygap=1 if K <= 64 else 0)
-    heat.update(dict(hoverinfo="skip") if click else dict(hovertemplate=hover))
-    heat.update({k: v for k, v in (("zmid", scale.get("zmid")), ("hoverongaps", False if text_axis is not None
-                                                                               else None)) if v is not None})
-    data = [heat]
-    layout: dict = dict(shapes=[], annotations=[])
-    if click:  # one invisible, cell-sized marker per read cell: it carries the hover and the click
-        tt, kk = np.meshgrid(np.arange(n_read), np.arange(K))  # (K, T) token index, row
-        tt, kk = tt.ravel(), kk.ravel()
-        custom = np.stack([np.asarray(rows)[kk], tt, vals[skipped + tt, kk]], axis=1).astype(np.float32)  # (K*T, 3)
-        data.append(dict(
-            type="scatter", x=[columns[skipped + t] for t in tt], y=[unit_names[k] for k in kk], mode="markers",
-            customdata=custom, showlegend=False, name="cells",
-            marker=dict(symbol="square", size=12, opacity=0, color=PICK_COLOR),
-            selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-            hovertemplate=hover.replace("%{z:.4f}", "%{customdata[2]:.4f}"),
-        ))
-        layout.update(hoverdistance=-1, clickmode="event+select", dragmode=False)
-    if skipped > 0:
-        layout["shapes"].append(dict(type="rect", xref="x", yref="y domain", x0=-0.5, x1=skipped - 0.5, y0=0, y1=1,
-                                     fillcolor=NEUTRAL, opacity=0.15, line=dict(width=0), layer="below"))
-        layout["annotations"].append(dict(x=(skipped - 1) / 2, y=0.5, yref="paper", showarrow=False, textangle=-90,
+    data = [g.heat(z, scale, dict(title=dict(text=html.escape(gate_title), side="right"), thickness=12, len=0.9),
+                   hover, click, **(dict(hoverongaps=False) if text_axis is not None else {}))]
+    layout: dict = dict(shapes=g.not_read(), annotations=[])
+    if click:
+        data.append(g.click_layer(z, hover.replace("%{z:.4f}", "%{customdata[2]:.4f}")))
+        layout.update(UnitsTokens.CLICK_LAYOUT)
+    if g.skipped > 0:
+        layout["annotations"].append(dict(x=(g.skipped - 1) / 2, y=0.5, yref="paper", showarrow=False, textangle=-90,
                                           text=f"not read (words 1–{read_start(tr):,})",
                                           font=dict(size=12, color="#444")))
-    if selected_unit is not None and selected_unit in rows:
-        k = rows.index(selected_unit)
+    if selected_unit is not None and selected_unit in g.rows:
+        k = g.rows.index(selected_unit)
         layout["shapes"].append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=k - 0.5, y1=k + 0.5,
                                      line=dict(color=PICK_COLOR, width=2)))
     if selected_token is not None and 0 <= selected_token < T:
-        c = skipped + selected_token
+        c = g.skipped + selected_token
         layout["shapes"].append(dict(type="rect", xref="x", yref="y domain", x0=c - 0.5, x1=c + 0.5, y0=0, y1=1,
                                      line=dict(color=PICK_COLOR, width=2, dash="dot")))
     layout["yaxis"] = dict(title=dict(text="unit"), type="category", autorange="reversed", showgrid=False,
-                           **(dict(tickmode="array", tickvals=unit_names, ticktext=unit_names) if K <= 32 else {}))
-    layout["xaxis"] = _x_axis_props(labels, categories=True, narrow=narrow, start=first)
-    if text_axis is not None and text_axis.common > 0:
-        layout["xaxis"]["title"] = dict(text="word, by position in the full text")
+                           **(dict(tickmode="array", tickvals=g.row_names, ticktext=g.row_names) if g.K <= 32 else {}))
+    layout["xaxis"] = g.xaxis(narrow)
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
-    layers = [_layout_props(title, height or heatmap_height(K)), layout]
+    layers = [_layout_props(title, height or heatmap_height(g.K)), layout]
     if subtitle:  # on a second line (a phone cuts long titles)
         layers.append(dict(title=dict(subtitle=dict(text=subtitle, font=dict(size=12))), margin=dict(t=82)))
     return _fast_figure(data, _merge(*layers))
@@ -672,33 +721,23 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     H, T = C.shape
     order = [int(u) for u in (rows if rows is not None else acc.ranking(by)[:top] if top else acc.ranking(by))
              if 0 <= int(u) < H]
-    labels = token_labels(tr.tokens, tr.oov)
-    moves = acc.word_moves  # (T,)
-    first, skipped = 0, 0
-    if text_axis is not None and text_axis.n_total > text_axis.start:
-        first, skipped = text_axis.start, read_start(tr) - text_axis.start
-        labels = token_labels(text_axis.tokens[first:first + skipped]) + labels
-    z = np.full((len(order), skipped + T), np.nan, dtype=np.float32)  # (rows, skipped + T)
-    z[:, skipped:] = C[order]
-    bars = np.concatenate([np.full(skipped, np.nan), moves])  # (skipped + T,)
-    x = column_names(labels, first)
     shares = acc.unit_shares
-    click = clickable and 0 < len(order) * T <= MAX_CLICK_CELLS
+    click = UnitsTokens(tr, order).can_click(clickable)
     # Without a click layer the row categories carry the unit's share for the heatmap's hover (the tick
     # says only the unit number); with one, the rows are named by number and each marker's customdata
     # (unit, token, C, share) carries the hover: 800 long names would cost ~60 KB a rerun.
-    y = ([str(u) for u in order] if click else
-         [f"<b>unit {u}</b> · its share of the final logit {shares[u]:+.4f}" for u in order])
+    g = UnitsTokens(tr, order, text_axis, row_names=None if click else
+                    [f"<b>unit {u}</b> · its share of the final logit {shares[u]:+.4f}" for u in order])
+    z = g.grid(C[order])  # (rows, skipped + T)
+    bars = np.concatenate([np.full(g.skipped, np.nan), acc.word_moves])  # (skipped + T,) each word's move
     zmax = float(np.nanmax(np.abs(z))) if z.size and np.isfinite(z).any() else 0.0
     zmax = zmax if zmax > 0 else 1.0
-    hover = "%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>"
     # two panels on one x axis (drawn under the heatmap): bars on y (top), the heatmap on y2; plain
     # dicts through _fast_figure (make_subplots and plotly's validation cost ~30 ms a rerun)
-    heat = dict(type="heatmap", z=z, x=x, y=y, colorscale=_plain("colorscale", DIVERGING), zmin=-zmax, zmax=zmax,
-                zmid=0.0, yaxis="y2", hoverongaps=False,
-                colorbar=dict(title=dict(text="C (logit)", side="right"), thickness=10, len=0.75, y=0.39),
-                xgap=1 if len(x) <= 60 else 0, ygap=1 if len(order) <= 64 else 0)
-    heat.update(dict(hoverinfo="skip") if click else dict(hovertemplate=hover))
+    heat = g.heat(z, dict(colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0.0),
+                  dict(title=dict(text="C (logit)", side="right"), thickness=10, len=0.75, y=0.39),
+                  "%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>", click, yaxis="y2", hoverongaps=False)
+    x = g.columns
     data = [dict(type="bar", x=x, y=bars, marker=dict(color=[POS_COLOR if m >= 0 else NEG_COLOR
                                                              for m in np.nan_to_num(bars)]),
                  name="word's move", showlegend=False, yaxis="y",
@@ -708,38 +747,25 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     layout: dict = dict(
         yaxis=dict(domain=[0.8, 1.0], title=dict(text="move"), zeroline=True, zerolinecolor="#999", nticks=4),
         yaxis2=dict(domain=[0.0, 0.76], title=dict(text="unit" if narrow else "unit (most decisive first)"),
-                    autorange="reversed", showgrid=False, type="category", tickmode="array", tickvals=y[::step],
-                    ticktext=[str(u) for u in order[::step]]),
-        xaxis=dict(anchor="y2"), showlegend=False, shapes=[])
-    if click:  # one invisible, cell-sized marker per read cell: it carries the hover and the click
-        tt, kk = np.meshgrid(np.arange(T), np.arange(len(order)))  # (rows, T) token index, row
-        tt, kk = tt.ravel(), kk.ravel()
-        custom = np.stack([np.asarray(order)[kk], tt, z[kk, skipped + tt], shares[np.asarray(order)[kk]]],
-                          axis=1).astype(np.float32)  # (rows*T, 4)
-        data.append(dict(
-            type="scatter", x=[x[skipped + t] for t in tt], y=[y[k] for k in kk], mode="markers", yaxis="y2",
-            customdata=custom, showlegend=False, name="cells",
-            marker=dict(symbol="square", size=12, opacity=0, color=PICK_COLOR),
-            selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-            hovertemplate="<b>unit %{customdata[0]}</b> · its share of the final logit %{customdata[3]:+.4f}<br>"
-                          "at <b>%{x}</b>: C = %{customdata[2]:+.4f} logit<extra></extra>"))
-        layout.update(hoverdistance=-1, clickmode="event+select", dragmode=False)
+                    autorange="reversed", showgrid=False, type="category", tickmode="array",
+                    tickvals=g.row_names[::step], ticktext=[str(u) for u in order[::step]]),
+        xaxis=dict(anchor="y2"), showlegend=False, shapes=g.not_read(("y", "y2")))
+    if click:
+        data.append(g.click_layer(
+            z, "<b>unit %{customdata[0]}</b> · its share of the final logit %{customdata[3]:+.4f}<br>"
+               "at <b>%{x}</b>: C = %{customdata[2]:+.4f} logit<extra></extra>",
+            extra=[shares[np.asarray(order, dtype=int)]], yaxis="y2"))
+        layout.update(UnitsTokens.CLICK_LAYOUT)
     shapes = layout["shapes"]
-    if skipped > 0:
-        shapes += [dict(type="rect", xref="x", yref=f"y{k} domain", x0=-0.5, x1=skipped - 0.5, y0=0, y1=1,
-                        fillcolor=NEUTRAL, opacity=0.15, line=dict(width=0), layer="below") for k in ("", "2")]
     if selected_unit is not None and selected_unit in order:
         r = order.index(selected_unit)
         shapes.append(dict(type="rect", xref="x", yref="y2", x0=-0.5, x1=len(x) - 0.5, y0=r - 0.5, y1=r + 0.5,
                            line=dict(color=PICK_COLOR, width=2)))
         if selected_token is not None and 0 <= selected_token < T:
-            c = skipped + selected_token
+            c = g.skipped + selected_token
             shapes.append(dict(type="rect", xref="x", yref="y2", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                                line=dict(color="#000000", width=2)))
-    xaxis = _x_axis_props(labels, categories=True, narrow=narrow, start=first)
-    if text_axis is not None and text_axis.common > 0:
-        xaxis["title"] = dict(text="word, by position in the full text")
-    layout["xaxis"] = _merge(xaxis, layout["xaxis"])
+    layout["xaxis"] = _merge(g.xaxis(narrow), layout["xaxis"])
     if title is None:
         title = "Each word's move (bars),<br>each unit's part of it (C)"
     scale = f"colour ±{zmax:.3f} logit" + ("" if narrow else " (the largest |C| shown)")

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.core import zoo
+from playground.core.text import tokenize
 from playground.explain.attribution import METHODS
 from playground.training.options import train_defaults
 from tests.conftest import HOSTILE_TEXTS, settle
@@ -74,6 +75,36 @@ def test_playground_hostile_input(text):
     assert not at.exception
     for md in at.markdown:
         assert "<script>" not in md.value and "onerror=" not in md.value
+    # the token chips are the one place the page writes raw HTML: only its own div and spans, and
+    # their visible text is exactly the tokens the model read (the text's last max_len), in order
+    tokens = tokenize(text)
+    chips = [h.proto.body for h in at.get("html") if "<span title=" in h.proto.body]
+    if not tokens:
+        assert not chips
+        return
+    tags, words = _html_parts(chips[0])
+    assert tags <= {"div", "span"}
+    assert len(words) >= min(len(tokens), 100) and [w.rstrip("°") for w in words] == tokens[-len(words):]
+
+
+def _html_parts(body: str) -> tuple[set[str], list[str]]:
+    """The tag names in an HTML fragment and the text inside each innermost element, unescaped."""
+    from html.parser import HTMLParser
+
+    class Parts(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.tags, self.words = set(), []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+
+        def handle_data(self, data):
+            self.words.append(data)
+
+    p = Parts()
+    p.feed(body)
+    return p.tags, p.words
 
 
 def test_playground_long_text_is_cut_with_notice():
@@ -283,7 +314,7 @@ def test_compare_opens_on_models_named_in_the_url(tiny_trained):
 def test_compare_states_an_accuracy_winner_only_from_the_paired_test():
     from playground.core import zoo
     from playground.evaluation import stats
-    from playground.explain.numbers import correct_on_test
+    from playground.evaluation.heldout import correct_on_test
 
     at = _at("views/compare.py")
     assert not any("McNemar" in m.value for m in at.markdown)  # nothing is claimed before testing
@@ -398,7 +429,15 @@ def test_train_page_stop_keeps_the_best_weights_and_the_model():
     assert ready and "stopped" in ready[0] and "stopped\\-gru" in ready[0], [s.value for s in at.success]
     tm = at.session_state["user_models"]["stopped-gru"]
     assert tm.card["status"] == "stopped" and tm.card["best_epoch"] >= 1
-    assert 0.5 < tm.card["val_accuracy"] == max(h["val_acc"] for h in tm.card["history"])  # the best weights
+    assert 0.5 < tm.card["val_accuracy"] == max(h["val_acc"] for h in tm.card["history"])
+    # and the model holds those best weights: read again, its validation sentences score what the card says
+    # (up to float16 storage of the embeddings: a sentence or two may flip)
+    from playground.training.recipes import prepare
+    from playground.training.train import loss_and_accuracy, predict_probs
+
+    _, _, val_set = prepare(run.recipe, vocab=tm.vocab)
+    _, acc = loss_and_accuracy(predict_probs(tm.model, val_set), val_set.labels)
+    assert abs(acc - tm.card["val_accuracy"]) <= 2 / len(val_set), (acc, tm.card["val_accuracy"], len(val_set))
 
 
 def test_train_page_a_second_press_while_training_starts_nothing():

@@ -115,8 +115,17 @@ def test_hostile_text_in_both_boxes(text):
 def test_out_of_range_settings_from_a_link_are_repaired():
     at = _at({"model": "gru-rt", "s": "a fine film", "tok": "999", "unit": "4000", "do": "<b>", "k": "-3",
               "value": "nan"})
+    assert not at.exception, at.exception
     assert at.select_slider(key="space.token").value == 0
     assert 0 <= at.number_input(key="space.unit").value < 128
+    # every other field of the link falls back to its default: the kind of intervention, the value, k
+    assert at.session_state["space.kind"] == "clamp"
+    assert at.session_state["space.value"] == 1.0 and at.slider(key="space.value").value == 1.0
+    assert at.session_state["space.topk"] == 5
+    # and the page's own link says what it shows now, not what it was given
+    qp = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert qp.get("do", "clamp") == "clamp" and qp.get("k", "5") == "5" and qp.get("value", "1.0") in ("1.0", "1")
+    assert qp.get("tok", "0") == "0" and qp.get("unit") != "4000"
 
 
 def test_a_bundled_model_reads_its_shipped_results_and_computes_none(monkeypatch):

@@ -497,7 +497,7 @@ def _widest_unit(model: str) -> str:
     most minus signs: negative numbers come in parentheses, the widest lines."""
     from playground.core.trace import trace
     from playground.core.zoo import load_bundled
-    from playground.explain.numbers import latex_lines, unit_step
+    from playground.explain.equations import latex_lines, unit_step
     from ui.textio import DEFAULT_SENTENCE
 
     tm = load_bundled(model)
@@ -785,10 +785,12 @@ def test_hostile_text(server, browser, page, path):
         probe = page.locator('input[aria-label^="Probe sentence"]')
         for text in HOSTILE:
             _check_hostile(page, probe, text)
-        for text in [t for t in HOSTILE if len(t) <= 40]:
+        # the name box takes 40 characters: the short texts, then one past its limit (refused, not cut)
+        for text in [t for t in HOSTILE if len(t) <= 40] + [HOSTILE[1] + " and then some more words"]:
             _check_hostile(page, text_box(page, "Name for the model"), text, maxlen=40)
     else:
-        for text in HOSTILE:
+        # the sentence box takes 20,000 characters: one page also gets a text past its limit
+        for text in HOSTILE + (["<b>long</b> " * 2500] if path == "/playground" else []):
             _check_hostile(page, text_box(page, "Sentence"), text, url_param="s")
             if path == "/playground":
                 assert metric_value(page, "P(positive)").endswith("%")

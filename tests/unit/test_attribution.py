@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from playground.core import zoo
+from playground.explain import attribution
 from playground.core.trace import fused_prob, trace
 from playground.explain.attribution import METHODS, account, attribute, ig_path, integrated_gradients, path_story
 from tests.conftest import random_model
@@ -211,11 +212,16 @@ def test_account_of_step_changes_adds_them_up(small_vocab):
     assert account(attribute(m, trace(m, small_vocab, ""), "step"), tr) == []
 
 
-@pytest.mark.parametrize("seed,scale", [(0, 0.3), (2, 0.5)])  # a smooth path and a rough one (needs > 32 steps)
-def test_ig_path_is_the_curve_the_scores_integrate(small_vocab, seed, scale):
+# a smooth path, a rough one (needs > 32 steps), and the rough one cut at 32 gradient evaluations:
+# its scores do not add up, and the path names the stretches where the gap lies
+@pytest.mark.parametrize("seed,scale,capped", [(0, 0.3, False), (2, 0.5, False), (2, 0.5, True)])
+def test_ig_path_is_the_curve_the_scores_integrate(small_vocab, seed, scale, capped, monkeypatch):
     m = random_model("rnn", vocab_size=len(small_vocab), scale=scale, seed=seed)
     tr = trace(m, small_vocab, "good bad not great awful loved hated " * 6)
+    if capped:
+        monkeypatch.setattr(attribution, "IG_BUDGET", 32 * tr.n_steps)
     a = attribute(m, tr, "ig")
+    assert a.complete is not capped and (not capped or a.steps == 32)
     p = ig_path(m, a, list(tr.ids))
     # the pieces tile the path in order, and the running sum is the baseline plus the scores so far
     assert p.edges[0] == 0 and p.edges[-1] == 1 and np.all(np.diff(p.edges) > 0)
@@ -233,6 +239,10 @@ def test_ig_path_is_the_curve_the_scores_integrate(small_vocab, seed, scale):
     assert f"goes from {a.baseline_logit:+.3f} to {a.logit:+.3f}" in story
     # the stretches: none when the scores add up; else the pieces with the largest own gaps, largest first
     assert (not p.stretches) == a.complete
+    if capped:  # the story names each shaded stretch with its gap and the logit's change across it
+        assert f"{a.gap:+.3f} away from the curve's end" in story and len(p.stretches) == 2
+        for q in p.stretches:
+            assert f"{q.gap:+.3f} of the gap where the logit changes by {q.change:+.3f}" in story
     for s in p.stretches:
         assert abs(s.gap) > a.tolerance and s.start in p.edges and s.end in p.edges
         assert s.change == pytest.approx(_logit_at(m, tr.ids, s.end) - _logit_at(m, tr.ids, s.start), abs=1e-5)

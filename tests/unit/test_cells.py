@@ -12,7 +12,7 @@ from torch import nn
 from playground.core import cells
 from playground.core.models import ModelConfig, build, count_parameters, layer_summary
 from playground.core.trace import fused_prob, trace
-from playground.explain.numbers import latex_lines, unit_step
+from playground.explain.equations import latex_lines, unit_step
 from playground.figures import plots
 
 ROOT = Path(__file__).resolve().parents[2]

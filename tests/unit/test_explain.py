@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from playground.core.trace import trace
-from playground.explain.numbers import disagreement_summary, latex_lines, unit_step
+from playground.explain.alignment import disagreement_summary
+from playground.explain.equations import latex_lines, unit_step
 from tests.conftest import random_model
 
 
@@ -66,7 +67,7 @@ def _with_probs(tr, probs_by_position):
 
 
 def test_summary_compares_the_same_word_when_models_read_different_stretches(small_vocab):
-    from playground.explain.numbers import read_start, text_axis
+    from playground.explain.alignment import read_start, text_axis
 
     text = _long_text(300)
     short = trace(random_model("rnn", vocab_size=len(small_vocab), max_len=200), small_vocab, text)
@@ -104,7 +105,7 @@ def test_summary_does_not_compare_different_texts(small_vocab):
 
 
 def test_reading_notes_say_which_stretch_each_model_read(small_vocab):
-    from playground.explain.numbers import reading_note
+    from playground.explain.alignment import reading_note
 
     text = _long_text(300)
     short = trace(random_model("rnn", vocab_size=len(small_vocab), max_len=200), small_vocab, text)
@@ -115,7 +116,7 @@ def test_reading_notes_say_which_stretch_each_model_read(small_vocab):
 
 def test_correct_on_test_is_the_card_accuracy_sentence_by_sentence():
     from playground.core import data, zoo
-    from playground.explain.numbers import correct_on_test
+    from playground.evaluation.heldout import correct_on_test
 
     if "rnn-rt" not in zoo.bundled_names():
         pytest.skip("no bundled models")

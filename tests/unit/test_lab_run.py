@@ -20,13 +20,17 @@ def test_a_run_finishes_with_the_labs_result():
 
 
 def test_stop_keeps_the_runs_that_finished():
-    run = LabRun(lab.LabSettings(steps=3000, **TINY), queue=Queue(1)).start()
+    # four runs of ~0.4 s each here (more on a busy machine); Stop as soon as the first has finished
+    run = LabRun(lab.LabSettings(steps=400, **TINY), queue=Queue(1)).start()
     deadline = time.monotonic() + 60
-    while run.event is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not run.finished and run.result is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     run.stop()
     assert run.wait(30)
     assert run.result["status"] == "stopped" and run.result["cut"] == "button" and run.stop_reason == "button"
+    kept = run.result["runs"]
+    assert 1 <= len(kept) < 4 and len(kept) == len(run.finished)
+    assert [(r["cell"], r["k"]) for r in kept] == [(e.cell, e.k) for e in run.finished]
 
 
 @pytest.mark.slow

@@ -194,7 +194,7 @@ def test_compare_curves_give_two_models_of_one_cell_different_colours(small_voca
 
 
 def test_heatmap_on_the_full_text_axis_leaves_unread_columns_empty(small_vocab):
-    from playground.explain.numbers import text_axis
+    from playground.explain.alignment import text_axis
 
     traces = _three_reading_300_tokens(small_vocab)
     axis = text_axis(traces)
@@ -323,7 +323,7 @@ def test_contributions_outline_the_chosen_unit_and_word_and_escape_tokens(tr_and
 
 def test_contributions_on_the_full_text_axis_leave_unread_words_empty(small_vocab):
     from playground.explain.account import account
-    from playground.explain.numbers import text_axis
+    from playground.explain.alignment import text_axis
 
     traces = _three_reading_300_tokens(small_vocab)
     axis = text_axis(traces)
@@ -427,7 +427,7 @@ def test_click_layer_payload_stays_small(small_vocab):
 
 
 def test_click_layer_on_the_full_text_axis_covers_only_words_the_model_read(small_vocab):
-    from playground.explain.numbers import text_axis
+    from playground.explain.alignment import text_axis
 
     traces = _three_reading_300_tokens(small_vocab)
     rnn = traces["SimpleRNN"]
@@ -512,7 +512,7 @@ def test_contributions_click_layer_carries_unit_token_and_value(tr_and_model):
 
 def test_every_contributions_variant_is_valid_plotly(tr_and_model, small_vocab):
     from playground.explain.account import account
-    from playground.explain.numbers import text_axis
+    from playground.explain.alignment import text_axis
 
     tr, _ = tr_and_model
     traces = _three_reading_300_tokens(small_vocab)
@@ -529,7 +529,7 @@ def test_every_figure_built_without_validation_passes_plotly_validation(tr_and_m
     rerun's server time); here every one of them goes through it, in each of its variants."""
     import plotly.graph_objects as go
 
-    from playground.explain.numbers import text_axis
+    from playground.explain.alignment import text_axis
 
     tr, _ = tr_and_model
     axis = text_axis({"a": tr, "b": tr})

@@ -1,44 +1,14 @@
-"""Numbers behind the pictures: one unit's update at one token (read from the trace), its
-equations with real numbers, and a plain-language summary of where several models disagree.
-Pure functions; the pages only format and show them.
-"""
+"""Several models reading one text, lined up: each model reads the last max_len tokens of it, so
+positions are counted in the full text; which stretch each read, Compare's numbers as plain data,
+and one plain sentence on where their readings part ways."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-import numpy as np
-
-from playground.core.cells import UnitStep, cell
 from playground.core.trace import Trace
 
-__all__ = ["UnitStep", "unit_step", "latex_lines", "verdict_word", "disagreement_summary", "read_start",
-           "TextAxis", "text_axis", "reading_note", "comparison",
-           "correct_on_test"]
-
-
-def unit_step(tr: Trace, layer: int, unit: int, t: int) -> UnitStep:
-    """Everything that went into unit `unit` of `layer` at token `t`: each block's input and
-    recurrent part, every quantity at t, and the carried state at t - 1, all as traced."""
-    layer = layer % len(tr.layers)
-    if not (0 <= t < tr.n_steps and 0 <= unit < tr.hidden_size):
-        raise IndexError("token or unit out of range")
-    lt = tr.layers[layer]
-    values = {name: float(v[t, unit]) for name, v in lt.gates.items()}
-    values["h"] = float(lt.h[t, unit])
-    series = {**lt.gates, "h": lt.h}
-    previous = {s: float(series[s][t - 1, unit]) if t > 0 else 0.0 for s in tr.cell.state}
-    parts = {b: (float(inp[t, unit]), float(rec[t, unit])) for b, (inp, rec) in lt.parts.items()}
-    return UnitStep(tr.arch, layer, unit, t, tr.tokens[t], values, previous, parts)
-
-
-def latex_lines(s: UnitStep) -> list[str]:
-    """The cell's update equations for this unit with its actual numbers (LaTeX, one per line)."""
-    return cell(s.arch).unit_latex(s)
-
-
-def verdict_word(p: float) -> str:
-    return "positive" if p >= 0.5 else "negative"
+__all__ = ["read_start", "TextAxis", "text_axis", "reading_note", "comparison", "disagreement_summary"]
 
 
 def read_start(tr: Trace) -> int:
@@ -101,17 +71,6 @@ def comparison(traces: Mapping[str, Trace]) -> dict:
     }
 
 
-def correct_on_test(model, vocab, dataset: str) -> np.ndarray:
-    """(N,) bool: which of `dataset`'s TEST rows the model gets right, reading its own last max_len
-    tokens with its own vocabulary; the arrays `stats.race_verdict` / `python -m playground paired`
-    compare sentence by sentence."""
-    from playground.evaluation.heldout import heldout_set
-    from playground.training.train import predict_probs
-
-    test = heldout_set(vocab, dataset, model.config.max_len)
-    return (predict_probs(model, test) >= 0.5) == (test.labels >= 0.5)
-
-
 def disagreement_summary(traces: Mapping[str, Trace]) -> str:
     """One plain sentence: do the models agree, and where do their readings part ways? Positions
     are positions in the full text, and only positions that every model read are compared."""
@@ -150,3 +109,4 @@ def disagreement_summary(traces: Mapping[str, Trace]) -> str:
         return (f"{verdicts} They disagree already at {word}, the first word all of them read, "
                 "and at every word after it.")
     return f"{verdicts} Their readings part ways at {word}."
+
