@@ -18,7 +18,6 @@ from typing import Callable
 from playground.dynamics import lab
 from playground.training.timing import load_slowdown
 
-from . import heap
 from .training import GRACE_S, QUEUE, Queue, SessionWorker
 
 THREAD_NAME = "rnn-lab"
@@ -29,6 +28,8 @@ _CLAIM = threading.Lock()
 
 
 class LabRun(SessionWorker):
+    THREAD_NAME = THREAD_NAME
+
     def __init__(self, settings: lab.LabSettings, alive: Callable[[], bool] | None = None, grace: float = GRACE_S,
                  cap: float | None = CAP_S, queue: Queue | None = None):
         self._init_worker(alive, grace)
@@ -77,29 +78,23 @@ class LabRun(SessionWorker):
             self.stop("cap")
         return self.session_gone()
 
-    def _work(self) -> None:
-        heap.name_thread(THREAD_NAME)
-        slot = False
-        try:
-            slot = self.queue.enter(self)
-            if not slot:
-                self.result = {"error": "Stopped while waiting for the server: the lab never began."}
-                return
-            self.began = time.monotonic()
-            self.phase = "training"
-            for ev in lab.iter_lab(self.settings, self.should_stop, threads=1):
-                if ev.kind == "run":
-                    self.finished = self.finished + [ev]
-                if ev.kind == "end":
-                    self.result = {**ev.result, "cut": self.stop_reason}
-                else:
-                    self.event = ev
-        except Exception as e:  # noqa: BLE001 - shown as a sentence, never a traceback
-            _LOG.exception("lab run failed")
-            reason = str(e) if isinstance(e, ValueError) else "an internal error (it is in the server's log)"
-            self.result = {"error": f"The lab failed: {reason}."}
-        finally:
-            self._end(slot)
+    def _never_began(self) -> None:
+        self.result = {"error": "Stopped while waiting for the server: the lab never began."}
+
+    def _in_slot(self) -> None:
+        self.phase = "training"
+        for ev in lab.iter_lab(self.settings, self.should_stop, threads=1):
+            if ev.kind == "run":
+                self.finished = self.finished + [ev]
+            if ev.kind == "end":
+                self.result = {**ev.result, "cut": self.stop_reason}
+            else:
+                self.event = ev
+
+    def _failed(self, e: Exception) -> None:
+        _LOG.exception("lab run failed")
+        reason = str(e) if isinstance(e, ValueError) else "an internal error (it is in the server's log)"
+        self.result = {"error": f"The lab failed: {reason}."}
 
 
 def claim(store, run: LabRun, key: str = RUN_KEY) -> bool:

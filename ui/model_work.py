@@ -25,7 +25,6 @@ from typing import Callable
 from playground.core.clock import Budget
 from playground.dynamics import precomputed
 
-from . import heap
 from .training import GRACE_S, QUEUE, Queue, SessionWorker
 
 THREAD_NAME = "rnn-model-work"
@@ -53,6 +52,8 @@ def default_work(kind: str) -> Work:
 
 
 class ModelWork(SessionWorker):
+    THREAD_NAME = THREAD_NAME
+
     def __init__(self, kind: str, tm, work: Work | None = None, budget: float | None = BUDGET_S,
                  alive: Callable[[], bool] | None = None, grace: float = GRACE_S, queue: Queue | None = None):
         self._init_worker(alive, grace)
@@ -84,25 +85,20 @@ class ModelWork(SessionWorker):
     def _progress(self, fraction: float, note: str = "") -> None:
         self.fraction, self.note = min(1.0, max(0.0, float(fraction))), str(note)[:160]
 
-    def _work(self) -> None:
-        heap.name_thread(THREAD_NAME)
-        slot = False
-        try:
-            slot = self.queue.enter(self)
-            if not slot:
-                self.error = "Stopped while waiting for the server: nothing was computed."
-                return
-            self.began = time.monotonic()
-            self.phase = "working"
-            self.value = self.work(self.tm, self._progress, Budget(self.budget, stop=self.should_stop))
-            self.seconds = time.monotonic() - self.began
-        except ValueError as e:  # the model cannot have this result (no TEST text it reads, one unit...)
+    def _never_began(self) -> None:
+        self.error = "Stopped while waiting for the server: nothing was computed."
+
+    def _in_slot(self) -> None:
+        self.phase = "working"
+        self.value = self.work(self.tm, self._progress, Budget(self.budget, stop=self.should_stop))
+        self.seconds = time.monotonic() - self.began
+
+    def _failed(self, e: Exception) -> None:
+        if isinstance(e, ValueError):  # the model cannot have this result (no TEST text it reads, one unit...)
             self.error = str(e)
-        except Exception:  # noqa: BLE001 - shown as a sentence, never a traceback
-            _LOG.exception("%s for %s failed", self.kind, self.tm.name)
-            self.error = "an internal error stopped it (it is in the server's log)"
-        finally:
-            self._end(slot)
+            return
+        _LOG.exception("%s for %s failed", self.kind, self.tm.name)
+        self.error = "an internal error stopped it (it is in the server's log)"
 
 
 def cut_of(value) -> str:

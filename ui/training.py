@@ -110,6 +110,8 @@ class SessionWorker:
     heap pages back every TRIM_EVERY_S, asks `alive()` every ALIVE_EVERY_S, and stops the run (reason
     "session") once the session has been gone for `grace` seconds. Subclasses set `self._thread`."""
 
+    THREAD_NAME = "rnn-worker"  # the OS thread's name (heap.name_thread; /proc/<pid>/task/*/comm)
+
     def _init_worker(self, alive: Callable[[], bool] | None, grace: float) -> None:
         self.alive, self.grace = alive, grace
         self.stop_reason: str | None = None  # "button" | "session" (| "cap" for a lab)
@@ -143,6 +145,36 @@ class SessionWorker:
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)
+
+    def _work(self) -> None:
+        """The worker thread: wait in line for one of the server's slots (`self.queue`), then run
+        `_in_slot()`. A stop while waiting calls `_never_began()`; an exception `_failed(e)`, which
+        turns it into a sentence (never a traceback); whatever happens the slot is left and freed
+        memory handed back (`_end`). `waited`: seconds in line."""
+        heap.name_thread(self.THREAD_NAME)
+        slot = False
+        try:
+            t0 = time.perf_counter()
+            slot = self.queue.enter(self)
+            self.waited = time.perf_counter() - t0
+            if not slot:
+                self._never_began()
+                return
+            self.began = time.monotonic()
+            self._in_slot()
+        except Exception as e:  # noqa: BLE001 - shown as a sentence, never a traceback
+            self._failed(e)
+        finally:
+            self._end(slot)
+
+    def _in_slot(self) -> None:
+        raise NotImplementedError
+
+    def _never_began(self) -> None:
+        raise NotImplementedError
+
+    def _failed(self, e: Exception) -> None:
+        raise NotImplementedError
 
     def _end(self, slot: bool) -> None:
         """The end of the worker's run, whatever happened: leave the server's slot (if it had one), hand
@@ -183,6 +215,8 @@ class SessionWorker:
 class TrainingRun(SessionWorker):
     """One run on its own daemon thread; see the module docstring. Attributes the page reads
     are replaced whole by the worker (never half-written); lists are copied by `snapshot()`."""
+
+    THREAD_NAME = THREAD_NAME
 
     def __init__(self, kind: str, recipe: Recipe, names: dict[str, str], probe: str = "",
                  alive: Callable[[], bool] | None = None, command: str = "", grace: float = GRACE_S,
@@ -265,39 +299,36 @@ class TrainingRun(SessionWorker):
         return {"error": f"Training stopped because this page lost its connection for more than {self.grace:g} s.",
                 "history": [], "batch_history": []}
 
-    def _work(self) -> None:
-        heap.name_thread(THREAD_NAME)
-        slot = False
-        try:
-            t0 = time.perf_counter()
-            slot = self.queue.enter(self)
-            self.times["waiting"] = time.perf_counter() - t0
-            if not slot:
-                self.result = (self._abandoned_result() if self._abandoned() else
-                               {"error": "Stopped while waiting for the server: training never began.",
-                                "history": [], "batch_history": []})
-                return
-            self.began = time.monotonic()
-            if self.cap is not None:
-                self.deadline = time.perf_counter() + self.cap - FINISH_S
-                if not self.recipe.init_from:  # a cap its fixed parts alone would overrun: refused now
-                    plan = timing.plan(self.recipe, self.cap, startup=0.0, test_limit=self.test_limit)
-                    if not plan.fits:
-                        self.result = {"error": "Not started: " + plan.refusal(cli=False), "history": [],
-                                       "batch_history": []}
-                        return
-            if self.kind == "single":
-                self._single()
-            else:
-                self._race()
-        except Exception as e:  # noqa: BLE001 - shown as a sentence, never a traceback
-            _LOG.exception("training run failed")
-            reason = str(e) if isinstance(e, ValueError) else "an internal error (it is in the server's log)"
-            self.models = []
-            self.result = {"error": f"Training failed: {reason}.", "history": [], "batch_history": []}
-        finally:
-            data.clear_cache()  # the trainer, the weight copies and the encoded data were locals above
-            self._end(slot)
+    def _never_began(self) -> None:
+        self.times["waiting"] = self.waited
+        self.result = (self._abandoned_result() if self._abandoned() else
+                       {"error": "Stopped while waiting for the server: training never began.",
+                        "history": [], "batch_history": []})
+
+    def _in_slot(self) -> None:
+        self.times["waiting"] = self.waited
+        if self.cap is not None:
+            self.deadline = time.perf_counter() + self.cap - FINISH_S
+            if not self.recipe.init_from:  # a cap its fixed parts alone would overrun: refused now
+                plan = timing.plan(self.recipe, self.cap, startup=0.0, test_limit=self.test_limit)
+                if not plan.fits:
+                    self.result = {"error": "Not started: " + plan.refusal(cli=False), "history": [],
+                                   "batch_history": []}
+                    return
+        if self.kind == "single":
+            self._single()
+        else:
+            self._race()
+
+    def _failed(self, e: Exception) -> None:
+        _LOG.exception("training run failed")
+        reason = str(e) if isinstance(e, ValueError) else "an internal error (it is in the server's log)"
+        self.models = []
+        self.result = {"error": f"Training failed: {reason}.", "history": [], "batch_history": []}
+
+    def _end(self, slot: bool) -> None:
+        data.clear_cache()  # the trainer, the weight copies and the encoded data were locals of the run
+        super()._end(slot)
 
     def _single(self) -> None:
         name = next(iter(self.names.values()))

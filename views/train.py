@@ -244,9 +244,9 @@ def _estimate_notes(recipe) -> None:
     (playground.timing: phases priced from measured runs, times the slowdown the server's load
     implies now) and how many epochs that leaves in the time cap; never a time above the cap."""
     with st.spinner("Counting the data's tokens (once per server)…"):
-        pr = timing.promise(recipe, TIME_CAP_S, test_limit=_test_limit(recipe.dataset))
+        plan = timing.plan(recipe, TIME_CAP_S, startup=0.0, test_limit=_test_limit(recipe.dataset))
+        pr = timing.promise(recipe, TIME_CAP_S, test_limit=_test_limit(recipe.dataset), priced=plan)
         race = timing.race(recipe, ARCHS, TIME_CAP_S)
-    plan = timing.plan(recipe, TIME_CAP_S, startup=0.0, test_limit=_test_limit(recipe.dataset))
     if not plan.fits:  # the run would be refused when it starts: say so now
         st.warning(textio.md_escape(plan.refusal(cli=False)))
         return

@@ -30,6 +30,7 @@ from playground.evaluation.heldout import sample_rows
 from playground.training.augment import token_counts as augmented_counts
 from playground.training.budget import RUN_BYTES, Memory, run_memory
 from playground.training.recipes import VAL_SEED_OFFSET, Recipe
+from playground.training.train import FIRST_SAMPLE_ROWS
 
 VAL_BATCH = 256  # train.evaluate's batch size
 # Seconds, fitted by non-negative least squares (each run weighted by 1 / its time) to 24 training
@@ -224,7 +225,6 @@ DATA_FIXED_S = 0.5
 DATA_PER_CHAR = 5e-7
 STARTUP_S = 2.5
 CHARS_PER_TOKEN = {"imdb": 5.6, "rt": 6.0}  # measured on both splits of each dataset
-FIRST_TEST_ROWS = 100  # train.predict_sample's first chunk, always read whole
 MIN_TRAIN_SHARE = 0.2  # a capped run is refused when less than this share of the cap is left to train
 
 
@@ -367,7 +367,7 @@ class Plan:
     startup: float
     data: float
     validation: float
-    test_first: float  # the first FIRST_TEST_ROWS TEST rows, read whatever the cap
+    test_first: float  # the first FIRST_SAMPLE_ROWS TEST rows, read whatever the cap
     test_all: float  # every TEST row the run would read, tokenising them included
     slowdown: float
 
@@ -419,7 +419,7 @@ def plan(recipe: Recipe, cap: float, startup: float = STARTUP_S, slowdown: float
     n_val = int(round(len(chars) * recipe.val_fraction))
     val_chars = chars[:n_val]  # a sample's lengths stand for the validation rows'
     test = _chars(ds, "test", test_limit, 0)
-    first = test[np.random.default_rng(0).permutation(len(test))[:FIRST_TEST_ROWS]]
+    first = test[np.random.default_rng(0).permutation(len(test))[:FIRST_SAMPLE_ROWS]]
     return Plan(cap=float(cap), startup=startup,
                 data=DATA_FIXED_S + DATA_PER_CHAR * read + 7e-5 * (recipe.augment + recipe.val_augment),
                 validation=forward_seconds(recipe, tokens(val_chars), n_val),
@@ -461,9 +461,12 @@ class Promise:
                 "seconds": self.seconds}
 
 
-def promise(recipe: Recipe, cap: float, test_limit: int | None = None, slowdown: float | None = None) -> Promise:
-    """The Promise of `recipe` under `cap` seconds, made now (slowdown: load_slowdown() unless given)."""
-    p = plan(recipe, cap, startup=0.0, slowdown=1.0, test_limit=test_limit)
+def promise(recipe: Recipe, cap: float, test_limit: int | None = None, slowdown: float | None = None,
+            priced: Plan | None = None) -> Promise:
+    """The Promise of `recipe` under `cap` seconds, made now (slowdown: load_slowdown() unless given).
+    `priced`: the recipe's Plan under this cap and test_limit when the caller has one (its quiet-machine
+    phases are what the promise needs; pricing them again counts the data's tokens again)."""
+    p = plan(recipe, cap, startup=0.0, slowdown=1.0, test_limit=test_limit) if priced is None else priced
     return Promise(cap=float(cap), data=p.data, epoch=epoch_seconds(workload(recipe), recipe.model.arch),
                    test=p.test_all, epochs=recipe.train.epochs,
                    slowdown=load_slowdown() if slowdown is None else slowdown)

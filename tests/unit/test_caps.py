@@ -19,7 +19,7 @@ import pytest
 from playground.cli.main import main
 from playground.dynamics import lab
 from playground.evaluation import stats
-from playground.training import timing
+from playground.training import timing, train
 from playground.training.options import build_recipe
 from playground.training.train import EncodedSet, predict_sample
 
@@ -181,7 +181,19 @@ def test_predict_sample_leaves_out_a_chunk_the_deadline_interrupts(tiny_trained)
     assert not np.isnan(full).any()
     past = predict_sample(tiny_trained.model, data, time.perf_counter() - 1)  # the first chunk only, whole
     read = ~np.isnan(past)
-    assert read.sum() == 100 and np.allclose(past[read], full[read])
+    assert read.sum() == 25 and np.allclose(past[read], full[read])
+    # a deadline during the third chunk (rows 125-224): the first two are kept, the third left out whole
+    calls = []
+    real = train.predict_probs
+
+    def counting(model, d, deadline=None):
+        calls.append(len(d))
+        return real(model, d, time.perf_counter() - 1 if len(calls) == 3 else None)
+
+    import unittest.mock
+    with unittest.mock.patch.object(train, "predict_probs", counting):
+        cut = predict_sample(tiny_trained.model, data, time.perf_counter() + 60)
+    assert calls[:3] == [25, 100, 100] and (~np.isnan(cut)).sum() == 125
 
 
 def test_accuracy_phrase_gives_the_sample_and_its_interval():
@@ -211,3 +223,6 @@ def test_promise_fits_fewer_epochs_on_a_busier_machine():
     slow = timing.promise(recipe, 120.0, slowdown=20.0)
     assert slow.seconds == 120.0 and slow.epochs_fit < recipe.train.epochs
     assert timing.pace_ratio(10.0, 0.01, 5.0) is None and timing.pace_ratio(10.0, 1.0, 5.0) == 2.0
+    # a plan the caller already has (made at another slowdown) gives the same promise
+    busy_plan = timing.plan(recipe, 120.0, startup=0.0, slowdown=3.0)
+    assert timing.promise(recipe, 120.0, slowdown=20.0, priced=busy_plan) == slow
