@@ -323,6 +323,38 @@ def path_story(att: Attribution, path: IGPath) -> str:
     return out
 
 
+def sign_note(att: Attribution, ig: Attribution, tr: Trace, escape=str) -> str | None:
+    """Why a word can score with opposite signs under `att`'s method and integrated gradients, from
+    the numbers: the word whose signs differ with the largest |score| under `att`, what each method
+    measured for it. None when the methods agree in sign on every word (or `att` is IG itself)."""
+    if att.method == "ig" or ig.method != "ig" or len(att.scores) != len(ig.scores) or not len(att.scores):
+        return None
+    a, g = np.asarray(att.scores, dtype=float), np.asarray(ig.scores, dtype=float)
+    differ = np.flatnonzero((np.sign(a) * np.sign(g)) < 0)
+    if not len(differ):
+        return None
+    t = int(differ[np.argmax(np.abs(a[differ]))])
+    word = f"“{escape(tr.tokens[t])}”"
+    n = int(len(differ))
+    lead = (f"{n} word{'s' if n != 1 else ''} score{'s' if n == 1 else ''} with the opposite sign under "
+            f"integrated gradients. Take {word}: ")
+    ig_part = (f"integrated gradients, which fade every word in together from padding and add up to the whole "
+               f"logit change, give it {g[t]:+.3f} logit")
+    if att.method == "occlusion":
+        without = tr.prob - a[t]
+        return (lead + f"without it the model reads the text at {100 * without:.1f}% positive against "
+                f"{100 * tr.prob:.1f}% with it, so leaving it out scores it {100 * a[t]:+.1f} points; " + ig_part
+                + ". One asks what the text is without the word, the other how much the word adds beside all the "
+                  "others.")
+    if att.method == "step":
+        before = tr.prob0 if t == 0 else float(tr.step_probs[t - 1])
+        return (lead + f"when it was read, P(positive) went from {100 * before:.1f}% to "
+                f"{100 * float(tr.step_probs[t]):.1f}% ({100 * a[t]:+.1f} points, knowing only the words before "
+                f"it); " + ig_part + ", knowing the whole text.")
+    return (lead + f"its gradient x input is {a[t]:+.3f} logit, the logit's slope at the text itself; " + ig_part
+            + ", the slope averaged along the whole way there.")
+
+
 def _where_the_gap_is(att: Attribution) -> str:
     """Where on the path the largest gap sits, and how steep the logit is there (numbers only)."""
     w = att.worst

@@ -135,10 +135,12 @@ def empty_figure(message: str, height: int = 220) -> go.Figure:
     return _layout(fig, "", height)
 
 
-def prediction_curve(tr: Trace, title: str = "Prediction after each word", height: int = 340) -> go.Figure:
+def prediction_curve(tr: Trace, title: str = "Prediction after each word", height: int = 340,
+                     selected_token: int | None = None) -> go.Figure:
     """P(positive) after each token, starting from the prior (before reading, at x = -1), so the
     first token's step is measured from it like every other; 0.5 marked. Hover: the exact value
-    and the change from the point before."""
+    and the change from the point before. `selected_token`: that word's step (from the point before
+    to its own) is drawn in orange. A click on a point is a Plotly point selection (`picked_word`)."""
     labels = token_labels(tr.tokens, tr.oov)
     band = dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, opacity=0.06, line=dict(width=0))
     shapes = [dict(band, y0=0.5, y1=1, fillcolor=POS_COLOR), dict(band, y0=0, y1=0.5, fillcolor=NEG_COLOR),
@@ -153,6 +155,11 @@ def prediction_curve(tr: Trace, title: str = "Prediction after each word", heigh
                  marker=dict(color=[NEUTRAL] + [POS_COLOR if p >= 0.5 else NEG_COLOR for p in tr.step_probs], size=8,
                              symbol=["diamond"] + ["circle"] * tr.n_steps),
                  hovertemplate="%{customdata[0]}<br>P(positive) = %{y:.3f}<br>%{customdata[1]}<extra></extra>")]
+    if selected_token is not None and 0 <= selected_token < tr.n_steps:
+        t = int(selected_token)
+        data.append(dict(type="scatter", x=[t - 1, t], y=[y[t], y[t + 1]], mode="lines+markers", hoverinfo="skip",
+                         line=dict(color=PICK_COLOR, width=4), marker=dict(color=PICK_COLOR, size=11),
+                         name="the chosen word", showlegend=False))
     xaxis = _x_axis_props(labels)
     vals, text = xaxis["tickvals"], xaxis["ticktext"]
     if len(vals) > 1 and vals[1] - vals[0] > 1:  # thinned labels: the prior's label takes the first one's place
@@ -162,6 +169,23 @@ def prediction_curve(tr: Trace, title: str = "Prediction after each word", heigh
                  tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".2f")
     return _fast_figure(data, _merge(_layout_props(title, height), dict(shapes=shapes, xaxis=xaxis, yaxis=yaxis,
                                                                           showlegend=False)))
+
+
+def picked_word(selection) -> int | None:
+    """The token index of the first clicked point of a `prediction_curve` selection (its x), or None
+    (nothing usable clicked, or the prior's point before the first word)."""
+    try:
+        points = selection["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for p in points or ():
+        try:
+            x = float(p["x"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if np.isfinite(x) and x == int(x) and x >= 0:
+            return int(x)
+    return None
 
 
 EXTRA_COLORS = ("#1f77b4", "#d62728", "#8c564b", "#e377c2")  # a second model of one cell: unlike any cell's

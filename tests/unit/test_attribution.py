@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from playground.core import zoo
-from playground.explain import attribution
 from playground.core.trace import fused_prob, trace
+from playground.explain import attribution
 from playground.explain.attribution import METHODS, account, attribute, ig_path, integrated_gradients, path_story
 from tests.conftest import random_model
 
