@@ -161,10 +161,10 @@ def _pick_on_curve() -> None:
         _choose(t)
 
 
-curve_fig = plots.prediction_curve(tr, title="Prediction after each word", selected_token=at_tok)
+curve_fig = plots.prediction_curve(tr, title="Prediction after each word (orange: the chosen word; click to choose)",
+                                  selected_token=at_tok)
 st.plotly_chart(curve_fig, key="play.curve", on_select=_pick_on_curve, selection_mode="points")
-st.caption(narrate.curve_story(tr).sentence(escape=textio.md_escape) + " Orange: the chosen word's step; click a "
-           "point to choose its word.")
+st.caption(narrate.curve_story(tr).brief(escape=textio.md_escape))
 
 method = st.segmented_control("Which words mattered", ORDERED_METHODS, key="play.method",
                               format_func=lambda m: SHORT_NAMES[m], help="\n\n".join(

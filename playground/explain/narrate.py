@@ -101,6 +101,16 @@ class CurveStory:
         parts.append(f"It ends {side(self.final)} at {pct(self.final)}.")
         return " ".join(parts)
 
+    def brief(self, escape: Callable[[str], str] = str) -> str:
+        """`sentence` with the crossings counted, not listed (a caption of at most about 45 words)."""
+        full = self.sentence(escape)
+        n = len(self.crossings)
+        if n == 0:
+            return full
+        head = full[:full.index("Its verdict crosses 0.5")]
+        times = TIMES[n] if n < len(TIMES) else f"{n:,} times"
+        return head + f"Its verdict crosses 0.5 {times}. It ends {side(self.final)} at {pct(self.final)}."
+
     def as_dict(self) -> dict:
         return {"prior": self.prior, "final": self.final, "n_tokens": self.n_tokens,
                 "biggest": self.biggest.as_dict() if self.biggest else None,

@@ -112,3 +112,15 @@ def test_why_a_word_flips_sign_between_methods_is_said_with_its_numbers(small_vo
         if method == "occlusion":
             assert f"{100 * (tr.prob - a.scores[t]):.1f}% positive against {100 * tr.prob:.1f}%" in note
     assert said  # this model and text have words the methods disagree on
+
+
+def test_the_curves_brief_sentence_counts_the_crossings_and_keeps_the_rest(tr):
+    story = curve_story(tr)
+    brief, full = story.brief(), story.sentence()
+    if story.crossings:
+        assert brief.startswith(full.split(" Its verdict crosses")[0])
+        assert "(token" not in brief.split("Its verdict crosses")[1]  # counted, not listed
+        side = "positive" if story.final >= 0.5 else "negative"
+        assert brief.endswith(f"It ends {side} at {100 * story.final:.1f}%.")
+    else:
+        assert brief == full
