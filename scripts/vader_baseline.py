@@ -9,8 +9,8 @@ is in no requirements file. Install it in a throwaway virtual environment (git-i
     .venv-vader/bin/python scripts/vader_baseline.py data/everyday/everyday_test.tsv [--json]
 
 The file is read by the same reader as `evaluate` (`text<TAB>label[<TAB>category]`, malformed lines
-counted and skipped; playground/cli/main.py imports only the standard library, so this runs without
-torch).
+counted and skipped; playground/cli/data.py imports only the standard library at its top, so this runs
+without torch).
 
 Decision rule: compound >= 0 -> positive. VADER's compound score is in [-1, 1] and its authors
 suggest |compound| < 0.05 as "neutral", but these files have only two labels, so the sign is the one
@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playground.cli.main import CliError, by_category, category_lines, read_labelled_rows  # noqa: E402
+from playground.cli.common import CliError  # noqa: E402
+from playground.cli.data import by_category, category_lines, read_labelled_rows  # noqa: E402
 
 THRESHOLD = 0.0  # compound >= THRESHOLD -> positive
 

@@ -18,7 +18,8 @@ WORDS = ["good", "bad", "great", "awful", "not", "movie", "film", "the", "a", "i
 # load/ (eight visitors at once, start-up numbers). A folder's marks are added here; a test of unit/ or
 # cli/ that takes more than about a second carries @pytest.mark.slow itself.
 #   fast tier:  python -m pytest -q -m "not slow and not browser and not load"
-#   CI:         python -m pytest -q            (pyproject's addopts leave the load tier out)
+#   CI:         python -m pytest -q -n 2 --dist loadgroup   (pyproject's addopts leave the load tier out;
+#               the browser tests share one server, so they are one xdist group on one worker)
 #   load tier:  python -m pytest -q -m load
 FOLDER_MARKS = {"app": ("app", "slow"), "browser": ("browser",), "load": ("load", "browser")}
 
@@ -34,6 +35,8 @@ def pytest_collection_modifyitems(config, items):
             continue
         for mark in FOLDER_MARKS.get(folder, ()):
             item.add_marker(getattr(pytest.mark, mark))
+        if folder in ("browser", "load"):  # one server and one Chromium: with -n 2, all on one worker
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(autouse=True)

@@ -408,7 +408,7 @@ def test_evaluate_on_an_endless_line_stops_with_a_clear_message_in_bounded_memor
 
 @needs_models
 def test_evaluate_skips_an_over_long_line_as_malformed_and_reads_the_rest(tmp_path):
-    from playground.cli.main import MAX_LINE_BYTES, read_labelled
+    from playground.cli.data import MAX_LINE_BYTES, read_labelled
 
     f = tmp_path / "long.tsv"
     f.write_bytes(b"a wonderful film\t1\n" + "😀".encode() * (MAX_LINE_BYTES // 4 + 10) + b"\t1\n"
@@ -424,15 +424,16 @@ def test_evaluate_skips_an_over_long_line_as_malformed_and_reads_the_rest(tmp_pa
 
 
 def test_evaluate_refuses_more_lines_than_it_reads(tmp_path, monkeypatch):
-    from playground.cli import main as cli_main
+    from playground.cli import data as cli_data
+    from playground.cli.common import CliError
 
-    monkeypatch.setattr(cli_main, "MAX_LINES", 3)
+    monkeypatch.setattr(cli_data, "MAX_LINES", 3)
     f = tmp_path / "many.tsv"
     f.write_text("good\t1\n" * 3, encoding="utf-8")
-    assert len(cli_main.read_labelled(str(f))[0]) == 3
+    assert len(cli_data.read_labelled(str(f))[0]) == 3
     f.write_text("good\t1\n" * 4, encoding="utf-8")
-    with pytest.raises(cli_main.CliError, match="more than 3 labelled lines"):
-        cli_main.read_labelled(str(f))
+    with pytest.raises(CliError, match="more than 3 labelled lines"):
+        cli_data.read_labelled(str(f))
 
 
 @pytest.mark.slow
@@ -461,6 +462,7 @@ def test_estimate_race_without_a_time_cap_prints_instead_of_raising():
 def test_an_unexpected_error_is_one_line_without_a_traceback(monkeypatch, capsys):
     """Whatever breaks inside a command reaches the person as one line, never a traceback."""
     from playground.cli import main as cli_main
+    from playground.cli.common import EXIT_ERROR
 
     def boom(args):
         raise TypeError("something nobody planned for")
@@ -469,14 +471,15 @@ def test_an_unexpected_error_is_one_line_without_a_traceback(monkeypatch, capsys
     monkeypatch.setattr(cli_main, "build_parser", lambda: parser)
     parser._subparsers._group_actions[0].choices["models"].set_defaults(fn=boom)
     monkeypatch.delenv("PLAYGROUND_DEBUG", raising=False)
-    assert cli_main.main(["models"]) == cli_main.EXIT_ERROR
+    assert cli_main.main(["models"]) == EXIT_ERROR
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: an internal error (TypeError: something nobody planned for)")
 
 
 # --- categories (issue 15): an optional third field; evaluate reports accuracy per category ----------
 def test_read_labelled_rows_takes_an_optional_category_and_counts_bad_ones(tmp_path, monkeypatch):
-    from playground.cli import main as cli_main
+    from playground.cli import data as cli_data
+    from playground.cli.common import CliError
 
     f = tmp_path / "cats.tsv"
     f.write_text("a wonderful film\t1\tfilms\n"
@@ -485,22 +488,22 @@ def test_read_labelled_rows_takes_an_optional_category_and_counts_bad_ones(tmp_p
                  "tab\tin text\t0\tfilms\n"  # the text may hold tabs, with or without a category
                  "bad label\t7\tfilms\n"  # malformed: the label is neither 0 nor 1
                  "control\t1\tfil\x1bms\n"  # malformed: a category must be printable
-                 f"too long\t1\t{'x' * (cli_main.MAX_CATEGORY_CHARS + 1)}\n"
+                 f"too long\t1\t{'x' * (cli_data.MAX_CATEGORY_CHARS + 1)}\n"
                  "just a category\tfilms\n", encoding="utf-8")  # malformed: no label
-    texts, labels, cats, bad = cli_main.read_labelled_rows(str(f))
+    texts, labels, cats, bad = cli_data.read_labelled_rows(str(f))
     assert texts == ["a wonderful film", "cold soup", "no category", "tab\tin text"]
     assert labels == [1, 0, 1, 0] and cats == ["films", "restaurants", None, "films"] and bad == 4
-    assert cli_main.read_labelled(str(f)) == (texts, labels, 4)  # the old reader: no categories
-    monkeypatch.setattr(cli_main, "MAX_CATEGORIES", 2)
+    assert cli_data.read_labelled(str(f)) == (texts, labels, 4)  # the old reader: no categories
+    monkeypatch.setattr(cli_data, "MAX_CATEGORIES", 2)
     f.write_text("a\t1\tx\nb\t0\ty\nc\t1\tx\n", encoding="utf-8")
-    assert cli_main.read_labelled_rows(str(f))[2] == ["x", "y", "x"]
+    assert cli_data.read_labelled_rows(str(f))[2] == ["x", "y", "x"]
     f.write_text("a\t1\tx\nb\t0\ty\nc\t1\tz\n", encoding="utf-8")
-    with pytest.raises(cli_main.CliError, match="more than 2 categories"):
-        cli_main.read_labelled_rows(str(f))
+    with pytest.raises(CliError, match="more than 2 categories"):
+        cli_data.read_labelled_rows(str(f))
 
 
 def test_by_category_counts_each_category_and_each_label_within_it():
-    from playground.cli.main import NO_CATEGORY, by_category
+    from playground.cli.data import NO_CATEGORY, by_category
 
     labels, preds = [1, 0, 1, 1, 0, 1], [1, 1, 0, 1, 0, 1]
     table = by_category(labels, preds, ["a", "a", "b", "b", "b", None])

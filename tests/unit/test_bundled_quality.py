@@ -49,7 +49,7 @@ def test_everyday_sentences(name):
 
 @pytest.mark.parametrize("name", zoo.BUNDLED)
 def test_everyday_test_set_no_worse_than_measured(name):
-    from playground.cli.main import read_labelled_rows
+    from playground.cli.data import read_labelled_rows
 
     tm = zoo.load_bundled(name)
     texts, labels, cats, bad = read_labelled_rows(str(EVERYDAY_TEST))
