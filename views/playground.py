@@ -28,6 +28,7 @@ from playground.figures import lesson_plots, plots
 from ui import catalog, per_model, serving, textio
 from ui.state import Field, PageState, bool_str, one_of, parse_bool, parse_int
 
+BARS_PER_ROW = 3  # the first screen's bar charts per row when there are more than four
 MAX_PILLS = 40  # a text of up to this many words is picked from pills; a longer one from a slider
 ORDERED_METHODS = ["ig"] + [m for m in METHODS if m != "ig"]  # integrated gradients first: they add up
 
@@ -49,7 +50,6 @@ STATE.sync()
 ss = st.session_state
 
 st.title("🔬 Playground")
-st.caption("Type a sentence, pick a word, and see what every gate of the network did there.")
 
 
 def _use_example():
@@ -59,9 +59,14 @@ def _use_example():
     ss["play.example"] = None
 
 
+about, examples = st.columns([5, 1], vertical_alignment="center")  # one row: the page's line and the examples
+with about:
+    st.caption("Type a sentence, pick a word, and see what every gate of the network did there.")
+with examples:
+    with st.popover("Examples", help="One click puts an example in the sentence box."):
+        st.pills("Examples", textio.EXAMPLES, key="play.example", on_change=_use_example,
+                 label_visibility="collapsed")
 tm = catalog.sentence_and_model("play.sentence", "Type a sentence about a film, a meal, a product…")
-with st.popover("Examples", help="One click puts an example in the sentence box."):
-    st.pills("Examples", textio.EXAMPLES, key="play.example", on_change=_use_example, label_visibility="collapsed")
 text = textio.read_sentence("play.sentence", STATE.notes)  # link notes; unreadable characters
 
 if not text.strip():
@@ -127,8 +132,14 @@ with v2:
 serving.paint_now()  # the verdict is on screen before the charts are drawn
 
 
+REPEATED = {w for w in tr.tokens if tr.tokens.count(w) > 1} if T <= MAX_PILLS else set()
+
+
 def fmt(i: int) -> str:
-    return f"{textio.label_escape(tr.tokens[i])}{'°' if tr.oov[i] else ''}"
+    """A word's pill: a word the text has twice carries its position ("I (8)"): pills with the same label
+    are one option to the browser, so a click on the first "I" would choose the last."""
+    where = f" ({i + 1})" if tr.tokens[i] in REPEATED else ""
+    return f"{textio.label_escape(tr.tokens[i])}{'°' if tr.oov[i] else ''}{where}"
 
 
 label = "Pick a word: every view below follows it"
@@ -141,11 +152,14 @@ else:
 
 st.markdown(f"**{lesson.headline}**")
 quantities = lesson.quantities
-cols = st.columns(len(quantities))
-for col, q in zip(cols, quantities):
-    with col:
-        st.plotly_chart(lesson_plots.quantity_bars(q, watch, lesson.why, highlight=ss["play.unit"]),
-                        key=f"play.bars.{q.name}", config={"displayModeBar": False})
+# rows of at most BARS_PER_ROW charts (an LSTM's six in two rows of three): a chart narrower than about
+# 150 px is drawn wider than its column and loses its values on the right; a phone stacks the columns
+per_row = len(quantities) if len(quantities) <= BARS_PER_ROW + 1 else BARS_PER_ROW
+for first in range(0, len(quantities), per_row):
+    for col, q in zip(st.columns(per_row), quantities[first:first + per_row]):
+        with col:
+            st.plotly_chart(lesson_plots.quantity_bars(q, watch, lesson.why, highlight=ss["play.unit"]),
+                            key=f"play.bars.{q.name}", config={"displayModeBar": False})
 marks = ", ".join(f"{lesson_plots.MARKS[w]} {WHY[w]}" for w in ("word", "verdict") if w in lesson.why)
 st.caption(f"The {len(watch)} units to watch at this word ({marks}), last layer; orange: the unit opened below. "
            "Gates run from 0 to 1; dotted line: 0.5.")

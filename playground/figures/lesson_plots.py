@@ -15,7 +15,7 @@ from playground.explain.lesson import QuantityAt
 from playground.figures.plots import FONT, PICK_COLOR, _fast_figure
 
 MARKS = {"word": "●", "verdict": "◆"}  # a unit to watch for this word / for the verdict, on its row label
-BAR_ROW = 21  # pixels per bar
+BAR_ROW = 18  # pixels per bar
 
 
 def unit_label(unit: int, why: str) -> str:

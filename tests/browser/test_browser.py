@@ -47,11 +47,12 @@ NO_BROWSER = "no Chromium: install Debian's chromium package or set CHROMIUM_PAT
 TIMEOUT_MS = 30_000
 VIEWPORTS = [(1366, 900), (390, 844)]
 # page path -> (screenshot name, text of its title, minimum number of Plotly charts after loading).
-# Counts seen on the first run: Home 1, Playground 10 (default lstm-rt: gauge, prediction curve,
-# i/f/g/o/c heatmaps, gate means, hidden state, unit lines), Compare 4, Train 0 before training.
+# Counts seen on the first run: Home 1, Playground 7 (default lstm-rt: a bar chart per quantity i, f,
+# g, o, c, h at the chosen word and the prediction curve; the rest is behind expanders), Compare 4,
+# Train 0 before training.
 PAGES = {
     "/": ("home", "RNN Playground", 1),
-    "/playground": ("playground", "Playground", 10),
+    "/playground": ("playground", "Playground", 7),
     "/compare": ("compare", "Compare SimpleRNN, LSTM and GRU", 4),
     "/gates": ("gates", "Why gates", 9),
     "/space": ("space", "State space", 3),
@@ -242,6 +243,44 @@ def choose(page, label: str, option) -> None:
                 raise
     m = mark(page)
     opt.click()
+    wait_settled(page, since=m)
+
+
+def open_box(page, label: str) -> None:
+    """Open the expander whose label starts with `label` (the Playground computes what is inside only
+    when it is open, so this waits for the rerun the click causes); an open one stays open."""
+    details = page.locator('[data-testid="stExpander"] details').filter(
+        has=page.locator("summary", has_text=label)).first
+    details.wait_for(state="attached")
+    if details.evaluate("e => e.open"):
+        return
+    summary = details.locator("summary").first
+    summary.scroll_into_view_if_needed()
+    m = mark(page)
+    summary.click()
+    wait_settled(page, since=m)
+
+
+def pick_word(page, word: str) -> None:
+    """Click the Playground's word pill `word` and wait for the page to follow."""
+    pill = page.get_by_role("radiogroup", name=re.compile("^Pick a word")).get_by_role(
+        "radio", name=word, exact=True)
+    pill.scroll_into_view_if_needed()
+    m = mark(page)
+    pill.click()
+    wait_settled(page, since=m)
+
+
+def type_choice(page, label: str, option: str) -> None:
+    """Choose `option` in the selectbox `label` by typing it and pressing Enter (a long list near the
+    bottom of the page opens upwards, where a click can miss its option)."""
+    box = page.locator(f'input[role="combobox"][aria-label="{label}"]')
+    box.scroll_into_view_if_needed()
+    box.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).wait_for(state="visible")
+    m = mark(page)
+    page.keyboard.press("Enter")
     wait_settled(page, since=m)
 
 
@@ -509,9 +548,10 @@ def _widest_unit(model: str) -> str:
 
 @pytest.mark.parametrize("model", ["lstm-rt", "gru-rt", "rnn-rt"])
 def test_phone_playground_fits_and_keeps_the_cells_order(server, browser, model):
-    """At 390x844: no chart or formula is wider than the screen (the drill-down shows the unit
-    with the most negative numbers), the gate heatmaps come in the cell's order top to bottom,
-    no legend lies on a title, and Plotly's mode bar stays hidden."""
+    """At 390x844, with every gate and the unit's equations opened: no chart or formula is wider than
+    the screen (the drill-down shows the unit with the most negative numbers), the bars at the chosen
+    word and then the gate heatmaps come in the cell's order top to bottom, no legend lies on a title,
+    and Plotly's mode bar stays hidden."""
     from playground.core.cells import cell
     from playground.core.zoo import load_bundled
 
@@ -519,14 +559,16 @@ def test_phone_playground_fits_and_keeps_the_cells_order(server, browser, model)
     problems = []
     try:
         open_app(page, server["base"], f"/playground?model={model}&{_widest_unit(model)}", "Playground")
+        open_box(page, "Every gate at every word")
+        open_box(page, "One unit, up close")
         no_exception(page)
         page.evaluate("() => window.scrollTo(0, 0)")
         if _too_wide(page):
             problems.append(f"wider than the {PHONE[0]} px screen: {_too_wide(page)}")
         titles = [q.title for q in cell(load_bundled(model).arch).quantities]
         drawn = [t for _, t in sorted((b["top"], b["what"]) for b in page.evaluate(BOXES_JS) if b["what"] in titles)]
-        if drawn != titles:
-            problems.append(f"heatmaps top to bottom {drawn}, the cell's order is {titles}")
+        if drawn != titles + titles:
+            problems.append(f"bars then heatmaps top to bottom {drawn}, the cell's order is {titles}")
         if _legend_on_title(page):
             problems.append(f"legend on the title: {_legend_on_title(page)}")
         chart = page.locator(".js-plotly-plot").nth(1)  # a tap (hover) shows the mode bar where it is enabled
@@ -579,19 +621,25 @@ def test_playground_journey(server, browser, page):
     p2 = metric_value(page, "P(positive)")
     assert p2 != p1, f"P(positive) did not change with the model: {p1} -> {p2}"
 
-    choose(page, "Unit", "5")
-    page.get_by_text("Unit 5 at token").first.wait_for(state="visible")
+    pick_word(page, "boring")  # the word picker: the URL, the headline and the drill-down follow it
+    assert "tok=4" in page.url, page.url
+    page.get_by_text(re.compile("“boring”")).first.wait_for(state="visible")
+    open_box(page, "One unit, up close")
+    type_choice(page, "Unit", "5")
+    page.get_by_text("Unit 5 at word 5 (“boring”)").first.wait_for(state="visible")
     no_exception(page)
     full_screenshot(page, "playground_journey_1366x900")
 
     url = page.url
-    assert "s=" in url and "model=gru-imdb" in url and "unit=5" in url, url
+    assert "s=" in url and "model=gru-imdb" in url and "unit=5" in url and "tok=4" in url, url
 
     fresh = new_page(browser)  # a new session: everything must come from the URL
     try:
         fresh.goto(url, wait_until="domcontentloaded")
-        fresh.get_by_text("Unit 5 at token").first.wait_for(state="visible", timeout=60_000)
-        wait_settled(fresh)
+        fresh.locator("h1").filter(has_text="Playground").first.wait_for(state="visible", timeout=60_000)
+        wait_settled(fresh, timeout=60)
+        open_box(fresh, "One unit, up close")
+        fresh.get_by_text("Unit 5 at word 5 (“boring”)").first.wait_for(state="visible", timeout=60_000)
         no_exception(fresh)
         assert text_box(fresh, "Sentence").input_value() == sentence
         assert selected(fresh, "Model").startswith("gru-imdb"), selected(fresh, "Model")
@@ -799,33 +847,41 @@ def test_hostile_text(server, browser, page, path):
 
 
 # --- a click on a units x tokens cell opens that unit and word in the drill-down (issue 11) ----------
-CELL_JS = """([title, row, col]) => {
-  const el = [...document.querySelectorAll('.js-plotly-plot')].find(e => e.layout && e.layout.title &&
-      String(e.layout.title.text || '').replace(/<[^>]*>/g, '') === title);
+CELL_JS = """([title, row, col]) => {  // the last chart of that title: the heatmap (the bars above share it)
+  const el = [...document.querySelectorAll('.js-plotly-plot')].filter(e => e.layout && e.layout.title &&
+      String(e.layout.title.text || '').replace(/<[^>]*>/g, '') === title).pop();
   if (!el) return null;
   const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, b = el.getBoundingClientRect();
   return {x: b.left + xa._offset + xa.l2p(col), y: b.top + ya._offset + ya.l2p(row), unit: String(el.data[0].y[row])};
 }"""
 
 
+def _unit_of(label: str) -> str:
+    """A row label's unit number ("● 33" -> "33"; the marks say why a unit is watched)."""
+    return re.search(r"\d+", label).group()
+
+
 def _drilldown_text(page) -> str:
-    return page.get_by_text(re.compile(r"^Unit \d+ at token \d+")).first.inner_text()
+    return page.get_by_text(re.compile(r"^Unit \d+ at word \d+")).first.inner_text()
 
 
 @pytest.mark.parametrize("size", VIEWPORTS, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_a_click_on_a_heatmap_cell_opens_that_unit_and_word(server, browser, size):
     """The gate heatmaps carry an invisible marker per cell, so a click (a tap on a phone) is a point
-    selection Streamlit hears: the drill-down's "Unit U at token T" moves to the clicked row's unit
-    and column's word, and the next picture outlines them."""
+    selection Streamlit hears: the drill-down's "Unit U at word T" moves to the clicked row's unit
+    and column's word, the word picker and the URL follow, and the next picture outlines them (the
+    rows are the new word's units to watch, the clicked unit kept among them)."""
     page = new_page(browser, *size)
     try:
         open_app(page, server["base"], "/playground?model=lstm-rt", "Playground")
+        open_box(page, "Every gate at every word")
+        open_box(page, "One unit, up close")
         before = _drilldown_text(page)
         title = "forget gate f"
-        chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text=title)).first
+        chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text=title)).last
         chart.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
-        row, col = 2, 1  # the third-ranked unit at the second word ("expected")
+        row, col = 2, 1  # the third row's unit at the second word ("expected")
         cell = page.evaluate(CELL_JS, [title, row, col])
         assert cell is not None, "no forget gate heatmap"
         m = mark(page)
@@ -833,12 +889,17 @@ def test_a_click_on_a_heatmap_cell_opens_that_unit_and_word(server, browser, siz
         wait_settled(page, since=m)
         no_exception(page)
         after = _drilldown_text(page)
-        assert after.startswith(f"Unit {cell['unit']} at token {col + 1} (“expected”)"), (before, after)
+        unit = _unit_of(cell["unit"])
+        assert after.startswith(f"Unit {unit} at word {col + 1} (“expected”)"), (before, after)
         assert after != before
-        chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="output gate o")).first
+        assert f"unit={unit}" in page.url and f"tok={col}" in page.url, page.url
+        chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="output gate o")).last
+        rows = [_unit_of(y) for y in chart.evaluate("e => Array.from(e.data[0].y, String)")]
+        assert unit in rows, (unit, rows)
+        new_row = rows.index(unit)
         outlined = chart.evaluate("""e => (e.layout.shapes || []).map(s => [s.x0, s.x1, s.y0, s.y1])""")
         assert [col - 0.5, col + 0.5] in [s[:2] for s in outlined], outlined  # the word's column
-        assert [row - 0.5, row + 0.5] in [s[2:] for s in outlined], outlined  # the unit's row
+        assert [new_row - 0.5, new_row + 0.5] in [s[2:] for s in outlined], outlined  # the unit's row
         full_screenshot(page, f"playground_click_{size[0]}x{size[1]}")
     finally:
         page.context.close()
@@ -866,6 +927,8 @@ def test_the_account_picture_fits_and_a_click_on_it_opens_that_unit_and_word(ser
     page = new_page(browser, *size)
     try:
         open_app(page, server["base"], f"/playground?model=gru-rt&s={quote(text)}", "Playground")
+        open_box(page, "Which units moved the verdict")
+        open_box(page, "One unit, up close")
         no_exception(page)
         chart = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="Each word's move")).first
         chart.evaluate("e => e.scrollIntoView({block: 'start'})")  # the whole picture on screen
@@ -879,14 +942,14 @@ def test_the_account_picture_fits_and_a_click_on_it_opens_that_unit_and_word(ser
         page.mouse.click(cell["x"], cell["y"])
         wait_settled(page, since=m)
         no_exception(page)
-        assert _drilldown_text(page).startswith(f"Unit {cell['unit']} at token {col + 1} (“to”)")
+        assert _drilldown_text(page).startswith(f"Unit {_unit_of(cell['unit'])} at word {col + 1} (“to”)")
         assert page.get_by_text("The units that moved it most at “to” (token 3)").count() == 1
         full_screenshot(page, f"playground_account_click_{size[0]}x{size[1]}")
     finally:
         page.context.close()
 
 
-# --- read it with me: Play runs in the browser, the word slider on the server (issue 11 item 4) ----
+# --- read it with me: Play runs in the browser, the word picker on the server (issue 11 item 4) ----
 STEP_CAPTION_JS = """() => {
   const el = [...document.querySelectorAll('.js-plotly-plot')].find(e => e.layout && e.layout.title &&
       String(e.layout.title.text || '').includes('word by word'));
@@ -904,6 +967,7 @@ def test_playground_read_it_with_me_plays_in_the_browser(server, browser, width,
     try:
         text = "I expected to hate this movie but I loved every minute of it"
         open_app(page, server["base"], f"/playground?model=gru-rt&s={text.replace(' ', '+')}", "Playground")
+        open_box(page, "Read it with me")
         no_exception(page)
         chart = page.locator(".js-plotly-plot").filter(has_text="word by word")
         chart.scroll_into_view_if_needed()
@@ -919,11 +983,81 @@ def test_playground_read_it_with_me_plays_in_the_browser(server, browser, width,
             seen.add(page.evaluate(STEP_CAPTION_JS)["caption"])
         assert len(seen) >= 3, seen
         assert mark(page)["runs"] == runs, "Play caused a server rerun"
-        # the word slider (server side, keyboard accessible) shows that word's sentences
-        slider_to(page, "Word", ["Home"])
+        # the word picker (server side, keyboard accessible) shows that word's sentences
+        pick_word(page, "I (1)")  # a word the text has twice carries its position
         no_exception(page)
         page.get_by_text(re.compile(r"At “I” \(token 1 of 13\) P\(positive\)")).first.wait_for(state="visible")
         full_screenshot(page, f"playground-read-it-with-me-{width}")
+    finally:
+        page.context.close()
+
+
+# --- issue 28: the Playground's first screen answers "what did each gate do at the word I pick?" -------
+LESSON_TEXT = "The first half dragged, but the ending made it worth it."
+SCREENS = {(1366, 900): 3.0, (390, 844): 6.0}  # the default view's height at most, in screen-heights
+LAYOUT_JS = """(titles) => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const head = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] strong')]
+      .find(e => e.innerText.startsWith('At “'));
+  const box = e => { const r = e.getBoundingClientRect();
+                     return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY}; };
+  const bars = [...document.querySelectorAll('.js-plotly-plot')].filter(e => e.layout && e.layout.title &&
+      titles.includes(String(e.layout.title.text || '').replace(/<[^>]*>/g, '')));
+  return {height: main ? main.scrollHeight : document.body.scrollHeight,
+          headline: head ? {text: head.innerText, ...box(head)} : null,
+          bars: bars.map(e => { const d = (e._fullData && e._fullData[0]) || e.data[0];
+                         return {...box(e), x: Array.from(d.x, Number), y: Array.from(d.y, String)}; }),
+          captions: [...document.querySelectorAll('[data-testid="stCaptionContainer"]')].map(e => e.innerText)};
+}"""
+
+
+def _record_screens(name: str, screens: float) -> None:
+    """Keep a default view's measured height (screen-heights) in artifacts/screens.json."""
+    path = ARTIFACTS / "screens.json"
+    got = json.loads(path.read_text()) if path.exists() else {}
+    got[name] = round(screens, 2)
+    ARTIFACTS.mkdir(exist_ok=True)
+    path.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize("size", VIEWPORTS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_playground_first_screen_answers_what_each_gate_did_at_a_word(server, browser, size):
+    """Issue 28: the default view is at most 3 screen-heights at 1366x900 (6 on a phone), the headline
+    and one bar chart per gate at the chosen word are on the first screen of a desktop, no caption runs
+    past 60 words, and a click on a word moves the headline, the bars and the link to that word."""
+    from urllib.parse import quote
+
+    from playground.core.cells import cell
+    from playground.core.zoo import load_bundled
+
+    w, h = size
+    titles = [q.title for q in cell(load_bundled("lstm-rt").arch).quantities]
+    page = new_page(browser, w, h)
+    try:
+        open_app(page, server["base"], f"/playground?model=lstm-rt&s={quote(LESSON_TEXT)}", "Playground")
+        no_exception(page)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        got = page.evaluate(LAYOUT_JS, titles)
+        screens = got["height"] / h
+        _record_screens(f"playground_{w}x{h}", screens)
+        assert screens <= SCREENS[size], f"the default view is {screens:.2f} screen-heights at {w}x{h}"
+        assert got["headline"] and got["headline"]["text"].startswith("At “"), got["headline"]
+        assert len(got["bars"]) == len(titles), [b["y"] for b in got["bars"]]
+        if w >= 1000:  # on a desktop the question is answered without scrolling
+            assert got["headline"]["bottom"] <= h and max(b["bottom"] for b in got["bars"]) <= h, got
+        long = [c for c in got["captions"] if len(c.split()) > 60]
+        assert not long, f"captions over 60 words: {[c[:120] for c in long]}"
+        full_screenshot(page, f"playground_first_screen_{w}x{h}")
+
+        pick_word(page, "but")  # the fifth word: every view follows it
+        no_exception(page)
+        after = page.evaluate(LAYOUT_JS, titles)
+        assert after["headline"]["text"].startswith("At “but” (word 5 of 11)"), after["headline"]
+        assert "tok=4" in page.url, page.url
+        assert [b["x"] for b in after["bars"]] != [b["x"] for b in got["bars"]], "the bars did not follow the word"
+        open_box(page, "One unit, up close")
+        unit = re.search(r"\d+", after["bars"][0]["y"][0]).group()  # the first unit to watch at "but" (top bar)
+        assert _drilldown_text(page).startswith(f"Unit {unit} at word 5 (“but”)"), (_drilldown_text(page), unit)
     finally:
         page.context.close()
 
