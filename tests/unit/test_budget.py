@@ -174,6 +174,16 @@ class _FakeRun:
         return self.stopped
 
 
+def _until(cond, timeout: float = 10.0) -> bool:
+    """Poll `cond` until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 @pytest.mark.slow
 def test_the_queue_trains_one_at_a_time_first_come_first_served_and_lets_a_stopped_run_leave():
     q = Queue(1)
@@ -182,10 +192,11 @@ def test_the_queue_trains_one_at_a_time_first_come_first_served_and_lets_a_stopp
     got = {}
     tb = threading.Thread(target=lambda: got.setdefault("b", q.enter(b)))
     tb.start()
-    time.sleep(0.1)
+    assert _until(lambda: q.position(b) == 1)  # b is in line before c asks (a busy machine can delay b's thread)
     tc = threading.Thread(target=lambda: got.setdefault("c", q.enter(c)))
     tc.start()
-    time.sleep(0.3)
+    assert _until(lambda: q.position(c) == 2)
+    time.sleep(0.1)
     assert q.position(b) == 1 and q.position(c) == 2 and q.training() == 1 and not got
     c.stopped = True  # c gives up while waiting
     tc.join(2)
@@ -203,7 +214,7 @@ def test_a_run_waiting_in_line_shows_its_place_and_stops_cleanly():
     holder = _FakeRun()
     assert q.enter(holder)
     run = TrainingRun.single(_recipe(max_seconds=5.0), "waiting", queue=q).start()
-    time.sleep(0.5)
+    assert _until(lambda: run.snapshot()["queue_position"] == 1)  # its thread has come to the line
     snap = run.snapshot()
     assert snap["phase"] == "waiting" and snap["queue_position"] == 1
     run.stop()

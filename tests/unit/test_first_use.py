@@ -3,6 +3,7 @@ typical values) under a time budget (playground.clock.Budget): complete without 
 what it finished, says what it left out, and reads a random part of its sample (TEST splits are sorted by
 label); the worker (ui.model_work.ModelWork) waits for the server's slot, passes its budget and stops on
 Stop."""
+import threading
 import time
 
 import numpy as np
@@ -122,8 +123,15 @@ def test_the_worker_waits_for_the_slot_and_stop_keeps_what_it_has(tiny_trained):
 @pytest.mark.slow
 def test_a_stop_while_waiting_and_a_failing_model_give_a_sentence(tiny_trained):
     q = Queue(1)
-    blocker = ModelWork("units", tiny_trained, work=lambda tm, p, b: time.sleep(1.0), queue=q).start()
-    waiting = ModelWork("space", tiny_trained, queue=q).start()
+    holding = threading.Event()
+
+    def hold(tm, progress, budget):
+        holding.set()
+        time.sleep(1.0)
+
+    blocker = ModelWork("units", tiny_trained, work=hold, queue=q).start()
+    assert holding.wait(30)  # the blocker holds the only slot before the second one asks (on a busy machine
+    waiting = ModelWork("space", tiny_trained, queue=q).start()  # the second thread could otherwise win it)
     time.sleep(0.2)
     waiting.stop()
     assert waiting.wait(30) and waiting.value is None and waiting.error.startswith("Stopped while waiting")
