@@ -19,8 +19,9 @@ MODULES = (reading, data, training, dynamics, maintenance)  # every command modu
 
 # The order `python -m playground --help` (and docs/cli.md) lists the commands in, kept from when every command
 # lived in this module.
-ORDER = ("models", "predict", "evaluate", "export", "augment", "train", "estimate", "explain", "narrate", "typical",
-         "units", "memory", "statespace", "compare", "paired", "probe", "bench", "lab", "precompute", "intervene",
+ORDER = ("models", "predict", "evaluate", "export", "augment", "train", "estimate", "explain", "narrate", "lesson",
+         "typical", "units", "memory", "statespace", "compare", "paired", "probe", "bench", "lab", "precompute",
+         "intervene",
          "whatif", "facts", "ablate")
 
 
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None, started_age: float = 0.0) -> int:
         args = build_parser().parse_args(argv)
         args.started, args.argv = started, argv
         if not getattr(args, "fn", None):
-            raise CliError("choose a command: models, predict, explain, narrate, typical, memory, statespace, "
+            raise CliError("choose a command: models, predict, explain, narrate, lesson, typical, memory, statespace, "
                            "intervene, whatif, ablate, units, probe, lab, precompute, facts, compare, evaluate, "
                            "export, augment, train, estimate, paired, bench (see --help)")
         return args.fn(args)

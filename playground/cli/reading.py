@@ -323,4 +323,44 @@ INTERVENE = Command("intervene", cmd_intervene, _intervene_arguments,
                                 "after token K (at K only, or from K on with --hold); a forced gate and the top-k "
                                 "zeroing act from K on. Several can be combined.")
 
-COMMANDS = (MODELS, PREDICT, EXPLAIN, NARRATE, COMPARE, WHATIF, INTERVENE)
+def cmd_lesson(args) -> int:
+    """The Playground's first screen: at one word (default: the biggest move of P(positive)), what each
+    gate and state of the last layer did for the units to watch, with the headline and one sentence per
+    quantity (playground/explain/lesson.py)."""
+    from playground.core import zoo
+    from playground.core.trace import trace
+    from playground.explain.lesson import word_lesson
+
+    tm = zoo.resolve(args.model)
+    tr = trace(tm.model, tm.vocab, read_text_arg(args.text))
+    if tr.n_steps == 0:
+        raise CliError(f"{tm.name} reads no token in this text: type a sentence")
+    if args.token is not None and not 0 <= args.token < tr.n_steps:
+        raise CliError(f"--token {args.token} is outside 0..{tr.n_steps - 1} (the model read {tr.n_steps} tokens)")
+    lesson = word_lesson(tr, args.token)
+    if args.json:
+        emit_json({"model": tm.name, "arch": tr.arch, "tokens": list(tr.tokens), **lesson.as_dict()})
+        return 0
+    print(lesson.headline)
+    for k, (u, w) in enumerate(zip(lesson.units, lesson.why)):  # one line per unit to watch
+        print(f"  unit {u:>4} (moved the {w} most)  " + "  ".join(f"{q.name}={q.values[k]:+.3f}"
+                                                                for q in lesson.quantities))
+    for q in lesson.quantities:
+        if q.told:
+            print(q.sentence)
+    return 0
+
+
+def _lesson_arguments(s: argparse.ArgumentParser) -> None:
+    model_arg(s)
+    s.add_argument("--token", type=int, help="the word, 0-based (default: the one that moved P(positive) most)")
+    s.add_argument("--json", action="store_true", help="t, token, p_before, p_after, delta, biggest, units (unit, "
+                   "why, contribution, share), quantities (name, title, kind, values per unit, sentence), headline")
+    text_arg(s)
+
+
+LESSON = Command("lesson", cmd_lesson, _lesson_arguments,
+                 help="the Playground's first screen: what each gate did at one word, for the units to watch")
+
+
+COMMANDS = (MODELS, PREDICT, EXPLAIN, NARRATE, LESSON, COMPARE, WHATIF, INTERVENE)

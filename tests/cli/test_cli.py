@@ -476,6 +476,36 @@ def test_an_unexpected_error_is_one_line_without_a_traceback(monkeypatch, capsys
     assert len(err) == 1 and err[0].startswith("error: an internal error (TypeError: something nobody planned for)")
 
 
+@needs_models
+def test_lesson_prints_the_playgrounds_first_screen_and_its_numbers_hold():
+    """The Playground's first screen as JSON: the values are the trace's at that word, an LSTM's h = o
+    tanh(c) holds for every unit shown, and P moved by delta; a bad --token is one line."""
+    from playground.core import zoo
+    from playground.core.trace import trace
+
+    text = "The first half dragged, but the ending made it worth it."
+    r = cli("lesson", "--model", "lstm-rt", "--token", "4", "--json", text)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["t"] == 4 and out["token"] == "but" and out["headline"].startswith("At “but” (word 5 of 11)")
+    assert out["p_after"] - out["p_before"] == pytest.approx(out["delta"], abs=1e-12)
+    tm = zoo.load_bundled("lstm-rt")
+    tr = trace(tm.model, tm.vocab, text)
+    units = [u["unit"] for u in out["units"]]
+    q = {x["name"]: np.array(x["values"]) for x in out["quantities"]}
+    assert set(q) == {"i", "f", "g", "o", "c", "h"} and len(units) == 6
+    for name, values in q.items():
+        ref = tr.last.h if name == "h" else tr.last.gates[name]  # (T, H)
+        assert values == pytest.approx(ref[4, units], abs=1e-12)
+    assert q["h"] == pytest.approx(q["o"] * np.tanh(q["c"]), abs=1e-6)
+    default = json.loads(cli("lesson", "--model", "lstm-rt", "--json", text).stdout)
+    assert default["t"] == default["biggest"]
+    lines = cli("lesson", "--model", "lstm-rt", "--token", "4", text).stdout.splitlines()
+    assert lines[0] == out["headline"] and len(lines) >= 1 + len(units)
+    bad = cli("lesson", "--model", "lstm-rt", "--token", "99", text)
+    assert bad.returncode == 2 and "outside 0..10" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
 # --- categories (issue 15): an optional third field; evaluate reports accuracy per category ----------
 def test_read_labelled_rows_takes_an_optional_category_and_counts_bad_ones(tmp_path, monkeypatch):
     from playground.cli import data as cli_data
