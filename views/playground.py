@@ -4,6 +4,7 @@ units to watch, with a sentence each); below, the prediction curve and the words
 behind expanders, computed only when opened, the exact account, every gate over every word, one unit's
 equations, the step-through and the model card."""
 import functools
+from collections import Counter
 
 import streamlit as st
 
@@ -132,7 +133,7 @@ with v2:
 serving.paint_now()  # the verdict is on screen before the charts are drawn
 
 
-REPEATED = {w for w in tr.tokens if tr.tokens.count(w) > 1} if T <= MAX_PILLS else set()
+REPEATED = {w for w, n in Counter(tr.tokens).items() if n > 1}
 
 
 def fmt(i: int) -> str:

@@ -73,9 +73,10 @@ class CurveStory:
     biggest: Move | None  # the largest |step change| (the first of equals); None without tokens
     crossings: tuple[Move, ...]  # every token after which the verdict is on the other side of 0.5
 
-    def sentence(self, escape: Callable[[str], str] = str) -> str:
+    def sentence(self, escape: Callable[[str], str] = str, list_crossings: bool = True) -> str:
         """One paragraph, every number and word in it taken from the curve. `escape` is applied
-        to token text (pass a Markdown escaper on a page)."""
+        to token text (pass a Markdown escaper on a page); list_crossings=False counts the crossings
+        without naming them."""
         def q(m: Move) -> str:
             return f"“{escape(m.token)}” (token {m.t + 1})"
 
@@ -94,22 +95,19 @@ class CurveStory:
         if n == 0:
             parts.append(f"It never crosses 0.5: it stays {side(self.prior)} from the prior to the last token.")
         else:
-            listed = [f"to {side(m.after)} at {q(m)}" for m in self.crossings[:MAX_LISTED]]
-            more = f", and {n - MAX_LISTED} more" if n > MAX_LISTED else ""
             times = TIMES[n] if n < len(TIMES) else f"{n:,} times"
-            parts.append(f"Its verdict crosses 0.5 {times}: {', '.join(listed)}{more}.")
+            if list_crossings:
+                listed = [f"to {side(m.after)} at {q(m)}" for m in self.crossings[:MAX_LISTED]]
+                more = f", and {n - MAX_LISTED} more" if n > MAX_LISTED else ""
+                parts.append(f"Its verdict crosses 0.5 {times}: {', '.join(listed)}{more}.")
+            else:
+                parts.append(f"Its verdict crosses 0.5 {times}.")
         parts.append(f"It ends {side(self.final)} at {pct(self.final)}.")
         return " ".join(parts)
 
     def brief(self, escape: Callable[[str], str] = str) -> str:
         """`sentence` with the crossings counted, not listed (a caption of at most about 45 words)."""
-        full = self.sentence(escape)
-        n = len(self.crossings)
-        if n == 0:
-            return full
-        head = full[:full.index("Its verdict crosses 0.5")]
-        times = TIMES[n] if n < len(TIMES) else f"{n:,} times"
-        return head + f"Its verdict crosses 0.5 {times}. It ends {side(self.final)} at {pct(self.final)}."
+        return self.sentence(escape, list_crossings=False)
 
     def as_dict(self) -> dict:
         return {"prior": self.prior, "final": self.final, "n_tokens": self.n_tokens,
