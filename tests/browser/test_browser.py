@@ -790,7 +790,9 @@ def test_closing_the_tab_stops_its_training(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "tab_close.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))
-    assert max(busy) > 0.5, result  # it was training
+    # it was training: well above the 0.15 of a core that counts as stopped (not 0.5: with -n 2 the other
+    # test worker shares the two cores, and a training window measured 0.4998)
+    assert max(busy) > 0.3, result
     assert gone is not None and gone < 8, result  # a few seconds: 2 s of grace for a reconnect, then one batch
     assert fell is not None and fell < 8, result
     assert idle_after < 0.15, result
