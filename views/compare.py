@@ -1,7 +1,12 @@
 """Compare: one sentence through several models at once (a dataset's SimpleRNN, LSTM and GRU, or
-any two or three models of this session), every chart and sentence by position in the full text."""
+any two or three models of this session), every chart and sentence by position in the full text.
+The first screen answers "how do the three cells read this sentence differently?": the verdicts, the
+curves, and at the word the visitor picks each cell's keep gate side by side (LSTM f, GRU z; a
+SimpleRNN has none) for its units to watch; the exact accounts, hidden states and word importance sit
+behind expanders computed only when opened."""
 import functools
 import html
+from collections import Counter
 
 import numpy as np
 import streamlit as st
@@ -13,13 +18,22 @@ from playground.evaluation.heldout import correct_on_test
 from playground.explain import narrate
 from playground.explain.account import account as exact_account
 from playground.explain.account import units_at
-from playground.explain.alignment import disagreement_summary, read_start, reading_note, text_axis
+from playground.explain.alignment import (
+    biggest_position,
+    disagreement_summary,
+    keeps_at,
+    read_start,
+    reading_note,
+    text_axis,
+)
 from playground.explain.attribution import attribute
-from playground.figures import plots
-from ui import catalog, textio, wellformed
-from ui.state import Field, PageState, bool_str, one_of, parse_bool
+from playground.explain.lesson import WATCH, WHY
+from playground.figures import lesson_plots, plots
+from ui import catalog, serving, textio, wellformed
+from ui.state import Field, PageState, bool_str, one_of, parse_bool, parse_int
 
 MAX_MODELS = 3
+MAX_PILLS = 40  # a text of up to this many words is picked from pills; a longer one from a slider
 
 
 def _parse_models(text: str) -> list[str]:
@@ -44,10 +58,13 @@ STATE = PageState(
     MODELS,
     Field("compare.allunits", "allunits", False, parse=parse_bool, valid=lambda v: isinstance(v, bool),
           to_str=bool_str),
+    # the chosen word by position in the full text (from 0); defaults to the biggest move of any model
+    Field("compare.word", "word", None, parse=parse_int, valid=lambda v: v is None or 0 <= v < 100_000),
 )
 # a shared link naming models this session does not have: say so (ui.state falls back silently)
 asked = st.query_params.get("models") if "compare.models" not in st.session_state else None
 STATE.sync()
+ss = st.session_state
 
 st.title("⚖️ Compare SimpleRNN, LSTM and GRU")
 st.caption("One sentence, several networks. Where do they agree, and where not?")
@@ -66,19 +83,20 @@ def _use_dataset():  # a dataset button means its three bundled models
     st.session_state["compare.models"] = []
 
 
-c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+c1, c2, c3 = st.columns([6, 4, 2], vertical_alignment="bottom")
 with c1:
     st.text_input("Sentence", key="compare.sentence", max_chars=textio.MAX_INPUT_CHARS,
                   placeholder="Type a sentence and press Enter")
 with c2:
     ds = st.segmented_control("Bundled models trained on", list(DATASET_TITLES), key="compare.dataset",
                               format_func=lambda d: DATASET_TITLES[d], on_change=_use_dataset) or "rt"
-with st.expander("Or pick any two or three models (bundled, or trained in this session)",
-                 expanded=bool(st.session_state["compare.models"])):
-    st.multiselect("Models", available, key="compare.models", max_selections=MAX_MODELS,
-                   placeholder="the dataset's SimpleRNN, LSTM and GRU",
-                   help="Each model reads the text with its own vocabulary and maximum length. "
-                        "Clear this to go back to the bundled models of the dataset above.")
+with c3:
+    with st.popover("Other models", help="Any two or three models: bundled, or trained in this session"):
+        st.multiselect("Pick any two or three models (bundled, or trained in this session)", available,
+                       key="compare.models", max_selections=MAX_MODELS,
+                       placeholder="the dataset's SimpleRNN, LSTM and GRU",
+                       help="Each model reads the text with its own vocabulary and maximum length. "
+                            "Clear this to go back to the bundled models of the dataset.")
 text = textio.clean_input(st.session_state["compare.sentence"])
 for note in STATE.notes:  # a text too long for a link (ui/state.py)
     st.info(note)
@@ -112,100 +130,155 @@ if cut:
                                 "position in the full text; a shaded band marks what a model did not read, and "
                                 "the summary compares only words every model read."))
 
-st.info(textio.md_escape(disagreement_summary(traces)))
-cols = st.columns(len(names))
-for col, (n, tm) in zip(cols, models.items()):
-    tr = traces[label[n]]
-    with col:
-        word = verdict_word(tr.prob)
-        st.metric(f"{tm.config.title} ({textio.label_escape(n)})", f"{'😊' if word == 'positive' else '☹️'} {word}")
-        st.caption(f"P(positive) = {tr.prob:.1%}")
-        note = reading_note(tr)
-        limit = "" if tr.truncated else f" (reads at most {tm.config.max_len:,})"
-        st.caption(textio.md_escape(f"{note[0].upper()}{note[1:]}{limit}."))
+verdicts = " · ".join(f"{'😊' if verdict_word(traces[label[n]].prob) == 'positive' else '☹️'} {label[n]}"
+                     f"{'' if label[n] == n else f' ({n})'} {traces[label[n]].prob:.1%}" for n in names)
+st.info(textio.md_escape(f"{disagreement_summary(traces)} {verdicts}"))
+serving.paint_now()  # the verdicts are on screen before the charts are drawn
 
-st.plotly_chart(plots.compare_curves(traces), key="compare.curves")
+# --- the chosen word: every model's keep gate there -----------------------------------------------------
+readable = [lab for lab, tr in traces.items() if tr.n_steps]
+if len(readable) < len(traces) or axis.common >= axis.n_total:
+    st.caption("The gates side by side need a word that every model read.")
+    st.plotly_chart(plots.compare_curves(traces, height=280), key="compare.curves")
+    keeps = None
+else:
+    positions = list(range(axis.common, axis.n_total))
+    reading = (tuple(names), tuple(id(tm.model) for tm in models.values()), axis.tokens)
+    if ss.get("compare.word_for") != reading and ss.get("compare.word_for") is not None:
+        ss["compare.word"] = None  # a new sentence or new models: back to the biggest move
+    ss["compare.word_for"] = reading
+    if ss.get("compare.word") not in positions:
+        ss["compare.word"] = biggest_position(traces)
+    STATE.sync()
+    at = int(ss["compare.word"])
 
-st.subheader("Which units moved each verdict, at which word")
-st.caption(f"Each model's exact account of its verdict: the bars are each word's move of the logit, and each row one "
-           f"of its top {plots.CONTRIB_TOP} units by share of the verdict, C = w_u (h after the word − h before it), "
-           "so the colours in a column add up (over all units) to the bar above, and the whole picture to the logit's "
-           "change from the prior. Each model has its own colour scale (said above its picture), and its units are its "
-           "own: unit 5 of one model has nothing to do with unit 5 of another. Columns are words by position in the "
-           "full text, the same in every picture.")
-cols = st.columns(len(names))
-for col, (lab, tr) in zip(cols, traces.items()):
-    with col:
-        if tr.n_steps == 0:
-            st.caption(textio.md_escape(f"{lab} read nothing."))
-            continue
-        st.plotly_chart(plots.contributions(tr, text_axis=axis, narrow=True,
-                                            title=f"{html.escape(lab)}: word moves,<br>top units' parts (C)"),
-                        key=f"compare.contrib.{lab}")
-        st.caption(f"**{textio.md_escape(lab)}**: {narrate.account_story(tr).short(escape=textio.md_escape)}")
+    def _pick_on_curve() -> None:
+        p = plots.picked_word(ss.get("compare.curves"))
+        if p is not None and p in positions:
+            ss["compare.word"] = p
 
-st.subheader("Hidden states side by side")
-if axis.start > 0 or axis.common > axis.start:
-    st.caption(textio.md_escape(f"Columns are words {axis.start + 1:,}–{axis.n_total:,} of the text, the same "
-                                "in every chart; grey columns are words a model did not read."))
-all_units = st.toggle("All units", key="compare.allunits",
-                      help=f"Off: each model's top {plots.TOP_UNITS} units by share of its verdict.")
-pick = st.session_state.get("compare.pick")  # {"model", "unit", "token", "tokens"}: the last clicked cell
+    st.plotly_chart(plots.compare_curves(traces, height=280, selected_position=at,
+                                         title="Prediction after each word<br><sup>orange band: the chosen word · "
+                                               "click a point to choose</sup>"),
+                    key="compare.curves", on_select=_pick_on_curve, selection_mode="points")
+    repeated = {w for w, c in Counter(axis.tokens[p] for p in positions).items() if c > 1}
 
+    def fmt(p: int) -> str:
+        tok = axis.tokens[p]
+        return f"{textio.label_escape(tok)}{f' ({p + 1})' if tok in repeated else ''}"
 
-def _pick(key: str, lab: str, tokens: tuple) -> None:
-    """A click on a cell of a model's picture: that model, unit and word, shown under the pictures."""
-    got = plots.picked_cell(st.session_state.get(key))
-    if got is not None:
-        st.session_state["compare.pick"] = {"model": lab, "unit": got[0], "token": got[1], "tokens": tokens}
+    pick_label = "Pick a word: the gates below follow it"
+    if len(positions) <= MAX_PILLS:
+        st.pills(pick_label, positions, key="compare.word", format_func=fmt,
+                 help="Opens on the word where one of the models moved P(positive) most.")
+    else:
+        st.select_slider(pick_label, options=positions, key="compare.word",
+                         format_func=lambda p: f"{p + 1}: {fmt(p)}")
+    at = int(ss["compare.word"]) if ss.get("compare.word") in positions else at
+    keeps = keeps_at(traces, at, escape=textio.md_escape)
+    st.markdown(f"**{keeps.headline}**")
+    cols = st.columns(len(keeps.models))
+    for col, m in zip(cols, keeps.models):
+        with col:
+            if m.gate is None:
+                st.markdown(f"**{textio.md_escape(m.name)}: no keep gate**")
+                st.caption("At every word h = tanh(W x + U h + b) is computed anew from the word and the old h: "
+                           "nothing decides what to keep, so old words fade unless U happens to carry them.")
+                continue
+            q = m.gate
+            fig = lesson_plots.quantity_bars(q, m.units, m.why)
+            fig.layout.title.text = f"{html.escape(m.name)}: {html.escape(q.title)} (keeps {m.carrier})"
+            st.plotly_chart(fig, key=f"compare.keep.{m.name}", config={"displayModeBar": False})
+            st.caption(m.sentence)
+    marks = ", ".join(f"{lesson_plots.MARKS[w]} {WHY[w]}" for w in ("word", "verdict"))
+    st.caption(f"Each model's {WATCH} units to watch at this word ({marks}); its units are its own. "
+               "1 keeps all of the old memory, 0 drops it (dotted line: 0.5).")
 
-
-def _picked(lab: str, tr) -> tuple[int, int] | None:
-    """The clicked (unit, token) if it belongs to this model's reading of this text."""
-    if not pick or pick.get("model") != lab or tuple(pick.get("tokens", ())) != tr.tokens:
-        return None
-    unit, tok = pick["unit"], pick["token"]
-    return (unit, tok) if 0 <= unit < tr.hidden_size and 0 <= tok < tr.n_steps else None
-
-
+# --- one click below: the exact machinery, computed only when opened ---------------------------------------
+st.subheader("The machinery, one click away")
 accounts = {lab: exact_account(tr) for lab, tr in traces.items() if tr.n_steps}
-cols = st.columns(len(names))
-for col, (lab, tr) in zip(cols, traces.items()):
-    with col:
-        if not tr.n_steps:
-            continue
-        chosen = _picked(lab, tr)
-        unit, tok = chosen if chosen else (None, None)
-        rows = plots.shown_units(accounts[lab].ranking("verdict"), None if all_units else plots.TOP_UNITS, unit)
-        key = f"compare.h.{lab}"
-        st.plotly_chart(plots.heatmap(tr, "h", title=f"{html.escape(lab)}: hidden state h", narrow=True,
-                                      text_axis=axis, rows=rows, clickable=True, selected_unit=unit,
-                                      selected_token=tok),
-                        key=key, on_select=functools.partial(_pick, key, lab, tr.tokens), selection_mode="points")
-st.caption(f"Rows are each model's {'units' if all_units else f'top {plots.TOP_UNITS} units'} by share of its own "
-           "verdict (unit numbers are its own). **Click a cell** to see that model's unit at that word here.")
-picked = next(((lab, tr) for lab, tr in traces.items() if tr.n_steps and _picked(lab, tr)), None)
-if picked is not None:
-    lab, tr = picked
-    unit, tok = _picked(lab, tr)
-    at = units_at(tr, accounts[lab], tok, k=0, include=unit)[0]
-    gates = ", ".join(f"{tr.cell.quantity(n).title} {v:+.3f}" for n, v in at.values.items() if n != "h")
-    st.markdown(f"**{textio.md_escape(lab)}, unit {unit} at word {read_start(tr) + tok + 1:,} "
-                f"(“{textio.md_escape(tr.tokens[tok])}”)**: " + textio.md_escape(
-                    f"h went from {at.h_prev:+.3f} to {at.values['h']:+.3f}; {gates}. Its part of the verdict at "
-                    f"this word: C = {at.contribution:+.4f} logit (over all words, its share: {at.share:+.4f})."))
+with st.expander("Which units moved each verdict, at which word (the exact account)", key="compare.x.account",
+                 on_change="rerun") as box:
+    if box.open:
+        st.caption(f"Bars: each word's move of the logit. Rows: each model's top {plots.CONTRIB_TOP} units by share "
+                   "of its verdict, C = w_u (h after the word − h before it); a column adds up (over all units) to "
+                   "its bar. Each model has its own colour scale and its own units.")
+        cols = st.columns(len(names))
+        for col, (lab, tr) in zip(cols, traces.items()):
+            with col:
+                if tr.n_steps == 0:
+                    st.caption(textio.md_escape(f"{lab} read nothing."))
+                    continue
+                st.plotly_chart(plots.contributions(tr, text_axis=axis, narrow=True, acc=accounts[lab],
+                                                    title=f"{html.escape(lab)}: word moves,<br>top units' parts (C)"),
+                                key=f"compare.contrib.{lab}")
+                st.caption(f"**{textio.md_escape(lab)}**: "
+                           f"{narrate.account_story(tr, accounts[lab]).short(escape=textio.md_escape)}")
 
-st.subheader("Which words mattered to each")
-atts = {n: attribute(tm.model, traces[label[n]], "occlusion") for n, tm in models.items()}
-shared = max((float(np.max(np.abs(a.scores))) for a in atts.values() if len(a.scores)), default=0.0)
-for n, att in atts.items():
-    tr = traces[label[n]]
-    note = f" — {reading_note(tr)}" if tr.truncated else ""
-    st.markdown(f"**{textio.md_escape(label[n])}**{textio.md_escape(note)}")
-    st.html(textio.chips_html(tr.tokens, tr.oov, att.scores, att.unit, scale=shared))
-st.caption(f"Leave-one-out importance: blue words push towards positive, red towards negative. One colour scale "
-           f"for all {len(atts)} models (the darkest chip is the largest change anywhere, {shared:.3f} in "
-           "P(positive)), so a model that barely reacts looks pale; hover a word for its exact change.")
+with st.expander("Hidden states side by side", key="compare.x.hidden", on_change="rerun") as box:
+    if box.open:
+        if axis.start > 0 or axis.common > axis.start:
+            st.caption(textio.md_escape(f"Columns are words {axis.start + 1:,}–{axis.n_total:,} of the text, the "
+                                        "same in every chart; grey columns are words a model did not read."))
+        all_units = st.toggle("All units", key="compare.allunits",
+                              help=f"Off: each model's top {plots.TOP_UNITS} units by share of its verdict.")
+        pick = ss.get("compare.pick")  # {"model", "unit", "token", "tokens"}: the last clicked cell
+
+        def _pick(key: str, lab: str, tokens: tuple) -> None:
+            """A click on a cell of a model's picture: that model, unit and word, shown under the pictures."""
+            got = plots.picked_cell(ss.get(key))
+            if got is not None:
+                ss["compare.pick"] = {"model": lab, "unit": got[0], "token": got[1], "tokens": tokens}
+
+        def _picked(lab: str, tr) -> tuple[int, int] | None:
+            """The clicked (unit, token) if it belongs to this model's reading of this text."""
+            if not pick or pick.get("model") != lab or tuple(pick.get("tokens", ())) != tr.tokens:
+                return None
+            unit, tok = pick["unit"], pick["token"]
+            return (unit, tok) if 0 <= unit < tr.hidden_size and 0 <= tok < tr.n_steps else None
+
+        cols = st.columns(len(names))
+        for col, (lab, tr) in zip(cols, traces.items()):
+            with col:
+                if not tr.n_steps:
+                    continue
+                chosen = _picked(lab, tr)
+                unit, tok = chosen if chosen else (None, None)
+                rows = plots.shown_units(accounts[lab].ranking("verdict"), None if all_units else plots.TOP_UNITS,
+                                         unit)
+                key = f"compare.h.{lab}"
+                st.plotly_chart(plots.heatmap(tr, "h", title=f"{html.escape(lab)}: hidden state h", narrow=True,
+                                              text_axis=axis, rows=rows, clickable=True, selected_unit=unit,
+                                              selected_token=tok),
+                                key=key, on_select=functools.partial(_pick, key, lab, tr.tokens),
+                                selection_mode="points")
+        st.caption(f"Rows are each model's {'units' if all_units else f'top {plots.TOP_UNITS} units'} by share of "
+                   "its own verdict (unit numbers are its own). **Click a cell** to see that model's unit at that "
+                   "word here.")
+        picked = next(((lab, tr) for lab, tr in traces.items() if tr.n_steps and _picked(lab, tr)), None)
+        if picked is not None:
+            lab, tr = picked
+            unit, tok = _picked(lab, tr)
+            at_u = units_at(tr, accounts[lab], tok, k=0, include=unit)[0]
+            gates = ", ".join(f"{tr.cell.quantity(n).title} {v:+.3f}" for n, v in at_u.values.items() if n != "h")
+            st.markdown(f"**{textio.md_escape(lab)}, unit {unit} at word {read_start(tr) + tok + 1:,} "
+                        f"(“{textio.md_escape(tr.tokens[tok])}”)**: " + textio.md_escape(
+                            f"h went from {at_u.h_prev:+.3f} to {at_u.values['h']:+.3f}; {gates}. Its part of the "
+                            f"verdict at this word: C = {at_u.contribution:+.4f} logit (over all words, its share: "
+                            f"{at_u.share:+.4f})."))
+
+with st.expander("Which words mattered to each", key="compare.x.words", on_change="rerun") as box:
+    if box.open:
+        atts = {n: attribute(tm.model, traces[label[n]], "occlusion") for n, tm in models.items()}
+        shared = max((float(np.max(np.abs(a.scores))) for a in atts.values() if len(a.scores)), default=0.0)
+        for n, att in atts.items():
+            tr = traces[label[n]]
+            note = f" — {reading_note(tr)}" if tr.truncated else ""
+            st.markdown(f"**{textio.md_escape(label[n])}**{textio.md_escape(note)}")
+            st.html(textio.chips_html(tr.tokens, tr.oov, att.scores, att.unit, scale=shared))
+        st.caption(f"Leave-one-out importance: blue words push towards positive, red towards negative. One colour "
+                   f"scale for all {len(atts)} models (the darkest chip is the largest change anywhere, {shared:.3f} "
+                   "in P(positive)), so a model that barely reacts looks pale; hover a word for its exact change.")
 
 # --- which model is more accurate: only what a paired test on the same TEST sentences says ----------
 st.subheader("Which is more accurate?")

@@ -176,7 +176,8 @@ def _pick_on_curve() -> None:
         _choose(t)
 
 
-curve_fig = plots.prediction_curve(tr, title="Prediction after each word (orange: the chosen word; click to choose)",
+curve_fig = plots.prediction_curve(tr, title="Prediction after each word<br>"
+                                             "<sup>orange: the chosen word · click a point to choose</sup>",
                                   selected_token=at_tok)
 st.plotly_chart(curve_fig, key="play.curve", on_select=_pick_on_curve, selection_mode="points")
 st.caption(narrate.curve_story(tr).brief(escape=textio.md_escape))

@@ -208,7 +208,7 @@ def cmd_compare(args) -> int:
     max_len; positions are positions in the full text."""
     from playground.core import zoo
     from playground.core.trace import trace
-    from playground.explain.alignment import comparison
+    from playground.explain.alignment import comparison, keeps_at
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if not 2 <= len(names) <= 3 or len(set(names)) != len(names):
@@ -219,6 +219,14 @@ def cmd_compare(args) -> int:
         tm = zoo.resolve(name)
         traces[tm.name] = trace(tm.model, tm.vocab, text)
     out = comparison(traces)
+    if all(tr.n_steps for tr in traces.values()):
+        try:
+            keeps = keeps_at(traces, None if args.word is None else args.word - 1)
+        except IndexError as e:
+            raise CliError(f"--word: {e}") from None
+        out["keeps"] = keeps.as_dict()  # the first screen: each cell's keep gate at one word
+    elif args.word is not None:
+        raise CliError("--word: a model read nothing")
     if args.json:
         emit_json(out)
         return 0
@@ -226,11 +234,18 @@ def cmd_compare(args) -> int:
         word = "positive" if m["label"] else "negative"
         print(f"{name:<24} {word}  P(positive) = {m['prob']:.4f}  ({m['note']})")
     print(out["summary"])
+    if "keeps" in out:
+        print(out["keeps"]["headline"])
+        for m in out["keeps"]["models"]:
+            print(f"  {m['sentence']}")
     return 0
 
 
 def _compare_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--models", required=True, help="comma-separated model names or files, e.g. rnn-imdb,lstm-imdb")
+    s.add_argument("--word", type=int, default=None,
+                   help="the word (from 1, by position in the full text) whose keep gates to show; "
+                        "default: the biggest move of P(positive) of any of the models")
     s.add_argument("--json", action="store_true", help="each model's stretch read and probability after each word")
     text_arg(s)
 

@@ -202,13 +202,17 @@ def _curve_colors(traces: Mapping[str, Trace]) -> dict[str, str]:
 
 
 def compare_curves(traces: Mapping[str, Trace], title: str = "Prediction after each word",
-                   height: int = 360) -> go.Figure:
+                   height: int = 360, selected_position: int | None = None) -> go.Figure:
     """Several models' curves on one chart, every point at its word's position in the full text
     (a model that reads only the last max_len tokens starts later). The stretch a model did not
-    read is a shaded band in its colour, labelled; words none of them read are left off the axis."""
+    read is a shaded band in its colour, labelled; words none of them read are left off the axis.
+    `selected_position` (full-text index): that word's column shaded in the pick colour."""
     fig = go.Figure()
     fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
     axis = text_axis(traces)
+    if selected_position is not None and axis.start <= selected_position < axis.n_total:
+        fig.add_vrect(x0=selected_position - 0.5, x1=selected_position + 0.5, fillcolor=PICK_COLOR, opacity=0.18,
+                      line_width=0, layer="below")
     colors = _curve_colors(traces)
     k = 0
     for name, tr in traces.items():

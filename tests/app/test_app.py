@@ -266,23 +266,62 @@ def test_playground_bad_query_params_fall_back():
 
 def test_compare_three_verdicts_and_summary():
     at = _at("views/compare.py")
-    assert len(at.metric) == 3
-    before = _probs(at)
-    assert len(before) == 3
+    before = _verdicts(at)
+    assert [m for m, _ in before] == ["SimpleRNN (rnn-rt)", "LSTM (lstm-rt)", "GRU (gru-rt)"]
     at.text_input(key="compare.sentence").set_value("a masterpiece, moving and funny").run()
-    assert not at.exception and len(at.metric) == 3
-    after = _probs(at)
+    assert not at.exception
+    after = _verdicts(at)
     assert len(after) == 3 and all(a != b for a, b in zip(after, before)), (before, after)
     assert len(at.info) == 1 and ("read it as" in at.info[0].value or "say" in at.info[0].value)
     assert at.query_params["s"] in (["a masterpiece, moving and funny"], "a masterpiece, moving and funny")
     at.segmented_control(key="compare.dataset").set_value("imdb").run()
-    assert not at.exception and "imdb" in at.metric[0].label
-    assert _probs(at) != after  # other models, other probabilities
+    assert not at.exception and _verdicts(at)[0][0] == "SimpleRNN (rnn-imdb)"
+    assert _verdicts(at) != after  # other models, other probabilities
 
 
-def _probs(at) -> list[str]:
-    """Compare's three "P(positive) = x%" captions."""
-    return [c.value for c in at.caption if c.value.startswith("P(positive) =")]
+def test_compare_first_screen_shows_each_cells_keep_gate_at_the_picked_word():
+    """Issue 28: at the word with the biggest move (of any model) each gated cell's keep gate, for its
+    own units to watch, from the trace; a click on another word moves the bars, the headline and the link."""
+    from playground.core.trace import trace
+    from playground.explain.account import account
+    from playground.explain.alignment import biggest_position
+    from playground.explain.lesson import units_to_watch
+
+    text = "The first half dragged, but the ending made it worth it."
+    at = _at("views/compare.py", query={"s": text, "dataset": "rt"})
+    trs = {t: trace(zoo.load_bundled(n).model, zoo.load_bundled(n).vocab, text)
+           for n, t in (("rnn-rt", "SimpleRNN"), ("lstm-rt", "LSTM"), ("gru-rt", "GRU"))}
+    big = biggest_position(trs)
+
+    def check(p: int) -> None:
+        head = next(m.value for m in at.markdown if m.value.startswith("**At “"))
+        assert head.replace("\\", "").startswith(f"**At “{trs['LSTM'].tokens[p]}” (word {p + 1} of 11)"), head
+        assert any(m.value == "**SimpleRNN: no keep gate**" for m in at.markdown)
+        assert not any(c["layout"]["title"]["text"].startswith("SimpleRNN") for c in _charts(at))
+        for title, gate in (("LSTM", "f"), ("GRU", "z")):
+            tr = trs[title]
+            fig = _chart(at, f"compare.keep.{title}")
+            units = [u for u, _ in units_to_watch(account(tr), p)]
+            assert [int(re.search(r"\d+", y).group()) for y in fig["data"][0]["y"]] == units
+            np.testing.assert_allclose(_nums(fig["data"][0]["x"]), tr.last.gates[gate][p, units], atol=1e-9)
+
+    check(big)
+    assert at.query_params["word"] in ([str(big)], str(big))  # a copied link reopens the word drawn
+    other = 4 if big != 4 else 5
+    next(p for p in at.get("button_group") if p.key == "compare.word").set_value(other).run()
+    assert not at.exception
+    check(other)
+    assert at.query_params["word"] in ([str(other)], str(other))
+    at.text_input(key="compare.sentence").set_value("not bad at all").run()  # a new sentence: its own biggest move
+    trs = {t: trace(zoo.load_bundled(n).model, zoo.load_bundled(n).vocab, "not bad at all")
+           for n, t in (("rnn-rt", "SimpleRNN"), ("lstm-rt", "LSTM"), ("gru-rt", "GRU"))}
+    assert not at.exception and at.query_params["word"] in ([str(biggest_position(trs))], str(biggest_position(trs)))
+
+
+def _verdicts(at) -> list[tuple[str, str]]:
+    """Compare's verdict line in its summary box: (model, P(positive)) in the page's order."""
+    line = at.info[0].value.replace("\\", "")
+    return re.findall(r"(?:😊|☹️) ([^·]+?) (\d+\.\d%)", line)
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
@@ -302,9 +341,6 @@ def test_compare_lines_models_up_on_a_review_longer_than_the_simplernn_reads():
     assert not at.exception
     summary = at.info[0].value
     assert "part ways at “of” \\(word 287\\)" in summary, summary  # Markdown-escaped; not word 198
-    notes = " ".join(c.value for c in at.caption)
-    assert "Read only the last 200 of 289 tokens \\(from word 90" in notes, notes
-    assert "Read all 289 tokens" in notes
     assert "SimpleRNN read only the last 200 of 289 tokens" in at.warning[0].value
 
 
@@ -312,12 +348,12 @@ def test_compare_opens_on_models_named_in_the_url(tiny_trained):
     from collections import OrderedDict
 
     at = _at("views/compare.py", query={"models": "gru-imdb,rnn-rt"})
-    assert [m.label for m in at.metric] == ["GRU (gru-imdb)", "SimpleRNN (rnn-rt)"]
+    assert [m for m, _ in _verdicts(at)] == ["GRU (gru-imdb)", "SimpleRNN (rnn-rt)"]
     assert not at.warning or "Not available" not in at.warning[0].value
     # a name this session does not have: the visitor is told, and the dataset's bundled three are shown
     at = _at("views/compare.py", query={"models": "lstm-rt,race-gru-7"})
     assert "Not available in this session: race\\-gru\\-7" in at.warning[0].value
-    assert [m.label for m in at.metric] == ["SimpleRNN (rnn-rt)", "LSTM (lstm-rt)", "GRU (gru-rt)"]
+    assert [m for m, _ in _verdicts(at)] == ["SimpleRNN (rnn-rt)", "LSTM (lstm-rt)", "GRU (gru-rt)"]
     assert "models" not in at.query_params
     # a model trained in this session, next to a bundled one of the same cell: labelled by name
     at = AppTest.from_file(APP, default_timeout=60)
@@ -327,11 +363,11 @@ def test_compare_opens_on_models_named_in_the_url(tiny_trained):
     at.run()
     at.switch_page("views/compare.py").run()
     assert not at.exception, at.exception
-    assert [m.label for m in at.metric] == ["GRU (tiny)", "GRU (gru-rt)"]
+    assert [m for m, _ in _verdicts(at)] == ["tiny", "gru-rt"]  # the same cell twice: named by model
     assert at.query_params["models"] in ("tiny,gru-rt", ["tiny,gru-rt"])
     # picking a dataset goes back to its three bundled models
     at.segmented_control(key="compare.dataset").set_value("imdb").run()
-    assert [m.label for m in at.metric] == ["SimpleRNN (rnn-imdb)", "LSTM (lstm-imdb)", "GRU (gru-imdb)"]
+    assert [m for m, _ in _verdicts(at)] == ["SimpleRNN (rnn-imdb)", "LSTM (lstm-imdb)", "GRU (gru-imdb)"]
 
 
 def test_compare_states_an_accuracy_winner_only_from_the_paired_test():
@@ -1023,7 +1059,7 @@ def test_compare_shows_each_models_contributions_side_by_side_with_a_sentence_ea
     from ui.textio import md_escape
 
     text = "The acting was great, but the plot was boring and far too long"
-    at = _at("views/compare.py", query={"s": text, "dataset": "rt"})
+    at = _at("views/compare.py", query={"s": text, "dataset": "rt"}, opened=("compare.x.account",))
     for name, title in (("rnn-rt", "SimpleRNN"), ("lstm-rt", "LSTM"), ("gru-rt", "GRU")):
         tm = zoo.load_bundled(name)
         tr = trace(tm.model, tm.vocab, text)
@@ -1085,7 +1121,7 @@ def test_compare_hidden_states_show_each_models_top_units_and_a_click_shows_that
     from playground.explain.account import account
 
     text = "The acting was great, but the plot was boring and far too long"
-    at = _at("views/compare.py", query={"s": text, "dataset": "rt"})
+    at = _at("views/compare.py", query={"s": text, "dataset": "rt"}, opened=("compare.x.hidden",))
     tm = zoo.load_bundled("lstm-rt")
     tr = trace(tm.model, tm.vocab, text)
     top = [int(u) for u in account(tr).ranking("verdict")[:16]]

@@ -48,12 +48,12 @@ TIMEOUT_MS = 30_000
 VIEWPORTS = [(1366, 900), (390, 844)]
 # page path -> (screenshot name, text of its title, minimum number of Plotly charts after loading).
 # Counts seen on the first run: Home 1, Playground 7 (default lstm-rt: a bar chart per quantity i, f,
-# g, o, c, h at the chosen word and the prediction curve; the rest is behind expanders), Compare 4,
-# Train 0 before training.
+# g, o, c, h at the chosen word and the prediction curve; the rest is behind expanders), Compare 3 (the
+# curves, the LSTM's forget gate and the GRU's update gate at the chosen word), Train 0 before training.
 PAGES = {
     "/": ("home", "RNN Playground", 1),
     "/playground": ("playground", "Playground", 7),
-    "/compare": ("compare", "Compare SimpleRNN, LSTM and GRU", 4),
+    "/compare": ("compare", "Compare SimpleRNN, LSTM and GRU", 3),
     "/gates": ("gates", "Why gates", 9),
     "/space": ("space", "State space", 3),
     "/train": ("train", "Train a model", 0),
@@ -651,14 +651,23 @@ def test_playground_journey(server, browser, page):
 
 # --- c. Compare ---------------------------------------------------------------------------------
 def test_compare_three_verdicts(server, browser, page):
+    """Three verdicts in the summary, and the keep gates side by side follow a click on a word."""
     open_app(page, server["base"], "/compare", "Compare SimpleRNN, LSTM and GRU")
     submit(page, text_box(page, "Sentence"), "the best film I have seen in years, simply wonderful",
            url_param="s")
     no_exception(page)
-    metrics = page.locator('[data-testid="stMetric"]')
-    assert metrics.count() == 3, metrics.all_inner_texts()
-    for v in page.locator('[data-testid="stMetricValue"]').all_inner_texts():
-        assert "positive" in v or "negative" in v, v
+    summary = page.locator('[data-testid="stAlertContentInfo"]').first.inner_text()
+    verdicts = re.findall(r"(?:😊|☹️) (SimpleRNN|LSTM|GRU) \(\S+\) \d+\.\d%", summary)
+    assert verdicts == ["SimpleRNN", "LSTM", "GRU"], summary
+    titles = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(
+        e => String((e.layout && e.layout.title && e.layout.title.text) || '').replace(/<[^>]*>/g, ''))""")
+    assert any(t.startswith("LSTM: forget gate f") for t in titles) and any(
+        t.startswith("GRU: update gate z") for t in titles), titles
+    pick_word(page, "film")
+    no_exception(page)
+    head = page.locator('[data-testid="stMarkdownContainer"] strong').filter(has_text="At “").first.inner_text()
+    assert head.startswith("At “film” (word 3 of 10)"), head
+    assert "word=2" in page.url, page.url
 
 
 # --- d. train, then use the model on the Playground in the same session ------------------------

@@ -280,6 +280,31 @@ def test_compare_json_lines_models_up_by_position_in_the_full_text():
 
 
 @needs_models
+def test_compare_json_gives_each_cells_keep_gate_at_the_word_as_the_page_draws_it():
+    from playground.core import zoo
+    from playground.core.trace import trace
+    from playground.explain.alignment import biggest_position
+
+    text = "The first half dragged, but the ending made it worth it."
+    r = cli("compare", "--models", "rnn-rt,lstm-rt,gru-rt", "--json", "--word", "5", text)
+    assert r.returncode == 0, r.stderr
+    keeps = json.loads(r.stdout)["keeps"]
+    assert (keeps["word"], keeps["token"]) == (5, "but")
+    rnn, lstm, gru = keeps["models"]
+    assert rnn["gate"] is None and (lstm["gate"], gru["gate"]) == ("f", "z")
+    for m in (lstm, gru):
+        tm = zoo.load_bundled(m["model"])
+        tr = trace(tm.model, tm.vocab, text)
+        np.testing.assert_allclose(m["gate_values"], tr.last.gates[m["gate"]][4, m["units"]], atol=1e-12)
+    default = json.loads(cli("compare", "--models", "rnn-rt,lstm-rt,gru-rt", "--json", text).stdout)["keeps"]
+    trs = {n: trace(zoo.load_bundled(n).model, zoo.load_bundled(n).vocab, text) for n in ("rnn-rt", "lstm-rt",
+                                                                                         "gru-rt")}
+    assert default["word"] == biggest_position(trs) + 1
+    r = cli("compare", "--models", "rnn-rt,lstm-rt", "--word", "12", text)
+    assert r.returncode == 2 and r.stderr.startswith("error: --word: word 12 is not one every model read")
+
+
+@needs_models
 def test_predict_json_tells_the_curves_story_as_the_pages_do():
     r = cli("predict", "--model", "lstm-rt", "--json", "I expected to hate it but I loved it")
     assert r.returncode == 0, r.stderr

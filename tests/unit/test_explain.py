@@ -124,3 +124,51 @@ def test_correct_on_test_is_the_card_accuracy_sentence_by_sentence():
     right = correct_on_test(tm.model, tm.vocab, "rt")
     assert right.dtype == bool and len(right) == len(data.load("rt", "test"))
     assert right.mean() == pytest.approx(tm.test_accuracy, abs=6e-4)  # the card's TEST accuracy
+
+
+# --- issue 28: Compare's first screen, each cell's keep gate at one word, side by side ---------------
+def test_the_biggest_position_is_the_largest_move_of_any_model_among_the_words_all_read(small_vocab):
+    from playground.explain.alignment import biggest_position
+
+    text = _long_text(300)
+    short = trace(random_model("rnn", vocab_size=len(small_vocab), max_len=200), small_vocab, text)
+    full = trace(random_model("lstm", vocab_size=len(small_vocab), max_len=400), small_vocab, text)
+    # B jumps by 0.8 at word 51 (read by B only) and by 0.3 at word 261; A moves by 0.05 at word 151
+    a = _with_probs(short, lambda p: 0.5 if p < 150 else 0.55)
+    b = _with_probs(full, lambda p: 0.1 if p < 50 else (0.9 if p < 260 else 0.6))
+    assert biggest_position({"A": a, "B": b}) == 260  # word 51 is not one A read
+    assert biggest_position({"B": b}) == 50
+
+
+def test_keeps_at_shows_each_gated_cells_keep_gate_for_its_own_units_to_watch(small_vocab):
+    from playground.explain.account import account
+    from playground.explain.alignment import biggest_position, keeps_at
+    from playground.explain.lesson import units_to_watch
+
+    text = "good bad good film bad"
+    trs = {name: trace(random_model(arch, vocab_size=len(small_vocab), seed=i, hidden=8), small_vocab, text)
+           for i, (name, arch) in enumerate((("R", "rnn"), ("L", "lstm"), ("G", "gru")))}
+    got = keeps_at(trs, 2)
+    assert (got.position, got.token, got.n_total) == (2, "good", 5)
+    r, lm, g = got.models
+    assert r.gate is None and r.carrier is None and r.mean_all is None and "no gate keeps" in r.sentence
+    for m, name, gate, carrier in ((lm, "L", "f", "c"), (g, "G", "z", "h")):
+        tr = trs[name]
+        units = [u for u, _ in units_to_watch(account(tr), 2)]
+        assert list(m.units) == units and m.gate.name == gate and m.carrier == carrier
+        np.testing.assert_allclose(m.gate.values, tr.last.gates[gate][2, units], rtol=0, atol=1e-12)
+        assert m.mean_all == pytest.approx(float(tr.last.gates[gate][2].mean()), abs=1e-12)
+        p = np.concatenate([[tr.prob0], tr.step_probs])
+        assert (m.p_before, m.p_after) == pytest.approx((p[2], p[3]), abs=1e-12)
+        assert f"kept {m.mean_all:.2f} of {carrier} on average over all 8 units" in m.sentence
+        assert f"{m.gate.values[0]:.2f})." in m.sentence  # the unit that moved the word most, by value
+    assert got.headline.startswith(f"At “good” (word 3 of 5), P(positive) moved R {100 * r.delta:+.1f}, "
+                                   f"L {100 * lm.delta:+.1f}, G {100 * g.delta:+.1f} points.")
+    assert got.headline.endswith(f"L's forget gate kept {lm.mean_all:.2f} of c; G's update gate kept "
+                                 f"{g.mean_all:.2f} of h; R has no keep gate.")
+    assert keeps_at(trs).position == biggest_position(trs)  # the default: the biggest move of any of them
+    with pytest.raises(IndexError):
+        keeps_at(trs, 5)
+    empty = trace(random_model("gru", vocab_size=len(small_vocab)), small_vocab, "")
+    with pytest.raises(ValueError):
+        keeps_at({"A": empty})
