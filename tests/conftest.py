@@ -85,9 +85,9 @@ def fresh_caches():
     yield
 
 
-def open_page(page: str, query: dict | None = None, timeout: int = 90):
+def open_page(page: str, query: dict | None = None, timeout: int = 90, opened: tuple[str, ...] = ()):
     """An AppTest of the app opened on `page` (its views/ path) with `query` in the URL, run without an
-    exception."""
+    exception; `opened`: expanders (their keys) to open, as a click on each would."""
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
@@ -95,6 +95,8 @@ def open_page(page: str, query: dict | None = None, timeout: int = 90):
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=timeout)
     for k, v in (query or {}).items():
         at.query_params[k] = v
+    for key in opened:
+        at.session_state[key] = True
     at.run()
     at.switch_page(page)
     at.run()

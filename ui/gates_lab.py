@@ -4,15 +4,16 @@ a live run beside the page). The numbers come from playground.memory, playground
 playground.lab."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
-from playground.core import zoo
+from playground.core import models, zoo
 from playground.core.cells import CELLS, cell
 from playground.core.data import DATASET_TITLES
-from playground.dynamics import lab, memory, probe
+from playground.dynamics import lab, memory, probe, why
 from playground.figures import distance_plots, plots
 from playground.training.timing import load_slowdown
-from ui import lab_run
+from ui import lab_run, per_model
 from ui.state import Field, link_query
 
 from . import catalog, textio
@@ -32,7 +33,9 @@ LAB_FIELDS = (
     Field("why.lab_cells", "labcells", list(CELLS), parse=lambda t: [c for c in t.split(",") if c], to_str=_csv,
           valid=lambda v: isinstance(v, list) and all(c in CELLS for c in v)),
     Field("why.lab_seed", "labseed", 0, parse=int, valid=lambda v: isinstance(v, int) and 0 <= v <= 1000),
+    Field("why.lab_init", "labinit", "keras", valid=lambda v: v in lab.SHIPPED_BY_INIT),
 )
+INIT_TITLES = {"keras": "Keras' start", "textbook": "The textbook's start"}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -45,8 +48,6 @@ def _bundled_gradients(name: str, text: str) -> tuple[tuple[str, ...], list[floa
 def gradient_series(tm: zoo.TrainedModel, dataset: str, text: str) -> tuple[dict, list[dict]]:
     """For the dataset's bundled SimpleRNN, LSTM and GRU (and `tm` when it is none of them):
     name -> (|d logit / d e_t| per word, tokens, colour, half-distance), and a table row per model."""
-    import numpy as np
-
     names = [f"{arch}-{dataset}" for arch in CELLS if f"{arch}-{dataset}" in zoo.BUNDLED]
     if tm.name not in names:
         names.append(tm.name)
@@ -88,7 +89,6 @@ def _probes(tm: zoo.TrainedModel, dataset: str) -> list:
 
 
 def probe_section(tm: zoo.TrainedModel) -> None:
-    st.subheader("3 · The distance probe: does a trained model still hear a phrase many words later?")
     st.markdown("A strongly positive or negative phrase, then k words that the model itself reads as neutral "
                 "(its own filler: alone, it keeps every prefix within 0.05 of the model's prior). How much does the "
                 "phrase still move the final verdict? This measures what a *trained* network retains.")
@@ -122,10 +122,44 @@ def probe_section(tm: zoo.TrainedModel) -> None:
                f"--dataset {dataset}`.")
 
 
+# --- the first screen's causes (playground/dynamics/why.py) -------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _initial_keeps() -> dict:
+    """init -> cell -> its keep gate before training in the lab (about 0.1 s, once per server)."""
+    return {init: {c: lab.initial_keep(c, lab.LabSettings(init=init)) for c in CELLS} for init in ("keras", "textbook")}
+
+
+def init_cause() -> why.Cause | None:
+    return why.init_cause(_shipped("keras"), _shipped("textbook"))
+
+
+def init_table() -> list[dict]:
+    return why.init_table(_shipped("keras"), _shipped("textbook"), lab.init_gradient_shares, _initial_keeps())
+
+
+def gru_cause() -> why.Cause | None:
+    return why.gru_cause(_initial_keeps()["keras"].get("gru"), _shipped("keras"), lab.init_gradient_shares)
+
+
+def forget_cause(dataset: str) -> why.Cause | None:
+    """From the dataset's bundled LSTM's typical values (shipped): its mean forget gate over TEST words."""
+    name = f"lstm-{dataset}"
+    if name not in zoo.BUNDLED:
+        return None
+    tm = catalog.bundled(name)
+    typ, _ = per_model.typical(tm)
+    if typ is None:
+        return None
+    c = cell(tm.arch)
+    f = np.asarray(typ.mean[-1][c.keep.gate], dtype=float)  # (H,) each unit's mean over the same tokens
+    return why.forget_cause(name, float(f.mean()), float(np.median(memory.taus_of(typ, c))),
+                            typ.n_tokens / max(1, typ.n_texts))
+
+
 # --- the long-range lab -----------------------------------------------------------------------------
 @st.cache_data(show_spinner=False)
-def _shipped() -> dict | None:
-    return lab.load_shipped()
+def _shipped(init: str = "keras") -> dict | None:
+    return lab.load_shipped(lab.SHIPPED_BY_INIT[init])
 
 
 def _lab_views(result: dict, key: str) -> None:
@@ -151,23 +185,25 @@ def _lab_views(result: dict, key: str) -> None:
 
 
 def lab_section() -> None:
-    st.subheader("4 · The long-range lab: can each cell learn to connect over distance?")
     st.markdown("The lesson trained live: a sequence of k tokens whose first token, A or B, decides the label; the "
                 "k − 1 tokens after it are random distractors. To learn the rule a cell must carry one bit across "
                 "k − 1 steps of noise, and the gradient must reach the first token back through them.")
     st.latex(r"x_1 \in \{A, B\},\quad x_2, \dots, x_k \in \{d_1, \dots, d_8\}\ \text{(random)},\quad "
              r"y = [\,x_1 = A\,]")
-    shipped = _shipped()
+    init = st.segmented_control("Start the networks from", list(lab.SHIPPED_BY_INIT), key="why.lab_init",
+                                format_func=INIT_TITLES.get, help="\n\n".join(
+                                    f"**{INIT_TITLES[k]}**: {models.INITS[k]}" for k in lab.SHIPPED_BY_INIT)) or "keras"
+    shipped = _shipped(init)
     if shipped is None:
-        st.warning("The shipped results (playground/results/lab.json) are missing or unreadable; run them yourself "
-                   f"below, or rebuild them with `{lab.SHIPPED_COMMAND}`.")
+        st.warning(f"The shipped results ({lab.SHIPPED_BY_INIT[init].name}) are missing or unreadable; run them "
+                   f"yourself below, or rebuild them with `{lab.SHIPPED_COMMANDS[init]}`.")
     else:
         s = shipped["settings"]
-        st.caption(f"Shipped results: SimpleRNN, LSTM and GRU of {s['hidden_size']} units (embedding {s['embed_dim']}"
-                   f"), {s['steps']} Adam steps of {s['batch_size']} sequences each, learning rate {s['lr']:g}, "
-                   f"{len(shipped['seeds'])} seeds, TEST on {s['n_test']:,} held-out sequences per k and seed. "
-                   f"Built by `{lab.SHIPPED_COMMAND}`.")
-        _lab_views(shipped, "why.lab")
+        st.caption(f"Shipped results, {models.INITS[init]}: SimpleRNN, LSTM and GRU of {s['hidden_size']} units "
+                   f"(embedding {s['embed_dim']}), {s['steps']} Adam steps of {s['batch_size']} sequences, learning "
+                   f"rate {s['lr']:g}, {len(shipped['seeds'])} seeds, TEST on {s['n_test']:,} held-out sequences per "
+                   f"k and seed. Built by `{lab.SHIPPED_COMMANDS[init]}`.")
+        _lab_views(shipped, f"why.lab.{init}")
     _lab_live()
 
 
@@ -179,7 +215,8 @@ def _start_lab() -> None:
         return
     try:
         settings = lab.LabSettings(k=tuple(ss["why.lab_k"]), seeds=1, cells=tuple(ss["why.lab_cells"]),
-                                   first_seed=int(ss.get("why.lab_seed") or 0))
+                                   first_seed=int(ss.get("why.lab_seed") or 0),
+                                   init=ss.get("why.lab_init") or "keras")
     except (ValueError, TypeError) as e:
         ss["why.lab_notice"] = f"These settings cannot be used: {e}"
         return
@@ -214,8 +251,8 @@ def _lab_promise() -> str:
 
 
 def _lab_live() -> None:
-    st.markdown("**Run it yourself**: one seed, the distances and cells you choose, the same settings as above. "
-                "It shares the server's training slots with the Train page.")
+    st.markdown("**Run it yourself**: one seed, the distances and cells you choose, the same settings and start as "
+                "above. It shares the server's training slots with the Train page.")
     c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
     c1.multiselect("Distances k", lab.DEFAULT_K, key="why.lab_k")
     c2.multiselect("Cells", list(CELLS), key="why.lab_cells", format_func=lambda c: cell(c).title)

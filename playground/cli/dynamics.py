@@ -321,7 +321,7 @@ def cmd_lab(args) -> int:
     except ValueError:
         raise CliError(f"--k takes whole numbers, comma-separated, not {args.k!r}") from None
     try:
-        settings = lab.LabSettings(k=ks, seeds=args.seeds, steps=args.steps)
+        settings = lab.LabSettings(k=ks, seeds=args.seeds, steps=args.steps, init=args.init)
     except ValueError as e:
         raise CliError(str(e)) from None
     if args.out and not Path(args.out).resolve().parent.is_dir():  # say so now, not after the training
@@ -376,6 +376,9 @@ def _lab_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--k", default="5,10,20,50,100,200", help="distances, comma-separated (default: %(default)s)")
     s.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 (default: %(default)s)")
     s.add_argument("--steps", type=int, default=400, help="optimizer steps per run (default: %(default)s)")
+    s.add_argument("--init", choices=("keras", "textbook"), default="keras",
+                   help="how every network starts: Keras' defaults (orthogonal recurrent weights, LSTM forget bias "
+                        "1) or the textbook's (Gaussian recurrent weights, every bias 0) (default: %(default)s)")
     s.add_argument("--json", action="store_true", help="k, accuracy, spread, chance_distance, curves, timings")
     s.add_argument("--out", help="also write the results as JSON to this file")
     s.add_argument("--max-seconds", type=float, default=None,
@@ -388,7 +391,8 @@ LAB = Command("lab", cmd_lab, _lab_arguments,
               description="Train SimpleRNN, LSTM and GRU on sequences of k tokens whose first token (A or B) decides "
                           "the label and the rest are random distractors; print TEST accuracy per cell and k and "
                           "where each falls to chance. The shipped results: python -m playground lab --seeds 3 --out "
-                          "playground/results/lab.json (playground/dynamics/lab.py).")
+                          "playground/results/lab.json, and with --init textbook --out "
+                          "playground/results/lab_textbook.json (playground/dynamics/lab.py).")
 
 
 def cmd_ablate(args) -> int:

@@ -15,6 +15,11 @@ from playground.core import cells
 
 ARCHS = cells.archs()  # ("rnn", "lstm", "gru"): the registered cells, in display order
 ARCH_TITLES = cells.titles()
+# How a new network's weights start (the long-range lab's initialisation factor; training always uses Keras'):
+INITS = {
+    "keras": "Keras defaults: orthogonal recurrent weights, LSTM forget-gate bias 1",
+    "textbook": "textbook: Gaussian recurrent weights (variance 1/H), every bias 0 (LSTM forget-gate bias 0)",
+}
 # (low, high) inclusive bounds, checked for every config (widgets, command line, model files)
 LIMITS = {
     "vocab_size": (3, 100_000),
@@ -113,6 +118,20 @@ class SentimentRNN(nn.Module):
         nn.init.xavier_uniform_(self.readout.weight)
         self.readout.bias.zero_()
 
+    @torch.no_grad()
+    def reset_parameters_textbook(self) -> None:
+        """The textbook's start, for the long-range lab: Keras' defaults, but each block's recurrent
+        weights drawn from N(0, 1/H) (Xavier's variance for an H x H matrix, so the spectral radius is
+        about 1 but the matrix is not orthogonal) and every bias 0 (the LSTM's forget gate starts at
+        sigmoid(0) = 0.5 instead of sigmoid(1) = 0.73). Called on a network Keras' start just built, so for the
+        same seed the embedding, input and readout weights are Keras' own: only U and the biases differ."""
+        H = self.config.hidden_size
+        for name, p in self.rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                nn.init.normal_(p, 0.0, 1.0 / math.sqrt(H))
+            elif name.startswith("bias"):
+                p.zero_()
+
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         x = self.drop(self.embedding(ids))  # (B, T, E)
         out, _ = self.rnn(x)  # (B, T, H); right padding never reaches position length-1
@@ -165,10 +184,16 @@ def layer_summary(config: ModelConfig, convention: str = "torch") -> list[dict]:
     return rows
 
 
-def build(config: ModelConfig, seed: int | None = None) -> SentimentRNN:
+def build(config: ModelConfig, seed: int | None = None, init: str = "keras") -> SentimentRNN:
+    """A new network; `init` one of INITS (the textbook start draws its own weights after Keras')."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
     if seed is not None:
         torch.manual_seed(seed)
-    return SentimentRNN(config)
+    model = SentimentRNN(config)
+    if init == "textbook":
+        model.reset_parameters_textbook()
+    return model
 
 
 @torch.no_grad()

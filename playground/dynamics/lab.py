@@ -75,7 +75,7 @@ import torch
 from torch import nn
 from torch.nn.utils import clip_grad_norm_
 
-from playground.core.models import ARCH_TITLES, ARCHS, ModelConfig, build
+from playground.core.models import ARCH_TITLES, ARCHS, INITS, ModelConfig, build
 from playground.training.optim import Optimizer
 from playground.training.train import torch_threads
 
@@ -86,6 +86,11 @@ CHANCE_ACCURACY = 0.6  # a cell "falls to chance" at the smallest k whose mean T
 POINTS = 20  # curve points per run (plus step 1)
 SHIPPED = Path(__file__).resolve().parents[1] / "results" / "lab.json"
 SHIPPED_COMMAND = "python -m playground lab --seeds 3 --out playground/results/lab.json"
+# the same grid from the textbook's initialisation (models.INITS): the lab's second factor
+SHIPPED_BY_INIT = {"keras": SHIPPED, "textbook": SHIPPED.with_name("lab_textbook.json")}
+SHIPPED_COMMANDS = {"keras": SHIPPED_COMMAND,
+                    "textbook": "python -m playground lab --seeds 3 --init textbook --out "
+                                "playground/results/lab_textbook.json"}
 # Bounds for anything a visitor or the command line sets. MAX_WORK bounds a whole run: sequence
 # tokens read in training, over every cell, k and seed (the default grid: 3 x 385 x 400 x 32 = 14.8 M
 # per seed, so 10 seeds of it fit).
@@ -107,8 +112,11 @@ class LabSettings:
     n_test: int = 1000  # held-out TEST sequences per k and seed
     cells: tuple[str, ...] = ARCHS
     first_seed: int = 0
+    init: str = "keras"  # how every network starts (models.INITS)
 
     def __post_init__(self) -> None:
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, not {self.init!r}")
         for name, (lo, hi) in LIMITS.items():
             for v in (tuple(self.k) if name == "k" else (getattr(self, name),)):
                 if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
@@ -254,7 +262,7 @@ class RunResult:
 def _model(cell: str, k: int, s: LabSettings, seed: int) -> nn.Module:
     cfg = ModelConfig(arch=cell, vocab_size=3 + N_DISTRACTORS, embed_dim=s.embed_dim, hidden_size=s.hidden_size,
                       num_layers=1, dropout=0.0, max_len=max(k, 1))
-    return build(cfg, seed=seed)
+    return build(cfg, seed=seed, init=s.init)
 
 
 @torch.no_grad()
@@ -499,8 +507,10 @@ def lesson(result: dict) -> str:
     if not falls:
         words.append(f"No cell falls to chance at any k up to {max(ks)}.")
     else:
-        first = falls[0]
-        words.append(f"Here the first cell to fall to chance is the {ARCH_TITLES[first]} (at k = {cd[first]}).")
+        first = [c for c in falls if cd[c] == cd[falls[0]]]
+        names = " and the ".join(ARCH_TITLES[c] for c in first)
+        words.append(f"Here the first {'cell' if len(first) == 1 else 'cells'} to fall to chance "
+                     f"{'is' if len(first) == 1 else 'are'} the {names} (at k = {cd[first[0]]}).")
     if plain and gated and falls:
         textbook = max(at[c] for c in plain) < min(at[c] for c in gated)
         words.append("That is the textbook order: the cell without gates fails first." if textbook else
@@ -513,7 +523,33 @@ def lesson(result: dict) -> str:
              for c in result["cells"]]
     words.append(f"At k = {mid}, the gradient reaching the signal at the first step is, as a share of the last "
                  f"token's: {', '.join(parts)}.")
+    known = {c: shares[c][i] for c in result["cells"] if shares[c][i] is not None}
+    if plain and gated and falls and not textbook and known and max(known, key=known.get) in plain:
+        start = (" (Keras' orthogonal recurrent weights)"
+                 if result.get("settings", {}).get("init", "keras") == "keras" else "")
+        words.append(f"The cell without gates starts with the most of it{start}, so it does not have to learn "
+                     "against a vanishing gradient here.")
     return " ".join(words)
+
+
+def initial_keep(cell_name: str, s: LabSettings | None = None, k: int = 50, n: int = 32, seed: int = 0) -> float | None:
+    """The cell's keep gate (cells.Keep: LSTM f, GRU z) before any training: its mean over every unit, step and
+    sequence of one batch of n lab sequences of length k, the network built as a lab run builds it (seed 0,
+    s.init). None for a cell without a keep gate."""
+    from playground.core.cells import cell
+    from playground.core.text import Encoded
+    from playground.core.trace import trace_ids
+
+    keep = cell(cell_name).keep
+    if keep is None:
+        return None
+    s = s or LabSettings()
+    model = _model(cell_name, k, s, seed)
+    ids, _ = make_task(k, n, train_seed(seed, k))  # (n, k)
+    names = token_names()
+    vals = [trace_ids(model, Encoded(tuple(int(i) for i in row), tuple(names[i] for i in row), (False,) * k, k))
+            .last.gates[keep.gate].mean() for row in ids]
+    return float(np.mean(vals))
 
 
 def machine() -> dict:

@@ -123,11 +123,21 @@ def jacobian_lines(lz: Lens, oov: Sequence[bool] | None = None, height: int = 33
 
 
 def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, int | None]], height: int = 360,
-                   title: str = "|∂ logit / ∂ embedding| of each word") -> go.Figure:
+                   title: str = "|∂ logit / ∂ embedding| of each word", relative: bool = False,
+                   mark: int | None = None) -> go.Figure:
     """One line per model: name -> (grads (T,), tokens, colour, half-distance). x = words before the
     last one, time left to right (0 = the last word), so models that read different stretches line
-    up at the end; log y; the half-distance marked on each line."""
+    up at the end; log y; the half-distance marked on each line. `relative`: each line divided by its
+    last word's value (1 at x = 0), so lines read as shares of the last word's gradient; `mark`: a dotted
+    line at that many words back (the first screen's sentence quotes the values there)."""
     fig = go.Figure()
+    if relative:
+        series = {n: (np.asarray(g, dtype=np.float64) / g[-1] if len(g) and g[-1] > 0 else np.asarray(g), t, c, h)
+                  for n, (g, t, c, h) in series.items()}
+    if mark is not None:
+        fig.add_vline(x=-mark, line=dict(color="#888", dash="dot", width=1))
+        fig.add_annotation(x=-mark, y=1, yref="paper", yanchor="bottom", showarrow=False, font=dict(size=11),
+                           text=f"{mark} words back")
     for name, (g, tokens, color, half) in series.items():
         T = len(g)
         if T == 0:
@@ -143,7 +153,7 @@ def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, in
                                      marker=dict(color=color, size=11, symbol="x"), name="half-distance",
                                      hovertemplate=f"{html.escape(name)}: half the last word's gradient "
                                                    f"{half} words before the end<extra></extra>"))
-    fig.update_yaxes(type="log", title_text="|gradient| (log scale)",
+    fig.update_yaxes(type="log", title_text="share of the last word's (log)" if relative else "|gradient| (log scale)",
                      **log_ticks(np.concatenate([np.asarray(v[0], dtype=np.float64) for v in series.values()] or [[]])))
     fig.update_xaxes(title_text="words before the last (0 = the last word)", showgrid=True, zeroline=False)
     return _bottom_legend(_layout(fig, title, height))

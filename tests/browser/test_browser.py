@@ -49,12 +49,13 @@ VIEWPORTS = [(1366, 900), (390, 844)]
 # page path -> (screenshot name, text of its title, minimum number of Plotly charts after loading).
 # Counts seen on the first run: Home 1, Playground 7 (default lstm-rt: a bar chart per quantity i, f,
 # g, o, c, h at the chosen word and the prediction curve; the rest is behind expanders), Compare 3 (the
-# curves, the LSTM's forget gate and the GRU's update gate at the chosen word), Train 0 before training.
+# curves, the LSTM's forget gate and the GRU's update gate at the chosen word), Why gates 1 (the gradient
+# on the long review; the sentence, probe and lab behind expanders), Train 0 before training.
 PAGES = {
     "/": ("home", "RNN Playground", 1),
     "/playground": ("playground", "Playground", 7),
     "/compare": ("compare", "Compare SimpleRNN, LSTM and GRU", 3),
-    "/gates": ("gates", "Why gates", 9),
+    "/gates": ("gates", "Why gates", 1),
     "/space": ("space", "State space", 3),
     "/train": ("train", "Train a model", 0),
 }
@@ -1148,6 +1149,7 @@ def test_the_long_range_lab_runs_live_and_draws_the_visitors_result(server, brow
     page = new_page(browser, *size)
     try:
         open_app(page, server["base"], "/gates?labk=5,10&model=gru-rt", "Why gates")
+        open_box(page, "The long-range lab")
         charts_before = page.locator(".js-plotly-plot").count()
         t0 = time.monotonic()
         page.get_by_role("button", name="Run the lab").click()

@@ -189,10 +189,11 @@ def test_missing_distances_are_none_not_errors():
 
 
 # --- the shipped results ------------------------------------------------------------------------
-def test_the_shipped_results_cover_the_default_grid_with_three_seeds():
-    d = lab.load_shipped()
-    assert d is not None, f"{lab.SHIPPED} is missing; build it with {lab.SHIPPED_COMMAND}"
-    assert d["command"] == lab.SHIPPED_COMMAND
+@pytest.mark.parametrize("init", list(lab.SHIPPED_BY_INIT))
+def test_the_shipped_results_cover_the_default_grid_with_three_seeds(init):
+    d = lab.load_shipped(lab.SHIPPED_BY_INIT[init])
+    assert d is not None, f"{lab.SHIPPED_BY_INIT[init]} is missing; build it with {lab.SHIPPED_COMMANDS[init]}"
+    assert d["command"] == lab.SHIPPED_COMMANDS[init]
     assert d["k"] == list(lab.DEFAULT_K) and d["cells"] == list(lab.ARCHS) and len(d["seeds"]) >= 3
     for c in lab.ARCHS:
         assert all(len(a) == len(d["seeds"]) for a in d["per_seed"][c])
@@ -200,8 +201,8 @@ def test_the_shipped_results_cover_the_default_grid_with_three_seeds():
             assert lo <= d["accuracy"][c][i] <= hi
         assert d["chance_distance"][c] == lab.chance_distance(d["k"], d["accuracy"][c])
         assert [cv["step"][-1] for cv in d["curves"][c]] == [d["settings"]["steps"]] * len(d["k"])
-    assert lab.LabSettings.from_dict(d["settings"]) == lab.LabSettings(seeds=len(d["seeds"]))
-    assert lab.SHIPPED.stat().st_size < 1_000_000
+    assert lab.LabSettings.from_dict(d["settings"]) == lab.LabSettings(seeds=len(d["seeds"]), init=init)
+    assert lab.SHIPPED_BY_INIT[init].stat().st_size < 1_000_000
 
 
 @pytest.mark.slow
@@ -259,6 +260,39 @@ def test_lab_errors_are_one_line(args, pattern, capsys):
     assert main(["lab", *args]) == 2  # in process: fast
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and pattern in lines[0]
+
+
+def test_the_textbook_start_draws_gaussian_recurrent_weights_and_zero_biases():
+    from playground.core.models import ModelConfig, build
+
+    cfg = ModelConfig(arch="lstm", vocab_size=11, embed_dim=8, hidden_size=64, num_layers=1, dropout=0.0, max_len=10)
+    keras, book = build(cfg, seed=0), build(cfg, seed=0, init="textbook")
+    w = book.rnn.weight_hh_l0.detach()  # (4H, H)
+    assert abs(float(w.std()) - 1 / 8) < 0.01 and abs(float(w.mean())) < 0.01
+    block = keras.rnn.weight_hh_l0.detach()[:64]  # Keras': each block orthogonal
+    assert torch.allclose(block @ block.T, torch.eye(64), atol=1e-5)
+    assert float(keras.rnn.bias_ih_l0[64:128].min()) == 1.0  # the forget gate's bias 1 ...
+    assert float(book.rnn.bias_ih_l0.abs().max()) == 0.0 == float(book.rnn.bias_hh_l0.abs().max())  # ... or 0
+    assert torch.equal(keras.rnn.weight_ih_l0, book.rnn.weight_ih_l0)  # the input weights are the same
+    with pytest.raises(ValueError, match="init must be one of"):
+        build(cfg, init="torch")
+    with pytest.raises(ValueError, match="init must be one of"):
+        lab.LabSettings(init="nope")
+
+
+def test_the_keep_gates_start_where_their_biases_put_them():
+    s = lab.LabSettings()
+    assert lab.initial_keep("rnn") is None
+    assert lab.initial_keep("lstm", s) == pytest.approx(1 / (1 + math.exp(-1)), abs=0.02)  # sigmoid(1) = 0.73
+    assert lab.initial_keep("lstm", lab.LabSettings(init="textbook")) == pytest.approx(0.5, abs=0.02)
+    assert lab.initial_keep("gru", s) == pytest.approx(0.5, abs=0.02)
+
+
+def test_lab_init_textbook_is_recorded_in_the_command_and_settings():
+    r = cli("lab", "--k", "3", "--seeds", "1", "--steps", "3", "--init", "textbook", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["settings"]["init"] == "textbook" and "--init textbook" in d["command"]
 
 
 def test_the_commands_defaults_are_the_labs():

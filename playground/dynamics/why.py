@@ -1,0 +1,234 @@
+"""Why gates' first screen: why a plain RNN forgets and how gates fix it, in sentences computed from the
+numbers on the page, and the causes of the results that go against the textbook.
+
+The answer reads the gradient through time on one long text (memory.token_gradients: |d logit / d e_t| per
+word): what reaches the word k words before the end, as a share of what reaches the last word, and the
+geometric mean kept per step, share ** (1 / k). A cell without gates passes its memory through
+tanh(W x + U h) at every word, so each step back multiplies the gradient by diag(1 - h^2) U; a gated cell
+multiplies its carried state by a gate that training can hold near 1. Whether the numbers show that is
+checked, never assumed: when the plain cell keeps more than a gated one, the sentence says so.
+
+The causes (each a sentence of numbers, or nothing when its numbers are missing):
+- initialisation: the long-range lab's gradient reaching the signal at the first training step and where
+  each cell falls to chance, from Keras' start (orthogonal recurrent weights, LSTM forget bias 1) and the
+  textbook's (Gaussian recurrent weights, every bias 0), both shipped (lab.SHIPPED_BY_INIT);
+- the GRU's update gate at the start: its mean over a lab batch at step 1 (lab.initial_keep), about 0.5
+  with zero biases, and the per-step factor the gradient shrank by;
+- trained forget gates: a trained LSTM's mean forget gate over the TEST words of its dataset, its units'
+  median time constant, and how long that dataset's texts are.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from playground.core.models import ARCH_TITLES
+
+K_BACK = 99  # "100 words back": the word 99 words before the last one
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What of the last word's gradient reaches the word k words back, for one model on one text."""
+
+    model: str
+    cell: str  # "SimpleRNN"
+    gated: bool
+    words: int  # words read
+    k: int  # words back from the last one
+    share: float | None  # |grad| at word T-1-k over |grad| at the last word; None when undefined
+    per_step: float | None  # share ** (1 / k): the mean fraction kept per step back
+
+    def as_dict(self) -> dict:
+        return {"model": self.model, "cell": self.cell, "gated": self.gated, "words": self.words, "k": self.k,
+                "share": self.share, "per_step": self.per_step}
+
+
+def reach(model: str, cell_title: str, gated: bool, grads: Sequence[float], k: int) -> Reach:
+    g = np.asarray(grads, dtype=np.float64)
+    T = len(g)
+    k = min(k, T - 1)
+    if k < 1 or not g[-1] > 0:
+        return Reach(model, cell_title, gated, T, max(k, 0), None, None)
+    share = float(g[T - 1 - k] / g[-1])
+    per_step = share ** (1.0 / k) if share > 0 else 0.0
+    return Reach(model, cell_title, gated, T, k, share, per_step)
+
+
+def _fold(x: float) -> str:
+    """1.2e6 -> "1.2 million-fold less"; 19.4 -> "19-fold less"."""
+    if not math.isfinite(x):
+        return "nothing left"
+    if x >= 1e6:
+        return f"{x / 1e6:,.1f} million-fold less"
+    return f"{float(f'{x:.2g}'):,.0f}-fold less"
+
+
+def _g(x: float) -> str:
+    """A share in plain digits: 0.053, 8.3e-07 (two significant digits)."""
+    return f"{x:.2g}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    reaches: tuple[Reach, ...]
+    k: int
+    headline: str  # the numbers
+    because: str  # what they mean, in plain words
+    textbook: bool  # the plain cell kept the least of all (the textbook's lesson holds here)
+
+    def as_dict(self) -> dict:
+        return {"k": self.k, "headline": self.headline, "because": self.because, "textbook": self.textbook,
+                "models": [r.as_dict() for r in self.reaches]}
+
+
+def answer(rows: Sequence[tuple[str, str, bool, Sequence[float]]], text_words: int, k: int = K_BACK) -> Answer:
+    """rows: (model, cell title, has gates, |d logit / d e_t| per word read) -> the first screen's answer at
+    k words back (fewer when a model read fewer words: the largest k every model has)."""
+    if not rows:
+        raise ValueError("no models")
+    k = max(1, min([k] + [len(g) - 1 for *_, g in rows]))
+    rs = tuple(reach(m, c, gated, g, k) for m, c, gated, g in rows)
+    known = [r for r in rs if r.share is not None]
+    parts = ", ".join(f"{r.cell} ({r.model}) {_g(r.share)}" for r in known)
+    headline = (f"On a {text_words:,}-word review, the gradient that reaches the word {k} words before the end, as a "
+                f"share of what reaches the last word: {parts}.")
+    plain = [r for r in known if not r.gated]
+    gated = [r for r in known if r.gated]
+    if not plain or not gated:
+        return Answer(rs, k, headline, "", False)
+    worst_plain = min(plain, key=lambda r: r.share)
+    best_gate = min(gated, key=lambda r: r.share)
+    steps = ", ".join(f"{r.cell} {r.per_step:.2f}" for r in gated)
+    if worst_plain.share < best_gate.share:
+        fold = 1 / worst_plain.share if worst_plain.share > 0 else math.inf
+        because = (f"The {worst_plain.cell} forgets: at every word its memory is rewritten as tanh(W x + U h), so "
+                   f"each step back multiplies the gradient by diag(1 − h²) U. On average each step kept "
+                   f"{worst_plain.per_step:.2f} of it; {k} steps leave {_g(worst_plain.share)} ({_fold(fold)}), so "
+                   "training can hardly teach it what that word meant. Gated cells multiply their memory by a gate "
+                   f"that can stay near 1: per step they kept {steps}.")
+        return Answer(rs, k, headline, because, True)
+    because = (f"Here the {worst_plain.cell}'s gradient did not vanish faster than the gated cells' (per step: "
+               f"{worst_plain.cell} {worst_plain.per_step:.2f}, {steps}): a trained network can learn to keep its "
+               "gradient alive. The causes below say when and why a plain RNN forgets.")
+    return Answer(rs, k, headline, because, False)
+
+
+# --- causes ------------------------------------------------------------------------------------------
+def _k_index(result: Mapping, k: int) -> int | None:
+    ks = list(result.get("k", []))
+    return ks.index(k) if k in ks else None
+
+
+def _falls(result: Mapping, c: str) -> str:
+    kc = result["chance_distance"].get(c)
+    return f"never falls to chance up to k = {max(result['k'])}" if kc is None else f"falls to chance at k = {kc}"
+
+
+Cause = tuple[str, str]  # (a bold title, the sentences of numbers after it); plain text, no Markdown
+
+
+def _seed_failures(result: Mapping, c: str, chance: float) -> list[str]:
+    """'one seed in 3 at k = 50' for every k where some seed, not the mean, fell to chance."""
+    out = []
+    for k, accs in zip(result["k"], result["per_seed"][c]):
+        bad = sum(1 for a in accs if a <= chance)
+        if 0 < bad and sum(accs) / len(accs) > chance:
+            out.append(f"{bad} of {len(accs)} at k = {k}")
+    return out
+
+
+def _k_learned(result: Mapping, c: str) -> int | None:
+    """The largest distance below where the cell falls to chance (all of them when it never does)."""
+    ks, kc = list(result["k"]), result["chance_distance"].get(c)
+    below = [k for k in ks if kc is None or k < kc]
+    return below[-1] if below else None
+
+
+def init_table(keras: Mapping | None, textbook: Mapping | None, shares_of,
+               keep0: Mapping[str, Mapping[str, float | None]] | None = None) -> list[dict]:
+    """One row per cell, Keras' start → the textbook's: the keep gate before training, the first step's
+    gradient reaching the signal at the largest k as a share of the last token's, the largest k learned."""
+    if not keras or not textbook:
+        return []
+    k = max(set(keras["k"]) & set(textbook["k"]), default=None)
+    cells = [c for c in keras["cells"] if c in textbook["cells"]]
+    if k is None:
+        return []
+    sk, st_ = shares_of(keras), shares_of(textbook)
+    ik, it = _k_index(keras, k), _k_index(textbook, k)
+    keep0 = keep0 or {}
+
+    def g(x):
+        return _g(x) if x is not None else "0"
+
+    def kl(r, c):
+        v = _k_learned(r, c)
+        return "none" if v is None else str(v)
+
+    rows = []
+    for c in cells:
+        a, b = keep0.get("keras", {}).get(c), keep0.get("textbook", {}).get(c)
+        rows.append({"cell": ARCH_TITLES[c],
+                     "keep gate at the start": "no gate" if a is None or b is None else f"{a:.2f} → {b:.2f}",
+                     f"gradient {k} tokens back, step 1": f"{g(sk[c][ik])} → {g(st_[c][it])}",
+                     "learned up to k": f"{kl(keras, c)} → {kl(textbook, c)}"})
+    return rows
+
+
+def init_cause(keras: Mapping | None, textbook: Mapping | None) -> Cause | None:
+    """The initialisation, from the two shipped labs: what changed for each cell, in words."""
+    if not keras or not textbook:
+        return None
+    cells = [c for c in keras["cells"] if c in textbook["cells"]]
+    if not cells:
+        return None
+    parts = []
+    for c in cells:
+        a, b = _k_learned(keras, c), _k_learned(textbook, c)
+        t = ARCH_TITLES[c]
+        if a == b:
+            parts.append(f"the {t} learns the same distances from both (up to k = {a})" if a is not None else
+                         f"the {t} learns no distance from either")
+        else:
+            parts.append(f"the {t} learns up to k = {b if b is not None else 'none'} from the textbook's start "
+                         f"instead of {a if a is not None else 'none'}")
+    chance = float(textbook.get("chance_accuracy", 0.6))
+    fails = [f"{ARCH_TITLES[c]} {', '.join(_seed_failures(r, c, chance))} ({name})"
+             for name, r in (("Keras", keras), ("textbook", textbook)) for c in cells if _seed_failures(r, c, chance)]
+    n = len(keras.get("seeds", []))
+    return ("The start decides a lot.",
+            "Keras starts the recurrent weights U orthogonal (a rotation: it keeps the gradient's length) and the "
+            "LSTM's forget bias at 1; the textbook draws U at random and sets every bias to 0. Trained from both in "
+            f"the long-range lab ({n} seeds each): " + "; ".join(parts) + "."
+            + (f" Single seeds failed where the mean did not: {'; '.join(fails)}." if fails else ""))
+
+
+def gru_cause(z0: float | None, keras: Mapping | None, shares_of) -> Cause | None:
+    """The GRU's update gate at the start (lab.initial_keep) and the per-step shrink in the lab."""
+    if z0 is None or not keras or "gru" not in keras.get("cells", []):
+        return None
+    sh = shares_of(keras)["gru"]
+    pairs = [(k, s) for k, s in zip(keras["k"], sh) if s is not None and k > 1]
+    if not pairs:
+        return None
+    k, s = max(pairs)
+    per = s ** (1 / (k - 1))
+    return (f"The GRU starts with its update gate at z = {z0:.2f}.",
+            "With zero biases the gate is sigmoid of a sum near 0, so only about half of h passes straight on at "
+            f"each step. In the lab at the first step, the gradient reaching the signal {k} tokens back was {_g(s)} "
+            f"of the last token's, a factor {per:.2f} per step; the GRU {_falls(keras, 'gru')}.")
+
+
+def forget_cause(model: str, mean_f: float | None, median_tau: float | None,
+                 tokens_per_text: float | None) -> Cause | None:
+    """A trained LSTM's forget gates over its dataset's TEST words, and how long those texts are."""
+    if mean_f is None or median_tau is None or tokens_per_text is None:
+        return None
+    return (f"Trained forget gates sit near {mean_f:.1f}, not 1.",
+            f"Over its dataset's TEST words, {model}'s forget gate averages {mean_f:.2f} and half its units forget "
+            f"within {median_tau:.1f} words; those texts are {tokens_per_text:.0f} words long on average. A forget "
+            "gate can carry a word across many words; training holds it near 1 only where the task needs it.")

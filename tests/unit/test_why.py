@@ -1,0 +1,73 @@
+"""Why gates' first screen (playground/dynamics/why.py): the answer from the gradients and the causes from
+the labs' numbers."""
+import math
+
+import numpy as np
+import pytest
+
+from playground.dynamics import lab, why
+
+
+def _grads(per_step: float, T: int = 120) -> np.ndarray:
+    """A gradient that keeps `per_step` of itself at each step back from the last word (T words)."""
+    return per_step ** np.arange(T - 1, -1, -1.0)  # (T,): word 0 first
+
+
+def test_the_answer_quotes_the_share_k_words_back_and_what_each_step_kept():
+    rows = [("r", "SimpleRNN", False, _grads(0.87)), ("l", "LSTM", True, _grads(0.97)),
+            ("g", "GRU", True, _grads(0.98, T=60))]
+    a = why.answer(rows, 343)
+    assert a.k == 59  # the GRU read 60 words: the largest k every model has
+    r = {x.model: x for x in a.reaches}
+    assert r["r"].share == pytest.approx(0.87 ** 59) and r["r"].per_step == pytest.approx(0.87)
+    assert a.textbook and a.headline.startswith("On a 343-word review, the gradient that reaches the word 59 words")
+    assert f"SimpleRNN (r) {0.87 ** 59:.2g}" in a.headline
+    assert "each step kept 0.87 of it" in a.because and "per step they kept LSTM 0.97, GRU 0.98." in a.because
+    assert f"({1 / 0.87 ** 59:,.0f}-fold less)" not in a.because  # rounded to two digits, not a spurious 8
+    # a plain cell that keeps more than a gated one: said, not hidden
+    b = why.answer([("r", "SimpleRNN", False, _grads(0.99)), ("l", "LSTM", True, _grads(0.9))], 200)
+    assert not b.textbook and b.because.startswith("Here the SimpleRNN's gradient did not vanish faster")
+
+
+def test_a_vanished_or_undefined_gradient_is_not_an_error():
+    a = why.answer([("r", "SimpleRNN", False, np.r_[np.zeros(50), 1.0]), ("l", "LSTM", True, _grads(0.9, 51))], 51)
+    assert a.reaches[0].share == 0.0 and "nothing left" in a.because
+    z = why.reach("x", "GRU", True, [0.0, 0.0], 99)
+    assert z.share is None and z.per_step is None
+    with pytest.raises(ValueError):
+        why.answer([], 10)
+
+
+def _result(cd: dict, per_seed: dict, k=(5, 50, 200)) -> dict:
+    return {"k": list(k), "cells": list(cd), "seeds": [0, 1, 2], "chance_accuracy": 0.6, "chance_distance": cd,
+            "per_seed": per_seed,
+            "curves": {c: [{"grad_signal": [0.5 ** i], "grad_last": [1.0]} for i in range(len(k))] for c in cd}}
+
+
+def test_the_init_cause_says_what_the_textbook_start_changed_per_cell():
+    ones, fail = [1.0, 1.0, 1.0], [0.5, 0.5, 0.5]
+    keras = _result({"rnn": None, "lstm": 200}, {"rnn": [ones, ones, ones], "lstm": [ones, ones, fail]})
+    book = _result({"rnn": None, "lstm": 50}, {"rnn": [ones, [1.0, 0.5, 1.0], ones], "lstm": [ones, fail, fail]})
+    title, body = why.init_cause(keras, book)
+    assert title == "The start decides a lot."
+    assert "the SimpleRNN learns the same distances from both (up to k = 200)" in body
+    assert "the LSTM learns up to k = 5 from the textbook's start instead of 50" in body
+    assert "Single seeds failed where the mean did not: SimpleRNN 1 of 3 at k = 50 (textbook)." in body
+    rows = why.init_table(keras, book, lab.init_gradient_shares,
+                          {"keras": {"rnn": None, "lstm": 0.73}, "textbook": {"rnn": None, "lstm": 0.5}})
+    assert rows[1] == {"cell": "LSTM", "keep gate at the start": "0.73 → 0.50",
+                       "gradient 200 tokens back, step 1": "0.25 → 0.25", "learned up to k": "50 → 5"}
+    assert why.init_cause(keras, None) is None and why.init_table(None, book, lab.init_gradient_shares) == []
+
+
+def test_the_gru_and_forget_causes_come_from_their_numbers():
+    keras = _result({"gru": 50}, {"gru": [[1.0] * 3, [0.5] * 3, [0.5] * 3]}, k=(5, 50))
+    title, body = why.gru_cause(0.5, keras, lab.init_gradient_shares)
+    assert title == "The GRU starts with its update gate at z = 0.50."
+    assert f"50 tokens back was 0.5 of the last token's, a factor {0.5 ** (1 / 49):.2f} per step" in body
+    assert "falls to chance at k = 50" in body
+    assert why.gru_cause(None, keras, lab.init_gradient_shares) is None
+    title, body = why.forget_cause("lstm-rt", 0.66, 2.9, 18.6)
+    assert title == "Trained forget gates sit near 0.7, not 1." and "averages 0.66" in body and "19 words" in body
+    assert why.forget_cause("lstm-rt", None, 2.9, 18.6) is None
+    assert math.isclose(0.5 ** (1 / 49), 0.9859, abs_tol=1e-3)
