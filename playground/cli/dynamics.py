@@ -206,7 +206,17 @@ def cmd_statespace(args) -> int:
     from playground.core import zoo
     from playground.core.data import DATASET_TITLES, no_dataset
     from playground.core.trace import trace
-    from playground.dynamics.statespace import fit, path, path_story, story, to_json
+    from playground.dynamics.intervene import suggest
+    from playground.dynamics.statespace import (
+        fit,
+        key_points,
+        path,
+        path_story,
+        rest_summary,
+        story,
+        to_json,
+        where_story,
+    )
 
     tm = zoo.resolve(args.model)
     if tm.dataset not in DATASET_TITLES:
@@ -216,9 +226,14 @@ def cmd_statespace(args) -> int:
     except ValueError as e:
         raise CliError(str(e)) from None
     text = read_text_arg(args.text)
-    p = path(space, trace(tm.model, tm.vocab, text)) if text else None
+    tr = trace(tm.model, tm.vocab, text) if text else None
+    p = path(space, tr) if tr is not None and tr.n_steps else None
+    # the page's first screen: where the verdict is held, and the units whose silence shows it
+    first = {"where": where_story(space, p), "rest": rest_summary(space),
+             "key_points": list(key_points(p)) if p is not None else [],
+             "suggestion": suggest(tm.model, tr).as_dict() if p is not None else None}
     if args.json:
-        emit_json({"model": tm.name, **to_json(space, p)})
+        emit_json({"model": tm.name, **to_json(space, p), "first_screen": first})
         return 0
     print(f"{tm.name} ({tm.config.title}): variance shares of PC1..PC{len(space.variance)}: "
           + " ".join(f"{v:.3f}" for v in space.variance))
@@ -229,6 +244,9 @@ def cmd_statespace(args) -> int:
         for t, tok in enumerate(("(start)",) + p.tokens):
             print(f"{t:>4} {tok[:16]:<16} {p.xy[t, 0]:>8.3f} {p.xy[t, 1]:>8.3f} {p.probs[t]:>7.4f}")
         print("\n".join(path_story(space, p)))
+    print("\n".join(first["where"] + first["rest"]))
+    if first["suggestion"]:
+        print(first["suggestion"]["intervention"][0]["description"] + ": " + first["suggestion"]["sentence"])
     return 0
 
 

@@ -302,6 +302,25 @@ def intervene_trace(model: SentimentRNN, tr: Trace, *interventions: Intervention
     return Outcome(tr, changed, tuple(ivs))
 
 
+SUGGEST_K = (1, 2, 3, 5, 10, 20, 32)
+
+
+def suggest(model: SentimentRNN, tr: Trace, ks: tuple[int, ...] = SUGGEST_K) -> Outcome:
+    """The State space page's default: silence the fewest top units (by share of the verdict, the exact
+    account's ranking) for the whole reading that flips the verdict; when none of `ks` does, the k that
+    moves the final P(positive) most (the smaller of equals). Where the memory of the verdict is, shown."""
+    if tr.n_steps == 0:
+        raise ValueError("nothing was read: type a sentence")
+    best = None
+    for k in (k for k in ks if k <= tr.hidden_size):
+        out = intervene_trace(model, tr, zero_top(0, k))
+        if (out.changed.prob >= 0.5) != (tr.prob >= 0.5):
+            return out
+        if best is None or abs(out.final_change) > abs(best.final_change):
+            best = out
+    return best
+
+
 def intervene(model: SentimentRNN, vocab: Vocab, text: str, *interventions: Intervention) -> Outcome:
     """Trace `text`, then apply `interventions` (see the module's docstring)."""
     return intervene_trace(model, trace(model, vocab, text), *interventions)

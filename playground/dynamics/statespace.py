@@ -352,6 +352,60 @@ def path_story(space: StateSpace, p: Path) -> list[str]:
             "on the side of the line of their real verdict (the hover gives each point's exact P)."]
 
 
+def key_points(p: Path, n: int = 3) -> tuple[int, ...]:
+    """Rows of the path worth a label: the start (0), the end (T) and the n largest |moves| of P(positive)
+    (row t + 1 is the state after token t), ascending."""
+    T = len(p.probs) - 1
+    if T <= 0:
+        return (0,)
+    moves = np.abs(np.diff(p.probs))  # (T,): the move of each token
+    top = [int(t) + 1 for t in np.argsort(-moves, kind="stable")[:n]]
+    return tuple(sorted({0, T, *top}))
+
+
+def where_story(space: StateSpace, p: Path | None = None) -> list[str]:
+    """The first screen's answer to "where is the network's memory of the verdict?", two sentences from the
+    numbers: how well the final states' place along PC1 tells their logit, and the sentence's path."""
+    logit = np.log(np.clip(space.final_probs, 1e-12, 1 - 1e-12)) - np.log(np.clip(1 - space.final_probs, 1e-12, 1))
+    x = space.final_xy[:, 0]
+    r = float(np.corrcoef(x, logit)[0, 1]) if len(x) > 2 and x.std() > 0 and logit.std() > 0 else 0.0
+    if abs(r) >= 0.5:
+        out = [f"The verdict is held as a place: over {space.n_texts} TEST texts, where a final state sits along PC1 "
+               f"(the direction the states vary most, {_pct(space.variance[0])}) correlates {r:+.2f} with the "
+               "model's final logit."]
+    else:
+        out = [f"PC1 (the direction the states vary most, {_pct(space.variance[0])}) tells little about the verdict "
+               f"here: over {space.n_texts} TEST texts its correlation with the final logit is {r:+.2f}."]
+    if p is not None and len(p.probs) > 1:
+        T = len(p.probs) - 1
+        big = [t for t in key_points(p) if 0 < t]
+        big = sorted(big, key=lambda t: -abs(p.probs[t] - p.probs[t - 1]))[:2]
+        words = " and ".join(f"“{p.tokens[t - 1]}” ({p.probs[t] - p.probs[t - 1]:+.2f})" for t in big)
+        out.append(f"Your sentence starts at P(positive) = {p.probs[0]:.2f} (◆) and ends at {p.probs[T]:.2f} after "
+                   f"{T} words; its biggest moves, labelled on its path: {words}.")
+    return out
+
+
+def rest_summary(space: StateSpace) -> list[str]:
+    """Two plain sentences over the fixed points (the long account is `story`): where the network rests when
+    it reads a neutral word, and how long a value held there lasts."""
+    f = space.fixed
+    if f.n_found == 0:
+        return [f"Fed a neutral word over and over, the network found no state to rest in ({f.n_starts} searches): "
+                "its memory keeps drifting.", "So nothing here holds a verdict still without new words."]
+    shape = ("along one line" if f.pc1_share is not None and f.pc1_share >= LINE_SHARE else
+             "at one point" if f.pc1_share is None else "in a cloud, not along one line")
+    p0, p1 = float(f.probs.min()), float(f.probs.max())
+    first = (f"Fed a neutral word over and over, the network comes to rest at {f.n_found} of {f.n_starts} searches, "
+             f"{shape}, with P(positive) there from {p0:.2f} to {p1:.2f}.")
+    lam = f.top_eigenvalue
+    left = lam ** 10
+    second = (f"The slowest direction there keeps {lam:.2f} of a nudge per word ({left:.2f} after 10 words): "
+              + ("a value placed along it is held for many words." if left >= 0.5 else
+                 "a value placed there fades within a few words."))
+    return [first, second]
+
+
 def _r(a, digits: int = 6) -> list:
     return np.round(np.asarray(a, dtype=np.float64), digits).tolist()
 

@@ -11,26 +11,32 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from playground.dynamics.statespace import Path, StateSpace
+from playground.dynamics.statespace import Path, StateSpace, key_points
 from playground.figures.plots import NEG_COLOR, NEUTRAL, POS_COLOR, _bottom_legend, _layout
 
 PATH_COLOR, BRANCH_COLOR, FIXED_COLOR = "#222222", "#e66101", "#7b3294"
-MAX_LABELS = 30  # token labels written on a path; the rest are in the hover
+P_SCALE = [[0.0, NEG_COLOR], [0.5, "#f7f7f7"], [1.0, POS_COLOR]]  # a path point's colour: its exact P(positive)
 
 
 def _path_trace(p: Path, name: str, color: str, first: int = 0, dash: str = "solid") -> list[go.Scatter]:
-    """A path's points from row `first` (0: the start h_0) on, labelled with their tokens."""
+    """A path's points from row `first` (0: the start h_0) on: the line in `color`, each point coloured by
+    its exact P(positive), the start a diamond, and only the key points labelled (statespace.key_points:
+    start, end, the largest moves), so the labels do not pile up."""
     labels = ["start (h₀ = 0)"] + [html.escape(t, quote=False) for t in p.tokens]
     idx = np.arange(first, len(p.xy))
-    step = max(1, int(np.ceil(len(idx) / MAX_LABELS)))
-    text = [labels[i] if (j % step == 0 or i == idx[-1]) and i > 0 else "" for j, i in enumerate(idx)]
+    keys = set(key_points(p))
+    text = [("start" if i == 0 else labels[i]) if i in keys else "" for i in idx]
     custom = np.stack([np.array(labels, dtype=object)[idx], np.round(p.probs[idx], 4),
                        np.round(p.captured[idx], 3)], axis=1)
     return [go.Scatter(x=p.xy[idx, 0], y=p.xy[idx, 1], mode="lines+markers+text", name=name, text=text,
-                       textposition="top center", textfont=dict(size=11, color=color),
+                       textposition="top center", textfont=dict(size=12, color=color),
                        line=dict(color=color, width=2, dash=dash),
-                       marker=dict(size=7, color=[POS_COLOR if q >= 0.5 else NEG_COLOR for q in p.probs[idx]],
-                                   line=dict(color=color, width=1)),
+                       marker=dict(size=[14 if i == 0 else 9 for i in idx],
+                                   symbol=["diamond" if i == 0 else "circle" for i in idx],
+                                   color=p.probs[idx], cmin=0.0, cmax=1.0, colorscale=P_SCALE,
+                                   line=dict(color=color, width=1.5),
+                                   colorbar=dict(title=dict(text="P(positive)", side="right"), len=0.6, thickness=12,
+                                                 tickvals=[0, 0.5, 1]) if first == 0 else None),
                        customdata=custom, hovertemplate=f"{html.escape(name)}: after <b>%{{customdata[0]}}</b><br>"
                                                         "exact P(positive) %{customdata[1]}<br>the plane keeps "
                                                         "%{customdata[2]:.0%} of its distance<extra></extra>")]

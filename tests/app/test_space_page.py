@@ -21,8 +21,12 @@ def _fresh_caches(fresh_caches):
     yield
 
 
-def _at(query: dict | None = None) -> AppTest:
-    return open_page(PAGE, query, 180)
+BOXES = ("space.x.how", "space.x.fixed", "space.x.whatif", "space.x.reach", "space.x.ablate", "space.x.units")
+
+
+def _at(query: dict | None = None, opened: tuple[str, ...] = BOXES) -> AppTest:
+    """The page with every expander open unless said otherwise (what is inside is computed only when open)."""
+    return open_page(PAGE, query, 180, opened)
 
 
 def _charts(at) -> dict:
@@ -58,8 +62,38 @@ def test_the_path_the_fixed_points_and_their_numbers():
     assert len(_arr(path["x"])) == 4  # the start and three words
     caps = _captions(at)
     assert "PC1 holds" in caps and "approximate fixed point" in caps
+    assert any(m.value.startswith("Fed a neutral word over and over") for m in at.markdown)
     labels = [m.label for m in at.metric]
     assert "readout's angle to the line" in labels and "top |eigenvalue| (median)" in labels
+
+
+def test_the_first_screen_says_where_the_verdict_is_held_and_shows_the_units_that_hold_it():
+    """Issue 28: the path with its key words labelled and points coloured by P, two sentences from the numbers,
+    and the default intervention (the fewest top units that flip the verdict, else the biggest move), drawn
+    without opening anything; the fixed points' figures wait behind their expander."""
+    from playground.core.trace import trace
+    from playground.dynamics import intervene, precomputed, statespace
+
+    text = "The food was cold and the waiter was rude, but the dessert was wonderful"
+    at = _at({"model": "lstm-rt", "s": text}, opened=())
+    tm = zoo.load_bundled("lstm-rt")
+    tr = trace(tm.model, tm.vocab, text)
+    space = precomputed.load("space", tm)
+    p = statespace.path(space, tr)
+    plane = _charts(at)["The hidden state on PC1 and PC2"]
+    path = next(d for d in plane["data"] if d.get("name") == "lstm-rt reading your sentence")
+    keys = statespace.key_points(p)
+    assert [i for i, t in enumerate(path["text"]) if t] == list(keys) and path["text"][0] == "start"
+    assert len(keys) <= 5 < len(path["text"])  # only the key words are labelled
+    assert _arr(path["marker"]["color"]) == pytest.approx(p.probs.tolist(), abs=1e-9)  # coloured by exact P
+    assert path["marker"]["symbol"][0] == "diamond"
+    assert " ".join(statespace.where_story(space, p)) in _captions(at)
+    o = intervene.suggest(tm.model, tr)
+    said = next(m.value for m in at.markdown if m.value.startswith("Silence the")).replace("\\", "")
+    assert f"goes from {o.original.prob:.2f} to {o.changed.prob:.2f}" in said
+    assert abs(o.final_change) > 0.2  # visibly, not 0.003
+    assert not at.metric  # the fixed points' numbers are one click away
+    assert at.session_state["space.kind"] == "zero_top" and at.session_state["space.topk"] == o.interventions[0].k
 
 
 def test_a_suggestion_draws_the_edited_branch_and_both_curves():
@@ -159,6 +193,8 @@ def _session_page(tm, query: dict) -> AppTest:
     at.session_state["user_models"] = OrderedDict({tm.name: tm})
     for k, v in {"model": tm.name, **query}.items():
         at.query_params[k] = v
+    for key in BOXES:
+        at.session_state[key] = True
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception

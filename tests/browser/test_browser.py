@@ -56,7 +56,7 @@ PAGES = {
     "/playground": ("playground", "Playground", 7),
     "/compare": ("compare", "Compare SimpleRNN, LSTM and GRU", 3),
     "/gates": ("gates", "Why gates", 1),
-    "/space": ("space", "State space", 3),
+    "/space": ("space", "State space", 1),
     "/train": ("train", "Train a model", 0),
 }
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", ("not bad, " * 2223)[:20_000],

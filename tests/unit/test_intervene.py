@@ -291,3 +291,19 @@ def test_cli_bad_inputs_are_one_line_errors(args, pattern, capsys):
     assert main(["intervene", "--model", "lstm-rt", *args, "not bad at all"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and pattern in err[0]
+
+
+def test_the_suggestion_is_the_fewest_top_units_that_flip_the_verdict_or_the_biggest_move():
+    """Issue 28: State space opens on an intervention that visibly changes the verdict, chosen from the account."""
+    from playground.dynamics.intervene import SUGGEST_K, suggest
+
+    model, tr = _traced("gru", 1, seed=3)
+    o = suggest(model, tr)
+    k = o.interventions[0].k
+    tries = {kk: intervene_trace(model, tr, zero_top(0, kk)) for kk in SUGGEST_K if kk <= tr.hidden_size}
+    flips = [kk for kk, x in tries.items() if (x.changed.prob >= 0.5) != (tr.prob >= 0.5)]
+    if flips:
+        assert k == flips[0]
+    else:
+        assert abs(o.final_change) == max(abs(x.final_change) for x in tries.values())
+    assert o.interventions[0].units == tuple(int(u) for u in account(tr).ranking("verdict")[:k])

@@ -285,6 +285,13 @@ def test_cli_json_prints_the_librarys_numbers(bundled, capsys):
     tr = trace(zoo.load_bundled("gru-imdb").model, zoo.load_bundled("gru-imdb").vocab, text)
     np.testing.assert_allclose(path["prob"], tr.step_probs, atol=1e-9)
     assert path["start"]["prob"] == pytest.approx(tr.prob0)
+    first = out["first_screen"]  # the page's first screen, the same numbers
+    p = ss.path(sp, tr)
+    assert first["where"] == ss.where_story(sp, p) and first["rest"] == ss.rest_summary(sp)
+    assert first["key_points"] == list(ss.key_points(p))
+    from playground.dynamics.intervene import suggest
+
+    assert first["suggestion"]["prob"] == pytest.approx(suggest(zoo.load_bundled("gru-imdb").model, tr).changed.prob)
     assert main(["statespace", "--model", "gru-imdb", text]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any("PC1 holds" in x for x in lines) and any(x.split()[1:2] == ["lifeless"] for x in lines)
@@ -315,3 +322,37 @@ def test_the_story_calls_fixed_points_at_one_place_a_single_point(spaces):
     assert sp.fixed.n_found >= 2 and sp.fixed.pc1_share is None  # seed 1's GRU: every search ends at one point
     text = " ".join(ss.story(sp))
     assert "a single fixed point, not a line" in text and "unlike it, not fixed points along one line" in text
+
+
+# --- issue 28: the first screen's key points and sentences ------------------------------------------------
+def _path(probs, tokens=None):
+    n = len(probs) - 1
+    return ss.Path(tokens=tuple(tokens or [f"w{i}" for i in range(n)]), xy=np.zeros((n + 1, 2)),
+                   probs=np.asarray(probs, dtype=float), captured=np.ones(n + 1), side_agrees=np.ones(n + 1, bool))
+
+
+def test_key_points_are_the_start_the_end_and_the_largest_moves():
+    p = _path([0.5, 0.52, 0.9, 0.88, 0.3, 0.31, 0.35])  # moves: +.02 +.38 -.02 -.58 +.01 +.04
+    assert ss.key_points(p) == (0, 2, 4, 6)  # start, "w1" (+.38), "w3" (-.58), end (w5, also the 3rd move)
+    assert ss.key_points(p, n=1) == (0, 4, 6)
+    assert ss.key_points(_path([0.5])) == (0,)
+
+
+@pytest.mark.skipif(not zoo.bundled_names(), reason="no bundled models")
+def test_where_story_and_rest_summary_come_from_the_numbers():
+    from playground.dynamics import precomputed
+
+    space = precomputed.load("space", zoo.load_bundled("gru-rt"))
+    p = _path([0.5, 0.9, 0.2], ["good", "bad"])
+    logit = np.log(space.final_probs / (1 - space.final_probs))
+    r = np.corrcoef(space.final_xy[:, 0], logit)[0, 1]
+    first, second = ss.where_story(space, p)
+    assert f"correlates {r:+.2f} with the model's final logit" in first
+    assert second == ("Your sentence starts at P(positive) = 0.50 (◆) and ends at 0.20 after 2 words; its biggest "
+                      "moves, labelled on its path: “bad” (-0.70) and “good” (+0.40).")
+    assert len(ss.where_story(space)) == 1
+    rest = ss.rest_summary(space)
+    f = space.fixed
+    assert len(rest) == 2 and (f"at {f.n_found} of {f.n_starts} searches" in rest[0] or f.n_found == 0)
+    if f.n_found:
+        assert f"keeps {f.top_eigenvalue:.2f} of a nudge per word ({f.top_eigenvalue ** 10:.2f} after 10" in rest[1]
