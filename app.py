@@ -17,6 +17,7 @@ PAGES = [
     st.Page("views/train.py", title="Train", icon="🏋️", url_path="train"),
 ]
 wellformed.install()  # once per browser session: a lone surrogate in a text box reaches the server as U+FFFD
+style.sidebar_closes_on_phones()  # once per browser session: a page chosen on a phone is not left behind the bar
 nav = st.navigation(PAGES)
 with st.sidebar:
     st.caption("Type a sentence and watch a recurrent network read it, word by word. "

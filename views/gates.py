@@ -46,8 +46,8 @@ st.markdown(f"**{textio.md_escape(answer.headline)}**")
 st.markdown(textio.md_escape(answer.because))
 serving.paint_now()  # the answer is on screen before the chart is drawn
 st.plotly_chart(memory_plots.gradient_lines(series, relative=True, mark=answer.k, height=320,
-                                            title="What reaches each word of the review, as a share of the last "
-                                                  "word's"),
+                                            title="What reaches each word of the review<br><sup>as a share "
+                                                  "of what reaches the last word</sup>"),
                 key="why.answer_chart", config={"displayModeBar": False})
 st.caption(f"IMDB TEST review #{idx}: |∂ logit / ∂ embedding| of each word divided by the last word's (log scale). "
            "Training changes what a word means only through this gradient; × marks where it first falls to half.")

@@ -308,12 +308,13 @@ buttons.button("Race SimpleRNN, LSTM and GRU", key="train.race", on_click=_start
 notice = ss.pop("train.notice", None)
 if notice:
     st.info(textio.md_escape(notice))
-st.caption(f"Training runs beside this page with one CPU thread and ends within {TIME_CAP_S} s of starting, reading "
-           "the data and measuring on TEST included (a race: the three cells share the time). The server trains "
-           f"{QUEUE.n} model{'s' if QUEUE.n > 1 else ''} at a time; if another visitor's run is going, yours waits in "
-           "line and its time starts when it begins. While it runs you can change the settings (they apply to the "
-           "next run; this one keeps the settings it started with) or visit other pages; closing or reloading "
-           "the tab stops it. Stop keeps the best weights so far.")
+st.caption(f"Training runs beside this page on one CPU thread and stops within {TIME_CAP_S} s, TEST included (a race "
+           f"shares the time). The server trains {QUEUE.n} model{'s' if QUEUE.n > 1 else ''} at a time; yours may "
+           "wait in line. You can visit other pages meanwhile; closing the tab stops it, and Stop keeps the best "
+           "weights so far.")
+with st.expander("How does a run share the server?", key="train.x.how"):
+    st.caption("The time starts when your run begins, not while it waits. Settings changed during a run apply to the "
+               "next one; this one keeps the settings it started with. Closing or reloading the tab stops it.")
 
 
 # --- live view: redrawn on a timer while a run is going ---------------------------------------

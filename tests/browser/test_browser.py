@@ -1074,6 +1074,88 @@ def test_the_playground_first_screen_answers_what_each_gate_did_at_a_word(server
         page.context.close()
 
 
+# --- issue 28: every page's default view is a lesson that fits -------------------------------------------
+# path -> the element that answers the page's question on its first screen (a text it starts with)
+# (None: the page's title and what follows it)
+ANSWERS = {"/": None, "/playground": "At “", "/compare": "At “", "/gates": "On a ",
+           "/space": "The hidden state on PC1 and PC2", "/train": None}
+FIT_JS = """() => {
+  const W = window.innerWidth, main = document.querySelector('[data-testid="stMain"]');
+  const over = [];
+  const check = (sel, what) => document.querySelectorAll(sel).forEach(e => {
+    const r = e.getBoundingClientRect();
+    if (r.width > 0 && r.right > W + 1) over.push(what + ': ' + (e.innerText || '').slice(0, 60) + ' right=' + r.right);
+  });
+  check('h1, h2, h3', 'heading');
+  check('.js-plotly-plot', 'chart');
+  check('[data-testid="stDataFrame"]', 'table');
+  check('.katex-display', 'formula box');
+  document.querySelectorAll('.js-plotly-plot .gtitle').forEach(t => {  // a chart's title inside its chart
+    const r = t.getBoundingClientRect(), c = t.closest('.js-plotly-plot').getBoundingClientRect();
+    if (r.width > 0 && (r.right > c.right + 1 || r.right > W + 1))
+      over.push('chart title: ' + t.textContent.slice(0, 60));
+  });
+  document.querySelectorAll('h1, h2, h3').forEach(e => {
+    if (e.scrollWidth > e.clientWidth + 1) over.push('clipped heading: ' + e.innerText.slice(0, 60));
+  });
+  return {height: main ? main.scrollHeight : document.body.scrollHeight, over: over,
+          captions: [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+              .filter(e => !e.closest('details')).map(e => e.innerText)};
+}"""
+
+
+@pytest.mark.parametrize("size", VIEWPORTS, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_pages_default_view_fits_its_screens_and_its_captions_are_short(server, browser, path, size):
+    """Issue 28: each page's default view is at most 3 screen-heights at 1366x900 and 6 at 390x844, its
+    answer is on the first screen of a desktop, no caption outside an expander runs past 60 words, and on a
+    phone nothing (heading, chart, chart title, table, formula box) reaches past the screen's edge."""
+    name, title, _ = PAGES[path]
+    w, h = size
+    page = new_page(browser, w, h)
+    try:
+        open_app(page, server["base"], path, title)
+        no_exception(page)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        got = page.evaluate(FIT_JS)
+        screens = got["height"] / h
+        _record_screens(f"{name}_{w}x{h}", screens)
+        assert screens <= SCREENS[size], f"{path}: the default view is {screens:.2f} screen-heights at {w}x{h}"
+        long = [c for c in got["captions"] if len(c.split()) > 60]
+        assert not long, f"{path}: captions over 60 words: {[c[:120] for c in long]}"
+        assert not got["over"], f"{path} at {w}x{h}: past the edge: {got['over']}"
+        if w >= 1000 and ANSWERS[path]:
+            answer = page.get_by_text(re.compile("^" + re.escape(ANSWERS[path]))).first
+            box = answer.bounding_box()
+            assert box is not None and box["y"] + min(box["height"], 40) <= h, f"{path}: the answer is below the fold"
+    finally:
+        page.context.close()
+
+
+def test_on_a_phone_the_sidebar_closes_after_a_page_is_chosen(server, browser):
+    """Issue 28 item 8: the page chosen is not left behind the sidebar on a phone (a desktop keeps it open)."""
+    for w, closes in ((390, True), (1366, False)):
+        page = new_page(browser, w, 844)
+        try:
+            open_app(page, server["base"], "/", "RNN Playground")
+            bar = page.locator('[data-testid="stSidebar"]')
+            if bar.get_attribute("data-collapsed") == "true":
+                page.locator('[data-testid="stExpandSidebarButton"]').first.click()
+                page.wait_for_function("""() => document.querySelector('[data-testid="stSidebar"]')
+                                          .getAttribute('data-collapsed') === 'false'""")
+            page.get_by_role("link", name="Compare").first.click()
+            page.locator("h1").filter(has_text="Compare SimpleRNN").first.wait_for(state="visible")
+            if closes:
+                page.wait_for_function("""() => document.querySelector('[data-testid="stSidebar"]')
+                                          .getAttribute('data-collapsed') === 'true'""", timeout=5000)
+            else:
+                time.sleep(1.0)
+                assert bar.get_attribute("data-collapsed") == "false"
+        finally:
+            page.context.close()
+
+
+
 @pytest.mark.parametrize("text", ["😀" * 10_000, "好" * 20_000], ids=["emoji", "cjk"])
 def test_a_link_to_a_20000_character_sentence_reopens_with_a_notice(server, browser, text):
     """Issue 12 item 5: the URL of a very long sentence stays a few KB and opens. It was 120 KB for the
