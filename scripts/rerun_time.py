@@ -1,8 +1,11 @@
 """Server-side time of a page's rerun after a new sentence (the Playground: trace, importance, all
 figures; Why gates: memory lens, time constants, gradients of three models, the probe and the lab's
-pictures), measured with Streamlit's AppTest (the page script plus serialising every element; no browser).
+pictures), or with --pick-word after a click on a word (the Playground and Compare: the same sentence,
+another word), measured with Streamlit's AppTest (the page script plus serialising every element; no
+browser).
 
-    python scripts/rerun_time.py [--page playground|gates|space] [--model lstm-imdb] [--repeats 15]
+    python scripts/rerun_time.py [--page playground|gates|space|compare] [--model lstm-imdb] [--repeats 15]
+                                 [--pick-word]
 """
 import argparse
 import logging
@@ -27,10 +30,15 @@ def main() -> None:
     ap.add_argument("--model", default="lstm-imdb")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--method", default="occlusion")
-    ap.add_argument("--page", default="playground", choices=["playground", "gates", "space"])
+    ap.add_argument("--page", default="playground", choices=["playground", "gates", "space", "compare"])
+    ap.add_argument("--pick-word", action="store_true", help="time a click on a word, not a new sentence")
     args = ap.parse_args()
     page, box = {"playground": ("views/playground.py", "play.sentence"), "gates": ("views/gates.py", "why.sentence"),
-                 "space": ("views/space.py", "space.sentence")}[args.page]
+                 "space": ("views/space.py", "space.sentence"),
+                 "compare": ("views/compare.py", "compare.sentence")}[args.page]
+    if args.pick_word:
+        pick_word(page, {"playground": "play.token", "compare": "compare.word"}[args.page], box, args)
+        return
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["model"] = args.model
     at.query_params["method"] = args.method
@@ -47,6 +55,27 @@ def main() -> None:
     what = f"{args.page}, {args.model}" + (f", {args.method}" if args.page == "playground" else "")
     print(f"{what}: median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms over "
           f"{len(times)} reruns of a 50-token sentence")
+
+
+def pick_word(page: str, key: str, box: str, args) -> None:
+    """A click on another word of one 30-token sentence (words picked from pills), timed: the word picker's
+    rerun, which needs no new trace."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["model"] = args.model
+    at.run()
+    at.switch_page(page).run()
+    at.text_input(key=box).set_value(" ".join(WORDS[:30])).run()
+    options = list(range(30))
+    times = []
+    for k in range(args.repeats + 1):
+        pills = next(p for p in at.get("button_group") if p.key == key)
+        t = time.perf_counter()
+        pills.set_value(options[(7 * k) % len(options)]).run()
+        if k:
+            times.append(time.perf_counter() - t)
+        assert not at.exception, at.exception
+    print(f"{args.page}, {args.model}, a click on a word: median {statistics.median(times) * 1000:.0f} ms, max "
+          f"{max(times) * 1000:.0f} ms over {len(times)} reruns (30-token sentence)")
 
 
 if __name__ == "__main__":

@@ -217,9 +217,10 @@ def describe(name: str) -> str:
     where = "" if tm.source == "bundled" else " · trained here" if tm.source == "session" else " · uploaded"
     margin = tm.card.get("test_margin")
     pm = f" ± {100 * margin:.1f}" if isinstance(margin, (int, float)) and margin > 0 else ""  # a sample's interval
-    acc = f" · {tm.test_accuracy:.1%}{pm} TEST" if tm.test_accuracy is not None else ""
+    acc = f", {tm.test_accuracy:.1%}{pm} on TEST" if tm.test_accuracy is not None else ""
     ds = DATASET_TITLES.get(tm.dataset or "", "")
-    return f"{name} — {ARCH_TITLES[tm.arch]}{', ' + ds if ds else ''}{acc}{where}"
+    # the accuracy before the dataset: a narrow box cuts the end of the label
+    return f"{name} — {ARCH_TITLES[tm.arch]}{acc}{' · ' + ds if ds else ''}{where}"
 
 
 def model_picker(label: str = "Model", key: str = "model") -> zoo.TrainedModel:

@@ -132,14 +132,14 @@ if cut:
 
 verdicts = " · ".join(f"{'😊' if verdict_word(traces[label[n]].prob) == 'positive' else '☹️'} {label[n]}"
                      f"{'' if label[n] == n else f' ({n})'} {traces[label[n]].prob:.1%}" for n in names)
-st.info(textio.md_escape(f"{disagreement_summary(traces)} {verdicts}"))
+st.info(textio.md_escape(f"{disagreement_summary(traces, ranges=False)} {verdicts}"))
 serving.paint_now()  # the verdicts are on screen before the charts are drawn
 
 # --- the chosen word: every model's keep gate there -----------------------------------------------------
 readable = [lab for lab, tr in traces.items() if tr.n_steps]
 if len(readable) < len(traces) or axis.common >= axis.n_total:
     st.caption("The gates side by side need a word that every model read.")
-    st.plotly_chart(plots.compare_curves(traces, height=280), key="compare.curves")
+    st.plotly_chart(plots.compare_curves(traces, height=260), key="compare.curves")
     keeps = None
 else:
     positions = list(range(axis.common, axis.n_total))
@@ -157,7 +157,7 @@ else:
         if p is not None and p in positions:
             ss["compare.word"] = p
 
-    st.plotly_chart(plots.compare_curves(traces, height=280, selected_position=at,
+    st.plotly_chart(plots.compare_curves(traces, height=260, selected_position=at,
                                          title="Prediction after each word<br><sup>orange band: the chosen word · "
                                                "click a point to choose</sup>"),
                     key="compare.curves", on_select=_pick_on_curve, selection_mode="points")

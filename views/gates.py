@@ -45,12 +45,15 @@ answer = why.answer([(r["model"], r["cell"], cell(archs[r["model"]]).has_gates, 
 st.markdown(f"**{textio.md_escape(answer.headline)}**")
 st.markdown(textio.md_escape(answer.because))
 serving.paint_now()  # the answer is on screen before the chart is drawn
-st.plotly_chart(memory_plots.gradient_lines(series, relative=True, mark=answer.k, height=320,
+first = {name: (g, tokens, color, None) for name, (g, tokens, color, _) in series.items()}  # no half marks here
+st.plotly_chart(memory_plots.gradient_lines(first, relative=True, mark=answer.k, height=320,
                                             title="What reaches each word of the review<br><sup>as a share "
                                                   "of what reaches the last word</sup>"),
                 key="why.answer_chart", config={"displayModeBar": False})
-st.caption(f"IMDB TEST review #{idx}: |∂ logit / ∂ embedding| of each word divided by the last word's (log scale). "
-           "Training changes what a word means only through this gradient; × marks where it first falls to half.")
+short = sorted({r["words read"] for r in rows if r["words read"] < len(review.split())})
+st.caption(f"IMDB TEST review #{idx}: |∂ logit / ∂ embedding| of each word divided by the last word's. Training "
+           "changes what a word means only through this gradient."
+           + (f" Models that read at most {short[0]} words read its end." if short else ""))
 
 st.subheader("Why the measurements can go against the textbook")
 for cause in (gates_lab.init_cause(), gates_lab.gru_cause(), gates_lab.forget_cause(dataset)):

@@ -127,7 +127,7 @@ def _choose(token: int, unit: int | None = None, layer: int | None = None) -> No
 word = verdict_word(tr.prob)
 v1, v2 = st.columns([1, 4], vertical_alignment="center")
 with v1:
-    st.metric("P(positive)", f"{tr.prob:.1%}", help="The readout's probability after the last word.")
+    st.metric("P(positive) after the last word", f"{tr.prob:.1%}", help="The readout's verdict on the whole text.")
 with v2:
     st.markdown(f"### {'😊' if word == 'positive' else '☹️'} {word.capitalize()}\n{tm.config.title} · {T} words read")
 serving.paint_now()  # the verdict is on screen before the charts are drawn

@@ -64,7 +64,7 @@ if space is None:
 else:
     p = statespace.path(space, tr) if tr is not None else None
     pe = statespace.path(space, branch.edited) if branch is not None and not branch.identical else None
-    st.plotly_chart(space_plots.plane(space, p, pe, branch.branch if branch else 0, model=tm.name, height=460),
+    st.plotly_chart(space_plots.plane(space, p, pe, branch.branch if branch else 0, model=tm.name, height=400),
                     key="space.plane")
     st.caption(textio.md_escape(" ".join(statespace.where_story(space, p))))
 if suggestion is not None:

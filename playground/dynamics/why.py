@@ -105,11 +105,12 @@ def answer(rows: Sequence[tuple[str, str, bool, Sequence[float]]], text_words: i
     steps = ", ".join(f"{r.cell} {r.per_step:.2f}" for r in gated)
     if worst_plain.share < best_gate.share:
         fold = 1 / worst_plain.share if worst_plain.share > 0 else math.inf
-        because = (f"The {worst_plain.cell} forgets: at every word its memory is rewritten as tanh(W x + U h), so "
-                   f"each step back multiplies the gradient by diag(1 − h²) U. On average each step kept "
-                   f"{worst_plain.per_step:.2f} of it; {k} steps leave {_g(worst_plain.share)} ({_fold(fold)}), so "
-                   "training can hardly teach it what that word meant. Gated cells multiply their memory by a gate "
-                   f"that can stay near 1: per step they kept {steps}.")
+        because = (f"The {worst_plain.cell} forgets: at every word its memory is rewritten as tanh(W\u00a0x\u00a0+"
+                   f"\u00a0U\u00a0h), so each step back multiplies the gradient by diag(1\u00a0−\u00a0h²)\u00a0U. "
+                   f"On average each step kept {worst_plain.per_step:.2f} of it; {k} steps leave "
+                   f"{_g(worst_plain.share)} ({_fold(fold)}), so training can hardly teach it what that word meant. "
+                   "Gated cells carry memory through a multiplication by a gate instead, and their gradient kept "
+                   f"more per step: {steps}.")
         return Answer(rs, k, headline, because, True)
     because = (f"Here the {worst_plain.cell}'s gradient did not vanish faster than the gated cells' (per step: "
                f"{worst_plain.cell} {worst_plain.per_step:.2f}, {steps}): a trained network can learn to keep its "
@@ -174,8 +175,8 @@ def init_table(keras: Mapping | None, textbook: Mapping | None, shares_of,
         a, b = keep0.get("keras", {}).get(c), keep0.get("textbook", {}).get(c)
         rows.append({"cell": ARCH_TITLES[c],
                      "keep gate at the start": "no gate" if a is None or b is None else f"{a:.2f} → {b:.2f}",
-                     f"gradient {k} tokens back, step 1": f"{g(sk[c][ik])} → {g(st_[c][it])}",
-                     "learned up to k": f"{kl(keras, c)} → {kl(textbook, c)}"})
+                     f"gradient reaching {k} tokens back, untrained": f"{g(sk[c][ik])} → {g(st_[c][it])}",
+                     "largest k learned": f"{kl(keras, c)} → {kl(textbook, c)}"})
     return rows
 
 

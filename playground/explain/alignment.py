@@ -78,9 +78,10 @@ def comparison(traces: Mapping[str, Trace]) -> dict:
     }
 
 
-def disagreement_summary(traces: Mapping[str, Trace]) -> str:
+def disagreement_summary(traces: Mapping[str, Trace], ranges: bool = True) -> str:
     """One plain sentence: do the models agree, and where do their readings part ways? Positions
-    are positions in the full text, and only positions that every model read are compared."""
+    are positions in the full text, and only positions that every model read are compared.
+    `ranges`: say the span of P(positive) when they agree (Compare's page prints each model's instead)."""
     if not traces:
         return "No models to compare."
     items = list(traces.items())
@@ -96,7 +97,8 @@ def disagreement_summary(traces: Mapping[str, Trace]) -> str:
     if not pos or not neg:
         word = "positive" if pos else "negative"
         probs = [tr.prob for _, tr in items]
-        return (f"All {len(items)} read it as {word} (P(positive) from {min(probs):.2f} to {max(probs):.2f}).")
+        span = f" (P(positive) from {min(probs):.2f} to {max(probs):.2f})" if ranges else ""
+        return f"All {len(items)} read it as {word}{span}."
     verdicts = (f"{names(pos)} {'says' if len(pos) == 1 else 'say'} positive, {names(neg)} "
                 f"{'says' if len(neg) == 1 else 'say'} negative.")
     axis = text_axis(traces)

@@ -136,8 +136,8 @@ def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, in
                   for n, (g, t, c, h) in series.items()}
     if mark is not None:
         fig.add_vline(x=-mark, line=dict(color="#888", dash="dot", width=1))
-        fig.add_annotation(x=-mark, y=1, yref="paper", yanchor="bottom", showarrow=False, font=dict(size=11),
-                           text=f"{mark} words back")
+        fig.add_annotation(x=-mark, y=0.98, yref="paper", yanchor="top", xanchor="left", xshift=4,
+                           showarrow=False, font=dict(size=11), text=f"{mark} words back")
     for name, (g, tokens, color, half) in series.items():
         T = len(g)
         if T == 0:
@@ -153,7 +153,7 @@ def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, in
                                      marker=dict(color=color, size=11, symbol="x"), name="half-distance",
                                      hovertemplate=f"{html.escape(name)}: half the last word's gradient "
                                                    f"{half} words before the end<extra></extra>"))
-    fig.update_yaxes(type="log", title_text="share of the last word's (log)" if relative else "|gradient| (log scale)",
+    fig.update_yaxes(type="log", title_text="share (log scale)" if relative else "|gradient| (log scale)",
                      **log_ticks(np.concatenate([np.asarray(v[0], dtype=np.float64) for v in series.values()] or [[]])))
     fig.update_xaxes(title_text="words before the last (0 = the last word)", showgrid=True, zeroline=False)
     return _bottom_legend(_layout(fig, title, height))

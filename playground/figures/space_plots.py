@@ -22,7 +22,9 @@ def _path_trace(p: Path, name: str, color: str, first: int = 0, dash: str = "sol
     """A path's points from row `first` (0: the start h_0) on: the line in `color`, each point coloured by
     its exact P(positive), the start a diamond, and only the key points labelled (statespace.key_points:
     start, end, the largest moves), so the labels do not pile up."""
-    labels = ["start (h₀ = 0)"] + [html.escape(t, quote=False) for t in p.tokens]
+    twice = {t for t in p.tokens if p.tokens.count(t) > 1}  # a repeated word is labelled with its position
+    labels = ["start (h₀ = 0)"] + [html.escape(t if t not in twice else f"{t} ({i + 1})", quote=False)
+                                   for i, t in enumerate(p.tokens)]
     idx = np.arange(first, len(p.xy))
     keys = set(key_points(p))
     text = [("start" if i == 0 else labels[i]) if i in keys else "" for i in idx]
@@ -49,8 +51,8 @@ def plane(space: StateSpace, path: Path | None = None, edited: Path | None = Non
     fixed points, the line where the plane's own points have logit 0, and the path (with the edited
     path branching off at `branch`, the first token that differs)."""
     fig = go.Figure()
-    for lab, color, name in ((1, POS_COLOR, "TEST texts' final states: positive"),
-                             (0, NEG_COLOR, "TEST texts' final states: negative")):
+    for lab, color, name in ((1, POS_COLOR, "TEST texts' final states: labelled positive"),
+                             (0, NEG_COLOR, "TEST texts' final states: labelled negative")):
         m = space.final_labels == lab
         fig.add_trace(go.Scatter(x=space.final_xy[m, 0], y=space.final_xy[m, 1], mode="markers", name=name,
                                  marker=dict(size=6, color=color, opacity=0.22),

@@ -1268,7 +1268,7 @@ def test_the_playground_paints_its_verdict_before_drawing_charts(monkeypatch):
     from pathlib import Path
 
     src = (Path(__file__).resolve().parents[2] / "views" / "playground.py").read_text()
-    metric, pause = src.index('st.metric("P(positive)"'), src.index("serving.paint_now()")
+    metric, pause = src.index('st.metric("P(positive) after the last word"'), src.index("serving.paint_now()")
     chart = src.index("st.plotly_chart(")
     assert metric < pause < chart
     import types

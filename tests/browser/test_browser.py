@@ -715,6 +715,7 @@ def test_train_then_use_in_playground(server, browser, page):
     choose(page, "Model", re.compile(r"^\s*browser-gru"))
     page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')].some(e => e.layout &&
         e.layout.title && String(e.layout.title.text || e.layout.title).includes('PC1 and PC2'))""", timeout=120_000)
+    open_box(page, "What does a unit respond to")  # computed in the slot once opened
     page.get_by_text(re.compile(r"^Unit \d+: over")).first.wait_for(state="visible", timeout=120_000)
     wait_settled(page, since=m, timeout=60)
     no_exception(page)

@@ -22,7 +22,7 @@ def test_the_answer_quotes_the_share_k_words_back_and_what_each_step_kept():
     assert r["r"].share == pytest.approx(0.87 ** 59) and r["r"].per_step == pytest.approx(0.87)
     assert a.textbook and a.headline.startswith("On a 343-word review, the gradient that reaches the word 59 words")
     assert f"SimpleRNN (r) {0.87 ** 59:.2g}" in a.headline
-    assert "each step kept 0.87 of it" in a.because and "per step they kept LSTM 0.97, GRU 0.98." in a.because
+    assert "each step kept 0.87 of it" in a.because and "more per step: LSTM 0.97, GRU 0.98." in a.because
     assert f"({1 / 0.87 ** 59:,.0f}-fold less)" not in a.because  # rounded to two digits, not a spurious 8
     # a plain cell that keeps more than a gated one: said, not hidden
     b = why.answer([("r", "SimpleRNN", False, _grads(0.99)), ("l", "LSTM", True, _grads(0.9))], 200)
@@ -56,7 +56,7 @@ def test_the_init_cause_says_what_the_textbook_start_changed_per_cell():
     rows = why.init_table(keras, book, lab.init_gradient_shares,
                           {"keras": {"rnn": None, "lstm": 0.73}, "textbook": {"rnn": None, "lstm": 0.5}})
     assert rows[1] == {"cell": "LSTM", "keep gate at the start": "0.73 → 0.50",
-                       "gradient 200 tokens back, step 1": "0.25 → 0.25", "learned up to k": "50 → 5"}
+                       "gradient reaching 200 tokens back, untrained": "0.25 → 0.25", "largest k learned": "50 → 5"}
     assert why.init_cause(keras, None) is None and why.init_table(None, book, lab.init_gradient_shares) == []
 
 
