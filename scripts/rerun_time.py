@@ -65,7 +65,8 @@ def pick_word(page: str, key: str, box: str, args) -> None:
     at.run()
     at.switch_page(page).run()
     at.text_input(key=box).set_value(" ".join(WORDS[:30])).run()
-    options = list(range(30))
+    options = list(range(len(next(p for p in at.get("button_group") if p.key == key).options)))  # every model
+    # reads a 30-token sentence whole, so Compare's positions in the text are the Playground's token indices
     times = []
     for k in range(args.repeats + 1):
         pills = next(p for p in at.get("button_group") if p.key == key)
