@@ -3,11 +3,12 @@ uploaded; collected from a finished training run; bounded in number and bytes), 
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable
 
 import streamlit as st
 
-from playground.core import zoo
+from playground.core import keras_import, zoo
 from playground.core.data import DATASET_TITLES
 from playground.core.models import ARCH_TITLES
 from ui import training
@@ -124,16 +125,28 @@ def forget_upload(file_id: str) -> None:
         pass
 
 
-def receive_upload(file_id: str, read: Callable[[], bytes]) -> list[tuple[str, str]]:
+def receive_upload(file_id: str, read: Callable[[], bytes], filename: str = "",
+                   keras_text: dict | None = None) -> list[tuple[str, str]]:
     """Parse an uploaded model file ONCE per upload (its `file_id`) and keep its model. Returns
     what to say, as (kind, Markdown-escaped text) with kind error/warning/info/success. The same
     upload seen again (the file still in the uploader on a rerun) is neither parsed nor added
-    again, so it never evicts a newer model. A name already taken gets a number: “name (2)”."""
+    again, so it never evicts a newer model. A name already taken gets a number: “name (2)”.
+    A Keras file (.keras or .h5, playground/core/keras_import.py) is read with `keras_text`: the
+    reader's word index and its encoding settings (word_index, index_from, maxlen, pad)."""
     seen = st.session_state.setdefault("upload.seen", {})  # file_id -> what was said
     if file_id in seen:
         return seen[file_id]
     try:
-        tm = zoo.from_bytes(read(), source="file")
+        data = read()
+        if keras_import.is_keras(data):
+            opts = dict(keras_text or {})
+            stem = Path(filename).stem[:60] if filename else "keras-model"
+            tm = keras_import.read(data, name=stem or "keras-model", **opts)
+            if not opts.get("word_index"):
+                tm.notes.append("no word index was given, so every word reads as out of vocabulary: add the one "
+                                "the model was trained with and upload the model again")
+        else:
+            tm = zoo.from_bytes(data, source="file")
     except zoo.ModelFileError as e:
         said = [("error", md_escape(f"This file was refused: {e}"))]
     else:

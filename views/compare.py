@@ -137,8 +137,10 @@ serving.paint_now()  # the verdicts are on screen before the charts are drawn
 
 # --- the chosen word: every model's keep gate there -----------------------------------------------------
 readable = [lab for lab, tr in traces.items() if tr.n_steps]
-if len(readable) < len(traces) or axis.common >= axis.n_total:
-    st.caption("The gates side by side need a word that every model read.")
+if len(readable) < len(traces) or axis.common >= axis.n_total or not axis.same_text:
+    st.caption("The gates side by side need a word that every model read, split into the same words ("
+               + ("these models split the text differently: a Keras model reads it as the tutorials do)."
+                  if not axis.same_text else "here some read none)."))
     st.plotly_chart(plots.compare_curves(traces, height=260), key="compare.curves")
     keeps = None
 else:

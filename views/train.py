@@ -3,7 +3,7 @@ worker thread, ui.training), watch its curves and a probe sentence's reading liv
 result on every page. The settings are in the URL; their defaults are playground.options'."""
 import streamlit as st
 
-from playground.core import zoo
+from playground.core import keras_import, zoo
 from playground.core.data import DATASET_TITLES
 from playground.core.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_summary
 from playground.evaluation import stats
@@ -535,13 +535,49 @@ if len(mine) >= catalog.MAX_SESSION_MODELS:
 elif mine and held_mib > budget_mib / 2:
     st.info(f"This session's models hold {held_mib:.0f} of the {budget_mib:.0f} MiB it keeps: a large file may drop "
             f"the oldest, {_quote(mine[:1])} first. Remove a model below first to choose which goes.")
+def _keras_text_settings() -> dict:
+    """How a Keras model reads text, as the tutorials' keras.datasets.imdb does: the reader's word index
+    (imdb_word_index.json from ~/.keras/datasets; its MD5 is shown and checked), index_from, maxlen, pre-padding."""
+    with st.expander("Your own Keras model: how it reads text (set before uploading it)", key="train.x.keras"):
+        c1, c2, c3 = st.columns(3)
+        c1.number_input("index_from", 0, 100, value=3, key="train.keras_from",
+                        help="keras.datasets.imdb's default 3: id 0 pads, 1 starts, 2 is out of vocabulary.")
+        c2.number_input("maxlen (0: the model's input length)", 0, 5000, value=0, key="train.keras_maxlen")
+        c3.toggle("Pre-pad with zeros to maxlen", value=True, key="train.keras_pad",
+                  help="The tutorials pad with pad_sequences; the model reads the zeros, so its verdict depends on "
+                       "them.")
+        wi = st.file_uploader("Word index (imdb_word_index.json)", type=["json"], key="train.keras_index",
+                              max_upload_size=64)
+        index = None
+        if wi is not None:
+            data = wi.getvalue()
+            digest = keras_import.md5(data)
+            try:
+                index = keras_import.load_word_index(data)
+            except keras_import.KerasFileError as e:
+                st.error(textio.md_escape(str(e)))
+            else:
+                same = digest == keras_import.IMDB_WORD_INDEX_MD5
+                st.caption(textio.md_escape(f"{len(index):,} words, MD5 {digest}"
+                                            + (": keras.datasets.imdb's own index." if same else
+                                               ": not keras.datasets.imdb's index (that one's MD5 is "
+                                               f"{keras_import.IMDB_WORD_INDEX_MD5}).")))
+    return {"word_index": index, "index_from": int(ss.get("train.keras_from", 3)),
+            "maxlen": int(ss.get("train.keras_maxlen") or 0) or None, "pad": bool(ss.get("train.keras_pad", True))}
+
+
+
 up_n = ss.get("train.upload_n", 0)
-up = st.file_uploader("Upload a .safetensors model file saved from this app", type=["safetensors"],
+keras_text = _keras_text_settings()
+up = st.file_uploader("Upload a model file: a .safetensors file saved from this app, or your own Keras model "
+                      "(.keras or .h5)", type=["safetensors", "keras", "h5"],
                       key=f"train.upload.{up_n}", max_upload_size=64,
                       help=f"At most {zoo.MAX_FILE_BYTES // 2**20} MiB and {zoo.MAX_PARAMS / 1e6:.1f} M parameters; "
-                           f"this session keeps {catalog.MAX_SESSION_MODELS} models and {budget_mib:.0f} MiB of them.")
+                           f"this session keeps {catalog.MAX_SESSION_MODELS} models and {budget_mib:.0f} MiB of them. "
+                           "A Keras model: Embedding, one or two SimpleRNN, LSTM or GRU layers, Dense(1, sigmoid); "
+                           "nothing in it is run as code.")
 if up is not None:  # parsed once; then the uploader is emptied so the file cannot come back on a rerun
-    ss["train.upload_said"] = catalog.receive_upload(up.file_id, up.getvalue)
+    ss["train.upload_said"] = catalog.receive_upload(up.file_id, up.getvalue, up.name, keras_text)
     catalog.forget_upload(up.file_id)
     ss["train.upload_n"] = up_n + 1
     st.rerun()

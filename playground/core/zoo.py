@@ -333,11 +333,18 @@ def load_bundled(name: str) -> TrainedModel:
     return tm
 
 
+# Other formats' openers by file suffix (playground/core/keras_import.py adds .keras and .h5 when imported):
+# they import this module, never the other way round.
+OPENERS: dict = {}
+
+
 def resolve(name_or_path: str) -> TrainedModel:
-    """A bundled model by name, or a model file by path."""
+    """A bundled model by name, or a model file by path (this project's, or a format in OPENERS)."""
     if name_or_path in BUNDLED:
         return load_bundled(name_or_path)
     p = Path(name_or_path)
+    if p.suffix.lower() in OPENERS:
+        return OPENERS[p.suffix.lower()](p)
     if p.suffix == ".safetensors" or p.exists():
         return load_path(p)
     raise ModelFileError(f"Unknown model {name_or_path!r}: not a bundled model "

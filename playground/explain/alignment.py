@@ -123,13 +123,20 @@ def disagreement_summary(traces: Mapping[str, Trace], ranges: bool = True) -> st
 
 # --- Compare's first screen: the keep gates at one word, side by side ------------------------------------
 
+def _shared(traces: Mapping[str, Trace]) -> tuple[int, int]:
+    """[lo, hi): the full-text positions every model read (models that split the text into different tokens,
+    a Keras model's among them, may end at different positions)."""
+    trs = list(traces.values())
+    return max((read_start(tr) for tr in trs), default=0), min((tr.n_tokens_total for tr in trs), default=0)
+
+
 def biggest_position(traces: Mapping[str, Trace]) -> int | None:
     """The full-text position of the biggest move of P(positive) of any of the models ("biggest move"
     means one thing in the whole app: the largest change of P(positive) from one word to the next),
     among the words every model read; the first of equals. None when they share no word."""
-    axis = text_axis(traces)
+    lo, hi = _shared(traces)
     best, where = -1.0, None
-    for p in range(axis.common, axis.n_total):
+    for p in range(lo, hi):
         for tr in traces.values():
             t = p - read_start(tr)
             prev = tr.prob0 if t == 0 else tr.step_probs[t - 1]
@@ -199,10 +206,11 @@ def keeps_at(traces: Mapping[str, Trace], position: int | None = None,
     if not traces or all(tr.n_steps == 0 for tr in traces.values()):
         raise ValueError("nothing was read: type a sentence")
     axis = text_axis(traces)
+    lo, hi = _shared(traces)
     position = biggest_position(traces) if position is None else int(position)
-    if position is None or not axis.common <= position < axis.n_total:
+    if position is None or not lo <= position < hi:
         raise IndexError(f"word {'?' if position is None else position + 1} is not one every model read "
-                         f"(words {axis.common + 1}..{axis.n_total})")
+                         f"(words {lo + 1}..{hi})")
     out = []
     for name, tr in traces.items():
         t = position - read_start(tr)

@@ -219,3 +219,51 @@ def test_a_deployment_never_shows_a_traceback():
     deploy = (Path(APP).parent / "docs" / "deploy.md").read_text()
     deploying = deploy[deploy.index("# Deploying"):]
     assert 'showErrorDetails = "none"' in deploying[:deploying.index("\n## ")]
+
+
+# --- issue 29: a reader's own Keras model, uploaded, opens on every page ------------------------------------
+KERAS = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
+
+
+def _script_keras_upload(kind, ext):
+    import json as _json
+
+    import streamlit as st
+
+    from tests.app.test_hostile_files import KERAS
+    from ui import catalog
+
+    data = (KERAS / f"{kind}.{ext}").read_bytes()
+    index = _json.loads((KERAS / "word_index.json").read_text())
+    if "said" not in st.session_state:
+        st.session_state["said"] = catalog.receive_upload(f"k-{kind}-{ext}", lambda: data, f"my {kind}.{ext}",
+                                                          {"word_index": index, "index_from": 3, "maxlen": None,
+                                                           "pad": True})
+    st.session_state["left"] = list(catalog.session_models())
+
+
+@pytest.mark.parametrize("kind,ext", [("lstm", "keras"), ("gru", "h5"), ("simplernn", "h5"), ("lstm2", "keras")])
+def test_an_uploaded_keras_model_opens_on_every_page(kind, ext):
+    """Parsed once by the Train page's upload handling, named after its file, then every page reads with it."""
+    at = AppTest.from_function(_script_keras_upload, args=(kind, ext), default_timeout=90).run()
+    assert not at.exception, at.exception
+    said = at.session_state["said"]
+    assert said[-1][0] == "success" and f"my {kind}" in said[-1][1].replace("\\", ""), said
+    tm = at.session_state["user_models"][f"my {kind}"]
+    assert tm.source == "keras" and tm.card["source_format"] == ext
+    models = at.session_state["user_models"]
+    text = "the film was a wonderful masterpiece but the plot was boring"
+    for page, query in (("views/playground.py", {"model": f"my {kind}", "s": text}),
+                        ("views/compare.py", {"models": f"my {kind},lstm-rt", "s": text}),
+                        ("views/gates.py", {"model": f"my {kind}"}),
+                        ("views/space.py", {"model": f"my {kind}", "s": text})):
+        app = AppTest.from_file(APP, default_timeout=90)
+        app.session_state["user_models"] = models
+        for k, v in query.items():
+            app.query_params[k] = v
+        app.run()
+        app.switch_page(page).run()
+        assert not app.exception, (page, app.exception)
+    refused = AppTest.from_function(_script_keras_upload, args=("gru_v1", "keras"), default_timeout=60).run()
+    first = refused.session_state["said"][0]
+    assert first[0] == "error" and "reset_after=False" in first[1].replace("\\", ""), first

@@ -1,0 +1,149 @@
+"""A reader's own Keras model (playground/core/keras_import.py, issue 29): parity with Keras' own predictions
+recorded once (scripts/keras_fixtures.py, Keras 3.15.1 on the torch backend; Keras is not installed here),
+the tutorials' text encoding, and hostile files refused with one sentence."""
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from playground.core import keras_import as ki
+from playground.core import zoo
+from playground.core.trace import trace
+from tests.conftest import run_cli
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
+DOC = json.loads((FIX / "parity.json").read_text())
+INDEX = json.loads((FIX / "word_index.json").read_text())
+KINDS = ("simplernn", "lstm", "gru", "lstm2")
+
+
+def _open(kind: str, ext: str):
+    return ki.read((FIX / f"{kind}.{ext}").read_bytes(), kind, word_index=INDEX)
+
+
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_p_positive_equals_keras_own_predictions(kind, ext):
+    tm = _open(kind, ext)
+    ids = [tm.vocab.encode_ids(t) for t in DOC["texts"]]
+    assert ids == DOC["ids"]  # the tutorials' ids: start token, rank + 3, OOV 2, pre-padded with zeros
+    with torch.no_grad():
+        fused = torch.sigmoid(tm.model(torch.tensor(ids))).numpy()
+    keras = np.array(DOC["predictions"][kind])
+    assert len(keras) >= 50 and np.max(np.abs(fused - keras)) <= 1e-5
+    traced = np.array([trace(tm.model, tm.vocab, t).prob for t in DOC["texts"][:10]])  # the pages' exact re-run
+    assert np.max(np.abs(traced - keras[:10])) <= 1e-5
+    assert tm.arch == {"simplernn": "rnn", "lstm": "lstm", "gru": "gru", "lstm2": "lstm"}[kind]
+    assert tm.config.num_layers == (2 if kind == "lstm2" else 1) and tm.config.max_len == DOC["maxlen"]
+    assert tm.card["source_format"] == ext and tm.source == "keras"
+
+
+def test_the_text_is_read_as_the_tutorials_read_it():
+    tm = _open("lstm", "keras")
+    enc = tm.vocab.encode("The film, a MASTERPIECE! zyzzyva")
+    k = DOC["maxlen"] - 6
+    assert enc.tokens == ("<pad>",) * k + ("<start>", "the", "film", "a", "masterpiece", "zyzzyva")
+    assert enc.ids[k:] == (1, INDEX["the"] + 3, INDEX["film"] + 3, INDEX["a"] + 3, INDEX["masterpiece"] + 3, 2)
+    assert enc.oov[-1] and not any(enc.oov[:-1])
+    assert set(enc.ids[:k]) == {0} and len(enc.ids) == DOC["maxlen"]  # pre-padding the model reads
+    # a word whose rank + index_from reaches num_words is OOV, as keras.datasets.imdb's num_words does
+    far = ki.KerasText({"rare": 500}, num_words=300, maxlen=None)
+    assert far.encode("rare").ids == (1, 2)
+    long = tm.vocab.encode(" ".join(["the"] * 100))
+    assert len(long.ids) == DOC["maxlen"] and long.truncated  # cut from the front, like pad_sequences
+
+
+def test_a_gru_with_reset_after_false_is_refused_in_one_sentence():
+    for ext in ("keras", "h5"):
+        with pytest.raises(ki.KerasFileError, match="reset_after=False"):
+            _open("gru_v1", ext)
+
+
+def _zip(config: dict | str, weights: bytes | None = None, extra: dict | None = None) -> bytes:
+    src = zipfile.ZipFile(FIX / "lstm.keras")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("metadata.json", src.read("metadata.json"))
+        z.writestr("config.json", config if isinstance(config, str) else json.dumps(config))
+        z.writestr("model.weights.h5", src.read("model.weights.h5") if weights is None else weights)
+        for k, v in (extra or {}).items():
+            z.writestr(k, v)
+    return buf.getvalue()
+
+
+def _config() -> dict:
+    return json.loads(zipfile.ZipFile(FIX / "lstm.keras").read("config.json"))
+
+
+def _hostile() -> dict:
+    lam = _config()
+    lam["config"]["layers"].insert(2, {"class_name": "Lambda", "config": {"function": "os.system('x')"}})
+    shapes = _config()
+    shapes["config"]["layers"][2]["config"]["units"] = 9  # the weights have 8
+    nested = _config()
+    nested["class_name"] = "MyModel"
+    relu = _config()
+    relu["config"]["layers"][2]["config"]["activation"] = "relu"
+    hard = _config()
+    hard["config"]["layers"][2]["config"]["recurrent_activation"] = "hard_sigmoid"
+    two_outputs = _config()
+    two_outputs["config"]["layers"][-1]["config"]["units"] = 2
+    return {"random bytes": (b"\x00garbage" * 100, "neither a .keras file"),
+            "a truncated zip": ((FIX / "lstm.keras").read_bytes()[:2000], "not a readable zip"),
+            "a truncated h5": ((FIX / "lstm.h5").read_bytes()[:3000], "not a readable HDF5"),
+            "a Lambda layer": (_zip(lam), "'Lambda' layer"),
+            "units that do not match the weights": (_zip(shapes), "has shape"),
+            "a subclassed model": (_zip(nested), "only Sequential models"),
+            "a relu activation": (_zip(relu), "only tanh"),
+            "Keras 2.2's hard sigmoid": (_zip(hard), "hard_sigmoid"),
+            "two outputs": (_zip(two_outputs), "Dense(1, activation='sigmoid')"),
+            "a config that is not JSON": (_zip("{not json"), "cannot be read"),
+            "weights that are not HDF5": (_zip(_config(), weights=b"nope" * 10), "not a readable HDF5"),
+            "a zip bomb": (_zip(_config(), extra={"pad.bin": b"\x00" * (4 * 2**20)}), "zip bomb"),
+            "over 64 MiB": (b"PK\x03\x04" + b"\x00" * (64 * 2**20), "at most 64 MiB")}
+
+
+@pytest.mark.parametrize("what", list(_hostile()))
+def test_a_hostile_or_broken_file_gets_one_sentence_never_a_traceback(what):
+    data, said = _hostile()[what]
+    with pytest.raises(ki.KerasFileError) as e:
+        ki.read(data, "x", word_index=INDEX)
+    msg = str(e.value)
+    assert said in msg and "\n" not in msg and len(msg) < 400
+    assert isinstance(e.value, zoo.ModelFileError)  # the command line prints it as one "error:" line
+
+
+def test_nan_weights_and_an_h5_of_weights_only_are_refused():
+    import h5py
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        f.create_dataset("w", data=np.zeros(3))
+    with pytest.raises(ki.KerasFileError, match="weights only"):
+        ki.read(buf.getvalue())
+    src = zipfile.ZipFile(FIX / "lstm.keras").read("model.weights.h5")
+    out = io.BytesIO(src)
+    with h5py.File(out, "r+") as f:
+        f["layers/lstm/cell/vars/0"][0, 0] = np.nan
+    with pytest.raises(ki.KerasFileError, match="NaN"):
+        ki.read(_zip(_config(), weights=out.getvalue()))
+
+
+def test_a_word_index_file_is_checked():
+    assert ki.load_word_index(json.dumps({"good": 1}).encode()) == {"good": 1}
+    for bad in (b"[1, 2]", b"{\"good\": -1}", b"{\"good\": \"1\"}", b"\xff\xfe", b"{"):
+        with pytest.raises(ki.KerasFileError):
+            ki.load_word_index(bad)
+
+
+def test_the_command_line_opens_a_keras_file_with_the_word_index_beside_it():
+    text = DOC["texts"][3]
+    r = run_cli("predict", "--model", str(FIX / "gru.keras"), "--json", text)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["prob"] == pytest.approx(DOC["predictions"]["gru"][3], abs=1e-5)
+    r = run_cli("predict", "--model", str(FIX / "gru_v1.h5"), "good")
+    assert r.returncode != 0 and r.stderr.startswith("error: This GRU has reset_after=False")
