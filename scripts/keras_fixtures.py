@@ -3,6 +3,9 @@ the project: run this once, in a throwaway virtual environment, and commit what 
 
     python3 -m venv /tmp/kvenv && /tmp/kvenv/bin/pip install torch==2.13.0 keras==3.15.1 h5py numpy
     KERAS_BACKEND=torch /tmp/kvenv/bin/python scripts/keras_fixtures.py --out tests/fixtures/keras
+    # and the tf-keras 2.x files (the Keras 2 API; its .h5 names its weights "...:0"):
+    python3 -m venv /tmp/tfvenv && /tmp/tfvenv/bin/pip install tensorflow-cpu==2.21.0 tf-keras==2.21.0 h5py
+    /tmp/tfvenv/bin/python scripts/keras_fixtures.py --tf-keras --out tests/fixtures/keras
 
 It builds small tutorial-shaped models, Embedding -> SimpleRNN | LSTM | GRU (reset_after True and
 False) | two LSTMs -> Dense(1, sigmoid), sets every weight from a seeded normal draw (so every gate
@@ -14,12 +17,16 @@ Keras' own `model.predict` on them, per model.
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-import keras  # noqa: E402
+if "--tf-keras" in sys.argv:  # tf-keras 2.x: the Keras 2 API on TensorFlow
+    import tf_keras as keras  # noqa: E402
+else:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras  # noqa: E402
 
 V, E, U, MAXLEN = 300, 8, 8, 24
 INDEX_FROM, START, OOV = 3, 1, 2
@@ -67,6 +74,7 @@ def build(kind: str) -> keras.Model:
            "gru_v1": [L.GRU(U, reset_after=False)], "lstm2": [L.LSTM(U, return_sequences=True), L.LSTM(U)]}[kind]
     model = keras.Sequential([keras.Input((MAXLEN,), dtype="int32"), L.Embedding(V, E), *rnn,
                               L.Dense(1, activation="sigmoid")])
+    model.build((None, MAXLEN))
     rng = np.random.default_rng(sum(map(ord, kind)))  # the same weights on every run
     model.set_weights([rng.normal(0.0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
     return model
@@ -75,27 +83,33 @@ def build(kind: str) -> keras.Model:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="tests/fixtures/keras")
-    out = Path(ap.parse_args().out)
+    ap.add_argument("--tf-keras", action="store_true", help="write tf-keras 2.x .h5 files (tfk_*.h5) instead")
+    args = ap.parse_args()
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     index = word_index()
-    (out / "word_index.json").write_text(json.dumps(index) + "\n")
     ts = texts()
     ids = [encode(t, index, V) for t in ts]
     x = np.array(ids, dtype="int32")
     preds = {}
+    prefix = "tfk_" if args.tf_keras else ""
     for kind in ("simplernn", "lstm", "gru", "gru_v1", "lstm2"):
         model = build(kind)
-        model.save(out / f"{kind}.keras")
-        model.save(out / f"{kind}.h5")
+        exts = ("h5",) if args.tf_keras else ("keras", "h5")
+        for ext in exts:
+            model.save(out / f"{prefix}{kind}.{ext}")
         preds[kind] = [float(p) for p in model.predict(x, verbose=0).ravel()]
-        again = keras.saving.load_model(out / f"{kind}.keras")  # Keras reads back what it wrote, the same
-        assert np.allclose(again.predict(x, verbose=0).ravel(), preds[kind], atol=1e-6)
+    name = "parity_tf_keras.json" if args.tf_keras else "parity.json"
+    if not args.tf_keras:
+        (out / "word_index.json").write_text(json.dumps(index) + "\n")
     doc = {"keras": keras.__version__, "backend": keras.backend.backend(), "word_index": "word_index.json",
+           "files": f"{prefix}<kind>.{'h5' if args.tf_keras else 'keras|h5'}",
            "index_from": INDEX_FROM, "start": START, "oov": OOV, "num_words": V, "maxlen": MAXLEN,
            "embedding": [V, E], "units": U, "texts": ts, "ids": ids, "predictions": preds,
-           "command": "KERAS_BACKEND=torch python scripts/keras_fixtures.py --out tests/fixtures/keras"}
-    (out / "parity.json").write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {out}: {len(ts)} texts, models {', '.join(preds)}")
+           "command": "python scripts/keras_fixtures.py" + (" --tf-keras" if args.tf_keras else "")
+                      + " --out tests/fixtures/keras"}
+    (out / name).write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {out / name}: {len(ts)} texts, models {', '.join(preds)}")
 
 
 if __name__ == "__main__":

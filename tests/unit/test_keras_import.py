@@ -42,6 +42,21 @@ def test_p_positive_equals_keras_own_predictions(kind, ext):
     assert tm.card["source_format"] == ext and tm.source == "keras"
 
 
+TF_DOC = json.loads((FIX / "parity_tf_keras.json").read_text())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tf_keras_2_h5_files_equal_their_own_predictions(kind):
+    """tf-keras 2.21's legacy .h5 names its weights "layer/cell/kernel:0": read from the weight_names
+    attribute, never a fixed path."""
+    tm = ki.read((FIX / f"tfk_{kind}.h5").read_bytes(), kind, word_index=INDEX)
+    ids = [tm.vocab.encode_ids(t) for t in TF_DOC["texts"]]
+    assert ids == TF_DOC["ids"] and TF_DOC["keras"].startswith("2.")
+    with torch.no_grad():
+        fused = torch.sigmoid(tm.model(torch.tensor(ids))).numpy()
+    assert np.max(np.abs(fused - np.array(TF_DOC["predictions"][kind]))) <= 1e-5
+
+
 def test_the_text_is_read_as_the_tutorials_read_it():
     tm = _open("lstm", "keras")
     enc = tm.vocab.encode("The film, a MASTERPIECE! zyzzyva")
@@ -61,6 +76,8 @@ def test_a_gru_with_reset_after_false_is_refused_in_one_sentence():
     for ext in ("keras", "h5"):
         with pytest.raises(ki.KerasFileError, match="reset_after=False"):
             _open("gru_v1", ext)
+    with pytest.raises(ki.KerasFileError, match="reset_after=False"):
+        ki.read((FIX / "tfk_gru_v1.h5").read_bytes())
 
 
 def _zip(config: dict | str, weights: bytes | None = None, extra: dict | None = None) -> bytes:
