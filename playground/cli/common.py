@@ -81,7 +81,8 @@ def read_text_arg(words: list[str]) -> str:
 
 
 def model_arg(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file")
+    s.add_argument("--model", required=True, help="bundled model name or path to a .safetensors file, or a Keras "
+                   ".keras/.h5 file (its word index beside it: word_index.json or imdb_word_index.json)")
 
 
 def text_arg(s: argparse.ArgumentParser, optional: bool = False) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from playground.cli.common import CliError, Command, emit_json, fmt_acc, model_arg, read_text_arg, text_arg
 
@@ -378,4 +379,37 @@ LESSON = Command("lesson", cmd_lesson, _lesson_arguments,
                  help="the Playground's first screen: what each gate did at one word, for the units to watch")
 
 
-COMMANDS = (MODELS, PREDICT, EXPLAIN, NARRATE, LESSON, COMPARE, WHATIF, INTERVENE)
+def cmd_convert(args) -> int:
+    """Save any model this tool opens (a Keras .keras/.h5 file among them) as this project's .safetensors card,
+    which the app's upload box and every command read; a Keras model keeps its encoding and float32 weights."""
+    from playground.core import zoo
+
+    tm = zoo.resolve(args.model)
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise CliError("--out must end in .safetensors")
+    if not out.resolve().parent.is_dir():
+        raise CliError(f"cannot write {args.out}: no such directory")
+    data = zoo.to_bytes(tm)
+    back = zoo.from_bytes(data, source="file")  # what a reader of the file gets: checked before it is written
+    out.write_bytes(data)
+    said = {"model": tm.name, "out": str(out), "bytes": len(data), "arch": tm.arch, "params": tm.n_params,
+            "keras_text": "keras_index_from" in back.card}
+    if args.json:
+        emit_json(said)
+        return 0
+    print(f"{tm.name} ({tm.config.title}, {tm.n_params:,} parameters) -> {out} ({len(data):,} bytes)"
+          + (", reading text as the Keras tutorials do" if said["keras_text"] else ""))
+    return 0
+
+
+def _convert_arguments(s: argparse.ArgumentParser) -> None:
+    model_arg(s)
+    s.add_argument("--out", required=True, help="the .safetensors file to write")
+    s.add_argument("--json", action="store_true", help="model, out, bytes, arch, params")
+
+
+CONVERT = Command("convert", cmd_convert, _convert_arguments,
+                  help="save a model (a Keras .keras/.h5 file among them) as this project's .safetensors card")
+
+COMMANDS = (MODELS, PREDICT, EXPLAIN, NARRATE, LESSON, COMPARE, WHATIF, INTERVENE, CONVERT)

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +34,7 @@ import torch
 
 from playground.core import zoo
 from playground.core.models import ModelConfig, SentimentRNN
-from playground.core.text import Encoded
+from playground.core.text import KerasText
 from playground.core.zoo import MAX_FILE_BYTES, ModelFileError, TrainedModel
 
 MAX_UNPACKED = 256 * 2**20  # a .keras zip may unpack to at most this much
@@ -46,82 +44,10 @@ ALLOWED = ("InputLayer", "Embedding", "SimpleRNN", "LSTM", "GRU", "Dense", "Drop
 RNN = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
 ZIP_MAGIC, HDF5_MAGIC = b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"
 MAX_VOCAB, MAX_UNITS, MAX_EMBED, MAX_MAXLEN = 200_000, 1024, 1024, 5000
-# keras.preprocessing.text.text_to_word_sequence's default filters
-FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
-_SPLIT = re.compile(r"\s+")
 
 
 class KerasFileError(ModelFileError):
     """A Keras file this project cannot open exactly; the message says why, in one sentence."""
-
-
-# --- text, the tutorials' way -------------------------------------------------------------------------
-@dataclass
-class KerasText:
-    """keras.datasets.imdb's encoding with a reader's word index ({word: rank from 1})."""
-
-    word_index: dict
-    num_words: int  # the embedding's rows: ids at or beyond it are OOV
-    maxlen: int | None = None  # pad/cut to this many ids (None: no padding)
-    index_from: int = 3
-    start: int | None = 1
-    oov: int = 2
-    pad: bool = True  # pre-pad with zeros to maxlen, as the tutorials do (the model reads them)
-    itos: list = field(init=False)
-    stoi: dict = field(init=False)
-
-    def __post_init__(self) -> None:
-        n = self.num_words
-        itos = ["<pad>"] + [f"<{i}>" for i in range(1, n)]
-        if self.start is not None and 0 < self.start < n:
-            itos[self.start] = "<start>"
-        if 0 < self.oov < n:
-            itos[self.oov] = "<unk>"
-        for w, r in self.word_index.items():
-            i = r + self.index_from
-            if isinstance(r, int) and 0 < i < n and itos[i].startswith("<"):
-                itos[i] = w
-        self.itos = itos
-        self.stoi = {w: i for i, w in enumerate(itos)}
-
-    def __len__(self) -> int:
-        return self.num_words
-
-    def __contains__(self, token: str) -> bool:
-        return self._id(token) != self.oov
-
-    def _id(self, word: str) -> int:
-        r = self.word_index.get(word)
-        if not isinstance(r, int):
-            return self.oov
-        i = r + self.index_from
-        return i if 0 < i < self.num_words else self.oov
-
-    @staticmethod
-    def words(text: str) -> list[str]:
-        """text_to_word_sequence: lower-case, the filter characters to spaces, split."""
-        if not isinstance(text, str):
-            text = "" if text is None else str(text)
-        text = text[-1_000_000:].lower().translate({ord(c): " " for c in FILTERS})
-        return [w for w in _SPLIT.split(text) if w]
-
-    def encode(self, text: str, max_len: int | None = None) -> Encoded:
-        words = self.words(text)
-        ids = ([self.start] if self.start is not None else []) + [self._id(w) for w in words]
-        tokens = (["<start>"] if self.start is not None else []) + words
-        n_total = len(ids)
-        limit = self.maxlen or max_len
-        if limit and len(ids) > limit:
-            ids, tokens = ids[-limit:], tokens[-limit:]
-        oov = [i == self.oov for i in ids]
-        if self.pad and self.maxlen and len(ids) < self.maxlen:
-            k = self.maxlen - len(ids)
-            ids, tokens, oov = [0] * k + ids, ["<pad>"] * k + tokens, [False] * k + oov
-            n_total += k
-        return Encoded(ids=tuple(ids), tokens=tuple(tokens), oov=tuple(oov), n_tokens_total=n_total)
-
-    def encode_ids(self, text: str, max_len: int | None = None) -> list[int]:
-        return list(self.encode(text, max_len).ids)
 
 
 def load_word_index(data: bytes) -> dict:
@@ -359,9 +285,9 @@ def _read(data: bytes, name: str, word_index: dict | None, maxlen: int | None, i
     _load(model, arch, weights, V, E, U)
     model.eval()
     text = KerasText(word_index or {}, num_words=V, maxlen=maxlen, index_from=index_from, pad=pad)
-    card = {"source_format": fmt, "keras_layers": [lay["class"] for lay in layers], "maxlen": maxlen,
-            "index_from": index_from, "padding": "pre, zeros" if pad else "none",
-            "word_index_words": len(word_index or {}), "mask_zero": bool(emb["config"].get("mask_zero", False))}
+    card = {"source_format": fmt, "keras_layers": " -> ".join(lay["class"] for lay in layers),
+            "word_index_words": len(word_index or {}), "mask_zero": bool(emb["config"].get("mask_zero", False)),
+            **text.card_fields()}
     return TrainedModel(name=name, model=model, vocab=text, card=card, source="keras")
 
 

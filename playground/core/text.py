@@ -11,7 +11,7 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 PAD, UNK = "<pad>", "<unk>"
@@ -111,3 +111,91 @@ class Vocab:
 
     def encode_ids(self, text: str, max_len: int | None = None) -> list[int]:
         return list(self.encode(text, max_len).ids)
+
+
+# --- a Keras model's text, the tutorials' way (playground/core/keras_import.py) ------------------------------
+# keras.preprocessing.text.text_to_word_sequence's default filters
+FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+_SPLIT = re.compile(r"\s+")
+@dataclass
+class KerasText:
+    """keras.datasets.imdb's encoding with a reader's word index ({word: rank from 1})."""
+
+    word_index: dict
+    num_words: int  # the embedding's rows: ids at or beyond it are OOV
+    maxlen: int | None = None  # pad/cut to this many ids (None: no padding)
+    index_from: int = 3
+    start: int | None = 1
+    oov: int = 2
+    pad: bool = True  # pre-pad with zeros to maxlen, as the tutorials do (the model reads them)
+    itos: list = field(init=False)
+    stoi: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = self.num_words
+        itos = ["<pad>"] + [f"<{i}>" for i in range(1, n)]
+        if self.start is not None and 0 < self.start < n:
+            itos[self.start] = "<start>"
+        if 0 < self.oov < n:
+            itos[self.oov] = "<unk>"
+        for w, r in self.word_index.items():
+            i = r + self.index_from
+            if isinstance(r, int) and 0 < i < n and itos[i].startswith("<") and len(w) <= 100:
+                itos[i] = w
+        self.itos = itos
+        self.stoi = {w: i for i, w in enumerate(itos)}
+
+    def __len__(self) -> int:
+        return self.num_words
+
+    def __contains__(self, token: str) -> bool:
+        return self._id(token) != self.oov
+
+    def _id(self, word: str) -> int:
+        r = self.word_index.get(word)
+        if not isinstance(r, int):
+            return self.oov
+        i = r + self.index_from
+        return i if 0 < i < self.num_words else self.oov
+
+    @staticmethod
+    def words(text: str) -> list[str]:
+        """text_to_word_sequence: lower-case, the filter characters to spaces, split."""
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        text = text[-1_000_000:].lower().translate({ord(c): " " for c in FILTERS})
+        return [w for w in _SPLIT.split(text) if w]
+
+    def encode(self, text: str, max_len: int | None = None) -> Encoded:
+        words = self.words(text)
+        ids = ([self.start] if self.start is not None else []) + [self._id(w) for w in words]
+        tokens = (["<start>"] if self.start is not None else []) + words
+        n_total = len(ids)
+        limit = self.maxlen or max_len
+        if limit and len(ids) > limit:
+            ids, tokens = ids[-limit:], tokens[-limit:]
+        oov = [i == self.oov for i in ids]
+        if self.pad and self.maxlen and len(ids) < self.maxlen:
+            k = self.maxlen - len(ids)
+            ids, tokens, oov = [0] * k + ids, ["<pad>"] * k + tokens, [False] * k + oov
+            n_total += k
+        return Encoded(ids=tuple(ids), tokens=tuple(tokens), oov=tuple(oov), n_tokens_total=n_total)
+
+    def encode_ids(self, text: str, max_len: int | None = None) -> list[int]:
+        return list(self.encode(text, max_len).ids)
+
+    def card_fields(self) -> dict:
+        """The encoding as scalar card fields: a model file (zoo.to_bytes) keeps them, and reads with them."""
+        return {"keras_index_from": self.index_from, "keras_start": self.start, "keras_oov": self.oov,
+                "keras_maxlen": self.maxlen, "keras_pad": self.pad}
+
+    @classmethod
+    def from_card(cls, itos: Sequence[str], card: dict) -> "KerasText":
+        """Back from a model file: the words at their ids (itos) and the encoding's card fields."""
+        index_from = int(card["keras_index_from"])
+        special = {i for i, w in enumerate(itos) if w.startswith("<") and w.endswith(">")}
+        index = {w: i - index_from for i, w in enumerate(itos) if i not in special and i - index_from > 0}
+        start = card.get("keras_start")
+        return cls(index, num_words=len(itos), maxlen=card.get("keras_maxlen"), index_from=index_from,
+                   start=None if start is None else int(start), oov=int(card.get("keras_oov", 2)),
+                   pad=bool(card.get("keras_pad", True)))

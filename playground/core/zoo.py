@@ -18,7 +18,7 @@ from safetensors.torch import save as st_save
 
 from playground.core.cards import MAX_CARD_CHARS, check_card
 from playground.core.models import ModelConfig, SentimentRNN, count_parameters, layer_summary
-from playground.core.text import Vocab
+from playground.core.text import KerasText, Vocab
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 FORMAT = "rnn-playground/1"
@@ -81,8 +81,10 @@ def quantize_for_storage(model: SentimentRNN) -> None:
 
 
 def to_bytes(tm: TrainedModel) -> bytes:
-    """Serialise to the model-file format (embedding in float16, everything else float32)."""
-    tensors = {k: (v.detach().half() if k in HALF_TENSORS else v.detach()).contiguous().clone()
+    """Serialise to the model-file format (embedding in float16, everything else float32; a Keras model's
+    embedding stays float32, so that the file still gives Keras' own predictions exactly)."""
+    half = () if "keras_index_from" in tm.card else HALF_TENSORS
+    tensors = {k: (v.detach().half() if k in half else v.detach()).contiguous().clone()
                for k, v in tm.model.state_dict().items()}
     meta = {
         "format": FORMAT,
@@ -252,15 +254,15 @@ def _from_bytes(data, name: str | None, source: str) -> TrainedModel:
     if len(itos) != config.vocab_size:
         raise ModelFileError(f"The vocabulary has {len(itos)} words but the config says {config.vocab_size}.")
     try:
-        vocab = Vocab(itos)
-    except ValueError as e:
-        raise ModelFileError(f"The model file's vocabulary is invalid: {e}") from None
-    try:
         card, notes = check_card(_meta_json(meta, "card", MAX_CARD_CHARS))
     except ValueError as e:
         if isinstance(e, ModelFileError):
             raise
         raise ModelFileError(str(e)) from None
+    try:  # a Keras model exported from here reads text the tutorials' way (text.KerasText, its card fields)
+        vocab = KerasText.from_card(itos, card) if "keras_index_from" in card else Vocab(itos)
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"The model file's vocabulary is invalid: {e}") from None
     model_name = _model_name(meta, name)
     tensors = {}
     for k, (dtype, shape, start, end) in table.items():

@@ -164,3 +164,29 @@ def test_the_command_line_opens_a_keras_file_with_the_word_index_beside_it():
     assert json.loads(r.stdout)["prob"] == pytest.approx(DOC["predictions"]["gru"][3], abs=1e-5)
     r = run_cli("predict", "--model", str(FIX / "gru_v1.h5"), "good")
     assert r.returncode != 0 and r.stderr.startswith("error: This GRU has reset_after=False")
+
+
+def test_a_keras_model_exports_as_this_projects_card_and_reads_the_same():
+    """Item 3: a .safetensors card keeps the words at their ids, the encoding and float32 weights, so the file
+    gives Keras' own predictions and reads text the same way."""
+    tm = _open("lstm2", "h5")
+    back = zoo.from_bytes(zoo.to_bytes(tm), source="file")
+    assert isinstance(back.vocab, ki.KerasText) and back.vocab.itos == tm.vocab.itos
+    for t in DOC["texts"][:20]:
+        assert back.vocab.encode(t) == tm.vocab.encode(t)
+    ids = torch.tensor(DOC["ids"])
+    with torch.no_grad():
+        p = torch.sigmoid(back.model(ids)).numpy()
+    assert np.max(np.abs(p - np.array(DOC["predictions"]["lstm2"]))) <= 1e-5
+    assert back.card["keras_index_from"] == 3 and back.card["keras_maxlen"] == DOC["maxlen"]
+
+
+def test_convert_saves_a_keras_model_as_a_card_every_command_reads(tmp_path):
+    out = tmp_path / "mine.safetensors"
+    r = run_cli("convert", "--model", str(FIX / "lstm.h5"), "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["keras_text"] is True
+    r = run_cli("predict", "--model", str(out), "--json", DOC["texts"][5])
+    assert json.loads(r.stdout)["prob"] == pytest.approx(DOC["predictions"]["lstm"][5], abs=1e-5)
+    bad = run_cli("convert", "--model", str(FIX / "lstm.h5"), "--out", str(tmp_path / "x.txt"))
+    assert bad.returncode == 2 and "must end in .safetensors" in bad.stderr
