@@ -74,7 +74,8 @@ if suggestion is not None:
     us = o.interventions[0].units
     shown = ", ".join(map(str, us[:5])) + (", …" if len(us) > 5 else "")
     st.markdown(textio.md_escape(
-        f"Silence the {'unit' if k == 1 else f'{k} units'} of {tr.hidden_size} that carry the verdict most (by "
+        f"Silence the {'unit' if k == 1 else f'{k} units'} of {tr.hidden_size} that "
+        f"{'carries' if k == 1 else 'carry'} the verdict most (by "
         f"their share of it: {shown}) for the whole reading, and P(positive) goes from {o.original.prob:.2f} to "
         f"{o.changed.prob:.2f}: " + ("the verdict flips. That is where it is held." if flipped else
                                      "the verdict holds, but moves: it is spread wider than that.")))

@@ -1253,3 +1253,46 @@ def test_the_long_range_lab_runs_live_and_draws_the_visitors_result(server, brow
         print(f"lab of 6 runs at {size}: {seconds:.1f} s from the click to the result")
     finally:
         page.context.close()
+
+
+# --- issue 29: a reader's own Keras model, uploaded on the Train page, on every page ------------------------
+@pytest.mark.parametrize("kind,ext", [("lstm", "keras"), ("gru", "h5")])
+def test_a_tutorial_sized_keras_model_uploads_and_reads_on_every_page(server, browser, page, kind, ext, tmp_path):
+    """Embedding(10000, 32) and 32 units, as the tutorials train: uploaded with its word index through the
+    Train page's boxes, then the Playground (with the ids and padding it read), Compare, Why gates and State
+    space in the same session, without an exception."""
+    from tests.keras_files import FIX, tutorial_sized
+
+    model_file = tmp_path / f"tutorial_{kind}.{ext}"
+    model_file.write_bytes(tutorial_sized(kind, ext))
+    open_app(page, server["base"], "/train", "Train a model")
+    open_box(page, "Your own Keras model")
+    m = mark(page)
+    page.locator('[data-testid="stFileUploader"]').filter(has_text="Word index").locator(
+        'input[type="file"]').set_input_files(str(FIX / "word_index.json"))
+    page.get_by_text(re.compile(r"MD5 [0-9a-f]{32}")).first.wait_for(state="visible")
+    wait_settled(page, since=m)
+    m = mark(page)
+    page.locator('[data-testid="stFileUploader"]').filter(has_text="Upload a model file").locator(
+        'input[type="file"]').set_input_files(str(model_file))
+    ready = page.get_by_text("is ready in every page's model picker").first
+    ready.wait_for(state="visible", timeout=60_000)
+    wait_settled(page, since=m)
+    no_exception(page)
+    name = f"tutorial_{kind}"
+    assert name in ready.inner_text()
+    for link, title in (("Playground", "Playground"), ("Why gates", "Why gates"), ("State space", "State space")):
+        m = mark(page)
+        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=re.compile(link)).click()
+        page.locator("h1").filter(has_text=title).first.wait_for(state="visible")
+        wait_settled(page, since=m)
+        choose(page, next(lab for lab in ("Model", "Model (its dataset's three cells are compared)")
+                          if page.locator(f'input[role="combobox"][aria-label="{lab}"]').count()),
+               re.compile(rf"^\s*{name}"))
+        wait_settled(page, timeout=60)
+        no_exception(page)
+        if link == "Playground":
+            said = page.get_by_text(re.compile("^Read as the Keras tutorials do")).first
+            said.wait_for(state="visible")
+            assert "padding zeros first" in said.inner_text()
+    full_screenshot(page, f"keras_{kind}_{ext}_space_1366x900")
