@@ -8,8 +8,9 @@ import numpy as np
 import streamlit as st
 
 from playground.core import models, zoo
-from playground.core.cells import CELLS, cell
+from playground.core.cells import cell
 from playground.core.data import DATASET_TITLES
+from playground.core.models import ARCHS
 from playground.dynamics import lab, memory, probe, why
 from playground.figures import distance_plots, plots
 from playground.training.timing import load_slowdown
@@ -30,8 +31,8 @@ def _csv(values) -> str:
 LAB_FIELDS = (
     Field("why.lab_k", "labk", list(lab.DEFAULT_K), parse=_ints, to_str=_csv,
           valid=lambda v: isinstance(v, list) and all(k in lab.DEFAULT_K for k in v)),
-    Field("why.lab_cells", "labcells", list(CELLS), parse=lambda t: [c for c in t.split(",") if c], to_str=_csv,
-          valid=lambda v: isinstance(v, list) and all(c in CELLS for c in v)),
+    Field("why.lab_cells", "labcells", list(ARCHS), parse=lambda t: [c for c in t.split(",") if c], to_str=_csv,
+          valid=lambda v: isinstance(v, list) and all(c in ARCHS for c in v)),
     Field("why.lab_seed", "labseed", 0, parse=int, valid=lambda v: isinstance(v, int) and 0 <= v <= 1000),
     Field("why.lab_init", "labinit", "keras", valid=lambda v: v in lab.SHIPPED_BY_INIT),
 )
@@ -48,7 +49,7 @@ def _bundled_gradients(name: str, text: str) -> tuple[tuple[str, ...], list[floa
 def gradient_series(tm: zoo.TrainedModel, dataset: str, text: str) -> tuple[dict, list[dict]]:
     """For the dataset's bundled SimpleRNN, LSTM and GRU (and `tm` when it is none of them):
     name -> (|d logit / d e_t| per word, tokens, colour, half-distance), and a table row per model."""
-    names = [f"{arch}-{dataset}" for arch in CELLS if f"{arch}-{dataset}" in zoo.BUNDLED]
+    names = [f"{arch}-{dataset}" for arch in ARCHS if f"{arch}-{dataset}" in zoo.BUNDLED]
     if tm.name not in names:
         names.append(tm.name)
     series, rows = {}, []
@@ -75,7 +76,7 @@ def _bundled_probe(name: str):
 def _probes(tm: zoo.TrainedModel, dataset: str) -> list:
     """The dataset's three bundled models' probes (cached for everyone), and `tm`'s if it is a session
     model (kept in this session, by name and identity)."""
-    names = [f"{arch}-{dataset}" for arch in CELLS if f"{arch}-{dataset}" in zoo.BUNDLED]
+    names = [f"{arch}-{dataset}" for arch in ARCHS if f"{arch}-{dataset}" in zoo.BUNDLED]
     out = [_bundled_probe(n) for n in names]
     if tm.source != "bundled" or tm.name not in zoo.BUNDLED:
         store = st.session_state.setdefault("why.probes", {})
@@ -126,7 +127,7 @@ def probe_section(tm: zoo.TrainedModel) -> None:
 @st.cache_resource(show_spinner=False)
 def _initial_keeps() -> dict:
     """init -> cell -> its keep gate before training in the lab (about 0.1 s, once per server)."""
-    return {init: {c: lab.initial_keep(c, lab.LabSettings(init=init)) for c in CELLS} for init in ("keras", "textbook")}
+    return {init: {c: lab.initial_keep(c, lab.LabSettings(init=init)) for c in ARCHS} for init in ("keras", "textbook")}
 
 
 def init_cause() -> why.Cause | None:
@@ -236,7 +237,7 @@ def _lab_promise() -> str:
     quiet server times the slowdown the server's load implies (playground.lab, playground.timing)."""
     try:
         s = lab.LabSettings(k=tuple(st.session_state.get("why.lab_k") or lab.DEFAULT_K), seeds=1,
-                            cells=tuple(st.session_state.get("why.lab_cells") or CELLS))
+                            cells=tuple(st.session_state.get("why.lab_cells") or ARCHS))
     except (ValueError, TypeError):
         return ""
     quiet, slow = lab.estimate_seconds(s), load_slowdown()
@@ -255,7 +256,7 @@ def _lab_live() -> None:
                 "above. It shares the server's training slots with the Train page.")
     c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
     c1.multiselect("Distances k", lab.DEFAULT_K, key="why.lab_k")
-    c2.multiselect("Cells", list(CELLS), key="why.lab_cells", format_func=lambda c: cell(c).title)
+    c2.multiselect("Cells", list(ARCHS), key="why.lab_cells", format_func=lambda c: cell(c).title)
     c3.number_input("Seed", 0, 1000, key="why.lab_seed")
     run = st.session_state.get(lab_run.RUN_KEY)
     active = isinstance(run, lab_run.LabRun) and run.active

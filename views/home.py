@@ -40,7 +40,8 @@ else:
 st.subheader("Three cells, side by side")
 st.caption("x_t is the word read at step t, h_{t-1} the state after the previous word; "
            "σ squashes to (0, 1) (a gate), tanh to (-1, 1); ⊙ multiplies element by element.")
-for col, c in zip(st.columns(len(CELLS)), CELLS.values()):
+trained = [c for c in CELLS.values() if c.trainable]  # the cells this app trains (not imported-only ones)
+for col, c in zip(st.columns(len(trained)), trained):
     with col:
         st.markdown(f"**{c.title}**")
         st.latex(c.equations)

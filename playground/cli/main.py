@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None, started_age: float = 0.0) -> int:
         args = build_parser().parse_args(argv)
         args.started, args.argv = started, argv
         if any(str(a).lower().endswith((".keras", ".h5")) for a in argv):  # a reader's own Keras model
-            import playground.core.keras_import  # noqa: F401 - adds .keras and .h5 to zoo.OPENERS
+            from playground.core import keras_import
+
+            keras_import.register()  # .keras and .h5 in zoo.OPENERS
         if not getattr(args, "fn", None):
             raise CliError("choose a command: models, predict, explain, narrate, lesson, typical, memory, statespace, "
                            "intervene, whatif, ablate, units, probe, lab, precompute, facts, compare, evaluate, "

@@ -19,10 +19,12 @@ ReLU RNN). Shapes: x (T, E), every recorded quantity (T, H), a block's part (H,)
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
+import torch
 from torch import nn
 
 GATE, SIGNED, UNBOUNDED = "gate", "signed", "unbounded"  # value ranges [0, 1], [-1, 1], any
@@ -131,6 +133,22 @@ StateJacobian = Callable[[Mapping[str, np.ndarray], np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
+class KerasLayout:
+    """How Keras stores this cell (playground/core/keras_import.py): its layer class, its weight blocks in
+    Keras' order (named as this cell names them), and its bias: 1 row (Keras' one vector, the input part's;
+    b_hh = 0) or 2 rows (b_ih, b_hh). `reset_after`: which of Keras' two GRUs this is (None: not a GRU)."""
+
+    layer: str  # "LSTM"
+    blocks: tuple[str, ...]  # Keras' order: LSTM i, f, c(=g), o; GRU z, r, h(=n)
+    bias_rows: int = 1
+    reset_after: bool | None = None
+
+    def order(self, blocks: tuple[str, ...]) -> tuple[int, ...]:
+        """For each of the cell's blocks (PyTorch's order), its index among Keras' blocks."""
+        return tuple(self.blocks.index(b) for b in blocks)
+
+
+@dataclass(frozen=True)
 class Cell:
     key: str  # "lstm": model configs, file cards, URLs
     title: str  # "LSTM"
@@ -156,6 +174,12 @@ class Cell:
     # a cell without `keep`: d h_t / d h_(t-1) (H, H) from one step's recorded values (each (H,), and "h")
     # and the layer's recurrent weights W_hh (blocks x H, H); None: the memory lens has no Jacobian for it
     state_jacobian: StateJacobian | None = None
+    # a cell whose recurrent part of some block depends on the step's own gates (Keras' GRU with
+    # reset_after=False: U_n (r * h)): given the layer's W_hh, b_hh, the previous h and the step's input and
+    # recurrent parts (after any forcing), it returns those blocks' recurrent parts; None: U h + b for all
+    recurrent: Callable[[np.ndarray, np.ndarray, np.ndarray, Mapping, Mapping], Mapping] | None = None
+    trainable: bool = True  # False: only for models imported from elsewhere (not offered by Train, races, lab)
+    keras: KerasLayout | None = None  # how Keras stores it; None: no Keras layer maps onto it
 
     @property
     def n_blocks(self) -> int:
@@ -220,7 +244,7 @@ def _rnn_latex(s: UnitStep) -> list[str]:
 
 
 SIMPLE_RNN = Cell(
-    key="rnn", title="SimpleRNN", torch_layer=nn.RNN, blocks=("pre",),
+    key="rnn", title="SimpleRNN", torch_layer=nn.RNN, blocks=("pre",), keras=KerasLayout("SimpleRNN", ("pre",)),
     quantities=(Quantity("pre", "pre-activation a", UNBOUNDED,
                          "W x + U h + b before tanh; large |a| saturates tanh, where gradients vanish",
                          reading=Reading((-1.99, -0.5, 0.51, 2.0), (  # printed a <= -2.00, ..., >= +2.00
@@ -268,6 +292,7 @@ def _lstm_latex(s: UnitStep) -> list[str]:
 
 LSTM = Cell(
     key="lstm", title="LSTM", torch_layer=nn.LSTM, blocks=("i", "f", "g", "o"),
+    keras=KerasLayout("LSTM", ("i", "f", "g", "o")),
     quantities=(
         Quantity("i", "input gate i", GATE, "how much of the candidate g enters the cell", "#1b9e77",
                  Reading(GATE_CUTS, tuple(f"so {x} the candidate g ({{g:+.2f}}) got in, and c became {{c:+.2f}}"
@@ -329,6 +354,7 @@ def _gru_latex(s: UnitStep) -> list[str]:
 
 GRU = Cell(
     key="gru", title="GRU", torch_layer=nn.GRU, blocks=("r", "z", "n"),
+    keras=KerasLayout("GRU", ("z", "r", "n"), bias_rows=2, reset_after=True),
     quantities=(
         Quantity("r", "reset gate r", GATE, "how much of the previous state feeds the candidate n", "#1b9e77",
                  Reading(GATE_CUTS, tuple(f"so the candidate n ({{n:+.2f}}) used {x} the previous state's term "
@@ -364,6 +390,92 @@ h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
                     r"\underbrace{\textstyle\prod_{s>t} z_s}_{\text{survived}}"),
 )
 
+# --- Keras' GRU with reset_after=False (standalone Keras 2.2-2.3's default): the reset gate acts BEFORE the
+# recurrent product, n = tanh(W_n x + b_n + U_n (r * h)), which torch.nn.GRU cannot express. Only for models
+# imported from Keras (playground/core/keras_import.py); its own torch layer below; never trained here.
+class GRUResetBefore(nn.Module):
+    """torch.nn.GRU's interface and parameter names (blocks r, z, n), with the reset applied before U_n."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True,
+                 dropout: float = 0.0, **_):
+        super().__init__()
+        if not batch_first:
+            raise ValueError("GRUResetBefore reads batch-first input only")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.batch_first, self.dropout = True, float(dropout)
+        H = hidden_size
+        for k in range(num_layers):
+            n_in = input_size if k == 0 else H
+            self.register_parameter(f"weight_ih_l{k}", nn.Parameter(torch.empty(3 * H, n_in)))
+            self.register_parameter(f"weight_hh_l{k}", nn.Parameter(torch.empty(3 * H, H)))
+            self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.zeros(3 * H)))
+            self.register_parameter(f"bias_hh_l{k}", nn.Parameter(torch.zeros(3 * H)))
+        for name, p in self.named_parameters():
+            if name.startswith("weight"):
+                nn.init.uniform_(p, -1 / H ** 0.5, 1 / H ** 0.5)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):  # x (B, T, E)
+        B, T, _ = x.shape
+        H = self.hidden_size
+        finals = []
+        for k in range(self.num_layers):
+            w_ih, w_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
+            b_ih, b_hh = getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}")
+            gi = x @ w_ih.T + b_ih  # (B, T, 3H) input parts, blocks r, z, n
+            h = x.new_zeros(B, H) if h0 is None else h0[k]
+            outs = []
+            for t in range(T):
+                rz = h @ w_hh[:2 * H].T + b_hh[:2 * H]  # (B, 2H)
+                r = torch.sigmoid(gi[:, t, :H] + rz[:, :H])
+                z = torch.sigmoid(gi[:, t, H:2 * H] + rz[:, H:])
+                n = torch.tanh(gi[:, t, 2 * H:] + (r * h) @ w_hh[2 * H:].T + b_hh[2 * H:])
+                h = (1.0 - z) * n + z * h
+                outs.append(h)
+            x = torch.stack(outs, dim=1)  # (B, T, H)
+            finals.append(h)
+        return x, torch.stack(finals, dim=0)
+
+
+def _gru_rb_recurrent(w_hh, b_hh, h, inp, rp) -> dict:
+    """The recurrent part of n: U_n (r * h) + b_hn, with r from this step's (possibly forced) parts."""
+    H = len(h)
+    r = sigmoid(inp["r"] + rp["r"])
+    return {"n": w_hh[2 * H:] @ (r * h) + b_hh[2 * H:]}
+
+
+def _gru_rb_step(inp, rec, prev) -> dict:
+    r = sigmoid(inp["r"] + rec["r"])
+    z = sigmoid(inp["z"] + rec["z"])
+    n = np.tanh(inp["n"] + rec["n"])  # rec["n"] = U_n (r * h) + b_hn: the reset already inside
+    return {"r": r, "z": z, "n": n, "h": (1.0 - z) * n + z * prev["h"]}
+
+
+def _gru_rb_latex(s: UnitStep) -> list[str]:
+    v = s.values
+    n_in, n_rec = s.parts["n"]
+    return [
+        _gate_line(s, "r", r"\sigma"),
+        _gate_line(s, "z", r"\sigma"),
+        rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b}} + "
+        rf"\underbrace{{{_p(n_rec)}}}_{{U_{{n}}(r_t\odot h_{{t-1}})}})\\ &= {_n(v['n'])}\end{{aligned}}",
+        rf"\begin{{aligned}}h_t &= (1-z_t)\,n_t + z_t\,h_{{t-1}}\\ &= {_n(1 - v['z'])}\cdot{_p(v['n'])} + "
+        rf"{_n(v['z'])}\cdot{_p(s.h_prev)}\\ &= {_n(s.h)}\end{{aligned}}",
+    ]
+
+
+GRU_RESET_BEFORE = dataclasses.replace(
+    GRU, key="gru_rb", title="GRU (reset before)", torch_layer=GRUResetBefore, step=_gru_rb_step,
+    unit_latex=_gru_rb_latex, recurrent=_gru_rb_recurrent, trainable=False, keras_bias_vectors=1,
+    keras=KerasLayout("GRU", ("z", "r", "n"), bias_rows=1, reset_after=False),
+    equations=r"""\small\begin{aligned}
+r_t, z_t &= \sigma(W x_t + U h_{t-1} + b)\\
+n_t &= \tanh(W_n x_t + b_n + U_n (r_t \odot h_{t-1}))\\
+h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+\end{aligned}""",
+    summary="Keras' GRU with reset_after=False: the reset gate acts on h before the recurrent product, "
+            "n = tanh(W_n x + b_n + U_n (r ⊙ h)).",
+    color="#b35806")
+
 CELLS: dict[str, Cell] = {}
 
 
@@ -377,7 +489,7 @@ def register(cell: Cell) -> Cell:
     return cell
 
 
-for _cell in (SIMPLE_RNN, LSTM, GRU):
+for _cell in (SIMPLE_RNN, LSTM, GRU, GRU_RESET_BEFORE):
     register(_cell)
 
 
@@ -389,7 +501,8 @@ def cell(key: str) -> Cell:
 
 
 def archs() -> tuple[str, ...]:
-    return tuple(CELLS)
+    """The cells this project trains (Train, races, the lab): imported-only cells are left out."""
+    return tuple(k for k, c in CELLS.items() if c.trainable)
 
 
 def titles() -> dict[str, str]:

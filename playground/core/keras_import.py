@@ -14,8 +14,10 @@ Weights (Keras kernel (in, k*U), recurrent_kernel (U, k*U), bias):
 - SimpleRNN and LSTM: torch's weight_ih = kernel.T, weight_hh = recurrent_kernel.T, bias_ih = bias,
   bias_hh = 0 (Keras' LSTM gate order i, f, c, o is PyTorch's i, f, g, o).
 - GRU, reset_after=True (Keras 3's and tf-keras 2's default): kernel blocks z, r, h become PyTorch's r, z,
-  n; bias (2, 3U) is bias_ih (row 0) and bias_hh (row 1). reset_after=False applies the reset before the
-  recurrent product, which torch.nn.GRU cannot express: refused until it has its own cell description.
+  n; bias (2, 3U) is bias_ih (row 0) and bias_hh (row 1). reset_after=False (standalone Keras 2.2-2.3's
+  default) applies the reset before the recurrent product, which torch.nn.GRU cannot express: it gets its
+  own cell description (cells.GRU_RESET_BEFORE, arch "gru_rb", with its own torch layer), bias (3U,) in the
+  input part.
 - Dense(1, sigmoid): the readout.
 
 Text (KerasText): lower-cased, Keras' punctuation filter, split on spaces; the start token, then each
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from playground.core import zoo
+from playground.core.cells import CELLS, cell
 from playground.core.models import ModelConfig, SentimentRNN
 from playground.core.text import KerasText
 from playground.core.zoo import MAX_FILE_BYTES, ModelFileError, TrainedModel
@@ -40,8 +42,8 @@ from playground.core.zoo import MAX_FILE_BYTES, ModelFileError, TrainedModel
 MAX_UNPACKED = 256 * 2**20  # a .keras zip may unpack to at most this much
 MAX_RATIO = 200  # and compress at most this well (a zip bomb compresses far better)
 MAX_CONFIG_BYTES = 4 * 2**20
-ALLOWED = ("InputLayer", "Embedding", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "SpatialDropout1D")
-RNN = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
+RNN = ("SimpleRNN", "LSTM", "GRU")  # Keras' recurrent layer classes; each maps onto a cell's KerasLayout
+ALLOWED = ("InputLayer", "Embedding", *RNN, "Dense", "Dropout", "SpatialDropout1D")
 ZIP_MAGIC, HDF5_MAGIC = b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"
 MAX_VOCAB, MAX_UNITS, MAX_EMBED, MAX_MAXLEN = 200_000, 1024, 1024, 5000
 
@@ -149,10 +151,6 @@ def _check(layers: list[dict]) -> tuple[dict, list[dict], dict]:
                                  "hard_sigmoid); only sigmoid is supported.")
         if c.get("use_bias", True) is not True:
             raise KerasFileError(f"The {cls} layer has no bias; not supported.")
-        if cls == "GRU" and c.get("reset_after", True) is not True:
-            raise KerasFileError("This GRU has reset_after=False (Keras 2.2-2.3's default): it applies the reset "
-                                 "gate before the recurrent product, which needs a cell this version does not "
-                                 "have yet.")
         last = i == len(rnns) - 1
         if bool(c.get("return_sequences", False)) != (not last):
             raise KerasFileError("Every recurrent layer but the last must return sequences, and the last must not.")
@@ -164,6 +162,16 @@ def _check(layers: list[dict]) -> tuple[dict, list[dict], dict]:
             and isinstance(e.get("output_dim"), int) and 0 < e["output_dim"] <= MAX_EMBED):
         raise KerasFileError(f"The Embedding must have 2 to {MAX_VOCAB:,} rows and 1 to {MAX_EMBED} columns.")
     return emb, rnns, dense
+
+
+def _cell_for(layer: dict):
+    """The registered cell whose KerasLayout is this Keras layer (its class, and for a GRU its reset_after)."""
+    cls = layer["class"]
+    reset_after = bool(layer["config"].get("reset_after", True))
+    for c in CELLS.values():
+        if c.keras is not None and c.keras.layer == cls and c.keras.reset_after in (None, reset_after):
+            return c
+    raise KerasFileError(f"No cell here reads Keras' {cls[:40]} with reset_after={reset_after}.")
 
 
 def _keras3_weights(h5file, layers: list[dict]) -> list[list[np.ndarray]]:
@@ -269,7 +277,7 @@ def _read(data: bytes, name: str, word_index: dict | None, maxlen: int | None, i
         layers = _layers(config)
         emb, rnns, dense = _check(layers)
         weights = (_keras3_weights if fmt == "keras" else _legacy_weights)(h5, layers)
-    arch = RNN[rnns[0]["class"]]
+    arch = _cell_for(rnns[0]).key
     V, E = emb["config"]["input_dim"], emb["config"]["output_dim"]
     U = rnns[0]["config"]["units"]
     if maxlen is None:
@@ -291,13 +299,11 @@ def _read(data: bytes, name: str, word_index: dict | None, maxlen: int | None, i
     return TrainedModel(name=name, model=model, vocab=text, card=card, source="keras")
 
 
-def _gru_order(m: torch.Tensor, U: int) -> torch.Tensor:
-    """Keras' GRU blocks z, r, h (last axis) in PyTorch's order r, z, n."""
-    return torch.cat([m[..., j * U:(j + 1) * U] for j in (1, 0, 2)], dim=-1)
-
-
 def _load(model: SentimentRNN, arch: str, weights: list[list[np.ndarray]], V: int, E: int, U: int) -> None:
-    k = {"rnn": 1, "lstm": 4, "gru": 3}[arch]
+    """Keras' weights into the model, block by block as the cell's KerasLayout says (order and bias rows)."""
+    c = cell(arch)
+    k, lay = c.n_blocks, c.keras
+    order = lay.order(c.blocks)
     emb, *rnn, dense = weights
 
     def want(a: np.ndarray, shape: tuple, what: str) -> torch.Tensor:
@@ -307,6 +313,9 @@ def _load(model: SentimentRNN, arch: str, weights: list[list[np.ndarray]], V: in
             raise KerasFileError(f"The {what} holds NaN or infinite values.")
         return torch.from_numpy(np.ascontiguousarray(a)).float()
 
+    def torch_order(m: torch.Tensor) -> torch.Tensor:  # Keras' blocks (last axis) in PyTorch's order
+        return torch.cat([m[..., j * U:(j + 1) * U] for j in order], dim=-1)
+
     with torch.no_grad():
         model.embedding.weight.copy_(want(emb[0], (V, E), "embedding"))
         for layer, w in enumerate(rnn):
@@ -314,14 +323,12 @@ def _load(model: SentimentRNN, arch: str, weights: list[list[np.ndarray]], V: in
                 raise KerasFileError(f"Recurrent layer {layer + 1} has {len(w)} weights, not kernel, recurrent kernel "
                                      "and bias.")
             fan_in = E if layer == 0 else U
-            kernel = want(w[0], (fan_in, k * U), f"layer {layer + 1}'s kernel")
-            rec = want(w[1], (U, k * U), f"layer {layer + 1}'s recurrent kernel")
-            if arch == "gru":
-                bias = want(w[2], (2, k * U), f"layer {layer + 1}'s bias (reset_after: 2 rows)")
-                kernel, rec, b_ih, b_hh = (_gru_order(m, U) for m in (kernel, rec, bias[0], bias[1]))
-            else:
-                b_ih = want(w[2], (k * U,), f"layer {layer + 1}'s bias")
-                b_hh = torch.zeros(k * U)
+            kernel = torch_order(want(w[0], (fan_in, k * U), f"layer {layer + 1}'s kernel"))
+            rec = torch_order(want(w[1], (U, k * U), f"layer {layer + 1}'s recurrent kernel"))
+            shape = (k * U,) if lay.bias_rows == 1 else (lay.bias_rows, k * U)
+            bias = torch_order(want(w[2], shape, f"layer {layer + 1}'s bias ({lay.bias_rows} row"
+                                                 f"{'s' if lay.bias_rows > 1 else ''})"))
+            b_ih, b_hh = (bias, torch.zeros(k * U)) if lay.bias_rows == 1 else (bias[0], bias[1])
             getattr(model.rnn, f"weight_ih_l{layer}").copy_(kernel.T)
             getattr(model.rnn, f"weight_hh_l{layer}").copy_(rec.T)
             getattr(model.rnn, f"bias_ih_l{layer}").copy_(b_ih)
@@ -361,4 +368,12 @@ def open_path(path: str | Path) -> TrainedModel:
     return tm
 
 
-zoo.OPENERS.update({".keras": open_path, ".h5": open_path})
+def register() -> None:
+    """Let zoo.resolve open .keras and .h5 files (the command line calls this when a path ends so; the module
+    registers itself when imported, too)."""
+    import sys
+
+    sys.modules["playground.core.zoo"].OPENERS.update({".keras": open_path, ".h5": open_path})
+
+
+register()

@@ -105,6 +105,10 @@ def run_layer(c: Cell, xw: np.ndarray, w_hh, b_hh, orig: LayerTrace | None = Non
         rp = {b: hw[t, sl] for b, sl in blocks}
         if before is not None:
             before(t, inp, rp)
+        if c.recurrent is not None:  # a recurrent part that needs this step's gates (the reset-before GRU)
+            for b, part in c.recurrent(w_hh, b_hh, state["h"], inp, rp).items():
+                rp[b] = part
+                hw[t, dict(blocks)[b]] = part
         out = c.step(inp, rp, state)
         if after is not None:
             out = after(t, out)

@@ -18,7 +18,7 @@ from tests.conftest import run_cli
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
 DOC = json.loads((FIX / "parity.json").read_text())
 INDEX = json.loads((FIX / "word_index.json").read_text())
-KINDS = ("simplernn", "lstm", "gru", "lstm2")
+KINDS = ("simplernn", "lstm", "gru", "lstm2", "gru_v1")
 
 
 def _open(kind: str, ext: str):
@@ -37,7 +37,7 @@ def test_p_positive_equals_keras_own_predictions(kind, ext):
     assert len(keras) >= 50 and np.max(np.abs(fused - keras)) <= 1e-5
     traced = np.array([trace(tm.model, tm.vocab, t).prob for t in DOC["texts"][:10]])  # the pages' exact re-run
     assert np.max(np.abs(traced - keras[:10])) <= 1e-5
-    assert tm.arch == {"simplernn": "rnn", "lstm": "lstm", "gru": "gru", "lstm2": "lstm"}[kind]
+    assert tm.arch == {"simplernn": "rnn", "lstm": "lstm", "gru": "gru", "lstm2": "lstm", "gru_v1": "gru_rb"}[kind]
     assert tm.config.num_layers == (2 if kind == "lstm2" else 1) and tm.config.max_len == DOC["maxlen"]
     assert tm.card["source_format"] == ext and tm.source == "keras"
 
@@ -72,12 +72,19 @@ def test_the_text_is_read_as_the_tutorials_read_it():
     assert len(long.ids) == DOC["maxlen"] and long.truncated  # cut from the front, like pad_sequences
 
 
-def test_a_gru_with_reset_after_false_is_refused_in_one_sentence():
-    for ext in ("keras", "h5"):
-        with pytest.raises(ki.KerasFileError, match="reset_after=False"):
-            _open("gru_v1", ext)
-    with pytest.raises(ki.KerasFileError, match="reset_after=False"):
-        ki.read((FIX / "tfk_gru_v1.h5").read_bytes())
+def test_a_gru_with_reset_after_false_gets_its_own_cell_and_is_never_offered_for_training():
+    """Keras 2.2-2.3's default GRU applies the reset before U_n: its own cell, exact, but not trainable here."""
+    from playground.core import cells
+    from playground.core.models import ARCHS
+
+    tm = _open("gru_v1", "h5")
+    assert tm.arch == "gru_rb" and cells.cell("gru_rb").recurrent is not None
+    assert "gru_rb" not in ARCHS and "gru_rb" not in cells.archs() and "gru_rb" in cells.CELLS
+    tr = trace(tm.model, tm.vocab, DOC["texts"][0])  # the recorded recurrent part of n is U_n (r * h)
+    H = tm.config.hidden_size
+    w_hh = tm.model.rnn.weight_hh_l0.detach().double().numpy()
+    r, h_prev = tr.last.gates["r"][5], tr.last.h[4]
+    np.testing.assert_allclose(tr.last.parts["n"][1][5], w_hh[2 * H:] @ (r * h_prev), atol=1e-12)
 
 
 def _zip(config: dict | str, weights: bytes | None = None, extra: dict | None = None) -> bytes:
@@ -162,8 +169,8 @@ def test_the_command_line_opens_a_keras_file_with_the_word_index_beside_it():
     r = run_cli("predict", "--model", str(FIX / "gru.keras"), "--json", text)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["prob"] == pytest.approx(DOC["predictions"]["gru"][3], abs=1e-5)
-    r = run_cli("predict", "--model", str(FIX / "gru_v1.h5"), "good")
-    assert r.returncode != 0 and r.stderr.startswith("error: This GRU has reset_after=False")
+    r = run_cli("predict", "--model", str(FIX / "tfk_gru_v1.h5"), "--json", text)
+    assert json.loads(r.stdout)["prob"] == pytest.approx(TF_DOC["predictions"]["gru_v1"][3], abs=1e-5)
 
 
 def test_a_keras_model_exports_as_this_projects_card_and_reads_the_same():
@@ -190,3 +197,18 @@ def test_convert_saves_a_keras_model_as_a_card_every_command_reads(tmp_path):
     assert json.loads(r.stdout)["prob"] == pytest.approx(DOC["predictions"]["lstm"][5], abs=1e-5)
     bad = run_cli("convert", "--model", str(FIX / "lstm.h5"), "--out", str(tmp_path / "x.txt"))
     assert bad.returncode == 2 and "must end in .safetensors" in bad.stderr
+
+
+def test_the_reset_before_cells_equations_reproduce_its_trace():
+    """One unit's update with its numbers (the Playground's drill-down) for the reset-before GRU."""
+    from playground.explain.equations import latex_lines, unit_step
+
+    tm = _open("gru_v1", "keras")
+    tr = trace(tm.model, tm.vocab, DOC["texts"][1])
+    s = unit_step(tr, 0, 3, tr.n_steps - 1)
+    v = s.values
+    n_in, n_rec = s.parts["n"]
+    assert np.tanh(n_in + n_rec) == pytest.approx(v["n"], abs=1e-12)  # the reset is inside the recurrent part
+    assert (1 - v["z"]) * v["n"] + v["z"] * s.h_prev == pytest.approx(s.h, abs=1e-12)
+    text = " ".join(latex_lines(s))
+    assert r"U_{n}(r_t\odot h_{t-1})" in text and f"{v['n']:.3f}" in text
