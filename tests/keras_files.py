@@ -66,7 +66,8 @@ def tutorial_sized(kind: str, ext: str, V: int = 10000, E: int = 32, U: int = 32
     if ext == "keras":
         z = zipfile.ZipFile(io.BytesIO(data))
         cfg = _resize_config(json.loads(z.read("config.json")), V, E, U)
-        first = "layers/" + {"simplernn": "simple_rnn", "lstm": "lstm", "lstm2": "lstm/", "gru": "gru"}[kind]
+        first = "layers/" + {"simplernn": "simple_rnn", "lstm": "lstm", "lstm2": "lstm/", "gru": "gru",
+                             "gru_v1": "gru"}[kind]
         weights = _resize_h5(z.read("model.weights.h5"), V, E, U, first, seed)
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as w:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from playground.core.cells import CELLS, cell
-from playground.core.models import ModelConfig, SentimentRNN
+from playground.core.models import LIMITS, ModelConfig, SentimentRNN
 from playground.core.text import KerasText
 from playground.core.zoo import MAX_FILE_BYTES, ModelFileError, TrainedModel
 
@@ -45,7 +45,9 @@ MAX_CONFIG_BYTES = 4 * 2**20
 RNN = ("SimpleRNN", "LSTM", "GRU")  # Keras' recurrent layer classes; each maps onto a cell's KerasLayout
 ALLOWED = ("InputLayer", "Embedding", *RNN, "Dense", "Dropout", "SpatialDropout1D")
 ZIP_MAGIC, HDF5_MAGIC = b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"
-MAX_VOCAB, MAX_UNITS, MAX_EMBED, MAX_MAXLEN = 200_000, 1024, 1024, 5000
+# what this project's models can hold (models.LIMITS): a larger Keras model is refused in one sentence
+MAX_VOCAB, MAX_UNITS, MAX_EMBED, MAX_MAXLEN = (LIMITS[k][1] for k in ("vocab_size", "hidden_size", "embed_dim",
+                                                                       "max_len"))
 
 
 class KerasFileError(ModelFileError):
@@ -221,7 +223,7 @@ def _legacy_weights(h5file, layers: list[dict]) -> list[list[np.ndarray]]:
 def _array(ds) -> np.ndarray:
     if not hasattr(ds, "shape") or ds.dtype.kind != "f" or ds.size > 64 * 2**20:
         raise KerasFileError("A weight in the file is not an array of floats of a sensible size.")
-    return np.asarray(ds[()], dtype=np.float64)
+    return np.asarray(ds[()], dtype=np.float32)  # Keras keeps float32: no wider copy of a large embedding
 
 
 def _config_of(data: bytes) -> tuple[dict, str, object]:
@@ -287,8 +289,11 @@ def _read(data: bytes, name: str, word_index: dict | None, maxlen: int | None, i
         maxlen = shape[1] if isinstance(shape, list) and len(shape) == 2 and isinstance(shape[1], int) else None
     if maxlen is not None and not 0 < maxlen <= MAX_MAXLEN:
         raise KerasFileError(f"maxlen must be 1 to {MAX_MAXLEN:,}, not {maxlen}.")
-    cfg = ModelConfig(arch=arch, vocab_size=V, embed_dim=E, hidden_size=U, num_layers=len(rnns), dropout=0.0,
-                      max_len=maxlen or MAX_MAXLEN)
+    try:
+        cfg = ModelConfig(arch=arch, vocab_size=V, embed_dim=E, hidden_size=U, num_layers=len(rnns), dropout=0.0,
+                          max_len=maxlen or MAX_MAXLEN)
+    except ValueError as e:
+        raise KerasFileError(f"This model is larger than the models here can be: {e}.") from None
     model = SentimentRNN(cfg)
     _load(model, arch, weights, V, E, U)
     model.eval()

@@ -1256,7 +1256,8 @@ def test_the_long_range_lab_runs_live_and_draws_the_visitors_result(server, brow
 
 
 # --- issue 29: a reader's own Keras model, uploaded on the Train page, on every page ------------------------
-@pytest.mark.parametrize("kind,ext", [("lstm", "keras"), ("gru", "h5")])
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+@pytest.mark.parametrize("kind", ["simplernn", "lstm", "gru", "lstm2", "gru_v1"])
 def test_a_tutorial_sized_keras_model_uploads_and_reads_on_every_page(server, browser, page, kind, ext, tmp_path):
     """Embedding(10000, 32) and 32 units, as the tutorials train: uploaded with its word index through the
     Train page's boxes, then the Playground (with the ids and padding it read), Compare, Why gates and State

@@ -212,3 +212,12 @@ def test_the_reset_before_cells_equations_reproduce_its_trace():
     assert (1 - v["z"]) * v["n"] + v["z"] * s.h_prev == pytest.approx(s.h, abs=1e-12)
     text = " ".join(latex_lines(s))
     assert r"U_{n}(r_t\odot h_{t-1})" in text and f"{v['n']:.3f}" in text
+
+
+def test_a_model_larger_than_this_apps_models_is_refused_in_one_sentence():
+    from tests.keras_files import tutorial_sized
+
+    with pytest.raises(ki.KerasFileError, match="Embedding must have 2 to 100,000 rows"):
+        ki.read(tutorial_sized("gru", "h5", V=100_001, E=8, U=8))
+    tm = ki.read(tutorial_sized("gru", "keras", V=10_000, E=32, U=32))  # the tutorials' size reads
+    assert (tm.config.vocab_size, tm.config.embed_dim, tm.config.hidden_size) == (10_000, 32, 32)
