@@ -338,6 +338,13 @@ def _gru_step(inp, rec, prev) -> dict:
     return {"r": r, "z": z, "n": n, "h": (1.0 - z) * n + z * prev["h"]}
 
 
+def _gru_h_line(s: UnitStep) -> str:
+    """h_t = (1 - z) n + z h_(t-1) with its numbers: both GRUs end with it."""
+    v = s.values
+    return (rf"\begin{{aligned}}h_t &= (1-z_t)\,n_t + z_t\,h_{{t-1}}\\ &= {_n(1 - v['z'])}\cdot{_p(v['n'])} + "
+            rf"{_n(v['z'])}\cdot{_p(s.h_prev)}\\ &= {_n(s.h)}\end{{aligned}}")
+
+
 def _gru_latex(s: UnitStep) -> list[str]:
     v = s.values
     n_in, n_rec = s.parts["n"]
@@ -347,8 +354,7 @@ def _gru_latex(s: UnitStep) -> list[str]:
         rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b}} + r_t\cdot"
         rf"\underbrace{{{_p(n_rec)}}}_{{W_{{hn}}h_{{t-1}}+b_{{hn}}}})\\ &= \tanh({_n(n_in)} + {_n(v['r'])}\cdot"
         rf"{_p(n_rec)})\\ &= {_n(v['n'])}\end{{aligned}}",
-        rf"\begin{{aligned}}h_t &= (1-z_t)\,n_t + z_t\,h_{{t-1}}\\ &= {_n(1 - v['z'])}\cdot{_p(v['n'])} + "
-        rf"{_n(v['z'])}\cdot{_p(s.h_prev)}\\ &= {_n(s.h)}\end{{aligned}}",
+        _gru_h_line(s),
     ]
 
 
@@ -458,8 +464,7 @@ def _gru_rb_latex(s: UnitStep) -> list[str]:
         _gate_line(s, "z", r"\sigma"),
         rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b}} + "
         rf"\underbrace{{{_p(n_rec)}}}_{{U_{{n}}(r_t\odot h_{{t-1}})}})\\ &= {_n(v['n'])}\end{{aligned}}",
-        rf"\begin{{aligned}}h_t &= (1-z_t)\,n_t + z_t\,h_{{t-1}}\\ &= {_n(1 - v['z'])}\cdot{_p(v['n'])} + "
-        rf"{_n(v['z'])}\cdot{_p(s.h_prev)}\\ &= {_n(s.h)}\end{{aligned}}",
+        _gru_h_line(s),
     ]
 
 
