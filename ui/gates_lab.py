@@ -149,12 +149,7 @@ def forget_cause(dataset: str) -> why.Cause | None:
         return None
     tm = catalog.bundled(name)
     typ, _ = per_model.typical(tm)
-    if typ is None:
-        return None
-    c = cell(tm.arch)
-    f = np.asarray(typ.mean[-1][c.keep.gate], dtype=float)  # (H,) each unit's mean over the same tokens
-    return why.forget_cause(name, float(f.mean()), float(np.median(memory.taus_of(typ, c))),
-                            typ.n_tokens / max(1, typ.n_texts))
+    return why.forget_of(name, typ, cell(tm.arch))
 
 
 # --- the long-range lab -----------------------------------------------------------------------------

@@ -446,4 +446,32 @@ def _ablate_arguments(s: argparse.ArgumentParser) -> None:
 ABLATE = Command("ablate", cmd_ablate, _ablate_arguments,
                  help="accuracy on a sample of TEST texts with the top units ablated")
 
-COMMANDS = (TYPICAL, UNITS, MEMORY, STATESPACE, PROBE, LAB, ABLATE)
+def cmd_why(args) -> int:
+    """The Why gates page's first screen (playground/dynamics/why.py): the gradient through time on the long
+    review for the dataset's three cells, what it means, and the causes from the shipped labs' numbers."""
+    from playground.dynamics.why import first_screen
+
+    out = first_screen(args.dataset)
+    if args.json:
+        emit_json(out)
+        return 0
+    print(out["headline"])
+    if out["because"]:
+        print(out["because"])
+    for c in out["causes"]:
+        print(f"- {c['title']} {c['text']}")
+    for r in out["starts"]:
+        print("  " + "; ".join(f"{k}: {v}" for k, v in r.items()))
+    return 0
+
+
+def _why_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--dataset", choices=["rt", "imdb"], default="rt", help="whose bundled cells (default: rt)")
+    s.add_argument("--json", action="store_true", help="k, headline, because, models (share and per-step kept), "
+                   "causes, starts")
+
+
+WHY = Command("why", cmd_why, _why_arguments,
+              help="why a plain RNN forgets: the Why gates page's first screen, with its causes")
+
+COMMANDS = (TYPICAL, UNITS, MEMORY, STATESPACE, PROBE, LAB, ABLATE, WHY)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from playground.core.models import ARCH_TITLES
+from playground.dynamics import memory
 
 K_BACK = 99  # "100 words back": the word 99 words before the last one
 
@@ -233,3 +234,38 @@ def forget_cause(model: str, mean_f: float | None, median_tau: float | None,
             f"Over its dataset's TEST words, {model}'s forget gate averages {mean_f:.2f} and half its units forget "
             f"within {median_tau:.1f} words; those texts are {tokens_per_text:.0f} words long on average. A forget "
             "gate can carry a word across many words; training holds it near 1 only where the task needs it.")
+
+
+def forget_of(model: str, typical, c) -> Cause | None:
+    """forget_cause from a trained gated model's typical values (typical.Typical) and its cell: the keep gate's
+    mean over its dataset's TEST words, its units' median time constant, the texts' mean length."""
+    if typical is None or c.keep is None:
+        return None
+    f = np.asarray(typical.mean[-1][c.keep.gate], dtype=float)  # (H,) each unit's mean over the same tokens
+    return forget_cause(model, float(f.mean()), float(np.median(memory.taus_of(typical, c))),
+                        typical.n_tokens / max(1, typical.n_texts))
+
+
+def first_screen(dataset: str) -> dict:
+    """Why gates' first screen as plain numbers (`python -m playground why --dataset D --json`): the answer on
+    the long review for the dataset's bundled cells, the three causes and the two starts' table."""
+    from playground.core import zoo
+    from playground.core.cells import cell
+    from playground.dynamics import lab, precomputed
+
+    idx, review = memory.long_review()
+    rows = []
+    for name in (n for n in zoo.bundled_names() if n.endswith(f"-{dataset}")):
+        tm = zoo.load_bundled(name)
+        enc = tm.vocab.encode(review, tm.config.max_len)
+        rows.append((name, tm.config.title, cell(tm.arch).has_gates, memory.token_gradients(tm.model, enc.ids)))
+    ans = answer(rows, len(review.split()))
+    keras, book = lab.load_shipped(lab.SHIPPED_BY_INIT["keras"]), lab.load_shipped(lab.SHIPPED_BY_INIT["textbook"])
+    keep0 = {i: {c: lab.initial_keep(c, lab.LabSettings(init=i)) for c in lab.ARCHS} for i in ("keras", "textbook")}
+    lstm = f"lstm-{dataset}"
+    typ = precomputed.load("typical", zoo.load_bundled(lstm)) if lstm in zoo.bundled_names() else None
+    causes = [init_cause(keras, book), gru_cause(keep0["keras"].get("gru"), keras, lab.init_gradient_shares),
+              forget_of(lstm, typ, cell("lstm"))]
+    return {"review": idx, **ans.as_dict(),
+            "causes": [{"title": c[0], "text": c[1]} for c in causes if c],
+            "starts": init_table(keras, book, lab.init_gradient_shares, keep0)}

@@ -71,3 +71,32 @@ def test_the_gru_and_forget_causes_come_from_their_numbers():
     assert title == "Trained forget gates sit near 0.7, not 1." and "averages 0.66" in body and "19 words" in body
     assert why.forget_cause("lstm-rt", None, 2.9, 18.6) is None
     assert math.isclose(0.5 ** (1 / 49), 0.9859, abs_tol=1e-3)
+
+
+def test_the_why_command_prints_the_first_screens_numbers_and_they_add_up():
+    """`python -m playground why --json`: each share is the gradient k words back over the last word's, per
+    step kept to the k-th power gives it back, and the causes and the starts' table are the page's."""
+    import json
+
+    from playground.core import zoo
+    from playground.dynamics import memory
+    from tests.conftest import run_cli
+
+    if "rnn-rt" not in zoo.bundled_names():
+        pytest.skip("no bundled models")
+    r = run_cli("why", "--dataset", "rt", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    k = out["k"]
+    _, review = memory.long_review()
+    for m in out["models"]:
+        tm = zoo.load_bundled(m["model"])
+        g = memory.token_gradients(tm.model, tm.vocab.encode(review, tm.config.max_len).ids)
+        assert m["words"] == len(g) and m["k"] == k == min(99, len(g) - 1)
+        assert m["share"] == pytest.approx(g[len(g) - 1 - k] / g[-1], rel=1e-9)
+        assert m["per_step"] ** k == pytest.approx(m["share"], rel=1e-9)
+    assert [c["title"] for c in out["causes"]] == ["The start decides a lot.",
+                                                   "The GRU starts with its update gate at z = 0.50.",
+                                                   "Trained forget gates sit near 0.7, not 1."]
+    assert [row["cell"] for row in out["starts"]] == ["SimpleRNN", "LSTM", "GRU"]
+    assert out["textbook"] and out["headline"].startswith("On a 343-word review")
