@@ -159,6 +159,8 @@ def receive_upload(file_id: str, read: Callable[[], bytes], filename: str = "",
             tm.name = name
         for note in tm.notes:
             said.append(("info", md_escape(f"Loading this file: {note}.")))
+        if tm.texts_caveat:
+            said.append(("info", md_escape(tm.texts_caveat)))
         notice = _add(models, tm)
         if tm.name not in models:
             said = [("error", md_escape(notice or "This model was not kept."))]

@@ -290,6 +290,13 @@ if len(datasets) != 1 or None in datasets:
                                 + ", ".join(f"{n}: {tm.dataset or 'unknown'}" for n, tm in models.items())
                                 + "), so there is no one TEST split to compare their accuracy on."))
     st.stop()
+elsewhere = [n for n, tm in models.items() if not tm.heldout]
+if elsewhere:
+    st.caption(textio.md_escape(f"{', '.join(elsewhere)} {'was' if len(elsewhere) == 1 else 'were'} trained "
+                                "elsewhere (a Keras file: keras.datasets.imdb trains on this app's IMDB reviews), so "
+                                "no TEST split here is held out from "
+                                + ("it" if len(elsewhere) == 1 else "them") + " to compare accuracy on."))
+    st.stop()
 test_ds = datasets.pop()
 
 

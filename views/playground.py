@@ -306,7 +306,8 @@ with st.expander("Every gate at every word (units × words)", key="play.x.gates"
                            "than usual; red: lower; white: as usual. "
                            + ("Shipped with the app." if tm.source == "bundled" else "Worked out once for this model.")
                            + (f" The same numbers: `python -m playground typical --model {tm.name} --json \"…\"`."
-                              if tm.source == "bundled" else ""))
+                              if tm.source == "bundled" else "")
+                           + (" " + textio.md_escape(tm.texts_caveat) if tm.texts_caveat else ""))
 
         def _rows(li: int):
             """A layer's rows, top to bottom: the last layer's units to watch (all on request, in the account's
@@ -385,6 +386,8 @@ with st.expander("Model card", key="play.x.card", on_change="rerun") as box:
                     f"trained on {textio.md_escape(card.get('trained_on', 'unknown data'))}.")
         if tm.test_accuracy is not None:
             st.markdown(f"TEST accuracy: **{tm.test_accuracy:.2%}** ({textio.md_escape(card.get('test_split', ''))})")
+        elif tm.texts_caveat:
+            st.caption(textio.md_escape(tm.texts_caveat))
         st.dataframe(card.get("layers", []), hide_index=True,
                      column_config={"params": st.column_config.NumberColumn("parameters", format="localized")})
         st.json({k: v for k, v in card.items() if k not in ("layers", "history")}, expanded=False)

@@ -66,7 +66,8 @@ else:
     pe = statespace.path(space, branch.edited) if branch is not None and not branch.identical else None
     st.plotly_chart(space_plots.plane(space, p, pe, branch.branch if branch else 0, model=tm.name, height=400),
                     key="space.plane")
-    st.caption(textio.md_escape(" ".join(statespace.where_story(space, p))))
+    st.caption(textio.md_escape(" ".join(statespace.where_story(space, p))
+                                + (" " + tm.texts_caveat if tm.texts_caveat else "")))
 if suggestion is not None:
     o = suggestion
     k = o.interventions[0].k
@@ -211,7 +212,9 @@ with st.expander("Over TEST texts: how much accuracy falls when the top units ar
                                "McNemar p": f"{abl.together_p[k]:.3g}"} for k, acc in abl.together.items()],
                              hide_index=True)
                 st.caption(textio.md_escape(" ".join(abl.sentences())) + f" A fall counts as beyond noise below p = "
-                           f"{abl.level:.2g} (0.05 over the {len(abl.single) + len(abl.together)} ablations).")
+                           f"{abl.level:.2g} (0.05 over the {len(abl.single) + len(abl.together)} ablations)."
+                           + ("" if tm.heldout else " This model was trained elsewhere, likely on these very texts: "
+                                                    "read the falls, not the accuracy itself."))
 
 with st.expander("What does a unit respond to?", key="space.x.units", on_change="rerun") as box:
     if box.open:

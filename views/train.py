@@ -546,6 +546,12 @@ def _keras_text_settings() -> dict:
         c3.toggle("Pre-pad with zeros to maxlen", value=True, key="train.keras_pad",
                   help="The tutorials pad with pad_sequences; the model reads the zeros, so its verdict depends on "
                        "them.")
+        st.segmented_control("Its statistics (state space, typical values, units) over", [*DATASET_TITLES, "none"],
+                             key="train.keras_texts", default="imdb",
+                             format_func=lambda d: "no texts" if d == "none" else f"this app's {DATASET_TITLES[d]}",
+                             help="The texts the pages measure your model's statistics over. keras.datasets.imdb's "
+                                  "training set is this app's 25,000 IMDB reviews, so your model has read them: no "
+                                  "accuracy is shown for it on them.")
         wi = st.file_uploader("Word index (imdb_word_index.json)", type=["json"], key="train.keras_index",
                               max_upload_size=64)
         index = None
@@ -563,7 +569,8 @@ def _keras_text_settings() -> dict:
                                                ": not keras.datasets.imdb's index (that one's MD5 is "
                                                f"{keras_import.IMDB_WORD_INDEX_MD5}).")))
     return {"word_index": index, "index_from": int(ss.get("train.keras_from", 3)),
-            "maxlen": int(ss.get("train.keras_maxlen") or 0) or None, "pad": bool(ss.get("train.keras_pad", True))}
+            "maxlen": int(ss.get("train.keras_maxlen") or 0) or None, "pad": bool(ss.get("train.keras_pad", True)),
+            "texts": ss.get("train.keras_texts") if ss.get("train.keras_texts") in DATASET_TITLES else None}
 
 
 

@@ -106,6 +106,12 @@ def time_budget(args):
     return Budget(args.max_seconds, start=args.started)
 
 
+def say_caveat(tm) -> None:
+    """On stderr (so --json output stays one document): a model trained elsewhere reads this app's texts."""
+    if tm.texts_caveat:
+        print(tm.texts_caveat, file=sys.stderr)
+
+
 def say_cut(cut: str) -> None:
     if cut:
         print(f"Part of the result only: {cut}.")

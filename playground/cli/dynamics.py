@@ -20,6 +20,7 @@ from playground.cli.common import (
     emit_json,
     model_arg,
     read_text_arg,
+    say_caveat,
     say_cut,
     text_arg,
     time_budget,
@@ -41,6 +42,7 @@ def cmd_typical(args) -> int:
     tm = zoo.resolve(args.model)
     if tm.dataset not in DATASET_TITLES:
         raise CliError(no_dataset("measure its units' typical values on", tm.name))
+    say_caveat(tm)
     if not 1 <= args.texts <= 5000:
         raise CliError("--texts must be between 1 and 5000")
     typ = typical_values(tm.model, tm.vocab, tm.dataset, args.texts, budget=time_budget(args))
@@ -102,6 +104,7 @@ def cmd_units(args) -> int:
         raise CliError(f"--unit must be between 0 and {H - 1} ({tm.name}'s last layer has {H} units)")
     if tm.dataset not in DATASET_TITLES:
         raise CliError(no_dataset("explore its units on", tm.name))
+    say_caveat(tm)
     text = read_text_arg(args.text)
     tty = sys.stderr.isatty()
 
@@ -221,6 +224,7 @@ def cmd_statespace(args) -> int:
     tm = zoo.resolve(args.model)
     if tm.dataset not in DATASET_TITLES:
         raise CliError(no_dataset("fit a plane on", tm.name))
+    say_caveat(tm)
     try:
         space = fit(tm.model, tm.vocab, tm.dataset, neutral=args.neutral, budget=time_budget(args))
     except ValueError as e:
@@ -422,6 +426,7 @@ def cmd_ablate(args) -> int:
     tm = zoo.resolve(args.model)
     if tm.dataset not in DATASET_TITLES:
         raise CliError(no_dataset("ablate on", tm.name))
+    say_caveat(tm)
     if not 1 <= args.texts <= 5000 or not 0 <= args.top <= tm.config.hidden_size:
         raise CliError(f"--texts must be between 1 and 5000 and --top between 0 and {tm.config.hidden_size}")
     a = ablation(tm.model, tm.vocab, tm.dataset, args.texts, args.top, budget=time_budget(args))

@@ -420,9 +420,14 @@ class GRUResetBefore(nn.Module):
             if name.startswith("weight"):
                 nn.init.uniform_(p, -1 / H ** 0.5, 1 / H ** 0.5)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):  # x (B, T, E)
+    def forward(self, x, h0: torch.Tensor | None = None):  # x (B, T, E), or a PackedSequence of them
+        packed = isinstance(x, nn.utils.rnn.PackedSequence)
+        lengths = None
+        if packed:  # as torch's layers: each sequence stops at its own length (original batch order throughout)
+            x, lengths = nn.utils.rnn.pad_packed_sequence(x, batch_first=True)
         B, T, _ = x.shape
         H = self.hidden_size
+        alive = None if lengths is None else torch.arange(T)[None, :] < lengths[:, None]  # (B, T)
         finals = []
         for k in range(self.num_layers):
             w_ih, w_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
@@ -435,10 +440,13 @@ class GRUResetBefore(nn.Module):
                 r = torch.sigmoid(gi[:, t, :H] + rz[:, :H])
                 z = torch.sigmoid(gi[:, t, H:2 * H] + rz[:, H:])
                 n = torch.tanh(gi[:, t, 2 * H:] + (r * h) @ w_hh[2 * H:].T + b_hh[2 * H:])
-                h = (1.0 - z) * n + z * h
-                outs.append(h)
+                h_new = (1.0 - z) * n + z * h
+                h = h_new if alive is None else torch.where(alive[:, t, None], h_new, h)
+                outs.append(h_new)
             x = torch.stack(outs, dim=1)  # (B, T, H)
             finals.append(h)
+        if packed:
+            x = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         return x, torch.stack(finals, dim=0)
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from playground.core.cells import CELLS, cell
+from playground.core.data import DATASET_TITLES
 from playground.core.models import LIMITS, ModelConfig, SentimentRNN
 from playground.core.text import KerasText
 from playground.core.zoo import MAX_FILE_BYTES, ModelFileError, TrainedModel
@@ -258,14 +259,17 @@ def is_keras(data: bytes) -> bool:
 
 
 def read(data: bytes, name: str = "keras-model", word_index: dict | None = None, maxlen: int | None = None,
-         index_from: int = 3, pad: bool = True) -> TrainedModel:
+         index_from: int = 3, pad: bool = True, texts: str | None = "imdb") -> TrainedModel:
     """A Keras model file's bytes -> this project's model (source "keras"), reading text with `word_index`
     (without one, every word is OOV: the page asks for the index); maxlen from the file's input shape
-    unless given. Never raises anything but KerasFileError."""
+    unless given. `texts`: the dataset whose TEST texts its statistics (state space, typical values, units)
+    are measured over, or None. They are never held out from it (card `texts_heldout` False): the tutorials
+    train on keras.datasets.imdb, whose training set is this app's 25,000 IMDB reviews (docs/data.md), so no
+    accuracy is measured for it. Never raises anything but KerasFileError."""
     if not isinstance(data, (bytes, bytearray)) or len(data) > MAX_FILE_BYTES:
         raise KerasFileError(f"A Keras model file must be at most {MAX_FILE_BYTES // 2**20} MiB.")
     try:
-        return _read(bytes(data), name, word_index, maxlen, index_from, pad)
+        return _read(bytes(data), name, word_index, maxlen, index_from, pad, texts)
     except KerasFileError:
         raise
     except Exception as e:  # noqa: BLE001 - a hostile file must never surface as a traceback
@@ -273,7 +277,7 @@ def read(data: bytes, name: str = "keras-model", word_index: dict | None = None,
 
 
 def _read(data: bytes, name: str, word_index: dict | None, maxlen: int | None, index_from: int,
-          pad: bool) -> TrainedModel:
+          pad: bool, texts: str | None) -> TrainedModel:
     config, fmt, h5 = _config_of(data)
     with h5:
         layers = _layers(config)
@@ -300,7 +304,9 @@ def _read(data: bytes, name: str, word_index: dict | None, maxlen: int | None, i
     text = KerasText(word_index or {}, num_words=V, maxlen=maxlen, index_from=index_from, pad=pad)
     card = {"source_format": fmt, "keras_layers": " -> ".join(lay["class"] for lay in layers),
             "word_index_words": len(word_index or {}), "mask_zero": bool(emb["config"].get("mask_zero", False)),
-            **text.card_fields()}
+            "trained_on": "unknown (a Keras file)", "texts_heldout": False, **text.card_fields()}
+    if texts in DATASET_TITLES:
+        card["dataset"] = texts
     return TrainedModel(name=name, model=model, vocab=text, card=card, source="keras")
 
 

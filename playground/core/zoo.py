@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import save as st_save
 
 from playground.core.cards import MAX_CARD_CHARS, check_card
+from playground.core.data import DATASET_TITLES
 from playground.core.models import ModelConfig, SentimentRNN, count_parameters, layer_summary
 from playground.core.text import KerasText, Vocab
 
@@ -54,6 +55,26 @@ class TrainedModel:
     @property
     def dataset(self) -> str | None:
         return self.card.get("dataset")
+
+    @property
+    def heldout(self) -> bool:
+        """Whether the dataset's TEST texts are held out from this model's training. False for a model trained
+        elsewhere (a Keras file: keras.datasets.imdb's training set holds this app's IMDB reviews), whose
+        statistics over them still describe how it reads, but whose accuracy on them would mean nothing."""
+        return self.card.get("texts_heldout") is not False
+
+    @property
+    def texts_caveat(self) -> str | None:
+        """One sentence for a model whose statistics are over texts it may have trained on, else None."""
+        if self.heldout or self.dataset not in DATASET_TITLES:
+            return None
+        if self.dataset == "imdb":
+            return (f"“{self.name}” was trained elsewhere: its statistics here are over this app's IMDB TEST "
+                    "reviews, and keras.datasets.imdb trains on these same 25,000 reviews, so they describe how it "
+                    "reads, not how well it does on unseen text.")
+        return (f"“{self.name}” was trained elsewhere, on data this app cannot see: its statistics here are over "
+                f"this app's {DATASET_TITLES[self.dataset]} (TEST split) and describe how it reads them, not how "
+                "well it does on unseen text.")
 
     @property
     def n_params(self) -> int:

@@ -12,7 +12,7 @@ from safetensors.torch import save as st_save
 from streamlit.testing.v1 import AppTest
 
 from playground.core import zoo
-from tests.conftest import WORDS
+from tests.conftest import WORDS, settle
 from ui import catalog
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -238,7 +238,7 @@ def _script_keras_upload(kind, ext):
     if "said" not in st.session_state:
         st.session_state["said"] = catalog.receive_upload(f"k-{kind}-{ext}", lambda: data, f"my {kind}.{ext}",
                                                           {"word_index": index, "index_from": 3, "maxlen": None,
-                                                           "pad": True})
+                                                           "pad": True, "texts": "imdb"})
     st.session_state["left"] = list(catalog.session_models())
 
 
@@ -252,10 +252,12 @@ def test_an_uploaded_keras_model_opens_on_every_page(kind, ext):
     assert said[-1][0] == "success" and f"my {kind}" in said[-1][1].replace("\\", ""), said
     tm = at.session_state["user_models"][f"my {kind}"]
     assert tm.source == "keras" and tm.card["source_format"] == ext
+    assert tm.dataset == "imdb" and not tm.heldout  # its statistics over IMDB TEST texts, never its accuracy
+    assert any("trained elsewhere" in t for _, t in said), said
     models = at.session_state["user_models"]
     text = "the film was a wonderful masterpiece but the plot was boring"
     for page, query in (("views/playground.py", {"model": f"my {kind}", "s": text}),
-                        ("views/compare.py", {"models": f"my {kind},lstm-rt", "s": text}),
+                        ("views/compare.py", {"models": f"my {kind},lstm-imdb", "s": text}),
                         ("views/gates.py", {"model": f"my {kind}"}),
                         ("views/space.py", {"model": f"my {kind}", "s": text})):
         app = AppTest.from_file(APP, default_timeout=90)
@@ -264,4 +266,10 @@ def test_an_uploaded_keras_model_opens_on_every_page(kind, ext):
             app.query_params[k] = v
         app.run()
         app.switch_page(page).run()
+        settle(app)  # the statistics over IMDB TEST texts are computed once for this model
         assert not app.exception, (page, app.exception)
+        captions = " ".join(c.value for c in app.caption)
+        if page == "views/space.py":  # the plane over IMDB TEST texts, with the caveat beside it
+            assert "trained elsewhere" in captions and "No state space" not in " ".join(i.value for i in app.info)
+        if page == "views/compare.py":  # no accuracy on texts it has read
+            assert "no TEST split here is held out" in captions.replace("\\", ""), captions

@@ -186,6 +186,41 @@ def test_a_keras_model_exports_as_this_projects_card_and_reads_the_same():
         p = torch.sigmoid(back.model(ids)).numpy()
     assert np.max(np.abs(p - np.array(DOC["predictions"]["lstm2"]))) <= 1e-5
     assert back.card["keras_index_from"] == 3 and back.card["keras_maxlen"] == DOC["maxlen"]
+    assert back.dataset == "imdb" and not back.heldout and back.texts_caveat == tm.texts_caveat  # still not held out
+
+
+def test_an_imported_model_reads_imdb_test_texts_for_its_statistics_but_is_never_held_out():
+    """keras.datasets.imdb's training set is this app's 25,000 IMDB reviews: statistics over them, never accuracy."""
+    tm = _open("lstm", "keras")
+    assert tm.dataset == "imdb" and tm.heldout is False and "keras.datasets.imdb trains on" in tm.texts_caveat
+    rt = ki.read((FIX / "lstm.keras").read_bytes(), texts="rt")
+    assert rt.dataset == "rt" and "cannot see" in rt.texts_caveat
+    none = ki.read((FIX / "lstm.keras").read_bytes(), texts=None)
+    assert none.dataset is None and none.texts_caveat is None
+    hostile = zoo.TrainedModel("x", tm.model, tm.vocab, card={"dataset": "imdb", "texts_heldout": "no"})
+    assert hostile.heldout  # only a real false marks a model as trained elsewhere
+    r = run_cli("typical", "--model", str(FIX / "lstm.keras"), "--texts", "8", "--json", "a good film")
+    assert r.returncode == 0 and json.loads(r.stdout)["dataset"] == "imdb" and "trained elsewhere" in r.stderr
+
+
+def test_the_reset_before_gru_reads_packed_sequences_as_each_one_alone():
+    """The state space reads texts of different lengths in one packed batch: each must end where it ends."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
+
+    from playground.core.cells import GRUResetBefore
+
+    torch.manual_seed(0)
+    g = GRUResetBefore(5, 4, num_layers=2).requires_grad_(False)
+    xs = [torch.randn(n, 5) for n in (3, 7, 1, 5)]
+    h0 = torch.randn(2, 4, 4)
+    packed = pack_padded_sequence(pad_sequence(xs, batch_first=True), torch.tensor([3, 7, 1, 5]), batch_first=True,
+                                  enforce_sorted=False)
+    out, hn = g(packed, h0)
+    out = pad_packed_sequence(out, batch_first=True)[0]
+    for b, x in enumerate(xs):
+        alone, h_alone = g(x[None], h0[:, b:b + 1].contiguous())
+        assert torch.allclose(alone[0], out[b, :len(x)], atol=1e-6)
+        assert torch.allclose(h_alone[:, 0], hn[:, b], atol=1e-6)
 
 
 def test_convert_saves_a_keras_model_as_a_card_every_command_reads(tmp_path):
