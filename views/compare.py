@@ -123,6 +123,7 @@ if all(tr.n_steps == 0 for tr in traces.values()):
     st.warning("There is nothing here the models can read: no words, only punctuation or spaces.")
     st.stop()
 axis = text_axis(traces)
+shared_axis = axis if axis.same_text else None  # models that split the text differently: each its own tokens
 cut = [(lab, tr) for lab, tr in traces.items() if tr.truncated]
 if cut:
     who = "; ".join(f"{lab} {reading_note(tr)}" for lab, tr in cut)
@@ -211,7 +212,7 @@ with st.expander("Which units moved each verdict, at which word (the exact accou
                 if tr.n_steps == 0:
                     st.caption(textio.md_escape(f"{lab} read nothing."))
                     continue
-                st.plotly_chart(plots.contributions(tr, text_axis=axis, narrow=True, acc=accounts[lab],
+                st.plotly_chart(plots.contributions(tr, text_axis=shared_axis, narrow=True, acc=accounts[lab],
                                                     title=f"{html.escape(lab)}: word moves,<br>top units' parts (C)"),
                                 key=f"compare.contrib.{lab}")
                 st.caption(f"**{textio.md_escape(lab)}**: "
@@ -219,7 +220,7 @@ with st.expander("Which units moved each verdict, at which word (the exact accou
 
 with st.expander("Hidden states side by side", key="compare.x.hidden", on_change="rerun") as box:
     if box.open:
-        if axis.start > 0 or axis.common > axis.start:
+        if shared_axis is not None and (axis.start > 0 or axis.common > axis.start):
             st.caption(textio.md_escape(f"Columns are words {axis.start + 1:,}–{axis.n_total:,} of the text, the "
                                         "same in every chart; grey columns are words a model did not read."))
         all_units = st.toggle("All units", key="compare.allunits",
@@ -250,7 +251,7 @@ with st.expander("Hidden states side by side", key="compare.x.hidden", on_change
                                          unit)
                 key = f"compare.h.{lab}"
                 st.plotly_chart(plots.heatmap(tr, "h", title=f"{html.escape(lab)}: hidden state h", narrow=True,
-                                              text_axis=axis, rows=rows, clickable=True, selected_unit=unit,
+                                              text_axis=shared_axis, rows=rows, clickable=True, selected_unit=unit,
                                               selected_token=tok),
                                 key=key, on_select=functools.partial(_pick, key, lab, tr.tokens),
                                 selection_mode="points")

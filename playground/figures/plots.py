@@ -207,9 +207,11 @@ def compare_curves(traces: Mapping[str, Trace], title: str = "Prediction after e
     (a model that reads only the last max_len tokens starts later). The stretch a model did not
     read is a shaded band in its colour, labelled; words none of them read are left off the axis.
     `selected_position` (full-text index): that word's column shaded in the pick colour."""
+    axis = text_axis(traces)
+    if not axis.same_text and len(traces) > 1:
+        return _curves_own_axes(traces, title, height)
     fig = go.Figure()
     fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1))
-    axis = text_axis(traces)
     if selected_position is not None and axis.start <= selected_position < axis.n_total:
         fig.add_vrect(x0=selected_position - 0.5, x1=selected_position + 0.5, fillcolor=PICK_COLOR, opacity=0.18,
                       line_width=0, layer="below")
@@ -243,6 +245,32 @@ def compare_curves(traces: Mapping[str, Trace], title: str = "Prediction after e
             fig.update_xaxes(title_text="word, by position in the full text" + (
                 f" (words 1–{axis.start:,}: read by none of them, not shown)" if axis.start else ""))
     return _bottom_legend(_layout(fig, title, height))
+
+
+def _curves_own_axes(traces: Mapping[str, Trace], title: str, height: int) -> go.Figure:
+    """Models that split the text into different tokens (a Keras model reads words without punctuation, after
+    its padding and start token): one row each, under its own tokens, so no word is drawn under another's."""
+    from plotly.subplots import make_subplots
+
+    names = list(traces)
+    fig = make_subplots(rows=len(names), cols=1, vertical_spacing=0.45 / len(names),
+                        subplot_titles=[f"{html.escape(n)}: its own tokens" for n in names])
+    colors = _curve_colors(traces)
+    for k, (name, tr) in enumerate(traces.items(), start=1):
+        labels = token_labels(tr.tokens, tr.oov)
+        fig.add_trace(go.Scatter(
+            x=np.arange(tr.n_steps), y=tr.step_probs, mode="lines+markers", name=html.escape(name),
+            line=dict(color=colors[name], width=2), marker=dict(size=5), customdata=labels,
+            hovertemplate=f"{html.escape(name)}<br>after <b>%{{customdata}}</b>: %{{y:.3f}}<extra></extra>"),
+            row=k, col=1)
+        fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1), row=k, col=1)
+        props = _x_axis_props(labels)
+        props["title"] = dict(text="")
+        fig.update_xaxes(**props, row=k, col=1)
+        fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)", row=k, col=1)
+    for a in fig.layout.annotations:  # the row titles at the left, as every chart's title
+        a.update(x=0, xanchor="left", font=dict(size=13))
+    return _bottom_legend(_layout(fig, title, max(height, 250 * len(names))))
 
 
 def scale_for(q: Quantity) -> dict:

@@ -1296,4 +1296,20 @@ def test_a_tutorial_sized_keras_model_uploads_and_reads_on_every_page(server, br
             said = page.get_by_text(re.compile("^Read as the Keras tutorials do")).first
             said.wait_for(state="visible")
             assert "padding zeros first" in said.inner_text()
+        if link == "State space":  # the plane over IMDB TEST texts, computed once for it, and why not accuracy
+            page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible", timeout=60_000)
+            page.get_by_text(re.compile("was trained elsewhere")).first.wait_for(state="visible")
     full_screenshot(page, f"keras_{kind}_{ext}_space_1366x900")
+    # Compare: the imported model beside the bundled IMDB LSTM, picked in the "Other models" box
+    m = mark(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=re.compile("Compare")).click()
+    page.locator("h1").filter(has_text="Compare").first.wait_for(state="visible")
+    wait_settled(page, since=m)
+    page.get_by_role("button", name=re.compile("Other models")).click()
+    for option in (re.compile(rf"^\s*{name}"), "lstm-imdb"):
+        choose(page, "Pick any two or three models (bundled, or trained in this session)", option)
+    page.keyboard.press("Escape")
+    wait_settled(page, timeout=60)
+    no_exception(page)
+    page.get_by_text(re.compile("no TEST split here is held out")).first.wait_for(state="visible", timeout=30_000)
+    full_screenshot(page, f"keras_{kind}_{ext}_compare_1366x900")

@@ -256,3 +256,18 @@ def test_a_model_larger_than_this_apps_models_is_refused_in_one_sentence():
         ki.read(tutorial_sized("gru", "h5", V=100_001, E=8, U=8))
     tm = ki.read(tutorial_sized("gru", "keras", V=10_000, E=32, U=32))  # the tutorials' size reads
     assert (tm.config.vocab_size, tm.config.embed_dim, tm.config.hidden_size) == (10_000, 32, 32)
+
+
+def test_compare_draws_models_that_split_text_differently_each_under_its_own_tokens():
+    """A Keras model reads words without punctuation after its padding: its curve is never drawn under the app's
+    model's tokens (one row each, each row's tick labels its own tokens)."""
+    from playground.figures import plots
+
+    mine = _open("lstm", "keras")
+    ours = zoo.load_bundled("lstm-imdb")
+    text = "The acting was great, but the plot was boring and far too long"
+    trs = {"mine": trace(mine.model, mine.vocab, text), "lstm-imdb": trace(ours.model, ours.vocab, text)}
+    fig = plots.compare_curves(trs)
+    assert len(fig.data) == 2 and fig.layout.xaxis.ticktext and fig.layout.xaxis2.ticktext
+    assert fig.layout.xaxis.ticktext[0] == "&lt;pad&gt;" and "&lt;pad&gt;" not in fig.layout.xaxis2.ticktext
+    assert list(fig.data[0].y) == list(trs["mine"].step_probs) and len(fig.data[1].x) == trs["lstm-imdb"].n_steps
