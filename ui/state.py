@@ -101,6 +101,11 @@ class PageState:
         if session is None or params is None:
             import streamlit as st
 
+            if session is None and params is None and not getattr(self, "_class_applied", False):
+                from ui import classmode  # a lesson link's hidden controls and projector mode, once a run
+
+                self._class_applied = True
+                classmode.apply(self.fields)
             session = st.session_state if session is None else session
             params = st.query_params if params is None else params
         values = {}

@@ -7,8 +7,9 @@ from playground.core.data import DATASET_TITLES
 from playground.core.trace import trace
 from playground.explain import narrate
 from playground.figures import plots
-from ui import catalog, textio
+from ui import catalog, classmode, textio
 
+classmode.apply()  # a lesson link's hidden controls and projector mode
 st.title("🔁 RNN Playground")
 st.markdown(
     "**See a recurrent network read.** Type a sentence, pick a trained **SimpleRNN**, **LSTM** or "

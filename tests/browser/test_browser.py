@@ -1305,11 +1305,90 @@ def test_a_tutorial_sized_keras_model_uploads_and_reads_on_every_page(server, br
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=re.compile("Compare")).click()
     page.locator("h1").filter(has_text="Compare").first.wait_for(state="visible")
     wait_settled(page, since=m)
-    page.get_by_role("button", name=re.compile("Other models")).click()
+    pick = "Pick any two or three models (bundled, or trained in this session)"
     for option in (re.compile(rf"^\s*{name}"), "lstm-imdb"):
-        choose(page, "Pick any two or three models (bundled, or trained in this session)", option)
+        box = page.locator(f'input[role="combobox"][aria-label="{pick}"]')
+        if not box.is_visible():  # the popover closes when the page reruns after a choice
+            page.get_by_role("button", name=re.compile("Other models")).click()
+            box.wait_for(state="visible")
+        choose(page, pick, option)
     page.keyboard.press("Escape")
     wait_settled(page, timeout=60)
     no_exception(page)
     page.get_by_text(re.compile("no TEST split here is held out")).first.wait_for(state="visible", timeout=30_000)
     full_screenshot(page, f"keras_{kind}_{ext}_compare_1366x900")
+
+
+# --- issue 30: class mode: lesson links, projector, embed ---------------------------------------------------
+def test_a_lesson_link_hides_its_controls_on_every_page_and_a_copied_link_keeps_them(server, browser):
+    """?hide= names a page's controls by query parameter (or widget key); hidden ones are gone, the rest work,
+    and after switching pages the URL still carries hide= (a link copied there reopens the same lesson)."""
+    for width, height in ((1366, 900), (390, 844)):
+        page = new_page(browser, width, height)
+        open_app(page, server["base"], "/playground?hide=model,s,play.x.card&s=I+loved+it+but+the+end+was+dull",
+                 "Playground")
+        no_exception(page)
+        for key in ("play-sentence", "play-model", "play-x-card"):
+            assert not page.locator(f".st-key-{key}").first.is_visible(), key
+        page.get_by_text(re.compile(r"^At “")).first.wait_for(state="visible")  # the lesson itself is there
+        assert "hide=model%2Cs%2Cplay.x.card" in page.url or "hide=model,s,play.x.card" in page.url
+        if width > 640:
+            m = mark(page)
+            page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=re.compile("Compare")).click()
+            page.locator("h1").filter(has_text="Compare").first.wait_for(state="visible")
+            wait_settled(page, since=m)
+            assert not page.locator(".st-key-compare-sentence").first.is_visible()
+            assert "hide=model%2Cs%2Cplay.x.card" in page.url
+            page.get_by_text(re.compile("read it as")).first.wait_for(state="visible")  # the page works
+            full_screenshot(page, "class_hide_compare_1366x900")
+        else:
+            full_screenshot(page, "class_hide_playground_390x844")
+        page.context.close()
+
+
+def test_projector_mode_has_large_text_no_sidebar_and_steps_chart_by_chart_by_keyboard(server, browser):
+    page = new_page(browser, 1366, 900)
+    open_app(page, server["base"], "/playground?present=1", "Playground")
+    no_exception(page)
+    assert not page.locator('[data-testid="stSidebar"]').is_visible()
+    size = page.evaluate("""() => parseFloat(getComputedStyle(document.querySelector(
+        '[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p')).fontSize)""")
+    assert size >= 24, size
+    page.locator(".stPlotlyChart").first.wait_for(state="visible")
+    tops = """() => Array.from(document.querySelector(
+        '[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"]').children)
+        .filter(c => c.querySelector('.stPlotlyChart') && !(c.previousElementSibling &&
+                     c.previousElementSibling.querySelector('.stPlotlyChart')))
+        .map(c => Math.round(c.getBoundingClientRect().top))"""  # the slides: runs of top-level blocks with charts
+    page.locator("h1").first.click()  # the keyboard goes to the page, not a text box
+    seen = []
+    for _ in range(3):
+        page.keyboard.press("n")
+        page.wait_for_timeout(400)
+        t = page.evaluate(tops)
+        at_top = [i for i, y in enumerate(t) if abs(y) <= 40]
+        assert len(at_top) == 1, t  # one slide at the top of the screen ...
+        assert all(y >= 900 or y <= -100 for i, y in enumerate(t) if i != at_top[0]), t  # ... and only that one
+        seen.append(at_top[0])
+    assert seen == sorted(seen) and len(set(seen)) >= 2, seen
+    page.keyboard.press("p")
+    page.wait_for_timeout(400)
+    t = page.evaluate(tops)
+    assert abs(t[seen[-1] - 1]) <= 40 or seen[-1] == seen[-2], (t, seen)
+    page.screenshot(path=str(SHOTS / "class_present_1366x900.png"))
+    page.context.close()
+
+
+@pytest.mark.parametrize("path,title", [("/playground", "Playground"), ("/compare", "Compare"),
+                                        ("/gates", "Why gates"), ("/space", "State space")])
+def test_embed_mode_fits_a_900_by_600_iframe_without_horizontal_scrolling(server, browser, path, title):
+    page = new_page(browser, 900, 600)
+    open_app(page, server["base"], f"{path}?embed=true", title)
+    no_exception(page)
+    widths = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');
+        return [document.documentElement.scrollWidth, document.documentElement.clientWidth,
+                m.scrollWidth, m.clientWidth]; }""")
+    assert widths[0] <= widths[1] and widths[2] <= widths[3], widths
+    assert not page.locator('[data-testid="stSidebar"]').is_visible()
+    page.screenshot(path=str(SHOTS / f"class_embed{path.replace('/', '_')}_900x600.png"))
+    page.context.close()
