@@ -19,6 +19,7 @@ PAGES = [
 wellformed.install()  # once per browser session: a lone surrogate in a text box reaches the server as U+FFFD
 style.sidebar_closes_on_phones()  # once per browser session: a page chosen on a phone is not left behind the bar
 nav = st.navigation(PAGES)
+st.session_state["_page.now"] = nav.url_path or "home"  # which page runs (ui/tour.py: a step on another page)
 with st.sidebar:
     st.caption("Type a sentence and watch a recurrent network read it, word by word. "
                "Models trained in this session appear in every model picker.")

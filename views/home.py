@@ -5,7 +5,7 @@ from playground.core import zoo
 from playground.core.cells import CELLS
 from playground.core.data import DATASET_TITLES
 from playground.core.trace import trace
-from playground.explain import narrate
+from playground.explain import narrate, tours
 from playground.figures import plots
 from ui import catalog, classmode, textio
 
@@ -21,6 +21,10 @@ with c1:
     st.page_link("views/playground.py", label="Open the Playground: your sentence, every gate", icon="🔬")
 with c2:
     st.page_link("views/compare.py", label="Compare SimpleRNN, LSTM and GRU on one sentence", icon="⚖️")
+t1, t2 = st.columns(2)  # the guided tours (playground/explain/tours.py): ?tour=<id>&step=<n> reopens a step
+for col, tour in zip((t1, t2), tours.TOURS.values()):
+    col.page_link("views/playground.py", label=f"Guided tour: {tour.title}", icon="🧭",
+                  query_params={"tour": tour.id, "step": "1"}, help=tour.about)
 
 st.subheader("A network reading, live")
 EXAMPLE = textio.HOME_EXAMPLE
