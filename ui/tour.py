@@ -21,6 +21,7 @@ from ui import classmode, textio
 
 TOUR, STEP = "tour", "step"
 ID, AT, SENTENCE, APPLIED = "_tour.id", "_tour.step", "_tour.sentence", "_tour.applied"
+WRITTEN = "_tour.written"  # the (tour, step) this session last put in the URL
 PAGES = {"playground": "views/playground.py", "compare": "views/compare.py", "gates": "views/gates.py",
          "space": "views/space.py"}
 HIGHLIGHT = "#ff7f00"
@@ -44,11 +45,13 @@ def _start(params) -> None:
         n = max(1, int(str(params.get(STEP, "1"))[:6]))
     except ValueError:
         n = 1
+    if st.session_state.get(WRITTEN) == (tid, n):  # what this session wrote itself: the buttons rule
+        return
     if st.session_state.get(ID) != tid:
         s = textio.clean_input(params.get("s", ""))[:2000] if "s" in params else ""
         st.session_state[SENTENCE] = s.strip() or tours.TOURS[tid].sentence
-    if (st.session_state.get(ID), st.session_state.get(AT)) != (tid, n):
-        st.session_state[ID], st.session_state[AT] = tid, n
+    st.session_state[ID], st.session_state[AT] = tid, n  # a link opened or edited: its step
+    st.session_state[WRITTEN] = (tid, n)
 
 
 def _go(n: int) -> None:
@@ -57,6 +60,7 @@ def _go(n: int) -> None:
 
 def _end() -> None:
     st.session_state[ID] = None
+    st.session_state.pop(WRITTEN, None)  # the same link opened again starts the tour again
 
 
 def _current_page() -> str:
@@ -94,6 +98,7 @@ def show(fields=()) -> None:
                 if f.ok(value):
                     st.session_state[f.key] = value
     params[TOUR], params[STEP] = tid, str(n)
+    st.session_state[WRITTEN] = (tid, n)
     _panel(tid, n, steps, step, away=here != step.page)
 
 

@@ -479,4 +479,40 @@ def _why_arguments(s: argparse.ArgumentParser) -> None:
 WHY = Command("why", cmd_why, _why_arguments,
               help="why a plain RNN forgets: the Why gates page's first screen, with its causes")
 
-COMMANDS = (TYPICAL, UNITS, MEMORY, STATESPACE, PROBE, LAB, ABLATE, WHY)
+
+
+def cmd_tour(args) -> int:
+    """A guided tour's steps (playground/explain/tours.py), as the pages show them: page, element, text, the
+    numbers in it and the questions with their answers."""
+    from playground.explain.tours import TOURS, steps
+
+    text = read_text_arg(args.text) if args.text else None
+    try:
+        out = steps(args.id, text, args.dataset)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if args.json:
+        emit_json({"tour": args.id, "title": TOURS[args.id].title, "dataset": args.dataset,
+                   "steps": [s.as_dict() for s in out]})
+        return 0
+    print(f"{TOURS[args.id].title} ({len(out)} steps; ?tour={args.id}&step=N reopens step N)")
+    for n, s in enumerate(out, 1):
+        print(f"{n:>2}. [{s.page}: {s.target}] {s.title}. {s.text}")
+        if s.question is not None:
+            q = s.question
+            print(f"    Q: {q.prompt} {' / '.join(q.choices)} -> {q.choices[q.answer]}. {q.reveal}")
+    return 0
+
+
+def _tour_arguments(s: argparse.ArgumentParser) -> None:
+    from playground.explain.tours import TOURS
+
+    s.add_argument("--id", choices=list(TOURS), default="lstm-keeps", help="which tour (default: %(default)s)")
+    s.add_argument("--dataset", choices=["rt", "imdb"], default="rt", help="whose bundled models (default: rt)")
+    text_arg(s, optional=True)
+    s.add_argument("--json", action="store_true", help="steps: page, target, title, text, params, numbers, question")
+
+
+TOUR = Command("tour", cmd_tour, _tour_arguments,
+               help="a guided tour's steps, with their numbers and questions, as the pages show them")
+COMMANDS = (TYPICAL, UNITS, MEMORY, STATESPACE, PROBE, LAB, ABLATE, WHY, TOUR)

@@ -22,7 +22,7 @@ MODULES = (reading, data, training, dynamics, maintenance)  # every command modu
 ORDER = ("models", "predict", "evaluate", "export", "augment", "train", "estimate", "explain", "narrate", "lesson",
          "typical", "units", "memory", "statespace", "compare", "paired", "probe", "bench", "lab", "precompute",
          "intervene",
-         "whatif", "facts", "ablate", "convert", "why")
+         "whatif", "facts", "ablate", "convert", "why", "tour")
 
 
 def commands() -> tuple[Command, ...]:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None, started_age: float = 0.0) -> int:
         if not getattr(args, "fn", None):
             raise CliError("choose a command: models, predict, explain, narrate, lesson, typical, memory, statespace, "
                            "intervene, whatif, ablate, units, probe, lab, precompute, facts, compare, evaluate, "
-                           "export, augment, train, estimate, paired, bench, convert, why (see --help)")
+                           "export, augment, train, estimate, paired, bench, convert, why, tour (see --help)")
         return args.fn(args)
     except (CliError, ModelFileError, DataUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -105,6 +105,14 @@ def _trace(name: str, sentence: str) -> Trace:
     return trace(tm.model, tm.vocab, sentence)
 
 
+def _kept(traces: dict, position: int) -> dict | None:
+    """Each gated cell's keep gate at the word, averaged over all its units (Compare's first screen)."""
+    try:
+        return {m.name: m.mean_all for m in keeps_at(traces, position).models}
+    except IndexError:
+        return None
+
+
 def _moves(tr: Trace) -> np.ndarray:
     return np.diff(np.concatenate([[tr.prob0], np.asarray(tr.step_probs, dtype=float)]))
 
@@ -181,12 +189,13 @@ def _lstm_keeps(text: str, dataset: str) -> list[Step]:
     p1 = float(forced.changed.prob)
     flips = verdict(p1) != verdict(tr.prob)
     steps_.append(Step("playground", "play.bars.f", "What if it had kept everything?",
-                       f"Force f = 1 for every unit at “{_word(tr, t_f)}”, so nothing is forgotten there. Guess "
-                       "first: does the verdict change?", at_f, {"prob": tr.prob, "forced_prob": p1, "flips": flips},
-                       Question("Forcing f = 1 there: does the verdict change?",
+                       f"Force f = 1 for every unit from “{_word(tr, t_f)}” to the end, so from there on nothing "
+                       "is forgotten. Guess first: does the verdict change?", at_f,
+                       {"prob": tr.prob, "forced_prob": p1, "flips": flips},
+                       Question("Forcing f = 1 from there on: does the verdict change?",
                                 ("Yes, it flips", f"No, it stays {verdict(tr.prob)}"), 0 if flips else 1,
                                 f"P(positive) goes from {pct(tr.prob)} to {pct(p1)}: "
-                                + ("the verdict flips. Forgetting there was part of the verdict." if flips else
+                                + ("the verdict flips. Forgetting from there on was part of the verdict." if flips else
                                    f"it stays {verdict(tr.prob)}; the change is {100 * (p1 - tr.prob):+.1f} points."))))
     shares = acc.unit_shares
     top = int(np.argmax(np.abs(shares)))
@@ -201,8 +210,9 @@ def _lstm_keeps(text: str, dataset: str) -> list[Step]:
                        f"wrote into its c halves after {half:.1f} words (0.5 = f^n). Open this box to follow the "
                        "unit word by word.", at_b, {"unit": u, "mean_f": fu, "half_words": half}))
     trs = {t: _trace(f"{a}-{dataset}", text) for a, t in (("rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GRU"))}
-    k = keeps_at(trs, b)
-    kept = {m.name: m.mean_all for m in k.models}
+    kept = _kept(trs, b)
+    if kept is None:  # a text so long that the cells read different stretches: no shared word to compare at
+        return steps_
     steps_.append(Step("compare", "compare.keep.LSTM", "The three cells at the same word",
                        f"At “{word_b}” the LSTM's forget gate kept {kept['LSTM']:.2f} of c on average over its "
                        f"{H} units and the GRU's update gate {kept['GRU']:.2f} of h; the SimpleRNN has no gate that "
@@ -302,12 +312,12 @@ def _rnn_forgets(text: str, dataset: str) -> list[Step]:
                     "The three cells read the same sentence: P(positive) at the end is "
                     + ", ".join(f"{n} {pct(t.prob)}" for n, t in trs.items()) + ".",
                     {"s": text, "word": str(up)}, {n: t.prob for n, t in trs.items()}))
-    kk = keeps_at(trs, up)
-    kept = {m.name: m.mean_all for m in kk.models}
-    out.append(Step("compare", "compare.keep.LSTM", "Keep gates at the good word",
-                    f"At “{w}” the LSTM's forget gate kept {kept['LSTM']:.2f} of its cell and the GRU's update "
-                    f"gate {kept['GRU']:.2f} of h, on average over their units; the SimpleRNN has nothing that "
-                    "keeps.", {"s": text, "word": str(up)}, {"lstm_f": kept["LSTM"], "gru_z": kept["GRU"]}))
+    kept = _kept(trs, up)
+    if kept is not None:
+        out.append(Step("compare", "compare.keep.LSTM", "Keep gates at the good word",
+                        f"At “{w}” the LSTM's forget gate kept {kept['LSTM']:.2f} of its cell and the GRU's update "
+                        f"gate {kept['GRU']:.2f} of h, on average over their units; the SimpleRNN has nothing that "
+                        "keeps.", {"s": text, "word": str(up)}, {"lstm_f": kept["LSTM"], "gru_z": kept["GRU"]}))
     causes = ws.get("causes") or []
     if causes:
         out.append(Step("gates", "why.x.lab", "When the measurement goes against the textbook",

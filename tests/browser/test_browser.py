@@ -1315,7 +1315,8 @@ def test_a_tutorial_sized_keras_model_uploads_and_reads_on_every_page(server, br
     page.keyboard.press("Escape")
     wait_settled(page, timeout=60)
     no_exception(page)
-    page.get_by_text(re.compile("no TEST split here is held out")).first.wait_for(state="visible", timeout=30_000)
+    page.get_by_text(re.compile(r"^All 2 read it|say positive")).first.wait_for(state="visible", timeout=60_000)
+    page.get_by_text(re.compile("no TEST split here is held out")).first.wait_for(state="visible", timeout=90_000)
     full_screenshot(page, f"keras_{kind}_{ext}_compare_1366x900")
 
 
@@ -1391,4 +1392,51 @@ def test_embed_mode_fits_a_900_by_600_iframe_without_horizontal_scrolling(server
     assert widths[0] <= widths[1] and widths[2] <= widths[3], widths
     assert not page.locator('[data-testid="stSidebar"]').is_visible()
     page.screenshot(path=str(SHOTS / f"class_embed{path.replace('/', '_')}_900x600.png"))
+    page.context.close()
+
+
+@pytest.mark.parametrize("size", [(1366, 900), (390, 844)], ids=["desktop", "phone"])
+@pytest.mark.parametrize("tid", ["lstm-keeps", "rnn-forgets"])
+def test_each_guided_tour_walks_end_to_end_on_its_live_pages(server, browser, tid, size):
+    """Every step: its page, its number in the panel, its element outlined on the page, the URL reopening it;
+    each question answered before its truth is shown. Then ?tour=&step= reopens a step on another page."""
+    from playground.explain import tours
+    from ui.classmode import css_class
+
+    steps = tours.steps(tid)
+    page = new_page(browser, *size)
+    open_app(page, server["base"], f"/playground?tour={tid}&step=1", "Playground")
+    panel = page.locator(".st-key-tour-panel")
+    titles = {"playground": "Playground", "compare": "Compare", "gates": "Why gates"}
+    for n, s in enumerate(steps, 1):
+        panel.get_by_text(f"step {n} of {len(steps)}").wait_for(state="visible", timeout=60_000)
+        page.locator("h1").filter(has_text=titles[s.page]).first.wait_for(state="visible")
+        wait_settled(page, timeout=60)
+        no_exception(page)
+        said = panel.inner_text()
+        assert s.title in said and (s.question is not None or s.text[:60] in said), (n, said)
+        target = page.locator(f".{css_class(s.target)}").first
+        target.wait_for(state="visible", timeout=30_000)
+        assert target.evaluate("e => getComputedStyle(e).outlineStyle") == "solid", (n, s.target)
+        assert f"tour={tid}" in page.url and f"step={n}" in page.url, page.url
+        if s.question is not None:
+            q = s.question
+            panel.locator('[data-testid="stRadio"] label').filter(
+                has_text=re.compile("^" + re.escape(q.choices[0]) + "$")).first.click()
+            m = mark(page)
+            panel.get_by_role("button", name="Show the answer").click()
+            wait_settled(page, since=m)
+            verdict = "Right." if q.answer == 0 else "Not this time"
+            panel.get_by_text(re.compile(re.escape(verdict))).first.wait_for(state="visible")
+            assert q.reveal[:40] in panel.inner_text().replace("\\", "")
+        if n in (1, len(steps)):
+            page.screenshot(path=str(SHOTS / f"tour_{tid}_{n}_{size[0]}x{size[1]}.png"))
+        if n < len(steps):
+            m = mark(page)
+            panel.get_by_role("button", name="Next ▶").click()
+            wait_settled(page, since=m, timeout=60)
+    # a copied link reopens a step, on its own page
+    k = next(n for n, s in enumerate(steps, 1) if s.page != "playground")
+    open_app(page, server["base"], f"/playground?tour={tid}&step={k}", titles[steps[k - 1].page])
+    panel.get_by_text(f"step {k} of {len(steps)}").wait_for(state="visible", timeout=60_000)
     page.context.close()
