@@ -162,8 +162,9 @@ def apply(fields: Iterable = ()) -> dict:
         st.html(style)
     if got["present"]:
         st.html(f"<script>{PRESENT_JS}</script>", unsafe_allow_javascript=True)
-    from ui import tour
+    from ui import takeaway, tour
 
+    takeaway.install()  # every figure: PNG and SVG with its caption and link
     tour.show(fields)  # a guided tour's step: its page, its widgets' values, its panel
     if not st.session_state.get(EMBED_INSTALLED):  # once per browser session, as ui/style.py's scripts
         st.session_state[EMBED_INSTALLED] = True

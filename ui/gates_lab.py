@@ -14,7 +14,7 @@ from playground.core.models import ARCHS
 from playground.dynamics import lab, memory, probe, why
 from playground.figures import distance_plots, plots
 from playground.training.timing import load_slowdown
-from ui import lab_run, per_model
+from ui import lab_run, per_model, takeaway
 from ui.state import Field, link_query
 
 from . import catalog, textio
@@ -166,7 +166,8 @@ def _lab_views(result: dict, key: str) -> None:
     st.caption(f"Each point is the mean TEST accuracy over {n} seed{'s' if n != 1 else ''}, whiskers from the lowest "
                f"to the highest seed; the grey band is chance (at most {chance:g} counts as chance). k is the number "
                "of tokens from the signal to the end, on a log scale.")
-    st.dataframe(distance_plots.lab_table(result), hide_index=True, width="stretch")
+    takeaway.table(distance_plots.lab_table(result), "The long-range lab: mean TEST accuracy at each distance k",
+                   f"{key}-table", hide_index=True, width="stretch")
     st.caption(textio.md_escape(" ".join(lab.summary(result)) + " " + lab.lesson(result)))
     st.plotly_chart(distance_plots.lab_init_gradient(result), key=f"{key}.init")
     st.caption("At the first step of training, before the network has learned anything: the gradient of the loss "

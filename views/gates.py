@@ -12,7 +12,7 @@ from playground.core.data import DATASET_TITLES
 from playground.core.trace import trace
 from playground.dynamics import memory, why
 from playground.figures import memory_plots
-from ui import catalog, gates_lab, per_model, serving, textio
+from ui import catalog, gates_lab, per_model, serving, takeaway, textio
 from ui.state import Field, PageState, bool_str, link_query, parse_bool
 
 DEFAULT_SENTENCE = ("This film was wonderful. Afterwards we walked to the station, bought two tickets, waited for "
@@ -60,7 +60,8 @@ for cause in (gates_lab.init_cause(), gates_lab.gru_cause(), gates_lab.forget_ca
     if cause:
         st.markdown(f"- **{textio.md_escape(cause[0])}** {textio.md_escape(cause[1])}")
         if cause[0].startswith("The start"):
-            st.dataframe(gates_lab.init_table(), hide_index=True, width="stretch")
+            takeaway.table(gates_lab.init_table(), "Why gates: Keras' start and the textbook's, cell by cell",
+                           "why-starts", hide_index=True, width="stretch")
             st.caption("Each cell: Keras' start → the textbook's. 0: below float32's smallest number. The lab below "
                        "shows both results in full.")
 
@@ -130,8 +131,10 @@ with st.expander("Your own sentence: what the memory keeps of each word, and its
                         "for it.")
             mine, mine_rows = gates_lab.gradient_series(tm, dataset, text)
             st.plotly_chart(memory_plots.gradient_lines(mine), key="why.gradients")
-            st.dataframe([{**r, "half-distance": "none in this text" if r["half-distance"] is None else
-                           f"{r['half-distance']} words"} for r in mine_rows], hide_index=True, width="stretch")
+            takeaway.table([{**r, "half-distance": "none in this text" if r["half-distance"] is None else
+                           f"{r['half-distance']} words"} for r in mine_rows],
+                           "The gradient through time on your sentence", "why-gradient-mine", hide_index=True,
+                           width="stretch")
             st.caption("The gradient through time on your sentence, for the dataset's three cells. "
                        + textio.md_escape(memory.gradient_story(mine_rows)))
 

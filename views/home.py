@@ -7,7 +7,7 @@ from playground.core.data import DATASET_TITLES
 from playground.core.trace import trace
 from playground.explain import narrate, tours
 from playground.figures import plots
-from ui import catalog, classmode, textio
+from ui import catalog, classmode, takeaway, textio
 
 classmode.apply()  # a lesson link's hidden controls and projector mode
 st.title("🔁 RNN Playground")
@@ -59,7 +59,8 @@ for n in zoo.bundled_names():
     rows.append({"model": n, "cell": tm.config.title, "trained for": DATASET_TITLES.get(tm.dataset, tm.dataset),
                  "hidden units": tm.config.hidden_size, "parameters": tm.n_params,
                  "TEST accuracy": tm.test_accuracy})
-st.dataframe(rows, hide_index=True, column_config={
+takeaway.table(rows, "The bundled models: TEST accuracy on each dataset's held-out TEST split", "home-models",
+               hide_index=True, column_config={
     "parameters": st.column_config.NumberColumn(format="localized"),
     "TEST accuracy": st.column_config.NumberColumn(format="percent"),
 })

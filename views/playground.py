@@ -26,7 +26,7 @@ from playground.explain.attribution import (
 from playground.explain.equations import latex_lines, unit_step
 from playground.explain.lesson import WHY, word_lesson
 from playground.figures import lesson_plots, plots
-from ui import catalog, per_model, serving, textio
+from ui import catalog, per_model, serving, takeaway, textio
 from ui.state import Field, PageState, bool_str, one_of, parse_bool, parse_int
 
 BARS_PER_ROW = 3  # the first screen's bar charts per row when there are more than four
@@ -269,7 +269,8 @@ with st.expander("Which units moved the verdict, at which word (the exact accoun
                   "C at this word": r.contribution, "share of the verdict": r.share, "h before": r.h_prev,
                   "h after": r.values["h"], **{q.title: r.values[q.name] for q in cell_qs}}
                  for r in units_at(tr, acc, at_tok, k=8, include=ss["play.unit"])]
-        st.dataframe(table, hide_index=True, column_config={
+        takeaway.table(table, f"Units at “{tr.tokens[at_tok]}” (word {at_tok + 1}), last layer", "play-units",
+                       hide_index=True, column_config={
             "C at this word": st.column_config.NumberColumn(format="%+.4f", help="C[u, t] in logit"),
             "share of the verdict": st.column_config.NumberColumn(format="%+.4f", help="the unit's row sum, in logit"),
             **{k: st.column_config.NumberColumn(format="%+.3f")
@@ -388,6 +389,6 @@ with st.expander("Model card", key="play.x.card", on_change="rerun") as box:
             st.markdown(f"TEST accuracy: **{tm.test_accuracy:.2%}** ({textio.md_escape(card.get('test_split', ''))})")
         elif tm.texts_caveat:
             st.caption(textio.md_escape(tm.texts_caveat))
-        st.dataframe(card.get("layers", []), hide_index=True,
-                     column_config={"params": st.column_config.NumberColumn("parameters", format="localized")})
+        takeaway.table(card.get("layers", []), f"{tm.name}: its layers", "play-card-layers", hide_index=True,
+                       column_config={"params": st.column_config.NumberColumn("parameters", format="localized")})
         st.json({k: v for k, v in card.items() if k not in ("layers", "history")}, expanded=False)

@@ -13,7 +13,7 @@ from playground.core.trace import trace
 from playground.dynamics import ablate, statespace, units, whatif
 from playground.dynamics import intervene as iv
 from playground.figures import space_plots
-from ui import catalog, per_model, textio
+from ui import catalog, per_model, takeaway, textio
 from ui.state import Field, PageState, one_of, parse_int
 
 KINDS = {"clamp": "clamp a unit", "gate": "force a gate", "zero_top": "zero top units"}
@@ -139,9 +139,11 @@ if tr is not None:
                                                        branch.original.tokens, branch.edited.tokens, xo, xe,
                                                        names=("your sentence", "edited")), key="space.branch_curves")
                 st.caption(textio.md_escape(branch.sentence()))
-                st.dataframe([{"unit": r["unit"], "share before": round(r["before"], 4),
-                               "share after": round(r["after"], 4), "change": round(r["change"], 4)}
-                              for r in branch.top_units(8)], hide_index=True)
+                takeaway.table([{"unit": r["unit"], "share before": round(r["before"], 4),
+                                 "share after": round(r["after"], 4), "change": round(r["change"], 4)}
+                                for r in branch.top_units(8)],
+                               "What if: the units whose share of the verdict moved most", "space-whatif-units",
+                               hide_index=True)
             elif edited_text == text.strip() and edited_text:
                 st.caption("The edited sentence is the same as yours.")
 
@@ -204,13 +206,14 @@ with st.expander("Over TEST texts: how much accuracy falls when the top units ar
                 if why:
                     st.info(f"Not available for this model: {textio.md_escape(why)}.")
             else:
-                st.dataframe([{"units silenced": f"unit {abl.ranking[i]} alone", "accuracy": f"{acc:.1%}",
+                takeaway.table([{"units silenced": f"unit {abl.ranking[i]} alone", "accuracy": f"{acc:.1%}",
                                "change (points)": f"{100 * (acc - abl.accuracy):+.1f}",
                                "McNemar p": f"{abl.single_p[i]:.3g}"} for i, acc in enumerate(abl.single)] +
                              [{"units silenced": f"top {k} together", "accuracy": f"{acc:.1%}",
                                "change (points)": f"{100 * (acc - abl.accuracy):+.1f}",
                                "McNemar p": f"{abl.together_p[k]:.3g}"} for k, acc in abl.together.items()],
-                             hide_index=True)
+                               f"Accuracy over {abl.n_texts} TEST texts with the top units silenced", "space-ablation",
+                               hide_index=True)
                 st.caption(textio.md_escape(" ".join(abl.sentences())) + f" A fall counts as beyond noise below p = "
                            f"{abl.level:.2g} (0.05 over the {len(abl.single) + len(abl.together)} ablations)."
                            + ("" if tm.heldout else " This model was trained elsewhere, likely on these very texts: "

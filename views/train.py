@@ -11,7 +11,7 @@ from playground.figures import plots
 from playground.training import budget, timing
 from playground.training.options import TRAIN_ROWS, build_recipe, train_defaults
 from playground.training.train import OPTIMIZERS
-from ui import catalog, textio, wellformed
+from ui import catalog, takeaway, textio, wellformed
 from ui.state import (
     Field,
     PageState,
@@ -208,7 +208,7 @@ if recipe is not None:
         units = st.segmented_control("Count parameters as", list(SUMMARY_CONVENTIONS), key="train.units",
                                      format_func={"torch": "PyTorch (trained here)", "keras": "Keras"}.get) or "torch"
         rows = layer_summary(recipe.model, units)
-        st.dataframe(rows, hide_index=True, column_config={
+        takeaway.table(rows, "The model's layers and parameters", "train-layers", hide_index=True, column_config={
             "params": st.column_config.NumberColumn("parameters", format="localized")})
         st.caption(f"{SUMMARY_CONVENTIONS[units]} Total: {sum(r['params'] for r in rows):,} parameters (at most; "
                    "the vocabulary built from the data may be smaller than the size chosen).")
@@ -499,7 +499,7 @@ if res:
                     "diverged": "diverged"}
     if rows:
         shown = [{**r, "status": status_words.get(r["status"], r["status"])} for r in rows]
-        st.dataframe(shown, hide_index=True, column_config={
+        takeaway.table(shown, "The race: each cell's TEST accuracy", "train-race", hide_index=True, column_config={
             "TEST accuracy": st.column_config.NumberColumn(format="percent"),
             "best validation accuracy": st.column_config.NumberColumn(format="percent"),
             "kept at epoch": st.column_config.NumberColumn(format="%.2f"),

@@ -1440,3 +1440,31 @@ def test_each_guided_tour_walks_end_to_end_on_its_live_pages(server, browser, ti
     open_app(page, server["base"], f"/playground?tour={tid}&step={k}", titles[steps[k - 1].page])
     panel.get_by_text(f"step {k} of {len(steps)}").wait_for(state="visible", timeout=60_000)
     page.context.close()
+
+
+def test_every_figure_downloads_as_png_and_svg_and_tables_as_csv_with_caption_and_link(server, browser):
+    page = new_page(browser, 1366, 900)
+    open_app(page, server["base"], "/playground?s=I+loved+it+but+the+end+was+dull", "Playground")
+    charts = page.locator(".stPlotlyChart")
+    page.wait_for_function("() => [...document.querySelectorAll('.stPlotlyChart')].every("
+                           "c => c.querySelector(':scope > .rnn-take'))", timeout=30_000)
+    assert charts.count() >= 3
+    curve = page.locator(".st-key-play-curve")
+    with page.expect_download() as d:
+        curve.locator(".rnn-take-svg").click()
+    svg = Path(d.value.path()).read_text()
+    assert svg.startswith("<svg") and "</svg>" in svg and d.value.suggested_filename.endswith(".svg")
+    assert "s=I+loved+it" in svg or "s=I%20loved%20it" in svg  # the link that reopens the view
+    assert "P(positive)" in svg  # the chart's own drawing, axis title included
+    with page.expect_download() as d:
+        curve.locator(".rnn-take-png").click()
+    png = Path(d.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    page.context.close()
+    page = new_page(browser, 1366, 900)
+    open_app(page, server["base"], "/", "RNN Playground")
+    with page.expect_download() as d:
+        page.locator(".st-key-home-models-csv button").first.click()
+    text = Path(d.value.path()).read_text()
+    assert text.startswith("# The bundled models") and "\n# http" in text and "lstm-rt" in text
+    page.context.close()

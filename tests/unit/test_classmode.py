@@ -30,3 +30,16 @@ def test_a_name_hides_its_pages_field_by_query_or_any_control_by_its_key():
     assert ".st-key-play-sentence { display: none" in style and ".st-key-play-x-card" in style
     assert "stSidebar" not in style and cm.css([], present=False) == ""
     assert f"font-size: {cm.PRESENT_TEXT_PX}px" in cm.css([], present=True)
+
+
+def test_a_tables_csv_starts_with_its_caption_and_link_and_holds_no_formulas():
+    from ui.takeaway import TAKEAWAY_JS, csv_text
+
+    text = csv_text([{"unit": 3, "word": "=HYPERLINK(1)"}, {"unit": -2, "note": "a, b"}], "Units at “but”\nline 2",
+                    "http://host/playground?s=x")
+    lines = text.splitlines()
+    assert lines[:3] == ["# Units at “but”", "# line 2", "# http://host/playground?s=x"]
+    assert lines[3] == "unit,word,note" and lines[4] == "3,'=HYPERLINK(1)," and lines[5] == '-2,,"a, b"'
+    assert csv_text([[1, 2], [3, 4]]) == "1,2\n3,4\n" and csv_text([]) == ""
+    import re
+    assert not re.search(r"<[A-Za-z/!]", TAKEAWAY_JS)  # st.html would drop the script
