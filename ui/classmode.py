@@ -24,6 +24,8 @@ from collections.abc import Iterable, MutableMapping
 
 HIDE, PRESENT = "hide", "present"
 KEPT_HIDE, KEPT_PRESENT = "_class.hide", "_class.present"
+WRITTEN = "_class.written"  # (hide, present) as this session last wrote them in the URL
+PICK_HIDE, PICK_PRESENT = "_class.pick_hide", "_class.pick_present"  # the builder's widgets
 MAX_NAMES = 40
 NAME = re.compile(r"[A-Za-z0-9_.\-]{1,60}")
 PRESENT_TEXT_PX = 24
@@ -52,18 +54,22 @@ def parse_hide(raw) -> tuple[list[str], list[str]]:
 
 
 def settings(session: MutableMapping, params: MutableMapping) -> dict:
-    """The lesson link's settings: from the URL when it has them (a link opened), else as this session kept
-    them (a page switched to), then written back to both, so a copied link keeps them on every page."""
+    """The lesson link's settings: from the URL when it has them and they are not what this session wrote
+    there itself (a link opened or edited), else as this session keeps them (a page switched to, or the
+    lesson-link builder changed them), then written back to both, so a copied link keeps them on every page."""
     refused: list[str] = []
-    if HIDE in params:
+    written = session.get(WRITTEN, (None, None))
+    if HIDE in params and params[HIDE] != written[0]:
         names, refused = parse_hide(params[HIDE])
         session[KEPT_HIDE] = names
     names = [n for n in session.get(KEPT_HIDE, []) if isinstance(n, str)]
-    if PRESENT in params:
+    if PRESENT in params and params[PRESENT] != written[1]:
         session[KEPT_PRESENT] = str(params[PRESENT]).strip().lower() in TRUE
     present = bool(session.get(KEPT_PRESENT, False))
-    _put(params, HIDE, ",".join(names) or None)
-    _put(params, PRESENT, "1" if present else None)
+    text = (",".join(names) or None, "1" if present else None)
+    _put(params, HIDE, text[0])
+    _put(params, PRESENT, text[1])
+    session[WRITTEN] = text
     return {"hide": names, "refused": refused, "present": present}
 
 
@@ -165,8 +171,52 @@ def apply(fields: Iterable = ()) -> dict:
     from ui import takeaway, tour
 
     takeaway.install()  # every figure: PNG and SVG with its caption and link
+    if got["refused"]:
+        st.caption("This link's hide= has names that are not controls: "
+                   + ", ".join(f"“{n}”" for n in got["refused"][:5]).replace("<", "‹") + ".")
     tour.show(fields)  # a guided tour's step: its page, its widgets' values, its panel
     if not st.session_state.get(EMBED_INSTALLED):  # once per browser session, as ui/style.py's scripts
         st.session_state[EMBED_INSTALLED] = True
         st.html(f"<script>{EMBED_JS}</script>", unsafe_allow_javascript=True)
     return got
+
+
+NAMES = {"s": "sentence", "model": "model picker", "tok": "word picker", "word": "word picker", "unit": "unit picker",
+         "models": "other models", "dataset": "dataset buttons", "layer": "layer picker", "method": "method",
+         "rank": "unit ranking", "show": "values or change", "allunits": "all units", "edit": "edited sentence"}
+
+
+def _set_hide(labels: dict) -> None:
+    import streamlit as st
+
+    picked = [labels[p] for p in st.session_state.get(PICK_HIDE) or [] if p in labels]
+    others = [n for n in st.session_state.get(KEPT_HIDE, []) if n not in labels.values()]
+    st.session_state[KEPT_HIDE] = picked + others
+
+
+def _set_present() -> None:
+    import streamlit as st
+
+    st.session_state[KEPT_PRESENT] = bool(st.session_state.get(PICK_PRESENT))
+
+
+def builder(fields=()) -> None:
+    """The sidebar's lesson-link builder (ui.state.PageState.sync calls it after writing the page's state to
+    the URL, so the link is this view): which of this page's controls to hide, projector mode, the link."""
+    import streamlit as st
+
+    from ui.takeaway import link
+
+    if st.session_state.get(KEPT_PRESENT):  # no sidebar in projector mode
+        return
+    hidden = list(st.session_state.get(KEPT_HIDE, []))
+    labels = {f"{NAMES.get(f.query, f.query)} ({f.query})": f.query for f in fields if getattr(f, "query", None)}
+    with st.sidebar.expander("🎓 Class mode: a lesson link", key="_class.x.builder"):
+        st.session_state[PICK_HIDE] = [lab for lab, q in labels.items() if q in hidden]
+        st.multiselect("Hide on this page", list(labels), key=PICK_HIDE, on_change=_set_hide, args=(labels,),
+                       help="The controls a student will not see; the page still shows what they are set to.")
+        st.session_state[PICK_PRESENT] = False
+        st.toggle("Projector mode (?present=1)", key=PICK_PRESENT, on_change=_set_present,
+                  help="Large text, no sidebar, one figure per screen; n / p or the arrow keys step.")
+        st.caption("Copy this link: it opens this page with this sentence, model and word as they are now.")
+        st.code(link(), language=None, wrap_lines=True)

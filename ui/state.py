@@ -98,13 +98,13 @@ class PageState:
     def sync(self, session: MutableMapping | None = None, params: MutableMapping | None = None) -> dict:
         """Initialise or repair every field's widget state, keep it for other pages, and write the
         non-default ones to the URL (removing the rest). Returns {key: value}."""
+        live = session is None and params is None
         if session is None or params is None:
             import streamlit as st
 
-            if session is None and params is None and not getattr(self, "_class_applied", False):
+            if live and not getattr(self, "_class_applied", False):
                 from ui import classmode  # a lesson link's hidden controls and projector mode, once a run
 
-                self._class_applied = True
                 classmode.apply(self.fields)
             session = st.session_state if session is None else session
             params = st.query_params if params is None else params
@@ -126,6 +126,11 @@ class PageState:
             note = self._write_long(f, values[f.key], session, params, (QUERY_BYTES - used) // len(longs))
             if note:
                 self.notes.append(note)
+        if live and not getattr(self, "_class_applied", False):
+            from ui import classmode
+
+            self._class_applied = True
+            classmode.builder(self.fields)  # the lesson link, now that the URL is this view
         return values
 
     @staticmethod

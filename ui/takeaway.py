@@ -3,7 +3,8 @@ link that reopens the view.
 
 - Tables: `table(rows, caption, key)` draws the st.dataframe and a CSV download beside it; the file starts
   with the caption and the link as `#` comment lines (`csv_text`, pure, tested).
-- Figures: a constant script, installed once per browser session, puts "PNG · SVG" under every Plotly chart.
+- Figures: a constant script, installed once per browser session, puts "PNG · SVG" in a corner of every
+  Plotly chart (bottom right, top right on a phone; shown on hover where there is a mouse, as Plotly's bar).
   The SVG is the chart's own drawing (Plotly's svg layers, cloned) with the caption under it (the caption
   element that follows the chart on the page) and the page's link; the PNG is that SVG drawn on a canvas at
   twice the size. Made in the browser: nothing is sent to the server, no image library is needed.
@@ -168,7 +169,9 @@ TAKEAWAY_JS = r"""
   const style = document.createElement('style');  // bottom right; on a phone top right (its mode bar is hidden)
   style.textContent = '.rnn-take{position:absolute;right:4px;bottom:2px;z-index:2;display:flex;gap:.5rem;'
     + 'font-size:12px;color:#666;background:rgba(255,255,255,.85);padding:0 4px;border-radius:4px}'
-    + '@media (max-width: %d px){.rnn-take{top:0;bottom:auto}}'.replace(' px', 'px');
+    + '@media (max-width: %d px){.rnn-take{top:0;bottom:auto}}'.replace(' px', 'px')
+    + '@media (hover: hover){.rnn-take{opacity:0;transition:opacity .2s}'  // shown on hover, as the mode bar
+    + '.stPlotlyChart:hover .rnn-take,.rnn-take:focus-within{opacity:1}}';
   document.head.appendChild(style);
   let queued = false;
   new MutationObserver(() => {

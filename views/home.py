@@ -10,6 +10,7 @@ from playground.figures import plots
 from ui import catalog, classmode, takeaway, textio
 
 classmode.apply()  # a lesson link's hidden controls and projector mode
+classmode.builder()
 st.title("🔁 RNN Playground")
 st.markdown(
     "**See a recurrent network read.** Type a sentence, pick a trained **SimpleRNN**, **LSTM** or "

@@ -1342,6 +1342,14 @@ def test_a_lesson_link_hides_its_controls_on_every_page_and_a_copied_link_keeps_
             assert "hide=model%2Cs%2Cplay.x.card" in page.url
             page.get_by_text(re.compile("read it as")).first.wait_for(state="visible")  # the page works
             full_screenshot(page, "class_hide_compare_1366x900")
+            # the builder in the sidebar: hide one more control, and the link it shows carries it
+            open_box(page, "Class mode: a lesson link")
+            choose(page, "Hide on this page", "word picker (word)")
+            wait_settled(page)
+            assert not page.locator(".st-key-compare-word").first.is_visible()
+            shown = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first.inner_text()
+            assert "hide=" in shown and "word" in shown.split("hide=")[1] and "/compare" in shown, shown
+            assert "word" in page.url.split("hide=")[1]
         else:
             full_screenshot(page, "class_hide_playground_390x844")
         page.context.close()
