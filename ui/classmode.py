@@ -165,9 +165,9 @@ def apply(fields: Iterable = ()) -> dict:
     got = settings(st.session_state, st.query_params)
     style = css(hidden_keys(got["hide"], fields), got["present"])
     if style:
-        st.html(style)
+        st.sidebar.html(style)  # in the sidebar: no gap in the page (CSS and scripts act on the whole tab)
     if got["present"]:
-        st.html(f"<script>{PRESENT_JS}</script>", unsafe_allow_javascript=True)
+        st.sidebar.html(f"<script>{PRESENT_JS}</script>", unsafe_allow_javascript=True)
     from ui import takeaway, tour
 
     takeaway.install()  # every figure: PNG and SVG with its caption and link
@@ -177,7 +177,7 @@ def apply(fields: Iterable = ()) -> dict:
     tour.show(fields)  # a guided tour's step: its page, its widgets' values, its panel
     if not st.session_state.get(EMBED_INSTALLED):  # once per browser session, as ui/style.py's scripts
         st.session_state[EMBED_INSTALLED] = True
-        st.html(f"<script>{EMBED_JS}</script>", unsafe_allow_javascript=True)
+        st.sidebar.html(f"<script>{EMBED_JS}</script>", unsafe_allow_javascript=True)
     return got
 
 

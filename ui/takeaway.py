@@ -191,4 +191,4 @@ def install() -> None:
     if st.session_state.get(INSTALLED):
         return
     st.session_state[INSTALLED] = True
-    st.html(f"<script>{TAKEAWAY_JS}</script>", unsafe_allow_javascript=True)
+    st.sidebar.html(f"<script>{TAKEAWAY_JS}</script>", unsafe_allow_javascript=True)  # no gap in the page

@@ -105,7 +105,7 @@ def show(fields=()) -> None:
 def _panel(tid: str, n: int, steps: list, step, away: bool = False) -> None:
     tour = tours.TOURS[tid]
     key = classmode.css_class(step.target)
-    st.html(f"""<style>
+    st.sidebar.html(f"""<style>
 .st-key-tour-panel {{ position: fixed; bottom: 0; left: 0; right: 0; z-index: 999990; background: #fffaf2;
   border-top: 3px solid {HIGHLIGHT}; box-shadow: 0 -4px 16px rgba(0,0,0,.12); padding: .6rem 1.2rem .8rem;
   max-height: 46vh; overflow-y: auto; }}
@@ -116,7 +116,7 @@ def _panel(tid: str, n: int, steps: list, step, away: bool = False) -> None:
   scroll-margin-top: 4.5rem; }}
 </style>""")
     scroll = json.dumps(f".{key}")
-    st.html(f"""<script>
+    st.sidebar.html(f"""<script>
 (() => {{ const mark = {json.dumps(f"{tid}:{n}")};
   if (window.__rnnTourAt === mark) return;
   let tries = 0;

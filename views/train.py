@@ -584,12 +584,22 @@ up = st.file_uploader("Upload a model file: a .safetensors file saved from this 
                            "A Keras model: Embedding, one or two SimpleRNN, LSTM or GRU layers, Dense(1, sigmoid); "
                            "nothing in it is run as code.")
 if up is not None:  # parsed once; then the uploader is emptied so the file cannot come back on a rerun
+    before = set(catalog.session_models())
     ss["train.upload_said"] = catalog.receive_upload(up.file_id, up.getvalue, up.name, keras_text)
+    ss["train.upload_new"] = next((n for n in catalog.session_models() if n not in before), None)
     catalog.forget_upload(up.file_id)
     ss["train.upload_n"] = up_n + 1
     st.rerun()
 for kind, text in ss.pop("train.upload_said", []):  # said once, escaped by receive_upload
     getattr(st, kind)(text)
+new = ss.pop("train.upload_new", None)
+if new in catalog.session_models():  # where to look at it next
+    tm_new = catalog.session_models()[new]
+    st.page_link("views/playground.py", label=f"Open {new} in the Playground", icon="🔬",
+                 query_params={"model": new})
+    partner = f"lstm-{tm_new.dataset if tm_new.dataset in DATASET_TITLES else 'rt'}"  # its dataset's bundled LSTM
+    st.page_link("views/compare.py", label=f"Compare {new} with {partner} on one sentence", icon="⚖️",
+                 query_params={"models": f"{new},{partner}"})
 
 
 def _remove(name: str) -> None:

@@ -1282,6 +1282,15 @@ def test_a_tutorial_sized_keras_model_uploads_and_reads_on_every_page(server, br
     no_exception(page)
     name = f"tutorial_{kind}"
     assert name in ready.inner_text()
+    # Compare: beside the bundled IMDB LSTM, by the link the Train page offers after an upload
+    m = mark(page)
+    page.get_by_role("link", name=f"Compare {name} with lstm-imdb on one sentence").click()
+    page.locator("h1").filter(has_text="Compare").first.wait_for(state="visible")
+    wait_settled(page, since=m, timeout=60)
+    no_exception(page)
+    page.get_by_text(re.compile(r"^All 2 read it as|says (positive|negative)")).first.wait_for(state="visible", timeout=60_000)
+    page.get_by_text(re.compile("no TEST split here is held out")).first.wait_for(state="visible", timeout=90_000)
+    full_screenshot(page, f"keras_{kind}_{ext}_compare_1366x900")
     for link, title in (("Playground", "Playground"), ("Why gates", "Why gates"), ("State space", "State space")):
         m = mark(page)
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=re.compile(link)).click()
@@ -1300,24 +1309,6 @@ def test_a_tutorial_sized_keras_model_uploads_and_reads_on_every_page(server, br
             page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible", timeout=60_000)
             page.get_by_text(re.compile("was trained elsewhere")).first.wait_for(state="visible")
     full_screenshot(page, f"keras_{kind}_{ext}_space_1366x900")
-    # Compare: the imported model beside the bundled IMDB LSTM, picked in the "Other models" box
-    m = mark(page)
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=re.compile("Compare")).click()
-    page.locator("h1").filter(has_text="Compare").first.wait_for(state="visible")
-    wait_settled(page, since=m)
-    pick = "Pick any two or three models (bundled, or trained in this session)"
-    for option in (re.compile(rf"^\s*{name}"), "lstm-imdb"):
-        box = page.locator(f'input[role="combobox"][aria-label="{pick}"]')
-        if not box.is_visible():  # the popover closes when the page reruns after a choice
-            page.get_by_role("button", name=re.compile("Other models")).click()
-            box.wait_for(state="visible")
-        choose(page, pick, option)
-    page.keyboard.press("Escape")
-    wait_settled(page, timeout=60)
-    no_exception(page)
-    page.get_by_text(re.compile(r"^All 2 read it|say positive")).first.wait_for(state="visible", timeout=60_000)
-    page.get_by_text(re.compile("no TEST split here is held out")).first.wait_for(state="visible", timeout=90_000)
-    full_screenshot(page, f"keras_{kind}_{ext}_compare_1366x900")
 
 
 # --- issue 30: class mode: lesson links, projector, embed ---------------------------------------------------
