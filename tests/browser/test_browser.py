@@ -1288,7 +1288,8 @@ def test_a_tutorial_sized_keras_model_uploads_and_reads_on_every_page(server, br
     page.locator("h1").filter(has_text="Compare").first.wait_for(state="visible")
     wait_settled(page, since=m, timeout=60)
     no_exception(page)
-    page.get_by_text(re.compile(r"^All 2 read it as|says (positive|negative)")).first.wait_for(state="visible", timeout=60_000)
+    verdicts = re.compile(r"^All 2 read it as|says (positive|negative)")
+    page.get_by_text(verdicts).first.wait_for(state="visible", timeout=60_000)
     page.get_by_text(re.compile("no TEST split here is held out")).first.wait_for(state="visible", timeout=90_000)
     full_screenshot(page, f"keras_{kind}_{ext}_compare_1366x900")
     for link, title in (("Playground", "Playground"), ("Why gates", "Why gates"), ("State space", "State space")):
