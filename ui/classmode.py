@@ -211,7 +211,9 @@ def builder(fields=()) -> None:
         return
     hidden = list(st.session_state.get(KEPT_HIDE, []))
     labels = {f"{NAMES.get(f.query, f.query)} ({f.query})": f.query for f in fields if getattr(f, "query", None)}
-    with st.sidebar.expander("🎓 Class mode: a lesson link", key="_class.x.builder"):
+    with st.sidebar.expander("🎓 Class mode: a lesson link", key="_class.x.builder", on_change="rerun") as box:
+        if not box.open:  # drawn only when opened: nothing on a word click's rerun
+            return
         st.session_state[PICK_HIDE] = [lab for lab, q in labels.items() if q in hidden]
         st.multiselect("Hide on this page", list(labels), key=PICK_HIDE, on_change=_set_hide, args=(labels,),
                        help="The controls a student will not see; the page still shows what they are set to.")

@@ -25,6 +25,7 @@ WRITTEN = "_tour.written"  # the (tour, step) this session last put in the URL
 PAGES = {"playground": "views/playground.py", "compare": "views/compare.py", "gates": "views/gates.py",
          "space": "views/space.py"}
 HIGHLIGHT = "#ff7f00"
+TITLES = {"playground": "Playground", "compare": "Compare", "gates": "Why gates", "space": "State space"}
 PAGE_NOW = "_page.now"  # set by app.py before the page runs
 
 
@@ -106,11 +107,11 @@ def _panel(tid: str, n: int, steps: list, step, away: bool = False) -> None:
     tour = tours.TOURS[tid]
     key = classmode.css_class(step.target)
     st.sidebar.html(f"""<style>
-.st-key-tour-panel {{ position: fixed; bottom: 0; left: 0; right: 0; z-index: 999990; background: #fffaf2;
+.st-key-tour-panel {{ position: fixed; bottom: 0; left: 0; right: 0; z-index: 1000100; background: #fffaf2;
   border-top: 3px solid {HIGHLIGHT}; box-shadow: 0 -4px 16px rgba(0,0,0,.12); padding: .6rem 1.2rem .8rem;
   max-height: 46vh; overflow-y: auto; }}
-@media (min-width: 900px) {{ .st-key-tour-panel {{ left: auto; right: 1rem; bottom: 1rem; width: 30rem;
-  border: 3px solid {HIGHLIGHT}; border-radius: 10px; max-height: 60vh; }} }}
+@media (min-width: 900px) {{ .st-key-tour-panel {{ left: .6rem; right: auto; bottom: .6rem; width: 19rem;
+  border: 3px solid {HIGHLIGHT}; border-radius: 10px; max-height: calc(100vh - 16rem); }} }}
 .stMainBlockContainer {{ padding-bottom: 55vh !important; }}
 .{key} {{ outline: 3px solid {HIGHLIGHT} !important; outline-offset: 6px; border-radius: 6px;
   scroll-margin-top: 4.5rem; }}
@@ -125,9 +126,16 @@ def _panel(tid: str, n: int, steps: list, step, away: bool = False) -> None:
     if (++tries < 40) setTimeout(go, 250); }};
   setTimeout(go, 300); }})();
 </script>""", unsafe_allow_javascript=True)
-    with st.container(key="tour-panel"):
+    with st.container(key="tour-panel"):  # over the sidebar's empty foot on a desktop, the screen's foot on a phone
         st.caption(f"Guided tour · {html.escape(tour.title)} · step {n} of {len(steps)}")
+        row = st.container(horizontal=True, gap="small")  # first, so a long step never hides the buttons
+        row.button("◀", key="_tour.prev", disabled=n <= 1, on_click=_go, args=(n - 1,), help="Previous step")
+        if n < len(steps):
+            row.button("Next ▶", key="_tour.next", type="primary", on_click=_go, args=(n + 1,))
+        row.button("End tour" if n < len(steps) else "Finish", key="_tour.end", on_click=_end)
         st.markdown(f"**{textio.md_escape(step.title)}**")
+        where = f"{TITLES[step.page]} page" + (f" · {step.params['model']}" if "model" in step.params else "")
+        st.caption(textio.md_escape(where))
         if away:  # the visitor went to another page in the middle of the tour
             st.page_link(PAGES[step.page], label="Back to this step's page", icon="↩️")
             return
@@ -146,8 +154,3 @@ def _panel(tid: str, n: int, steps: list, step, away: bool = False) -> None:
                 (st.success if right else st.info)(
                     ("Right. " if right else f"Not this time: it is “{q.choices[q.answer]}”. ")
                     + textio.md_escape(q.reveal))
-        row = st.container(horizontal=True, gap="small")  # one row on a phone too (columns would stack)
-        row.button("◀ Previous", key="_tour.prev", disabled=n <= 1, on_click=_go, args=(n - 1,))
-        if n < len(steps):
-            row.button("Next ▶", key="_tour.next", type="primary", on_click=_go, args=(n + 1,))
-        row.button("End tour" if n < len(steps) else "Finish", key="_tour.end", on_click=_end)

@@ -171,8 +171,9 @@ for first in range(0, len(quantities), per_row):
             st.plotly_chart(lesson_plots.quantity_bars(q, watch, lesson.why, highlight=ss["play.unit"]),
                             key=f"play.bars.{q.name}", config={"displayModeBar": False})
 marks = ", ".join(f"{lesson_plots.MARKS[w]} {WHY[w]}" for w in ("word", "verdict") if w in lesson.why)
-st.caption(f"The {len(watch)} of the last layer's {H} units to watch at this word ({marks}). Gates run from 0 to 1 "
-           "(dotted line: 0.5); orange outline: the unit in “One unit, up close” below.")
+st.caption(f"The {len(watch)} of the last layer's {H} units to watch at this word ({marks}). "
+           + ("Gates run from 0 to 1 (dotted line: 0.5); " if tr.cell.has_gates else "")
+           + "orange outline: the unit in “One unit, up close” below.")
 st.markdown("\n".join(f"- {q.sentence}" for q in quantities if q.told))
 
 # --- the whole sentence: the curve and the words that mattered ---------------------------------------

@@ -154,8 +154,8 @@ def _lstm_keeps(text: str, dataset: str) -> list[Step]:
                        f"{pct(tr.prob0)}; after the last it is {pct(tr.prob)}: {verdict(tr.prob)}. The curve is "
                        "P(positive) after each word.", base, {"prob0": tr.prob0, "prob": tr.prob}))
     choices, answer = _choices(tr, b, np.argsort(-np.abs(moves)))
-    steps_.append(Step("playground", "play.token", "Guess first",
-                       "Before you look: which word moved P(positive) most?", at_b,
+    steps_.append(Step("playground", "play.curve", "Guess first",
+                       "Read the curve: after which word did P(positive) move most?", {**base, "tok": "0"},
                        {"biggest": b, "move": float(moves[b])},
                        Question("Which word moved P(positive) most?", choices, answer,
                                 f"“{word_b}”: P(positive) went from {pct(les.p_before)} to {pct(les.p_after)} "
@@ -169,7 +169,8 @@ def _lstm_keeps(text: str, dataset: str) -> list[Step]:
                        "offers to write) into the cell.", at_b, {"i": i, "g": gg}))
     steps_.append(Step("playground", "play.bars.c", "The new memory",
                        f"So c = f·c_old + i·g = {f:.2f}·({c_old:+.2f}) + {i:.2f}·({gg:+.2f}) = {c:+.2f}: "
-                       f"{'mostly the new word' if abs(i * gg) > abs(f * c_old) else 'mostly the old memory'}.",
+                       + ("only the new word: the old memory was wiped." if abs(f * c_old) < 0.005 else
+                          "mostly the new word." if abs(i * gg) > abs(f * c_old) else "mostly the old memory."),
                        at_b, {"c": c, "kept_part": f * c_old, "written_part": i * gg}))
     steps_.append(Step("playground", "play.bars.o", "The output gate: what the unit shows",
                        f"h = o·tanh(c) = {o:.2f}·tanh({c:+.2f}) = {h:+.2f}. h is what the next word and the "
@@ -180,11 +181,13 @@ def _lstm_keeps(text: str, dataset: str) -> list[Step]:
     at_f = {**base, "tok": str(t_f)}
     choices, answer = _choices(tr, t_f, np.argsort(mean_f))
     steps_.append(Step("playground", "play.bars.f", "Where it let go",
-                       "Guess: at which word did the forget gates drop the most memory (the lowest f, averaged "
-                       f"over all {H} units)?", at_f, {"word": t_f, "mean_f": float(mean_f[t_f]), "others": others},
+                       "The bars show 6 units; the question is about all of them. Guess: at which word did the "
+                       f"forget gates drop the most memory (the lowest f, averaged over all {H} units)?",
+                       {**base, "tok": str(tr.n_steps - 1)},
+                       {"word": t_f, "mean_f": float(mean_f[t_f]), "others": others},
                        Question("At which word was the mean forget gate lowest?", choices, answer,
                                 f"“{_word(tr, t_f)}”: the mean f over all {H} units was {mean_f[t_f]:.2f}, against "
-                                f"{others:.2f} at the other words on average.")))
+                                f"{others:.2f} at the other words on average. The next step opens that word.")))
     forced = intervene_trace(_model(name).model, tr, force_gate(t_f, "f", 1.0))
     p1 = float(forced.changed.prob)
     flips = verdict(p1) != verdict(tr.prob)
@@ -200,21 +203,24 @@ def _lstm_keeps(text: str, dataset: str) -> list[Step]:
     shares = acc.unit_shares
     top = int(np.argmax(np.abs(shares)))
     steps_.append(Step("playground", "play.x.account", "Who made the verdict",
-                       f"The verdict is an exact sum: each unit's moves, word by word. Unit {top} carries "
-                       f"{shares[top]:+.0%} of the final logit, the largest share of the {H}. Open this box to see "
-                       "every unit at every word.", base, {"unit": top, "share": float(shares[top])}))
+                       "The verdict is an exact sum: the logit (the score before the sigmoid turns it into "
+                       f"P(positive)) is the sum of each unit's moves, word by word. Unit {top} carries "
+                       f"{shares[top]:+.0%} of it, the largest share of the {H}. Open this box to see every unit at "
+                       "every word.", base, {"unit": top, "share": float(shares[top])}))
     fu = float(g["f"][:, u].mean())
     half = math.log(0.5) / math.log(fu) if 0 < fu < 1 else math.inf
     steps_.append(Step("playground", "play.x.unit", "One unit over the whole sentence",
-                       f"Unit {u}'s forget gate averaged {fu:.2f} over the sentence: at that rate what a word "
-                       f"wrote into its c halves after {half:.1f} words (0.5 = f^n). Open this box to follow the "
-                       "unit word by word.", at_b, {"unit": u, "mean_f": fu, "half_words": half}))
+                       f"Unit {u}'s forget gate averaged {fu:.2f} over this sentence: at that rate what a word "
+                       f"wrote into its c halves after {half:.1f} words (f multiplied n times reaches 0.5). Open "
+                       "this box to follow the unit word by word.", at_b,
+                       {"unit": u, "mean_f": fu, "half_words": half}))
     trs = {t: _trace(f"{a}-{dataset}", text) for a, t in (("rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GRU"))}
     kept = _kept(trs, b)
     if kept is None:  # a text so long that the cells read different stretches: no shared word to compare at
         return steps_
     steps_.append(Step("compare", "compare.keep.LSTM", "The three cells at the same word",
-                       f"At “{word_b}” the LSTM's forget gate kept {kept['LSTM']:.2f} of c on average over its "
+                       f"Now the Compare page, same sentence. At “{word_b}” the LSTM's forget gate kept "
+                       f"{kept['LSTM']:.2f} of c on average over its "
                        f"{H} units and the GRU's update gate {kept['GRU']:.2f} of h; the SimpleRNN has no gate that "
                        "keeps: it rewrites h at every word.", {"s": text, "word": str(b)},
                        {"lstm_f": kept["LSTM"], "gru_z": kept["GRU"]}))
@@ -238,6 +244,17 @@ def _gradient_share(name: str, text: str, t: int) -> float:
     return float(grads[t] / grads[-1]) if grads[-1] > 0 else math.nan
 
 
+def _prefix(text: str, tokens, t: int) -> str | None:
+    """The text up to the end of token t (found in order, case-insensitively), or None."""
+    low, at = text.lower(), 0
+    for tok in tokens[: t + 1]:
+        i = low.find(str(tok).lower(), at)
+        if i < 0:
+            return None
+        at = i + len(tok)
+    return text[:at]
+
+
 def _rnn_forgets(text: str, dataset: str) -> list[Step]:
     rnn, lstm, gru = (f"{a}-{dataset}" for a in ("rnn", "lstm", "gru"))
     tr = _trace(rnn, text)
@@ -250,31 +267,38 @@ def _rnn_forgets(text: str, dataset: str) -> list[Step]:
     after = len(tr.tokens) - up - 1
     p_up = float(tr.step_probs[up])
     base = {"s": text, "model": rnn}
+    start = _prefix(text, tr.tokens, up) if after > 0 else None  # the start alone: the rest is the question
+    opening = {"s": start, "model": rnn} if start else {**base, "tok": str(up)}
     share_rnn, share_lstm = _gradient_share(rnn, text, up), _gradient_share(lstm, text, up)
     out: list[Step] = []
-    out.append(Step("playground", "play.curve", "A good start, then plain words",
-                    f"The SimpleRNN ({rnn}) reads the sentence. “{w}” raises P(positive) most, to {pct(p_up)}; "
-                    f"{after} words follow it.", {**base, "tok": str(up)}, {"word": up, "prob": p_up, "after": after}))
+    out.append(Step("playground", "play.curve", "A good start",
+                    f"The SimpleRNN ({rnn}) reads the start of a sentence: after “{w}” P(positive) is {pct(p_up)}. "
+                    f"In the whole sentence {after} plain words follow it.", opening,
+                    {"word": up, "prob": p_up, "after": after}))
     still = verdict(tr.prob) == "positive"
     out.append(Step("playground", "play.curve", "Guess first",
-                    f"After {after} more words, does the SimpleRNN still read it as positive?",
-                    {**base, "tok": str(tr.n_steps - 1)}, {"prob": tr.prob, "positive": still},
-                    Question("At the last word, is it still positive?", ("Yes", "No"), 0 if still else 1,
+                    f"Guess: after the {after} plain words that follow “{w}”, will the SimpleRNN still read the "
+                    "sentence as positive?", opening, {"prob": tr.prob, "positive": still},
+                    Question("After all the words, still positive?", ("Yes", "No"), 0 if still else 1,
                              f"P(positive) after the last word is {pct(tr.prob)}: {verdict(tr.prob)}, from "
-                             f"{pct(p_up)} after “{w}”.")))
+                             f"{pct(p_up)} after “{w}”. The next step shows the whole sentence.")))
     hT = np.abs(tr.last.h[-1])
     out.append(Step("playground", "play.bars.h", "No gate: rewritten at every word",
-                    "A SimpleRNN computes h = tanh(W x + U h + b) afresh at every word: nothing decides what to "
-                    f"keep. At the last word its {tr.hidden_size} units' |h| average {hT.mean():.2f}.",
-                    {**base, "tok": str(tr.n_steps - 1)}, {"mean_abs_h": float(hT.mean())}))
+                    "The whole sentence now. A SimpleRNN computes h = tanh(W x + U h + b) afresh at every word: "
+                    f"nothing decides what to keep. After the last word its {tr.hidden_size} units' |h| average "
+                    f"{hT.mean():.2f}, and P(positive) is {pct(tr.prob)}.",
+                    {**base, "tok": str(tr.n_steps - 1)}, {"mean_abs_h": float(hT.mean()), "prob": tr.prob}))
     out.append(Step("playground", "play.curve", "The gradient back to the start",
-                    f"Training teaches a word through the gradient. What reaches “{w}” from the verdict is "
-                    f"{share_rnn:.2g} of what reaches the last word in the SimpleRNN.",
+                    "Training changes what a word means through the gradient of the verdict with respect to that "
+                    f"word. In the SimpleRNN, what reaches “{w}” is {share_rnn:.2g} of what reaches the last word "
+                    f"({after} words later). The page does not draw it; Why gates does, later in this tour.",
                     {**base, "tok": str(up)}, {"share": share_rnn}))
     bigger = "LSTM" if share_lstm > share_rnn else "SimpleRNN"
+    too = " too" if verdict(lt.prob) == verdict(tr.prob) else ""
     out.append(Step("playground", "play.curve", "The LSTM on the same sentence",
-                    f"Now the LSTM ({lstm}): P(positive) ends at {pct(lt.prob)}. Guess first: which cell's gradient "
-                    f"reaches “{w}” with more of its size?", {"s": text, "model": lstm, "tok": str(up)},
+                    f"Now the LSTM ({lstm}), same sentence: P(positive) ends at {pct(lt.prob)}, "
+                    f"{verdict(lt.prob)}{too}: on a sentence this short the verdict can go either way. Guess: "
+                    f"whose gradient reaches “{w}” with more of its size?", {"s": text, "model": lstm, "tok": str(up)},
                     {"prob": lt.prob, "share_lstm": share_lstm, "share_rnn": share_rnn},
                     Question(f"Whose gradient keeps more of itself back to “{w}”?", ("SimpleRNN", "LSTM"),
                              0 if bigger == "SimpleRNN" else 1,
@@ -285,42 +309,50 @@ def _rnn_forgets(text: str, dataset: str) -> list[Step]:
     reach = {m["cell"]: m for m in ws["models"]}
     k = ws["k"]
     r = reach.get("SimpleRNN", {})
-    out.append(Step("gates", "why.answer_chart", "On a long review",
-                    ws["headline"], {"model": rnn},
-                    {m["cell"]: m.get("share") for m in ws["models"]}))
     per = r.get("per_step")
     share = r.get("share")
     if per is not None and share is not None and share > 0:
         options = (1e-1, 1e-3, 1e-6, 1e-9)
         ans = int(np.argmin([abs(math.log10(share) - math.log10(x)) for x in options]))
-        out.append(Step("gates", "why.answer_chart", "A product of many factors",
-                        f"Each step back the SimpleRNN's gradient is multiplied by about {per:.2f}. Guess first: "
-                        f"after {k} steps, about how much is left?", {"model": rnn}, {"per_step": per, "k": k,
-                                                                                   "share": share},
-                        Question(f"{per:.2f} multiplied {k} times is about…", tuple(f"{x:g}" for x in options), ans,
-                                 f"{share:.2g}: {per:.2f}^{k} shrinks geometrically. That is the vanishing gradient: "
-                                 "a word that far back barely changes in training.")))
-    lr = reach.get("LSTM", {})
-    gr = reach.get("GRU", {})
+        out.append(Step("playground", "play.curve", "A product of many factors",
+                        f"On a long review each step back multiplies the SimpleRNN's gradient by {per:.2f} on "
+                        f"average. Guess: after {k} steps, about how much of it is left?", {**base, "tok": str(up)},
+                        {"per_step": per, "k": k, "share": share},
+                        Question(f"{per:.2f} multiplied by itself {k} times is about…",
+                                 tuple(f"{x:g}" for x in options), ans,
+                                 f"{share:.2g}: {per:.2f}^{k} shrinks geometrically. That is the vanishing gradient: a "
+                                 "word that far back barely changes in training. The next step measures it on the "
+                                 "review.")))
+    out.append(Step("gates", "why.answer_chart", "On a long review",
+                    "The Why gates page, on an IMDB review: " + ws["headline"],
+                    {"model": rnn}, {m["cell"]: m.get("share") for m in ws["models"]}))
+    lr, gr = reach.get("LSTM", {}), reach.get("GRU", {})
+    nan = math.nan
     out.append(Step("gates", "why.answer_chart", "What a gate changes",
-                    f"The LSTM's gradient kept {lr.get('per_step', math.nan):.2f} per step and the GRU's "
-                    f"{gr.get('per_step', math.nan):.2f}: a gate near 1 passes the memory (and its gradient) on "
-                    "almost untouched.", {"model": rnn},
+                    f"Per step back the LSTM's gradient kept {lr.get('per_step', nan):.2f} and the GRU's "
+                    f"{gr.get('per_step', nan):.2f}, against the SimpleRNN's {per if per is not None else nan:.2f}: "
+                    f"over {k} steps that is {lr.get('share', nan):.2g} and {gr.get('share', nan):.2g} against "
+                    f"{share if share is not None else nan:.2g}. The LSTM's path back runs through its "
+                    "cell c, multiplied by the forget gate at each word, not through U and tanh.", {"model": rnn},
                     {"lstm_per_step": lr.get("per_step"), "gru_per_step": gr.get("per_step")}))
     trs = {"SimpleRNN": tr, "LSTM": lt, "GRU": _trace(gru, text)}
     out.append(Step("compare", "compare.curves", "All three on this sentence",
-                    "The three cells read the same sentence: P(positive) at the end is "
+                    "The Compare page, the first sentence again: P(positive) at the end is "
                     + ", ".join(f"{n} {pct(t.prob)}" for n, t in trs.items()) + ".",
                     {"s": text, "word": str(up)}, {n: t.prob for n, t in trs.items()}))
     kept = _kept(trs, up)
     if kept is not None:
         out.append(Step("compare", "compare.keep.LSTM", "Keep gates at the good word",
-                        f"At “{w}” the LSTM's forget gate kept {kept['LSTM']:.2f} of its cell and the GRU's update "
-                        f"gate {kept['GRU']:.2f} of h, on average over their units; the SimpleRNN has nothing that "
-                        "keeps.", {"s": text, "word": str(up)}, {"lstm_f": kept["LSTM"], "gru_z": kept["GRU"]}))
+                        f"At “{w}”, averaged over all their units, the LSTM's forget gate kept {kept['LSTM']:.2f} of "
+                        f"its cell and the GRU's update gate {kept['GRU']:.2f} of h; the SimpleRNN has nothing that "
+                        "keeps. The bars show each cell's units to watch at this word; those numbers are averages "
+                        "over all units.", {"s": text, "word": str(up)},
+                        {"lstm_f": kept["LSTM"], "gru_z": kept["GRU"]}))
     causes = ws.get("causes") or []
     if causes:
-        out.append(Step("gates", "why.x.lab", "When the measurement goes against the textbook",
-                        f"{causes[0]['title']} {causes[0]['text']} Open the lab to see every run.", {"model": rnn},
-                        {"cause": causes[0]["title"]}))
+        first = causes[0]["text"].split(". ")[0].rstrip(".") + "."
+        out.append(Step("gates", "why.x.lab", "How the network starts matters",
+                        f"Back on Why gates. {causes[0]['title']} {first} The lab below trains each cell from both "
+                        "starts on a task where the label sits many words back: open it to see which distances each "
+                        "one learns.", {"model": rnn}, {"cause": causes[0]["title"]}))
     return out
