@@ -21,6 +21,8 @@ from playground.core.trace import Trace, trace
 from playground.explain.account import account
 from playground.explain.alignment import keeps_at
 from playground.explain.lesson import word_lesson
+from playground.explain.narrate import pct
+from playground.explain.narrate import side as verdict
 
 DEFAULT_SENTENCE = "I expected to hate this movie but I loved every minute of it"
 FORGET_SENTENCE = ("This film was wonderful. Afterwards we walked to the station, bought two tickets, waited for "
@@ -72,14 +74,6 @@ TOURS = {
 }
 
 
-def pct(p: float) -> str:
-    return f"{100 * p:.1f}%"
-
-
-def verdict(p: float) -> str:
-    return "positive" if p >= 0.5 else "negative"
-
-
 def _word(tr: Trace, t: int) -> str:
     """A word as the pickers show it: its position after it when it occurs more than once."""
     tok = tr.tokens[t]
@@ -93,11 +87,10 @@ def _choices(tr: Trace, answer: int, order: np.ndarray, k: int = 4) -> tuple[tup
     return tuple(_word(tr, t) for t in picked), picked.index(answer)
 
 
-@functools.lru_cache(maxsize=8)
 def _model(name: str):
     from playground.core import zoo
 
-    return zoo.load_bundled(name)
+    return zoo.load_bundled(name)  # loaded once per process
 
 
 def _trace(name: str, sentence: str) -> Trace:
@@ -214,7 +207,7 @@ def _lstm_keeps(text: str, dataset: str) -> list[Step]:
                        f"wrote into its c halves after {half:.1f} words (f multiplied n times reaches 0.5). Open "
                        "this box to follow the unit word by word.", at_b,
                        {"unit": u, "mean_f": fu, "half_words": half}))
-    trs = {t: _trace(f"{a}-{dataset}", text) for a, t in (("rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GRU"))}
+    trs = {"SimpleRNN": _trace(f"rnn-{dataset}", text), "LSTM": tr, "GRU": _trace(f"gru-{dataset}", text)}
     kept = _kept(trs, b)
     if kept is None:  # a text so long that the cells read different stretches: no shared word to compare at
         return steps_
