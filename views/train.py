@@ -35,6 +35,7 @@ TRAIN_THREADS = 1  # below the core count, so one visitor's training never freez
 # verdict of 1.9-2.4 s with a 1 s interval (three runs), 1.76 s with 2 s, 1.45 s with 3 s, and
 # 1.29-1.38 s when training ran inside the page script: a shared demo redraws every 3 s.
 LIVE_EVERY_S = 3.0
+STOP_WAIT_S = 5.0  # Stop waits this long for the run to end before the page reruns (see _stop)
 RT_ROWS, IMDB_ROWS = TRAIN_ROWS["rt"], TRAIN_ROWS["imdb"]  # TRAIN rows of each dataset
 LRS = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0]
 VOCABS = [1000, 2000, 5000, 10000, 20000, 30000]
@@ -148,9 +149,13 @@ def _memory_refusal(recipe, race: bool = False) -> str | None:
 
 
 def _stop() -> None:
+    """on_click of Stop: asks the run to stop between two batches, then waits a little for it to keep
+    its best weights and measure them, so the rerun this click starts shows the result itself (on a
+    quiet server 0.3 s). A slower end is picked up by the live view's timer, as a finished run is."""
     run = ss.get(RUN_KEY)
     if isinstance(run, TrainingRun):
         run.stop()
+        run.wait(STOP_WAIT_S)
 
 
 run = catalog.training_run()  # collects a run that has finished (its models join the session)

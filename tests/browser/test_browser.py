@@ -176,6 +176,22 @@ def open_app(page, base: str, path: str, title: str, timeout: float = 60) -> Non
     wait_settled(page, timeout=timeout)
 
 
+def visible(page, locator, what: str, timeout: float = 60) -> None:
+    """Wait for `locator`; if it never shows, fail with what the page said instead (its main text),
+    a screenshot and the server log's tail, so a failure in CI can be read from its output."""
+    try:
+        locator.wait_for(state="visible", timeout=timeout * 1000)
+    except Exception as e:  # noqa: BLE001 - a Playwright timeout, re-raised with the evidence
+        try:
+            shown = page.get_by_test_id("stMainBlockContainer").inner_text(timeout=5000)[:6000]
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"failed-{re.sub(r'[^a-z0-9]+', '-', what.lower())[:40]}.png"))
+        except Exception as e2:  # noqa: BLE001
+            shown = f"(the page could not be read: {e2})"
+        raise AssertionError(f"{what} did not show within {timeout:.0f} s ({type(e).__name__}). The page said:\n"
+                             f"{shown}\n--- server log ---\n{_log_tail(30)}") from None
+
+
 def no_exception(page) -> None:
     exc = page.locator('[data-testid="stException"]')
     assert exc.count() == 0, "Streamlit exception on the page:\n" + "\n---\n".join(exc.all_inner_texts())[:3000]
@@ -684,7 +700,7 @@ def test_train_then_use_in_playground(server, browser, page):
     counter.start()
     try:
         page.get_by_role("button", name="Train", exact=True).dblclick()  # a double click starts one run
-        page.get_by_text("is ready in every page's model picker").first.wait_for(state="visible", timeout=120_000)
+        visible(page, page.get_by_text("is ready in every page's model picker").first, "the trained model", 120)
         wait_settled(page, since=m, timeout=60)
     finally:
         counter.stop.set()
@@ -743,7 +759,7 @@ def test_train_stop_keeps_the_best_weights(server, browser, page):
     assert _train_threads(server["pid"]) == 1
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
     ready = page.get_by_text("is ready in every page's model picker").first
-    ready.wait_for(state="visible", timeout=60_000)
+    visible(page, ready, "the stopped run's result")
     assert "stopped" in ready.inner_text() and "stopped-gru" in ready.inner_text()
     wait_settled(page, timeout=60)
     no_exception(page)
@@ -759,7 +775,7 @@ def test_race_stopped_in_the_second_cell_keeps_what_it_has(server, browser, page
     page.get_by_text(re.compile(r"Race: LSTM \(2 of 3\)")).first.wait_for(state="visible", timeout=120_000)
     page.wait_for_timeout(2000)
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
-    page.get_by_text("The race was stopped").first.wait_for(state="visible", timeout=60_000)
+    visible(page, page.get_by_text("The race was stopped").first, "the stopped race's result")
     wait_settled(page, timeout=60)
     no_exception(page)
     assert page.get_by_text("Not trained: GRU").count() == 1
@@ -1277,7 +1293,7 @@ def test_a_tutorial_sized_keras_model_uploads_and_reads_on_every_page(server, br
     page.locator('[data-testid="stFileUploader"]').filter(has_text="Upload a model file").locator(
         'input[type="file"]').set_input_files(str(model_file))
     ready = page.get_by_text("is ready in every page's model picker").first
-    ready.wait_for(state="visible", timeout=60_000)
+    visible(page, ready, "the uploaded Keras model")
     wait_settled(page, since=m)
     no_exception(page)
     name = f"tutorial_{kind}"
