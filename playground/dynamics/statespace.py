@@ -209,10 +209,28 @@ class Path:
     probs: np.ndarray  # (T + 1,) the exact P there (the readout on the whole state; row 0: before reading)
     captured: np.ndarray  # (T + 1,) share of |h - mean|^2 the plane keeps (1: the point lies in the plane)
     side_agrees: np.ndarray  # (T + 1,) the projection's side of the line is the real verdict's
+    lead: int = 0  # the padding read before the words (a Keras tutorial model pre-pads): rows 1..lead
+
+    @property
+    def n_words(self) -> int:
+        """Tokens read after the padding, less a Keras start token."""
+        after = self.tokens[self.lead:]
+        return len(after) - (1 if after[:1] == ("<start>",) else 0)
+
+
+def leading_padding(ids) -> int:
+    """How many padding ids (0) come before the first word: what a pre-padded (Keras) text reads first."""
+    n = 0
+    for i in ids:
+        if i != 0:
+            break
+        n += 1
+    return n
 
 
 def path(space: StateSpace, tr: Trace) -> Path:
-    """Project a trace's last-layer states (and the start) onto the space's PC1/PC2 plane."""
+    """Project a trace's last-layer states (and the start) onto the space's PC1/PC2 plane; `lead` counts
+    the padding the model read before the words (all of the text when it is all padding: lead 0)."""
     if tr.hidden_size != len(space.mean):
         raise ValueError(f"the trace has {tr.hidden_size} hidden units, the state space {len(space.mean)}")
     h = np.vstack([np.zeros((1, tr.hidden_size)), tr.last.h])  # (T + 1, H)
@@ -220,8 +238,9 @@ def path(space: StateSpace, tr: Trace) -> Path:
     dev = ((h - space.mean) ** 2).sum(1)
     captured = np.divide((xy ** 2).sum(1), dev, out=np.ones(len(h)), where=dev > 0)
     probs = np.concatenate([[tr.prob0], tr.step_probs])
+    lead = leading_padding(tr.ids)
     return Path(tokens=tr.tokens, xy=xy, probs=probs, captured=captured,
-                side_agrees=(space.plane_logit(xy) >= 0) == (probs >= 0.5))
+                side_agrees=(space.plane_logit(xy) >= 0) == (probs >= 0.5), lead=lead if lead < len(tr.ids) else 0)
 
 
 def fit(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = N_TEXTS, neutral: str = "zero",
@@ -353,14 +372,15 @@ def path_story(space: StateSpace, p: Path) -> list[str]:
 
 
 def key_points(p: Path, n: int = 3) -> tuple[int, ...]:
-    """Rows of the path worth a label: the start (0), the end (T) and the n largest |moves| of P(positive)
-    (row t + 1 is the state after token t), ascending."""
+    """Rows of the path worth a label: the start (0), where the words begin after padding (`lead`, if
+    any), the end (T) and the n largest |moves| of P(positive) among the words (row t + 1 is the state
+    after token t), ascending."""
     T = len(p.probs) - 1
     if T <= 0:
         return (0,)
-    moves = np.abs(np.diff(p.probs))  # (T,): the move of each token
-    top = [int(t) + 1 for t in np.argsort(-moves, kind="stable")[:n]]
-    return tuple(sorted({0, T, *top}))
+    moves = np.abs(np.diff(p.probs))[p.lead:]  # (T - lead,): the move of each word
+    top = [int(t) + 1 + p.lead for t in np.argsort(-moves, kind="stable")[:n]]
+    return tuple(sorted({0, p.lead, T, *top}))
 
 
 def where_story(space: StateSpace, p: Path | None = None) -> list[str]:
@@ -377,12 +397,14 @@ def where_story(space: StateSpace, p: Path | None = None) -> list[str]:
         out = [f"PC1 (the direction the states vary most, {_pct(space.variance[0])}) tells little about the verdict "
                f"here: over {space.n_texts} TEST texts its correlation with the final logit is {r:+.2f}."]
     if p is not None and len(p.probs) > 1:
-        T = len(p.probs) - 1
-        big = [t for t in key_points(p) if 0 < t]
+        T, n = len(p.probs) - 1, p.n_words
+        big = [t for t in key_points(p) if p.lead < t]
         big = sorted(big, key=lambda t: -abs(p.probs[t] - p.probs[t - 1]))[:2]
         words = " and ".join(f"“{p.tokens[t - 1]}” ({p.probs[t] - p.probs[t - 1]:+.2f})" for t in big)
+        padded = (f" Before it, the model reads {p.lead} padding zeros (the grey dots: the Keras tutorials pre-pad "
+                  f"every text to {T} ids), which take it to P = {p.probs[p.lead]:.2f}." if p.lead else "")
         out.append(f"Your sentence starts at P(positive) = {p.probs[0]:.2f} (◆) and ends at {p.probs[T]:.2f} after "
-                   f"{T} words; its biggest moves, labelled on its path: {words}.")
+                   f"{n} word{'s' if n != 1 else ''}; its biggest moves, labelled on its path: {words}.{padded}")
     return out
 
 
@@ -433,5 +455,6 @@ def to_json(space: StateSpace, p: Path | None = None) -> dict:
                                                           "prob": float(p.probs[0])},
                        "pc1": _r(p.xy[1:, 0]), "pc2": _r(p.xy[1:, 1]), "prob": _r(p.probs[1:], 9),
                        "captured": _r(p.captured[1:]), "side_agrees": p.side_agrees[1:].tolist(),
+                       "padding_first": p.lead,
                        "sentences": path_story(space, p)}
     return out

@@ -18,30 +18,55 @@ PATH_COLOR, BRANCH_COLOR, FIXED_COLOR = "#222222", "#e66101", "#7b3294"
 P_SCALE = [[0.0, NEG_COLOR], [0.5, "#f7f7f7"], [1.0, POS_COLOR]]  # a path point's colour: its exact P(positive)
 
 
-def _path_trace(p: Path, name: str, color: str, first: int = 0, dash: str = "solid") -> list[go.Scatter]:
+def _path_trace(p: Path, name: str, color: str, first: int = 0, dash: str = "solid",
+                colorbar: bool = True) -> list[go.Scatter]:
     """A path's points from row `first` (0: the start h_0) on: the line in `color`, each point coloured by
     its exact P(positive), the start a diamond, and only the key points labelled (statespace.key_points:
-    start, end, the largest moves), so the labels do not pile up."""
-    twice = {t for t in p.tokens if p.tokens.count(t) > 1}  # a repeated word is labelled with its position
-    labels = ["start (h₀ = 0)"] + [html.escape(t if t not in twice else f"{t} ({i + 1})", quote=False)
+    start, end, the largest moves), so the labels do not pile up. Padding read before the words (`p.lead`)
+    is a thin grey dotted run of small dots, one legend entry, and its last point is labelled."""
+    twice = {t for t in p.tokens[p.lead:] if p.tokens[p.lead:].count(t) > 1}  # a repeated word: with its position
+    labels = ["start (h₀ = 0)"] + [html.escape(t if t not in twice else f"{t} ({i + 1 - p.lead})", quote=False)
                                    for i, t in enumerate(p.tokens)]
-    idx = np.arange(first, len(p.xy))
+    if p.lead:
+        labels[1:p.lead + 1] = [f"padding zero {i} of {p.lead}" for i in range(1, p.lead + 1)]
     keys = set(key_points(p))
-    text = [("start" if i == 0 else labels[i]) if i in keys else "" for i in idx]
-    custom = np.stack([np.array(labels, dtype=object)[idx], np.round(p.probs[idx], 4),
-                       np.round(p.captured[idx], 3)], axis=1)
-    return [go.Scatter(x=p.xy[idx, 0], y=p.xy[idx, 1], mode="lines+markers+text", name=name, text=text,
-                       textposition="top center", textfont=dict(size=12, color=color),
-                       line=dict(color=color, width=2, dash=dash),
-                       marker=dict(size=[14 if i == 0 else 9 for i in idx],
-                                   symbol=["diamond" if i == 0 else "circle" for i in idx],
-                                   color=p.probs[idx], cmin=0.0, cmax=1.0, colorscale=P_SCALE,
-                                   line=dict(color=color, width=1.5),
-                                   colorbar=dict(title=dict(text="P(positive)", side="right"), len=0.6, thickness=12,
-                                                 tickvals=[0, 0.5, 1]) if first == 0 else None),
-                       customdata=custom, hovertemplate=f"{html.escape(name)}: after <b>%{{customdata[0]}}</b><br>"
-                                                        "exact P(positive) %{customdata[1]}<br>the plane keeps "
-                                                        "%{customdata[2]:.0%} of its distance<extra></extra>")]
+    custom_all = np.stack([np.array(labels, dtype=object), np.round(p.probs, 4), np.round(p.captured, 3)], axis=1)
+    hover = (f"{html.escape(name)}: after <b>%{{customdata[0]}}</b><br>exact P(positive) %{{customdata[1]}}<br>"
+             "the plane keeps %{customdata[2]:.0%} of its distance<extra></extra>")
+    out = []
+    words_from = max(first, p.lead)
+    if first < p.lead:  # the padding's run: rows first..lead (the start's diamond is drawn with the words' trace)
+        idx = np.arange(first, p.lead + 1)
+        text = [f"{p.lead} × padding" if i == p.lead else "" for i in idx]
+        out.append(go.Scatter(x=p.xy[idx, 0], y=p.xy[idx, 1], mode="lines+markers+text",
+                              name=f"the {p.lead} padding zeros read first", text=text,
+                              textposition="bottom center", textfont=dict(size=11, color=NEUTRAL),
+                              line=dict(color=NEUTRAL, width=1, dash="dot"),
+                              marker=dict(size=4, color=NEUTRAL), customdata=custom_all[idx], hovertemplate=hover))
+    idx = np.arange(words_from, len(p.xy))
+    if first == 0 and p.lead:
+        idx = np.concatenate([[0], idx])  # the start's diamond belongs to the sentence's own entry
+    text = [("start" if i == 0 else labels[i]) if i in keys and (i != p.lead or i == 0) else "" for i in idx]
+    segs = idx.astype(float)
+    x, y = p.xy[idx, 0].astype(float), p.xy[idx, 1].astype(float)
+    if first == 0 and p.lead:  # no line from the start straight to the first word: the padding ran between
+        x, y = np.insert(x, 1, np.nan), np.insert(y, 1, np.nan)
+        segs = np.insert(segs, 1, np.nan)
+        text.insert(1, "")
+    rows = [int(i) if not np.isnan(i) else 0 for i in segs]
+    gap = [bool(np.isnan(i)) for i in segs]
+    out.append(go.Scatter(x=x, y=y, mode="lines+markers+text", name=name, text=text,
+                          textposition=["bottom center" if i == 0 else "top center" for i in rows],
+                          textfont=dict(size=12, color=color),
+                          line=dict(color=color, width=2, dash=dash),
+                          marker=dict(size=[0 if g else 14 if i == 0 else 9 for i, g in zip(rows, gap)],
+                                      symbol=["diamond" if i == 0 and not g else "circle" for i, g in zip(rows, gap)],
+                                      color=p.probs[rows], cmin=0.0, cmax=1.0, colorscale=P_SCALE,
+                                      line=dict(color=color, width=1.5),
+                                      colorbar=dict(title=dict(text="P(positive)", side="right"), len=0.6,
+                                                    thickness=12, tickvals=[0, 0.5, 1]) if colorbar else None),
+                          customdata=custom_all[rows], hovertemplate=hover, connectgaps=False))
+    return out
 
 
 def plane(space: StateSpace, path: Path | None = None, edited: Path | None = None, branch: int = 0,
@@ -76,7 +101,8 @@ def plane(space: StateSpace, path: Path | None = None, edited: Path | None = Non
     if path is not None:
         fig.add_traces(_path_trace(path, f"{model} reading your sentence" if model else "your sentence", PATH_COLOR))
     if edited is not None:
-        fig.add_traces(_path_trace(edited, "the edited sentence", BRANCH_COLOR, first=branch, dash="dot"))
+        fig.add_traces(_path_trace(edited, "the edited sentence", BRANCH_COLOR, first=branch, dash="dot",
+                                   colorbar=False))
     share = space.variance
     fig.update_xaxes(title_text=f"PC1 ({share[0]:.0%} of the variance)", zeroline=False,
                      range=[lo[0] - pad[0], hi[0] + pad[0]])

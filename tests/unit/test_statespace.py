@@ -207,6 +207,37 @@ def test_decision_line_points_have_logit_zero_and_the_path_is_the_trace(spaces):
     assert ss.to_json(sp, empty)["path"]["pc1"] == [] and ss.to_json(sp, empty)["path"]["start"]["prob"] == tr.prob0
 
 
+def test_padding_read_before_the_words_is_its_own_grey_run_not_the_words(spaces):
+    """A Keras tutorial model pre-pads: the path counts those rows as padding (lead), labels and counts only
+    the words (and not the start token), and the figure draws the padding as one thin grey run."""
+    from playground.figures import space_plots
+
+    (fitted, _, _) = spaces
+    m, sp = fitted["lstm", 1]
+    ids = [0] * 6 + [1, 3, 5, 7, 9]
+    enc = Encoded(ids=tuple(ids), tokens=("<pad>",) * 6 + ("<start>", "a", "b", "c", "d"), oov=(False,) * 11,
+                  n_tokens_total=11)
+    p = ss.path(sp, trace_ids(m, enc))
+    assert p.lead == 6 and p.n_words == 4
+    keys = ss.key_points(p)
+    assert 0 in keys and 6 in keys and 11 in keys and all(k == 0 or k >= 6 for k in keys)
+    said = " ".join(ss.where_story(sp, p))
+    assert "after 4 words" in said and "6 padding zeros" in said and f"P = {p.probs[6]:.2f}" in said
+    assert ss.to_json(sp, p)["path"]["padding_first"] == 6
+    fig = space_plots.plane(sp, p, model="m")
+    pad = [t for t in fig.data if t.name == "the 6 padding zeros read first"]
+    assert len(pad) == 1 and len(pad[0].x) == 7 and list(pad[0].text).count("6 × padding") == 1  # rows 0..6
+    words = next(t for t in fig.data if t.name == "m reading your sentence")
+    assert np.isnan(words.x[1]) and len(words.x) == 1 + 1 + 6  # the start, a gap, rows 6..11
+    assert "start" in list(words.text) and not any("pad" in t for t in words.text)  # padding labelled once, grey
+    # the app's own models never read padding: nothing changes for them
+    q = ss.path(sp, _trace(m, [3, 5, 7]))
+    assert q.lead == 0 and q.n_words == 3
+    assert not any(t.name and "padding" in t.name for t in space_plots.plane(sp, q).data)
+    everything_padding = ss.path(sp, _trace(m, [0, 0, 0]))
+    assert everything_padding.lead == 0  # nothing follows it: drawn as the sentence itself
+
+
 def test_a_readout_orthogonal_to_the_plane_has_no_line(spaces):
     (fitted, _, _) = spaces
     _, sp = fitted["rnn", 1]
