@@ -6,6 +6,7 @@ equations, the step-through and the model card."""
 import functools
 from collections import Counter
 
+import numpy as np
 import streamlit as st
 
 from playground.core.data import DATASET_TITLES
@@ -83,11 +84,12 @@ if tr.truncated:
                f"{tm.config.max_len}, so it read only the last {tr.n_steps} (the first "
                f"{tr.n_tokens_total - tr.n_steps:,} were cut).")
 n_oov = sum(tr.oov)
-if n_oov == tr.n_steps:
+n_read = tr.n_steps - tr.lead  # a Keras model's padding zeros are never out of vocabulary: not counted
+if n_oov == n_read:
     st.warning("None of these words are in the model's vocabulary (marked °), so it reads only "
                "‘unknown word’ tokens and its verdict says little. Try English words.")
 elif n_oov:
-    st.caption(f"{n_oov} of {tr.n_steps} tokens are not in the model's vocabulary (marked °); "
+    st.caption(f"{n_oov} of {n_read} tokens are not in the model's vocabulary (marked °); "
                "the model reads them all as the same ‘unknown word’.")
 
 if "keras_index_from" in tm.card:  # a reader's own Keras model: what it read, as Keras' ids
@@ -105,12 +107,13 @@ if "keras_index_from" in tm.card:  # a reader's own Keras model: what it read, a
 # while the sentence and model (and, for the unit, the word) stay the same.
 acc = exact_account(tr)  # contributions (H, T) of the last layer to the verdict
 H, T = tr.hidden_size, tr.n_steps
+LEAD = tr.lead  # a Keras model's padding before the words: read, drawn as one run, never a word to pick
 reading = (tm.name, id(tm.model), tr.tokens)
 if ss.get("play.drill_for") not in (None, reading):
     ss["play.token"], ss["play.unit"] = None, None
     ss["play.layer"] = len(tr.layers) - 1
 ss["play.drill_for"] = reading
-if ss["play.token"] is None or not 0 <= int(ss["play.token"]) < T:
+if ss["play.token"] is None or not LEAD <= int(ss["play.token"]) < T:
     ss["play.token"] = narrate.curve_story(tr).biggest.t
 at_tok = int(ss["play.token"])
 lesson = word_lesson(tr, at_tok, acc, escape=textio.md_escape)
@@ -138,26 +141,28 @@ v1, v2 = st.columns([1, 4], vertical_alignment="center")
 with v1:
     st.metric("P(positive) after the last word", f"{tr.prob:.1%}", help="The readout's verdict on the whole text.")
 with v2:
-    st.markdown(f"### {'😊' if word == 'positive' else '☹️'} {word.capitalize()}\n{tm.config.title} · {T} words read")
+    st.markdown(f"### {'😊' if word == 'positive' else '☹️'} {word.capitalize()}\n{tm.config.title} · "
+                + (f"{T - LEAD} words read after {LEAD:,} padding zeros" if LEAD else f"{T} words read"))
 serving.paint_now()  # the verdict is on screen before the charts are drawn
 
 
-REPEATED = {w for w, n in Counter(tr.tokens).items() if n > 1}
+REPEATED = {w for w, n in Counter(tr.tokens[LEAD:]).items() if n > 1}
 
 
 def fmt(i: int) -> str:
     """A word's pill: a word the text has twice carries its position ("I (8)"): pills with the same label
     are one option to the browser, so a click on the first "I" would choose the last."""
-    where = f" ({i + 1})" if tr.tokens[i] in REPEATED else ""
+    where = f" ({i + 1 - LEAD})" if tr.tokens[i] in REPEATED else ""
     return f"{textio.label_escape(tr.tokens[i])}{'°' if tr.oov[i] else ''}{where}"
 
 
 label = "Pick a word: every view below follows it"
-if T <= MAX_PILLS:
-    st.pills(label, list(range(T)), key="play.token", format_func=fmt,
+if T - LEAD <= MAX_PILLS:
+    st.pills(label, list(range(LEAD, T)), key="play.token", format_func=fmt,
              help="Opens on the word that moved P(positive) most. A click on the curve below picks a word too.")
 else:
-    st.select_slider(label, options=list(range(T)), key="play.token", format_func=lambda i: f"{i + 1}: {fmt(i)}",
+    st.select_slider(label, options=list(range(LEAD, T)), key="play.token",
+                     format_func=lambda i: f"{i + 1 - LEAD}: {fmt(i)}",
                      help="Opens on the word that moved P(positive) most.")
 
 st.markdown(f"**{lesson.headline}**")
@@ -182,7 +187,7 @@ st.subheader("The whole sentence")
 
 def _pick_on_curve() -> None:
     t = plots.picked_word(ss.get("play.curve"))
-    if t is not None and 0 <= t < T:
+    if t is not None and LEAD <= t < T:  # the prior's and the padding's points are not words
         _choose(t)
 
 
@@ -196,7 +201,11 @@ method = st.segmented_control("Which words mattered", ORDERED_METHODS, key="play
                               format_func=lambda m: SHORT_NAMES[m], help="\n\n".join(
                                   f"**{SHORT_NAMES[m]}**: {METHODS[m]}" for m in ORDERED_METHODS)) or "ig"
 att = attribute(tm.model, tr, method)
-st.html(textio.chips_html(tr.tokens, tr.oov, att.scores, att.unit))
+if LEAD:  # the padding as one chip: its scores' sum, exact like every other chip
+    st.html(textio.chips_html((f"{LEAD:,} × padding",) + tr.tokens[LEAD:], (False,) + tuple(tr.oov[LEAD:]),
+                              np.concatenate([[float(np.sum(att.scores[:LEAD]))], att.scores[LEAD:]]), att.unit))
+else:
+    st.html(textio.chips_html(tr.tokens, tr.oov, att.scores, att.unit))
 said = account(att, tr, escape=textio.md_escape)
 for sentence in (s for s, warn in said if warn):  # integrated gradients that do not add up: in red
     st.markdown(f":red[**{sentence}**]")

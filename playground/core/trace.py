@@ -32,6 +32,16 @@ class LayerTrace:
     parts: dict  # block -> (input part (T, H) W x + b_ih, recurrent part (T, H) U h_{t-1} + b_hh)
 
 
+def leading_padding(ids) -> int:
+    """How many padding ids (0) come before the first other id."""
+    n = 0
+    for i in ids:
+        if i != 0:
+            break
+        n += 1
+    return n
+
+
 @dataclass(frozen=True)
 class Trace:
     arch: str
@@ -54,6 +64,13 @@ class Trace:
     @property
     def n_steps(self) -> int:
         return len(self.tokens)
+
+    @property
+    def lead(self) -> int:
+        """The padding read before the first word (a Keras tutorial model pre-pads every text to maxlen;
+        the app's own vocabularies never give id 0 to a typed word): 0 when there is none, or nothing else."""
+        n = leading_padding(self.ids)
+        return n if n < len(self.ids) else 0
 
     @property
     def truncated(self) -> bool:

@@ -218,16 +218,6 @@ class Path:
         return len(after) - (1 if after[:1] == ("<start>",) else 0)
 
 
-def leading_padding(ids) -> int:
-    """How many padding ids (0) come before the first word: what a pre-padded (Keras) text reads first."""
-    n = 0
-    for i in ids:
-        if i != 0:
-            break
-        n += 1
-    return n
-
-
 def path(space: StateSpace, tr: Trace) -> Path:
     """Project a trace's last-layer states (and the start) onto the space's PC1/PC2 plane; `lead` counts
     the padding the model read before the words (all of the text when it is all padding: lead 0)."""
@@ -238,9 +228,8 @@ def path(space: StateSpace, tr: Trace) -> Path:
     dev = ((h - space.mean) ** 2).sum(1)
     captured = np.divide((xy ** 2).sum(1), dev, out=np.ones(len(h)), where=dev > 0)
     probs = np.concatenate([[tr.prob0], tr.step_probs])
-    lead = leading_padding(tr.ids)
     return Path(tokens=tr.tokens, xy=xy, probs=probs, captured=captured,
-                side_agrees=(space.plane_logit(xy) >= 0) == (probs >= 0.5), lead=lead if lead < len(tr.ids) else 0)
+                side_agrees=(space.plane_logit(xy) >= 0) == (probs >= 0.5), lead=tr.lead)
 
 
 def fit(model: SentimentRNN, vocab: Vocab, dataset: str, n_texts: int = N_TEXTS, neutral: str = "zero",

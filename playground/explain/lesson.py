@@ -99,8 +99,15 @@ class WordLesson:
                 "quantities": [q.as_dict() for q in self.quantities], "headline": self.headline}
 
 
-def _headline(t: int, token: str, oov: bool, n: int, before: float, after: float, biggest: int, escape) -> str:
-    where = f"At “{escape(token)}”{'°' if oov else ''} (word {t + 1} of {n})"
+def _headline(t: int, token: str, oov: bool, n: int, before: float, after: float, biggest: int, escape,
+              lead: int = 0) -> str:
+    at = f"At “{escape(token)}”{'°' if oov else ''}"
+    if not lead:
+        where = f"{at} (word {t + 1} of {n})"
+    elif t >= lead:  # counted among the words read after the padding
+        where = f"{at} (word {t + 1 - lead} of {n - lead}, after {lead:,} padding zeros)"
+    else:
+        where = f"{at} (padding zero {t + 1} of {lead:,}, before the words)"
     d = 100 * (after - before)
     if pct(before) == pct(after):
         said = f"P(positive) stayed at {pct(after)}"
@@ -157,7 +164,8 @@ def word_lesson(tr: Trace, t: int | None = None, acc: Account | None = None, k: 
         biggest=int(biggest), units=units, why=tuple(w for _, w in watch),
         contributions=tuple(float(acc.contributions[u, t]) for u in units),
         shares=tuple(float(acc.unit_shares[u]) for u in units), quantities=tuple(quantities),
-        headline=_headline(t, tr.tokens[t], bool(tr.oov[t]), tr.n_steps, before, after, int(biggest), escape))
+        headline=_headline(t, tr.tokens[t], bool(tr.oov[t]), tr.n_steps, before, after, int(biggest), escape,
+                           tr.lead))
 
 
 def gates_only(lesson: WordLesson) -> tuple[QuantityAt, ...]:

@@ -72,15 +72,20 @@ class CurveStory:
     n_tokens: int
     biggest: Move | None  # the largest |step change| (the first of equals); None without tokens
     crossings: tuple[Move, ...]  # every token after which the verdict is on the other side of 0.5
+    lead: int = 0  # padding read before the words (a Keras model): biggest and crossings are the words'
+    after_padding: float | None = None  # P(positive) when the words begin (with lead > 0)
 
     def sentence(self, escape: Callable[[str], str] = str, list_crossings: bool = True) -> str:
         """One paragraph, every number and word in it taken from the curve. `escape` is applied
         to token text (pass a Markdown escaper on a page); list_crossings=False counts the crossings
         without naming them."""
-        def q(m: Move) -> str:
-            return f"“{escape(m.token)}” (token {m.t + 1})"
+        def q(m: Move) -> str:  # after a Keras model's padding, counted among the words
+            return f"“{escape(m.token)}” ({f'word {m.t + 1 - self.lead}' if self.lead else f'token {m.t + 1}'})"
 
         parts = [f"Before reading a word it stands at {pct(self.prior)} positive (its prior)."]
+        if self.lead:
+            parts = [f"Before reading anything it stands at {pct(self.prior)} positive (its prior); the {self.lead:,} "
+                     f"padding zeros it reads first take it to {pct(self.after_padding)}."]
         b = self.biggest
         if b is None:
             parts.append("It has read nothing, so the prior is its verdict.")
@@ -93,7 +98,9 @@ class CurveStory:
                          f"points, from {pct(b.before)} to {pct(b.after)}.")
         n = len(self.crossings)
         if n == 0:
-            parts.append(f"It never crosses 0.5: it stays {side(self.prior)} from the prior to the last token.")
+            start = "the first word" if self.lead else "the prior"
+            parts.append(f"It never crosses 0.5: it stays {side(self.after_padding if self.lead else self.prior)} "
+                         f"from {start} to the last token.")
         else:
             times = TIMES[n] if n < len(TIMES) else f"{n:,} times"
             if list_crossings:
@@ -110,17 +117,20 @@ class CurveStory:
         return self.sentence(escape, list_crossings=False)
 
     def as_dict(self) -> dict:
-        return {"prior": self.prior, "final": self.final, "n_tokens": self.n_tokens,
+        return {"prior": self.prior, "final": self.final, "n_tokens": self.n_tokens, "padding_first": self.lead,
+                "after_padding": self.after_padding,
                 "biggest": self.biggest.as_dict() if self.biggest else None,
                 "crossings": [m.as_dict() for m in self.crossings], "sentence": self.sentence()}
 
 
 def curve_story(tr: Trace) -> CurveStory:
     """The prediction curve in numbers a sentence can name (see the module docstring)."""
-    ms = moves(tr)
+    lead = tr.lead
+    ms = moves(tr)[lead:]  # the words' moves (a Keras model's padding is told apart, as one run)
     biggest = max(ms, key=lambda m: abs(m.delta)) if ms else None  # max keeps the first of equals
     return CurveStory(prior=float(tr.prob0), final=float(tr.prob), n_tokens=tr.n_steps, biggest=biggest,
-                      crossings=tuple(m for m in ms if m.crosses))
+                      crossings=tuple(m for m in ms if m.crosses), lead=lead,
+                      after_padding=float(tr.step_probs[lead - 1]) if lead else None)
 
 
 def _units(n: int) -> str:

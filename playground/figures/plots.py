@@ -140,31 +140,45 @@ def prediction_curve(tr: Trace, title: str = "Prediction after each word", heigh
     """P(positive) after each token, starting from the prior (before reading, at x = -1), so the
     first token's step is measured from it like every other; 0.5 marked. Hover: the exact value
     and the change from the point before. `selected_token`: that word's step (from the point before
-    to its own) is drawn in orange. A click on a point is a Plotly point selection (`picked_word`)."""
+    to its own) is drawn in orange. A click on a point is a Plotly point selection (`picked_word`).
+    A Keras model's padding (tr.lead zeros before the words) is one point, where the padding left P,
+    at x = lead - 1, with the prior one step before it: x stays each token's index."""
+    lead = tr.lead
     labels = token_labels(tr.tokens, tr.oov)
     band = dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, opacity=0.06, line=dict(width=0))
     shapes = [dict(band, y0=0.5, y1=1, fillcolor=POS_COLOR), dict(band, y0=0, y1=0.5, fillcolor=NEG_COLOR),
               dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=0.5, y1=0.5,
                    line=dict(color=NEUTRAL, dash="dash", width=1))]
-    y = np.concatenate([[tr.prob0], tr.step_probs])  # (T + 1,): the prior, then after each token
+    full = np.concatenate([[tr.prob0], tr.step_probs])  # (T + 1,): the prior, then after each token
+    rows = np.arange(lead, tr.n_steps + 1)  # the prior or the padding's end, then each word: rows of `full`
+    y = np.concatenate([[tr.prob0], full[rows]]) if lead else full
+    x = np.concatenate([[lead - 2], rows - 1]) if lead else np.arange(-1, tr.n_steps)
     custom = [["<b>before reading</b> (the prior: the readout on the zero state)", "the starting point"]]
-    custom += [[f"after <b>{lab}</b> (token {t + 1})", f"{d:+.3f} from the point before"]
-               for t, (lab, d) in enumerate(zip(labels, np.diff(y)))]  # (T + 1, 2): where, change from the point before
-    data = [dict(type="scatter", x=np.arange(-1, tr.n_steps), y=y, mode="lines+markers", name="P(positive)",
+    if lead:
+        custom += [[f"after the <b>{lead:,} padding zeros</b> read first (tokens 1 to {lead:,})",
+                    f"{full[lead] - full[0]:+.3f} from the point before"]]
+    custom += [[f"after <b>{labels[t]}</b> (token {t + 1})", f"{full[t + 1] - full[t]:+.3f} from the point before"]
+               for t in range(lead, tr.n_steps)]  # where, change from the point before
+    steps = full[1:]
+    marker_p = [steps[lead - 1]] + list(steps[lead:]) if lead else list(steps)
+    data = [dict(type="scatter", x=x, y=y, mode="lines+markers", name="P(positive)",
                  line=dict(color="#444", width=2), customdata=custom,
-                 marker=dict(color=[NEUTRAL] + [POS_COLOR if p >= 0.5 else NEG_COLOR for p in tr.step_probs], size=8,
-                             symbol=["diamond"] + ["circle"] * tr.n_steps),
+                 marker=dict(color=[NEUTRAL] + [POS_COLOR if p >= 0.5 else NEG_COLOR for p in marker_p], size=8,
+                             symbol=["diamond"] + ["circle"] * len(marker_p)),
                  hovertemplate="%{customdata[0]}<br>P(positive) = %{y:.3f}<br>%{customdata[1]}<extra></extra>")]
-    if selected_token is not None and 0 <= selected_token < tr.n_steps:
+    if selected_token is not None and lead <= selected_token < tr.n_steps:
         t = int(selected_token)
-        data.append(dict(type="scatter", x=[t - 1, t], y=[y[t], y[t + 1]], mode="lines+markers", hoverinfo="skip",
-                         line=dict(color=PICK_COLOR, width=4), marker=dict(color=PICK_COLOR, size=11),
+        data.append(dict(type="scatter", x=[t - 1, t], y=[full[t], full[t + 1]], mode="lines+markers",
+                         hoverinfo="skip", line=dict(color=PICK_COLOR, width=4), marker=dict(color=PICK_COLOR, size=11),
                          name="the chosen word", showlegend=False))
-    xaxis = _x_axis_props(labels)
+    words = labels[lead:]
+    xaxis = _x_axis_props(words, start=lead)
     vals, text = xaxis["tickvals"], xaxis["ticktext"]
     if len(vals) > 1 and vals[1] - vals[0] > 1:  # thinned labels: the prior's label takes the first one's place
         vals, text = vals[1:], text[1:]
-    xaxis.update(tickvals=[-1] + vals, ticktext=["before<br>reading"] + text, range=[-1.5, tr.n_steps - 0.5])
+    first = [lead - 2, lead - 1] if lead else [-1]
+    names = ["before<br>reading", f"{lead:,} ×<br>padding"] if lead else ["before<br>reading"]
+    xaxis.update(tickvals=first + vals, ticktext=names + text, range=[first[0] - 0.5, tr.n_steps - 0.5])
     yaxis = dict(range=[-0.02, 1.02], title=dict(text="P(positive)"), tickmode="array",
                  tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".2f")
     return _fast_figure(data, _merge(_layout_props(title, height), dict(shapes=shapes, xaxis=xaxis, yaxis=yaxis,
@@ -258,13 +272,17 @@ def _curves_own_axes(traces: Mapping[str, Trace], title: str, height: int) -> go
     colors = _curve_colors(traces)
     for k, (name, tr) in enumerate(traces.items(), start=1):
         labels = token_labels(tr.tokens, tr.oov)
+        lead = tr.lead  # a Keras model's padding: one point, where the padding left P, then the words
+        if lead:
+            labels = [f"{lead:,} × padding"] + labels[lead:]
         fig.add_trace(go.Scatter(
-            x=np.arange(tr.n_steps), y=tr.step_probs, mode="lines+markers", name=html.escape(name),
+            x=np.arange(lead - 1 if lead else 0, tr.n_steps), y=tr.step_probs[lead - 1 if lead else 0:],
+            mode="lines+markers", name=html.escape(name),
             line=dict(color=colors[name], width=2), marker=dict(size=5), customdata=labels,
             hovertemplate=f"{html.escape(name)}<br>after <b>%{{customdata}}</b>: %{{y:.3f}}<extra></extra>"),
             row=k, col=1)
         fig.add_hline(y=0.5, line=dict(color=NEUTRAL, dash="dash", width=1), row=k, col=1)
-        props = _x_axis_props(labels)
+        props = _x_axis_props(labels, start=lead - 1 if lead else 0)
         props["title"] = dict(text="")
         fig.update_xaxes(**props, row=k, col=1)
         fig.update_yaxes(range=[-0.02, 1.02], title_text="P(positive)", row=k, col=1)

@@ -1297,3 +1297,32 @@ def test_the_server_hands_the_gil_over_every_millisecond():
         assert abs(sys.getswitchinterval() - 0.001) < 1e-9  # set by serving.setup(), from the 5 ms above
     finally:
         sys.setswitchinterval(before)
+
+
+def test_playground_picks_among_a_keras_models_words_not_its_padding():
+    """A tutorial model read at maxlen 500: the picker offers the 14 tokens after the padding (pills, not a
+    500-step slider), the headline counts them, the padding is one chip, and a pick of a padding position
+    from the URL falls back to the biggest move among the words."""
+    from collections import OrderedDict
+    from pathlib import Path
+
+    from playground.core import keras_import
+
+    fix = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
+    index = json.loads((fix / "word_index.json").read_text())
+    tm = keras_import.read((fix / "lstm.keras").read_bytes(), "tutorial", word_index=index, maxlen=500)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["user_models"] = OrderedDict(tutorial=tm)
+    at.query_params["model"], at.query_params["tok"] = "tutorial", "3"
+    at.query_params["s"] = "I expected to hate this movie but I loved every minute of it"
+    at.run()
+    at.switch_page("views/playground.py").run()
+    assert not at.exception, at.exception
+    lead = 486
+    pills = at.get("button_group")
+    picker = next(p for p in pills if p.label.startswith("Pick a word"))
+    assert list(picker.options) and len(picker.options) == 14 and picker.value >= lead
+    assert any("14 words read after 486 padding zeros" in m.value for m in at.markdown)
+    assert any(f"after {lead} padding zeros)" in m.value for m in at.markdown)
+    chips = [h for h in at.get("html") if "× padding" in h.proto.body]
+    assert len(chips) == 1 and chips[0].proto.body.count("&lt;pad&gt;") == 0

@@ -269,5 +269,46 @@ def test_compare_draws_models_that_split_text_differently_each_under_its_own_tok
     trs = {"mine": trace(mine.model, mine.vocab, text), "lstm-imdb": trace(ours.model, ours.vocab, text)}
     fig = plots.compare_curves(trs)
     assert len(fig.data) == 2 and fig.layout.xaxis.ticktext and fig.layout.xaxis2.ticktext
-    assert fig.layout.xaxis.ticktext[0] == "&lt;pad&gt;" and "&lt;pad&gt;" not in fig.layout.xaxis2.ticktext
-    assert list(fig.data[0].y) == list(trs["mine"].step_probs) and len(fig.data[1].x) == trs["lstm-imdb"].n_steps
+    lead = trs["mine"].lead  # its padding: one point, where the padding left P, then its own words
+    assert lead > 0 and fig.layout.xaxis.ticktext[0] == f"{lead} × padding"
+    assert "&lt;pad&gt;" not in fig.layout.xaxis.ticktext + fig.layout.xaxis2.ticktext
+    assert list(fig.data[0].y) == list(trs["mine"].step_probs[lead - 1:]) and fig.data[0].x[0] == lead - 1
+    assert len(fig.data[1].x) == trs["lstm-imdb"].n_steps
+
+
+def test_a_tutorial_maxlen_pads_and_the_playground_tells_the_padding_from_the_words():
+    """At the tutorials' maxlen 500 a short sentence is 485 padding zeros and then its words: the curve draws
+    the padding as one point (where it left P), the story and the headline count and pick among the words only,
+    and nothing of the exact reading changes."""
+    from playground.explain.lesson import word_lesson
+    from playground.explain.narrate import curve_story
+    from playground.figures import plots
+
+    tm = ki.read((FIX / "lstm.keras").read_bytes(), "lstm", word_index=INDEX, maxlen=500)
+    text = "I expected to hate this movie but I loved every minute of it"
+    tr = trace(tm.model, tm.vocab, text)
+    lead = 500 - 14  # <start> and 13 words
+    assert tr.n_steps == 500 and tr.lead == lead and set(tr.ids[:lead]) == {0} and tr.ids[lead] == 1
+    story = curve_story(tr)
+    assert story.biggest.t >= lead and all(m.t >= lead for m in story.crossings)
+    moves = np.abs(np.diff(np.concatenate([[tr.prob0], tr.step_probs])))
+    assert story.biggest.t == lead + int(np.argmax(moves[lead:]))  # the words' biggest move, padding or not
+    said = story.sentence()
+    assert f"the {lead} padding zeros it reads first take it to" in said
+    assert f"(word {story.biggest.t + 1 - lead})" in said
+    assert story.as_dict()["padding_first"] == lead and story.as_dict()["after_padding"] == tr.step_probs[lead - 1]
+    lesson = word_lesson(tr)
+    assert lesson.t == story.biggest.t and f"of 14, after {lead} padding zeros)" in lesson.headline
+    fig = plots.prediction_curve(tr, selected_token=lead + 2)
+    line = fig.data[0]
+    assert list(line.x) == [lead - 2, lead - 1, *range(lead, 500)]
+    np.testing.assert_array_equal(line.y, [tr.prob0, tr.step_probs[lead - 1], *tr.step_probs[lead:]])
+    assert fig.layout.xaxis.ticktext[:2] == ("before<br>reading", f"{lead} ×<br>padding")
+    assert list(fig.data[1].x) == [lead + 1, lead + 2]  # the chosen word's step
+    assert plots.picked_word({"selection": {"points": [{"x": lead + 3}]}}) == lead + 3
+    assert len(plots.prediction_curve(tr, selected_token=3).data) == 1  # a padding zero is never a chosen word
+    ours = zoo.load_bundled("lstm-rt") if "lstm-rt" in zoo.bundled_names() else None
+    if ours is not None:  # the app's own models read no padding: their curve and story are as before
+        own = trace(ours.model, ours.vocab, text)
+        assert own.lead == 0 and list(plots.prediction_curve(own).data[0].x) == list(range(-1, own.n_steps))
+        assert curve_story(own).sentence().startswith("Before reading a word it stands at")
