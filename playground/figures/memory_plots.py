@@ -122,6 +122,18 @@ def jacobian_lines(lz: Lens, oov: Sequence[bool] | None = None, height: int = 33
     return _bottom_legend(_layout(fig, "What a nudge after each word still moves", height))
 
 
+def _words_only(g, tokens, color, half):
+    """A line without the padding a Keras model read before the text (its leading "<pad>" tokens): the
+    chart is about the words of the review; the half-distance is kept when it falls among them."""
+    lead = 0
+    while lead < len(tokens) - 1 and tokens[lead] == "<pad>":
+        lead += 1
+    if not lead:
+        return g, tokens, color, half
+    g = np.asarray(g)[lead:]
+    return g, list(tokens)[lead:], color, half if half is not None and half < len(g) else None
+
+
 def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, int | None]], height: int = 360,
                    title: str = "|∂ logit / ∂ embedding| of each word", relative: bool = False,
                    mark: int | None = None) -> go.Figure:
@@ -131,6 +143,7 @@ def gradient_lines(series: Mapping[str, tuple[np.ndarray, Sequence[str], str, in
     last word's value (1 at x = 0), so lines read as shares of the last word's gradient; `mark`: a dotted
     line at that many words back (the first screen's sentence quotes the values there)."""
     fig = go.Figure()
+    series = {n: _words_only(*v) for n, v in series.items()}
     if relative:
         series = {n: (np.asarray(g, dtype=np.float64) / g[-1] if len(g) and g[-1] > 0 else np.asarray(g), t, c, h)
                   for n, (g, t, c, h) in series.items()}

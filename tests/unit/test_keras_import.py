@@ -312,3 +312,15 @@ def test_a_tutorial_maxlen_pads_and_the_playground_tells_the_padding_from_the_wo
         own = trace(ours.model, ours.vocab, text)
         assert own.lead == 0 and list(plots.prediction_curve(own).data[0].x) == list(range(-1, own.n_steps))
         assert curve_story(own).sentence().startswith("Before reading a word it stands at")
+
+
+def test_the_gradient_chart_draws_a_keras_models_review_not_its_padding():
+    from playground.figures import memory_plots
+
+    g = np.array([1e-30] * 5 + [0.1, 0.2, 0.5, 1.0])
+    tokens = ["<pad>"] * 5 + ["<start>", "a", "good", "film"]
+    fig = memory_plots.gradient_lines({"mine": (g, tokens, "#000", 2), "ours": (g[5:], tokens[5:], "#111", None)},
+                                      relative=True)
+    mine, ours = (t for t in fig.data if t.name in ("mine", "ours"))
+    assert list(mine.x) == [-3, -2, -1, 0] and list(mine.customdata) == ["&lt;start&gt;", "a", "good", "film"]
+    assert list(mine.y) == list(ours.y)  # the same words, the same line
