@@ -111,7 +111,9 @@ def _panel(tid: str, n: int, steps: list, step, away: bool = False) -> None:
   border-top: 3px solid {HIGHLIGHT}; box-shadow: 0 -4px 16px rgba(0,0,0,.12); padding: .6rem 1.2rem .8rem;
   max-height: 46vh; overflow-y: auto; }}
 @media (min-width: 900px) {{ .st-key-tour-panel {{ left: .6rem; right: auto; bottom: .6rem; width: 19rem;
-  border: 3px solid {HIGHLIGHT}; border-radius: 10px; max-height: calc(100vh - 16rem); }} }}
+  border: 3px solid {HIGHLIGHT}; border-radius: 10px; max-height: calc(100vh - 16rem); }}
+  body:has([data-testid="stExpandSidebarButton"]) .stMainBlockContainer {{ padding-left: 21rem !important; }}
+  body:has([data-testid="stExpandSidebarButton"]) .st-key-tour-panel {{ max-height: calc(100vh - 5rem); }} }}
 .stMainBlockContainer {{ padding-bottom: 55vh !important; }}
 .{key} {{ outline: 3px solid {HIGHLIGHT} !important; outline-offset: 6px; border-radius: 6px;
   scroll-margin-top: 4.5rem; }}
