@@ -142,7 +142,8 @@ with v1:
     st.metric("P(positive) after the last word", f"{tr.prob:.1%}", help="The readout's verdict on the whole text.")
 with v2:
     st.markdown(f"### {'😊' if word == 'positive' else '☹️'} {word.capitalize()}\n{tm.config.title} · "
-                + (f"{T - LEAD} words read after {LEAD:,} padding zeros" if LEAD else f"{T} words read"))
+                + (f"{tr.n_words} words read after {LEAD:,} padding zeros"
+                   + (" and a start token" if tr.first_word > LEAD else "") if LEAD else f"{T} words read"))
 serving.paint_now()  # the verdict is on screen before the charts are drawn
 
 
@@ -152,7 +153,7 @@ REPEATED = {w for w, n in Counter(tr.tokens[LEAD:]).items() if n > 1}
 def fmt(i: int) -> str:
     """A word's pill: a word the text has twice carries its position ("I (8)"): pills with the same label
     are one option to the browser, so a click on the first "I" would choose the last."""
-    where = f" ({i + 1 - LEAD})" if tr.tokens[i] in REPEATED else ""
+    where = f" ({i + 1 - tr.first_word if tr.first_word else i + 1})" if tr.tokens[i] in REPEATED else ""
     return f"{textio.label_escape(tr.tokens[i])}{'°' if tr.oov[i] else ''}{where}"
 
 
@@ -162,7 +163,7 @@ if T - LEAD <= MAX_PILLS:
              help="Opens on the word that moved P(positive) most. A click on the curve below picks a word too.")
 else:
     st.select_slider(label, options=list(range(LEAD, T)), key="play.token",
-                     format_func=lambda i: f"{i + 1 - LEAD}: {fmt(i)}",
+                     format_func=lambda i: f"{i + 1 - tr.first_word}: {fmt(i)}",
                      help="Opens on the word that moved P(positive) most.")
 
 st.markdown(f"**{lesson.headline}**")
@@ -272,14 +273,14 @@ with st.expander("Which units moved the verdict, at which word (the exact accoun
         st.caption(narrate.account_story(tr, acc, top=plots.CONTRIB_TOP).sentence(escape=textio.md_escape)
                    + " Click a cell to choose its unit and word.")
         cell_qs = [tr.cell.quantity(n) for n in tr.last.gates]
-        st.markdown(f"**The units that moved it most at “{textio.md_escape(tr.tokens[at_tok])}” (token "
-                    f"{at_tok + 1}), with their values there**")
+        st.markdown(f"**The units that moved it most at “{textio.md_escape(tr.tokens[at_tok])}” "
+                    f"({tr.where(at_tok) if tr.first_word else f'token {at_tok + 1}'}), with their values there**")
         st.caption(narrate.word_story(tr, at_tok, acc, escape=textio.md_escape))
         table = [{"unit": f"{r.unit} ★" if r.unit == ss["play.unit"] else str(r.unit),
                   "C at this word": r.contribution, "share of the verdict": r.share, "h before": r.h_prev,
                   "h after": r.values["h"], **{q.title: r.values[q.name] for q in cell_qs}}
                  for r in units_at(tr, acc, at_tok, k=8, include=ss["play.unit"])]
-        takeaway.table(table, f"Units at “{tr.tokens[at_tok]}” (word {at_tok + 1}), last layer", "play-units",
+        takeaway.table(table, f"Units at “{tr.tokens[at_tok]}” ({tr.where(at_tok)}), last layer", "play-units",
                        hide_index=True, column_config={
             "C at this word": st.column_config.NumberColumn(format="%+.4f", help="C[u, t] in logit"),
             "share of the verdict": st.column_config.NumberColumn(format="%+.4f", help="the unit's row sum, in logit"),
@@ -375,7 +376,7 @@ with st.expander("One unit, up close (its update with these numbers)", key="play
                             help="Opens on the first unit to watch at the chosen word; the word is the picker's.")
         st.plotly_chart(plots.unit_lines(tr, unit, layer=layer, token=at_tok), key="play.unitlines")
         step = unit_step(tr, layer, unit, at_tok)
-        st.markdown(f"**Unit {unit} at word {at_tok + 1} (“{textio.md_escape(tr.tokens[at_tok])}”)**, layer "
+        st.markdown(f"**Unit {unit} at {tr.where(at_tok)} (“{textio.md_escape(tr.tokens[at_tok])}”)**, layer "
                     f"{layer + 1}: h went from {step.h_prev:+.3f} to {step.h:+.3f}.")
         for line in latex_lines(step):
             st.latex(line)

@@ -66,6 +66,25 @@ class Trace:
         return len(self.tokens)
 
     @property
+    def first_word(self) -> int:
+        """The first token that is a word of the text: after the padding and a Keras start token (the app's
+        own vocabularies split a typed "<start>" into plain words, so only a Keras encoding gives one)."""
+        lead = self.lead
+        return lead + (1 if lead < len(self.tokens) and self.tokens[lead] == "<start>" else 0)
+
+    @property
+    def n_words(self) -> int:
+        return len(self.tokens) - self.first_word
+
+    def where(self, t: int) -> str:
+        """Token t as a reader counts it: "word k" among the text's words (after a Keras model's padding
+        and start token), or what it is when it is not a word."""
+        f = self.first_word
+        if t >= f:
+            return f"word {t + 1 - f}"
+        return "the start token" if t == self.lead and t < f else f"padding zero {t + 1} of {self.lead:,}"
+
+    @property
     def lead(self) -> int:
         """The padding read before the first word (a Keras tutorial model pre-pads every text to maxlen;
         the app's own vocabularies never give id 0 to a typed word): 0 when there is none, or nothing else."""

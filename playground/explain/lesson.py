@@ -100,14 +100,15 @@ class WordLesson:
 
 
 def _headline(t: int, token: str, oov: bool, n: int, before: float, after: float, biggest: int, escape,
-              lead: int = 0) -> str:
+              tr: Trace | None = None) -> str:
     at = f"At “{escape(token)}”{'°' if oov else ''}"
-    if not lead:
+    if tr is None or not tr.first_word:
         where = f"{at} (word {t + 1} of {n})"
-    elif t >= lead:  # counted among the words read after the padding
-        where = f"{at} (word {t + 1 - lead} of {n - lead}, after {lead:,} padding zeros)"
+    elif tr.lead:  # a Keras model's padding and start token: counted apart from the words
+        where = f"{at} ({tr.where(t)} of {tr.n_words}, after {tr.lead:,} padding zeros)" if t >= tr.first_word \
+            else f"{at} ({tr.where(t)}, before the {tr.n_words} words)"
     else:
-        where = f"{at} (padding zero {t + 1} of {lead:,}, before the words)"
+        where = f"{at} ({tr.where(t)}" + (f" of {tr.n_words})" if t >= tr.first_word else ")")
     d = 100 * (after - before)
     if pct(before) == pct(after):
         said = f"P(positive) stayed at {pct(after)}"
@@ -164,8 +165,7 @@ def word_lesson(tr: Trace, t: int | None = None, acc: Account | None = None, k: 
         biggest=int(biggest), units=units, why=tuple(w for _, w in watch),
         contributions=tuple(float(acc.contributions[u, t]) for u in units),
         shares=tuple(float(acc.unit_shares[u]) for u in units), quantities=tuple(quantities),
-        headline=_headline(t, tr.tokens[t], bool(tr.oov[t]), tr.n_steps, before, after, int(biggest), escape,
-                           tr.lead))
+        headline=_headline(t, tr.tokens[t], bool(tr.oov[t]), tr.n_steps, before, after, int(biggest), escape, tr))
 
 
 def gates_only(lesson: WordLesson) -> tuple[QuantityAt, ...]:

@@ -74,13 +74,16 @@ class CurveStory:
     crossings: tuple[Move, ...]  # every token after which the verdict is on the other side of 0.5
     lead: int = 0  # padding read before the words (a Keras model): biggest and crossings are the words'
     after_padding: float | None = None  # P(positive) when the words begin (with lead > 0)
+    first_word: int = 0  # the first token that is a word (after the padding and a Keras start token)
 
     def sentence(self, escape: Callable[[str], str] = str, list_crossings: bool = True) -> str:
         """One paragraph, every number and word in it taken from the curve. `escape` is applied
         to token text (pass a Markdown escaper on a page); list_crossings=False counts the crossings
         without naming them."""
         def q(m: Move) -> str:  # after a Keras model's padding, counted among the words
-            return f"“{escape(m.token)}” ({f'word {m.t + 1 - self.lead}' if self.lead else f'token {m.t + 1}'})"
+            if self.first_word and m.t >= self.first_word:
+                return f"“{escape(m.token)}” (word {m.t + 1 - self.first_word})"
+            return f"“{escape(m.token)}” (token {m.t + 1})"
 
         parts = [f"Before reading a word it stands at {pct(self.prior)} positive (its prior)."]
         if self.lead:
@@ -130,7 +133,7 @@ def curve_story(tr: Trace) -> CurveStory:
     biggest = max(ms, key=lambda m: abs(m.delta)) if ms else None  # max keeps the first of equals
     return CurveStory(prior=float(tr.prob0), final=float(tr.prob), n_tokens=tr.n_steps, biggest=biggest,
                       crossings=tuple(m for m in ms if m.crosses), lead=lead,
-                      after_padding=float(tr.step_probs[lead - 1]) if lead else None)
+                      after_padding=float(tr.step_probs[lead - 1]) if lead else None, first_word=tr.first_word)
 
 
 def _units(n: int) -> str:
@@ -230,7 +233,8 @@ def word_story(tr: Trace, t: int, acc: Account | None = None, escape: Callable[[
     H = acc.contributions.shape[0]
     values = ", ".join(_value(tr.cell.quantity(name), v) for name, v in top.values.items() if name != "h")
     gates = f", with {values} there" if values else ""
-    return (f"“{escape(acc.tokens[t])}” (token {t + 1}) moved the logit by {acc.word_moves[t]:+.3f} (P(positive) "
+    where = tr.where(t) if tr.first_word else f"token {t + 1}"
+    return (f"“{escape(acc.tokens[t])}” ({where}) moved the logit by {acc.word_moves[t]:+.3f} (P(positive) "
             f"from {pct(before)} to {pct(after)}). Unit {top.unit} moved it most, by {top.contribution:+.3f}: its h "
             f"went from {top.h_prev:+.3f} to {top.values['h']:+.3f}{gates}. Half of this word's moves, by size, "
             f"came from {units_for_half(acc.contributions[:, t]):,} of {H:,} units.")
@@ -280,6 +284,7 @@ class StepStory:
     n_units: int  # units in that layer
     units: tuple[UnitMove, ...]  # the TOP_UNITS largest |C[u, t]|, largest first
     sentences: tuple[str, ...]  # two or three sentences saying all this with these numbers
+    where: str = ""  # how a reader counts it, when it differs from "token t + 1 of n" (a Keras model's padding)
 
     @property
     def move(self) -> float:
@@ -305,7 +310,7 @@ def _state(x: float) -> str:
 
 
 def _p_sentence(s: StepStory, escape: Callable[[str], str]) -> str:
-    where = f"At “{escape(s.token)}”{'°' if s.oov else ''} (token {s.t + 1} of {s.n_steps})"
+    where = f"At “{escape(s.token)}”{'°' if s.oov else ''} ({s.where or f'token {s.t + 1} of {s.n_steps}'})"
     if s.oov:
         where += ", a word the model does not know (read as the unknown word),"
     b, a = pct(s.p_before), pct(s.p_after)
@@ -391,8 +396,9 @@ def step_stories(tr: Trace, acc=None, escape: Callable[[str], str] = str, steps:
         s = StepStory(t=t, n_steps=tr.n_steps, token=tr.tokens[t], oov=bool(tr.oov[t]),
                       p_before=float(probs[t]), p_after=float(probs[t + 1]), logit_before=float(logits[t]),
                       logit_after=float(logits[t + 1]), layer=n_layers - 1, n_layers=n_layers, n_units=C.shape[0],
-                      units=tuple(units),
-                      sentences=())
+                      units=tuple(units), sentences=(),
+                      where=(f"{tr.where(t)}" + (f" of {tr.n_words}" if t >= tr.first_word else "")
+                             if tr.first_word else ""))
         sentences = (_p_sentence(s, escape), _who_sentence(s), _why_sentence(tr, s))
         out.append(replace(s, sentences=sentences))
     return out

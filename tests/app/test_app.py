@@ -1322,7 +1322,7 @@ def test_playground_picks_among_a_keras_models_words_not_its_padding():
     pills = at.get("button_group")
     picker = next(p for p in pills if p.label.startswith("Pick a word"))
     assert list(picker.options) and len(picker.options) == 14 and picker.value >= lead
-    assert any("14 words read after 486 padding zeros" in m.value for m in at.markdown)
+    assert any("13 words read after 486 padding zeros and a start token" in m.value for m in at.markdown)
     assert any(f"after {lead} padding zeros)" in m.value for m in at.markdown)
     chips = [h for h in at.get("html") if "× padding" in h.proto.body]
     assert len(chips) == 1 and chips[0].proto.body.count("&lt;pad&gt;") == 0

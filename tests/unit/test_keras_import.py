@@ -295,10 +295,13 @@ def test_a_tutorial_maxlen_pads_and_the_playground_tells_the_padding_from_the_wo
     assert story.biggest.t == lead + int(np.argmax(moves[lead:]))  # the words' biggest move, padding or not
     said = story.sentence()
     assert f"the {lead} padding zeros it reads first take it to" in said
-    assert f"(word {story.biggest.t + 1 - lead})" in said
+    assert tr.first_word == lead + 1 and tr.n_words == 13  # the start token is read, but it is not a word
+    assert f"(word {story.biggest.t - lead})" in said
     assert story.as_dict()["padding_first"] == lead and story.as_dict()["after_padding"] == tr.step_probs[lead - 1]
     lesson = word_lesson(tr)
-    assert lesson.t == story.biggest.t and f"of 14, after {lead} padding zeros)" in lesson.headline
+    assert lesson.t == story.biggest.t
+    assert f"(word {lesson.t - lead} of 13, after {lead} padding zeros)" in lesson.headline
+    assert "(the start token, before the 13 words)" in word_lesson(tr, lead).headline
     fig = plots.prediction_curve(tr, selected_token=lead + 2)
     line = fig.data[0]
     assert list(line.x) == [lead - 2, lead - 1, *range(lead, 500)]
