@@ -57,6 +57,17 @@ def read_sentence(key: str, notes) -> str:
 UNIT_WORDS = {"probability": "change in P(positive)", "logit": "logit"}
 
 
+def trace_chips_html(tr, scores, unit: str | None = None, scale: float | None = None) -> str:
+    """`chips_html` for a trace's tokens; a Keras model's padding (tr.lead zeros before the words) is one chip,
+    "486 × padding", holding the sum of its scores (exact: the scores still add up)."""
+    lead = tr.lead
+    if not lead:
+        return chips_html(tr.tokens, tr.oov, scores, unit, scale)
+    scores = np.asarray(scores, dtype=float)
+    return chips_html((f"{lead:,} × padding",) + tuple(tr.tokens[lead:]), (False,) + tuple(tr.oov[lead:]),
+                      np.concatenate([[float(scores[:lead].sum())], scores[lead:]]), unit, scale)
+
+
 def chips_html(tokens, oov, scores=None, unit: str | None = None, scale: float | None = None) -> str:
     """Tokens as coloured chips (blue pushes positive, red negative). Every token is escaped.
 

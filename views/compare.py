@@ -278,7 +278,7 @@ with st.expander("Which words mattered to each", key="compare.x.words", on_chang
             tr = traces[label[n]]
             note = f" — {reading_note(tr)}" if tr.truncated else ""
             st.markdown(f"**{textio.md_escape(label[n])}**{textio.md_escape(note)}")
-            st.html(textio.chips_html(tr.tokens, tr.oov, att.scores, att.unit, scale=shared))
+            st.html(textio.trace_chips_html(tr, att.scores, att.unit, scale=shared))
         st.caption(f"Leave-one-out importance: blue words push towards positive, red towards negative. One colour "
                    f"scale for all {len(atts)} models (the darkest chip is the largest change anywhere, {shared:.3f} "
                    "in P(positive)), so a model that barely reacts looks pale; hover a word for its exact change.")

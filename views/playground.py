@@ -6,7 +6,6 @@ equations, the step-through and the model card."""
 import functools
 from collections import Counter
 
-import numpy as np
 import streamlit as st
 
 from playground.core.data import DATASET_TITLES
@@ -202,11 +201,7 @@ method = st.segmented_control("Which words mattered", ORDERED_METHODS, key="play
                               format_func=lambda m: SHORT_NAMES[m], help="\n\n".join(
                                   f"**{SHORT_NAMES[m]}**: {METHODS[m]}" for m in ORDERED_METHODS)) or "ig"
 att = attribute(tm.model, tr, method)
-if LEAD:  # the padding as one chip: its scores' sum, exact like every other chip
-    st.html(textio.chips_html((f"{LEAD:,} × padding",) + tr.tokens[LEAD:], (False,) + tuple(tr.oov[LEAD:]),
-                              np.concatenate([[float(np.sum(att.scores[:LEAD]))], att.scores[LEAD:]]), att.unit))
-else:
-    st.html(textio.chips_html(tr.tokens, tr.oov, att.scores, att.unit))
+st.html(textio.trace_chips_html(tr, att.scores, att.unit))  # a Keras model's padding: one chip, its scores' sum
 said = account(att, tr, escape=textio.md_escape)
 for sentence in (s for s, warn in said if warn):  # integrated gradients that do not add up: in red
     st.markdown(f":red[**{sentence}**]")

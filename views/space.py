@@ -248,7 +248,7 @@ with st.expander("What does a unit respond to?", key="space.x.units", on_change=
             c2.markdown("**Where it is lowest**")
             c2.dataframe(_rows(r["top"]["value"]["low"]), hide_index=True)
             if tr is not None:
-                vals = tr.last.h[:, int(u)]
-                st.html(textio.chips_html(tr.tokens, tr.oov, vals, unit="h", scale=1.0))
+                vals, lead = tr.last.h[:, int(u)], tr.lead  # a Keras model's padding zeros are left out
+                st.html(textio.chips_html(tr.tokens[lead:], tr.oov[lead:], vals[lead:], unit="h", scale=1.0))
                 st.caption(f"Your sentence coloured by unit {int(u)}'s h after each word (blue positive, red negative, "
                            "full colour at ±1).")

@@ -63,6 +63,20 @@ def _x_axis_props(labels: list[str], categories: bool = False, narrow: bool = Fa
     return axis
 
 
+def _token_axis(tr: Trace, labels: list[str], categories: bool = False, narrow: bool = False,
+                start: int = 0) -> dict:
+    """`_x_axis_props` for every token read, opened on the words: a Keras model's padding (tr.lead zeros,
+    read like words) stays in the picture, to the left, with only its last zero in view and ticks on the
+    words; a drag or the home button shows it all. Without padding, `_x_axis_props` as it is."""
+    lead = tr.lead if len(labels) == tr.n_steps else 0
+    if not lead:
+        return _x_axis_props(labels, categories, narrow, start)
+    axis = _x_axis_props(labels[lead - 1:], categories, narrow, start + lead - 1)
+    axis["range"] = [lead - 1.5, len(labels) - 0.5] if categories else [start + lead - 1.5, start + len(labels) - 0.5]
+    axis["title"] = dict(text=f"token (drag right for the {lead:,} padding zeros)")
+    return axis
+
+
 def _x_axis(fig: go.Figure, labels: list[str], categories: bool = False, narrow: bool = False,
             start: int = 0) -> None:
     """`_x_axis_props` on a figure built by plotly's validating calls."""
@@ -330,6 +344,7 @@ class UnitsTokens:
 
     def __init__(self, tr: Trace, rows: Sequence[int], text_axis: TextAxis | None = None,
                  row_names: Sequence[str] | None = None):
+        self.tr = tr
         self.rows = [int(u) for u in rows]
         self.row_names = [str(u) for u in self.rows] if row_names is None else list(row_names)
         self.T = tr.n_steps
@@ -393,7 +408,8 @@ class UnitsTokens:
                      fillcolor=NEUTRAL, opacity=0.15, line=dict(width=0), layer="below") for y in yrefs]
 
     def xaxis(self, narrow: bool) -> dict:
-        axis = _x_axis_props(self.labels, categories=True, narrow=narrow, start=self.first)
+        axis = (_token_axis(self.tr, self.labels, categories=True, narrow=narrow) if self.text_axis is None else
+                _x_axis_props(self.labels, categories=True, narrow=narrow, start=self.first))
         if self.text_axis is not None and self.text_axis.common > 0:
             axis["title"] = dict(text="word, by position in the full text")
         return axis
@@ -513,7 +529,7 @@ def gate_means(tr: Trace, layer: int = -1, title: str | None = None, height: int
     domains = [[1 - i * (h + gap) - h, 1 - i * (h + gap)] for i in range(len(panels))]
     domains[-1][0] = 0.0
     anchor = "y" if len(panels) == 1 else f"y{len(panels)}"
-    data, layout = [], dict(annotations=[], xaxis=dict(_x_axis_props(labels), anchor=anchor))
+    data, layout = [], dict(annotations=[], xaxis=dict(_token_axis(tr, labels), anchor=anchor))
     for row, (qs, panel_title, y_title, absolute) in enumerate(panels):
         yname = "y" if row == 0 else f"y{row + 1}"
         for q in qs:
@@ -551,7 +567,7 @@ def unit_lines(tr: Trace, unit: int, layer: int = -1, token: int | None = None, 
     if token is not None and 0 <= token < tr.n_steps:
         shapes.append(dict(type="line", xref="x", yref="y domain", x0=token, x1=token, y0=0, y1=1,
                            line=dict(color=PICK_COLOR, width=2, dash="dot")))
-    layout = dict(shapes=shapes, xaxis=_x_axis_props(labels), yaxis=dict(title=dict(text="value")),
+    layout = dict(shapes=shapes, xaxis=_token_axis(tr, labels), yaxis=dict(title=dict(text="value")),
                   legend=BOTTOM_LEGEND, margin=dict(l=50, r=8))  # a wider plot: two legend entries a row at 390 px
     return _fast_figure(data, _merge(_layout_props(f"Unit {unit} across the sentence", height), layout))
 
@@ -877,8 +893,15 @@ def _step_caption(s, label: str) -> str:
     """The frame's three-line caption: the word and P before -> after, and the unit that moved it most."""
     top = s.units[0] if s.units else None
     who = f"top unit {top.unit}: {top.contribution:+.3f}" if top is not None else ""
-    return (f"<b>{label}</b> (token {s.t + 1} of {s.n_steps})<br>P(positive) {100 * s.p_before:.1f}% → "
+    where = getattr(s, "where", "") or f"token {s.t + 1} of {s.n_steps}"
+    return (f"<b>{label}</b> ({where})<br>P(positive) {100 * s.p_before:.1f}% → "
             f"{100 * s.p_after:.1f}%<br>logit {s.move:+.3f}" + (f"; {who}" if who else ""))
+
+
+def _count(tr: Trace, k: int) -> str:
+    """Token k's number on a slider: its position, or among the words after a Keras model's padding."""
+    fw = tr.first_word
+    return str(k + 1) if not fw else str(k + 1 - fw) if k >= fw else "start"
 
 
 def step_through(tr: Trace, stories: Sequence, start: int | None = None, title: str = "Read it with me",
@@ -898,9 +921,11 @@ def step_through(tr: Trace, stories: Sequence, start: int | None = None, title: 
     if not stories:
         return fig
     labels = token_labels(tr.tokens, tr.oov)
-    shown = list(range(len(stories)))
-    if len(stories) > MAX_FRAMES:  # the largest |moves|, in reading order
-        shown = sorted(np.argsort(-np.abs([s.move for s in stories]), kind="stable")[:MAX_FRAMES].tolist())
+    lead = tr.lead  # a Keras model's padding: no frames (the curve draws it as one point)
+    shown = list(range(lead, len(stories)))
+    if len(shown) > MAX_FRAMES:  # the largest |moves|, in reading order
+        moves = np.abs([s.move for s in stories[lead:]])
+        shown = sorted((lead + np.argsort(-moves, kind="stable")[:MAX_FRAMES]).tolist())
     start = shown[-1] if start is None else start
     if start not in shown:  # the nearest shown token
         start = min(shown, key=lambda k: abs(k - start))
@@ -925,7 +950,7 @@ def step_through(tr: Trace, stories: Sequence, start: int | None = None, title: 
         sliders=[dict(active=shown.index(start), x=0.12, len=0.88, y=0, yanchor="top", pad=dict(t=75, b=0),
                       currentvalue=dict(prefix="word ", xanchor="right", font=dict(size=13, color="#222222")),
                       font=dict(color="rgba(0,0,0,0)"),  # no tick labels (the axis names the words)
-                      ticklen=0, minorticklen=0, steps=[dict(method="animate", label=f"{k + 1}: {labels[k]}",
+                      ticklen=0, minorticklen=0, steps=[dict(method="animate", label=f"{_count(tr, k)}: {labels[k]}",
                                              args=[[str(k)], step_args]) for k in shown])],
         updatemenus=[dict(type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top",
                           pad=dict(t=90, r=10), showactive=False, buttons=[
@@ -934,8 +959,9 @@ def step_through(tr: Trace, stories: Sequence, start: int | None = None, title: 
                                   transition=dict(duration=0))]),
                               dict(label="❚❚", method="animate", args=[[None], step_args])])],
     )
-    if len(shown) < len(stories):
-        fig.update_layout(title_subtitle_text=f"frames at the {len(shown)} largest moves of {len(stories):,} tokens",
+    if len(shown) < len(stories) - lead:
+        fig.update_layout(title_subtitle_text=f"frames at the {len(shown)} largest moves of {len(stories) - lead:,} "
+                                              "tokens",
                           title_subtitle_font_size=12)
     n = len(fig.data) - 1  # the step's trace
     frames = []

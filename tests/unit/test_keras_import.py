@@ -327,3 +327,25 @@ def test_the_gradient_chart_draws_a_keras_models_review_not_its_padding():
     mine, ours = (t for t in fig.data if t.name in ("mine", "ours"))
     assert list(mine.x) == [-3, -2, -1, 0] and list(mine.customdata) == ["&lt;start&gt;", "a", "good", "film"]
     assert list(mine.y) == list(ours.y)  # the same words, the same line
+
+
+def test_the_pictures_below_open_on_a_keras_models_words_with_its_padding_kept_to_the_left():
+    """Every units x tokens picture keeps a column per token read (exact), but opens on the words: its x range
+    starts at the last padding zero and its ticks name words; the chips fold the padding into one."""
+    from playground.explain.narrate import step_stories
+    from playground.figures import plots
+    from ui import textio
+
+    tm = ki.read((FIX / "lstm.keras").read_bytes(), "lstm", word_index=INDEX, maxlen=500)
+    tr = trace(tm.model, tm.vocab, "a wonderful film but the ending was dull")
+    lead = tr.lead
+    for fig in (plots.heatmap(tr, "f"), plots.contributions(tr)):
+        heat = next(d for d in fig.data if d.type == "heatmap")
+        assert len(heat.x) == 500 and fig.layout.xaxis.range == (lead - 1.5, 499.5)
+        assert not any("&lt;pad&gt;" in t for t in fig.layout.xaxis.ticktext[1:])
+    for fig in (plots.unit_lines(tr, 0), plots.gate_means(tr)):
+        assert len(fig.data[0].x) == 500 and fig.layout.xaxis.range == (lead - 1.5, 499.5)
+    chips = textio.trace_chips_html(tr, np.arange(500, dtype=float), "logit")
+    assert chips.count("<span") == 1 + 500 - lead and f"{lead} × padding: {sum(range(lead)):+.4f}" in chips
+    frames = plots.step_through(tr, step_stories(tr))
+    assert [s.label.split(":")[0] for s in frames.layout.sliders[0].steps] == ["start"] + [str(k) for k in range(1, 9)]
