@@ -9,6 +9,7 @@ from collections import Counter
 import streamlit as st
 
 from playground.core.data import DATASET_TITLES
+from playground.core.models import layer_summary
 from playground.core.trace import trace, verdict_word
 from playground.explain import narrate
 from playground.explain.account import RANKINGS, units_at
@@ -395,6 +396,15 @@ with st.expander("Model card", key="play.x.card", on_change="rerun") as box:
             st.markdown(f"TEST accuracy: **{tm.test_accuracy:.2%}** ({textio.md_escape(card.get('test_split', ''))})")
         elif tm.texts_caveat:
             st.caption(textio.md_escape(tm.texts_caveat))
-        takeaway.table(card.get("layers", []), f"{tm.name}: its layers", "play-card-layers", hide_index=True,
+        if "keras_index_from" in card:  # a reader's Keras model: how it reads text, and what the file held
+            st.markdown(textio.md_escape(
+                f"Read as the Keras tutorials do: maxlen {card.get('keras_maxlen') or 'none (each text whole)'}, "
+                + ("pre-padded with zeros it reads" if card.get("keras_pad", True) else "no padding")
+                + f", word ids from index_from {card.get('keras_index_from')} (start {card.get('keras_start')}, out of "
+                f"vocabulary {card.get('keras_oov')}), {card.get('word_index_words', 0):,} words in the word index "
+                f"given. The file's layers: {card.get('keras_layers', '?')}. To read with other settings, set them on "
+                "the Train page and upload the file again."))
+        layers = card.get("layers") or layer_summary(tm.config)  # an imported model's card has no layer rows
+        takeaway.table(layers, f"{tm.name}: its layers", "play-card-layers", hide_index=True,
                        column_config={"params": st.column_config.NumberColumn("parameters", format="localized")})
         st.json({k: v for k, v in card.items() if k not in ("layers", "history")}, expanded=False)

@@ -304,7 +304,8 @@ def _read(data: bytes, name: str, word_index: dict | None, maxlen: int | None, i
     text = KerasText(word_index or {}, num_words=V, maxlen=maxlen, index_from=index_from, pad=pad)
     card = {"source_format": fmt, "keras_layers": " -> ".join(lay["class"] for lay in layers),
             "word_index_words": len(word_index or {}), "mask_zero": bool(emb["config"].get("mask_zero", False)),
-            "trained_on": "unknown (a Keras file)", "texts_heldout": False, **text.card_fields()}
+            "trained_on": "data this app cannot see (a Keras file trained elsewhere)", "texts_heldout": False,
+            **text.card_fields()}
     if texts in DATASET_TITLES:
         card["dataset"] = texts
     return TrainedModel(name=name, model=model, vocab=text, card=card, source="keras")

@@ -1315,6 +1315,7 @@ def test_playground_picks_among_a_keras_models_words_not_its_padding():
     at.session_state["user_models"] = OrderedDict(tutorial=tm)
     at.query_params["model"], at.query_params["tok"] = "tutorial", "3"
     at.query_params["s"] = "I expected to hate this movie but I loved every minute of it"
+    at.session_state["play.x.card"] = True  # the model card, opened: how it reads text, and its layers
     at.run()
     at.switch_page("views/playground.py").run()
     assert not at.exception, at.exception
@@ -1326,3 +1327,7 @@ def test_playground_picks_among_a_keras_models_words_not_its_padding():
     assert any(f"after {lead} padding zeros)" in m.value for m in at.markdown)
     chips = [h for h in at.get("html") if "× padding" in h.proto.body]
     assert len(chips) == 1 and chips[0].proto.body.count("&lt;pad&gt;") == 0
+    said = [m.value.replace("\\", "") for m in at.markdown]  # the page's Markdown escapes, undone
+    assert any("Read as the Keras tutorials do: maxlen 500, pre-padded" in m for m in said), said
+    layers = at.dataframe[-1].value
+    assert len(layers) >= 3 and layers["params"].sum() == tm.n_params  # never an empty table
