@@ -103,7 +103,12 @@ def answer(rows: Sequence[tuple[str, str, bool, Sequence[float]]], text_words: i
         return Answer(rs, k, headline, "", False)
     worst_plain = min(plain, key=lambda r: r.share)
     best_gate = min(gated, key=lambda r: r.share)
-    steps = ", ".join(f"{r.cell} {r.per_step:.2f}" for r in gated)
+    titles = [r.cell for r in known]
+
+    def who(r: Reach) -> str:  # a cell's title, with its model's name when two models share it (a reader's own)
+        return f"{r.cell} ({r.model})" if titles.count(r.cell) > 1 else r.cell
+
+    steps = ", ".join(f"{who(r)} {r.per_step:.2f}" for r in gated)
     if worst_plain.share < best_gate.share:
         fold = 1 / worst_plain.share if worst_plain.share > 0 else math.inf
         because = (f"The {worst_plain.cell} forgets: at every word its memory is rewritten as tanh(W\u00a0x\u00a0+"
@@ -113,8 +118,12 @@ def answer(rows: Sequence[tuple[str, str, bool, Sequence[float]]], text_words: i
                    "Gated cells carry memory through a multiplication by a gate instead, and their gradient kept "
                    f"more per step: {steps}.")
         return Answer(rs, k, headline, because, True)
-    because = (f"Here the {worst_plain.cell}'s gradient did not vanish faster than the gated cells' (per step: "
-               f"{worst_plain.cell} {worst_plain.per_step:.2f}, {steps}): a trained network can learn to keep its "
+    kept_less = [who(r) for r in gated if r.share > worst_plain.share]  # gated cells that kept more than it
+    than = (f"vanished faster than the {' and the '.join(kept_less)}'s but not than the "
+            f"{' and the '.join(who(r) for r in gated if r.share <= worst_plain.share)}'s" if kept_less else
+            "did not vanish faster than the gated cells'")
+    because = (f"Here the {who(worst_plain)}'s gradient {than} (per step: {who(worst_plain)} "
+               f"{worst_plain.per_step:.2f}, {steps}): a trained network can learn to keep its "
                "gradient alive. The causes below say when and why a plain RNN forgets.")
     return Answer(rs, k, headline, because, False)
 

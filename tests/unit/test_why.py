@@ -100,3 +100,22 @@ def test_the_why_command_prints_the_first_screens_numbers_and_they_add_up():
                                                    "Trained forget gates sit near 0.7, not 1."]
     assert [row["cell"] for row in out["starts"]] == ["SimpleRNN", "LSTM", "GRU"]
     assert out["textbook"] and out["headline"].startswith("On a 343-word review")
+
+
+def test_the_answer_names_a_readers_model_apart_and_says_which_gated_cells_kept_more():
+    """Two LSTMs (the bundled one and a reader's own) are told apart by model name; a plain cell between two
+    gated cells is said to vanish faster than one and not the other, never "than the gated cells'"."""
+    import numpy as np
+
+    from playground.dynamics.why import answer
+
+    def g(per):
+        return per ** np.arange(120)[::-1]
+
+    a = answer([("rnn-imdb", "SimpleRNN", False, g(0.999)), ("lstm-imdb", "LSTM", True, g(0.97)),
+                ("mine", "LSTM", True, g(0.65))], 343)
+    assert "LSTM (lstm-imdb) 0.97" in a.because and "LSTM (mine) 0.65" in a.because and not a.textbook
+    assert "did not vanish faster than the gated cells'" in a.because
+    b = answer([("rnn-rt", "SimpleRNN", False, g(0.9)), ("lstm-rt", "LSTM", True, g(0.97)),
+                ("mine", "GRU", True, g(0.8))], 343)
+    assert "vanished faster than the LSTM's but not than the GRU's" in b.because and "(mine)" not in b.because
