@@ -93,13 +93,14 @@ elif n_oov:
                "the model reads them all as the same ‘unknown word’.")
 
 if "keras_index_from" in tm.card:  # a reader's own Keras model: what it read, as Keras' ids
-    pads = sum(1 for i in tr.ids if i == 0)
-    ids = " ".join(map(str, tr.ids if len(tr.ids) <= 80 else tr.ids[-80:]))
+    pads = tr.lead
+    rest = tr.ids[pads:]
+    ids = " ".join(map(str, rest if len(rest) <= 80 else rest[-80:]))
     st.caption(textio.md_escape(
         f"Read as the Keras tutorials do (index_from {tm.card.get('keras_index_from')}, start "
         f"{tm.card.get('keras_start')}, out of vocabulary {tm.card.get('keras_oov')}): "
-        + (f"{pads} padding zeros first, which the model reads too. " if pads else "")
-        + f"Its ids{'' if len(tr.ids) <= 80 else ' (the last 80)'}: {ids}."))
+        + (f"{pads} padding zeros first, which the model reads too, then the ids" if pads else "Its ids")
+        + f"{'' if len(rest) <= 80 else ' (the last 80)'}: {ids}."))
 
 # --- the chosen word and unit --------------------------------------------------------------------
 # A new sentence or model opens on the word with the biggest move of P(positive); a new word opens the

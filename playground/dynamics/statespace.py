@@ -390,10 +390,15 @@ def where_story(space: StateSpace, p: Path | None = None) -> list[str]:
         big = [t for t in key_points(p) if p.lead < t]
         big = sorted(big, key=lambda t: -abs(p.probs[t] - p.probs[t - 1]))[:2]
         words = " and ".join(f"“{p.tokens[t - 1]}” ({p.probs[t] - p.probs[t - 1]:+.2f})" for t in big)
-        padded = (f" Before it, the model reads {p.lead} padding zeros (the grey dots: the Keras tutorials pre-pad "
-                  f"every text to {T} ids), which take it to P = {p.probs[p.lead]:.2f}." if p.lead else "")
-        out.append(f"Your sentence starts at P(positive) = {p.probs[0]:.2f} (◆) and ends at {p.probs[T]:.2f} after "
-                   f"{n} word{'s' if n != 1 else ''}; its biggest moves, labelled on its path: {words}.{padded}")
+        start = f"Your sentence starts at P(positive) = {p.probs[0]:.2f} (◆)"
+        words_n = f"{n} word{'s' if n != 1 else ''}"
+        if p.lead:  # the padding first, in reading order: where it took P, then the words from there
+            out.append(f"{start}; the {p.lead} padding zeros it reads first take it to {p.probs[p.lead]:.2f} (the grey "
+                       f"dots: this model pads every text to {T} ids, as the Keras tutorials do). After its {words_n} "
+                       f"it ends at {p.probs[T]:.2f}; its biggest moves, labelled on its path: {words}.")
+        else:
+            out.append(f"{start} and ends at {p.probs[T]:.2f} after {words_n}; its biggest moves, labelled on its "
+                       f"path: {words}.")
     return out
 
 

@@ -222,7 +222,8 @@ def test_padding_read_before_the_words_is_its_own_grey_run_not_the_words(spaces)
     keys = ss.key_points(p)
     assert 0 in keys and 6 in keys and 11 in keys and all(k == 0 or k >= 6 for k in keys)
     said = " ".join(ss.where_story(sp, p))
-    assert "after 4 words" in said and "6 padding zeros" in said and f"P = {p.probs[6]:.2f}" in said
+    assert "After its 4 words" in said and f"the 6 padding zeros it reads first take it to {p.probs[6]:.2f}" in said
+    assert said.index("padding zeros") < said.index("After its 4 words")  # in reading order
     assert ss.to_json(sp, p)["path"]["padding_first"] == 6
     fig = space_plots.plane(sp, p, model="m")
     pad = [t for t in fig.data if t.name == "the 6 padding zeros read first"]
