@@ -136,6 +136,7 @@ def receive_upload(file_id: str, read: Callable[[], bytes], filename: str = "",
     seen = st.session_state.setdefault("upload.seen", {})  # file_id -> what was said
     if file_id in seen:
         return seen[file_id]
+    warn: list[str] = []  # said as warnings, before the model is called ready
     try:
         data = read()
         if keras_import.is_keras(data):
@@ -143,8 +144,9 @@ def receive_upload(file_id: str, read: Callable[[], bytes], filename: str = "",
             stem = Path(filename).stem[:60] if filename else "keras-model"
             tm = keras_import.read(data, name=stem or "keras-model", **opts)
             if not opts.get("word_index"):
-                tm.notes.append("no word index was given, so every word reads as out of vocabulary: add the one "
-                                "the model was trained with and upload the model again")
+                warn.append("No word index was given, so every word reads as out of vocabulary and the verdicts "
+                            "mean little: add the one the model was trained with (imdb_word_index.json for the "
+                            "tutorials, in ~/.keras/datasets) and upload the model again.")
         else:
             tm = zoo.from_bytes(data, source="file")
     except zoo.ModelFileError as e:
@@ -157,6 +159,7 @@ def receive_upload(file_id: str, read: Callable[[], bytes], filename: str = "",
             whose = "a bundled model" if tm.name in zoo.BUNDLED else "a model already in this session"
             said.append(("info", md_escape(f"“{tm.name}” is the name of {whose}, so this one is called “{name}”.")))
             tm.name = name
+        said += [("warning", md_escape(w)) for w in warn]
         for note in tm.notes:
             said.append(("info", md_escape(f"Loading this file: {note}.")))
         if tm.texts_caveat:
@@ -167,8 +170,14 @@ def receive_upload(file_id: str, read: Callable[[], bytes], filename: str = "",
         else:
             if notice:
                 said.append(("info", md_escape(notice)))
+            reads = ""
+            if "keras_index_from" in tm.card:  # the settings it was read with: changing them means a new upload
+                ml = tm.card.get("keras_maxlen")
+                reads = (f" It reads each text as the tutorials do, {f'at maxlen {ml}' if ml else 'whole'}"
+                         + (", pre-padded with zeros" if ml and tm.card.get("keras_pad", True) else "")
+                         + ": to read it otherwise, change the settings above and upload it again.")
             said.append(("success", md_escape(f"“{tm.name}” ({tm.config.title}) is ready in every page's model "
-                                              "picker.")))
+                                              f"picker.{reads}")))
         release_memory()  # the parse's temporaries
     seen.clear()  # only the latest upload is remembered
     seen[file_id] = said

@@ -69,9 +69,10 @@ class TrainedModel:
         if self.heldout or self.dataset not in DATASET_TITLES:
             return None
         if self.dataset == "imdb":
-            return (f"“{self.name}” was trained elsewhere: its statistics here are over this app's IMDB TEST "
-                    "reviews, and keras.datasets.imdb trains on these same 25,000 reviews, so they describe how it "
-                    "reads, not how well it does on unseen text.")
+            return (f"“{self.name}” was trained elsewhere: its statistics here are over the IMDB reviews this app "
+                    "keeps apart from its own models' training (its TEST split), but keras.datasets.imdb trains on "
+                    "those very reviews, so for this model they are not new: they describe how it reads, not how "
+                    "well it does on unseen text.")
         return (f"“{self.name}” was trained elsewhere, on data this app cannot see: its statistics here are over "
                 f"this app's {DATASET_TITLES[self.dataset]} (TEST split) and describe how it reads them, not how "
                 "well it does on unseen text.")

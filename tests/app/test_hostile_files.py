@@ -250,6 +250,8 @@ def test_an_uploaded_keras_model_opens_on_every_page(kind, ext):
     assert not at.exception, at.exception
     said = at.session_state["said"]
     assert said[-1][0] == "success" and f"my {kind}" in said[-1][1].replace("\\", ""), said
+    assert "at maxlen" in said[-1][1] and "upload it again" in said[-1][1]  # the settings it was read with
+    assert not any(k == "warning" for k, _ in said)  # a word index was given
     tm = at.session_state["user_models"][f"my {kind}"]
     assert tm.source == "keras" and tm.card["source_format"] == ext
     assert tm.dataset == "imdb" and not tm.heldout  # its statistics over IMDB TEST texts, never its accuracy
@@ -273,3 +275,26 @@ def test_an_uploaded_keras_model_opens_on_every_page(kind, ext):
             assert "trained elsewhere" in captions and "No state space" not in " ".join(i.value for i in app.info)
         if page == "views/compare.py":  # no accuracy on texts it has read
             assert "no TEST split here is held out" in captions.replace("\\", ""), captions
+
+
+def _script_keras_no_index():
+    import streamlit as st
+
+    from tests.app.test_hostile_files import KERAS
+    from ui import catalog
+
+    data = (KERAS / "lstm.keras").read_bytes()
+    if "said" not in st.session_state:
+        st.session_state["said"] = catalog.receive_upload("k-no-index", lambda: data, "bare.keras",
+                                                          {"word_index": None, "index_from": 3, "maxlen": 500,
+                                                           "pad": True, "texts": "imdb"})
+
+
+def test_a_keras_model_without_its_word_index_is_kept_with_a_warning_first():
+    at = AppTest.from_function(_script_keras_no_index, default_timeout=60).run()
+    assert not at.exception, at.exception
+    said = at.session_state["said"]
+    kinds = [k for k, _ in said]
+    assert kinds.index("warning") < kinds.index("success"), said
+    assert "No word index was given" in dict(said)["warning"].replace("\\", "")
+    assert "at maxlen 500, pre" in said[-1][1].replace("\\", "")
