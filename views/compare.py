@@ -66,8 +66,11 @@ asked = st.query_params.get("models") if "compare.models" not in st.session_stat
 STATE.sync()
 ss = st.session_state
 
-st.title("⚖️ Compare SimpleRNN, LSTM and GRU")
-st.caption("One sentence, several networks. Where do they agree, and where not?")
+picked = list(ss.get("compare.models") or [])  # models chosen under "Other models" (none: a dataset's three)
+st.title("⚖️ Compare " + ("SimpleRNN, LSTM and GRU" if len(picked) < 2 else f"{len(picked)} models"))
+st.caption("One sentence, several networks. Where do they agree, and where not?"
+           + (" These are the models picked under “Other models”; a dataset button goes back to its three bundled "
+              "models." if len(picked) >= 2 else ""))
 if asked is not None:
     wanted = _parse_models(asked[:400])
     missing = [n for n in wanted if n not in available]
@@ -139,7 +142,8 @@ serving.paint_now()  # the verdicts are on screen before the charts are drawn
 # --- the chosen word: every model's keep gate there -----------------------------------------------------
 readable = [lab for lab, tr in traces.items() if tr.n_steps]
 if len(readable) < len(traces) or axis.common >= axis.n_total or not axis.same_text:
-    st.caption("The gates side by side need a word that every model read, split into the same words ("
+    st.caption("Each model's curve under its own words. The word picker and the gates side by side are left out: "
+               "they need a word that every model read, split into the same words ("
                + ("these models split the text differently: a Keras model reads it as the tutorials do)."
                   if not axis.same_text else "here some read none)."))
     st.plotly_chart(plots.compare_curves(traces, height=260), key="compare.curves")
