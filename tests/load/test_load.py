@@ -28,6 +28,7 @@ from tests.browser.test_browser import (  # noqa: F401 - pytest's fixtures, foun
     _pct,
     _rss_kb,
     browser,
+    chromium,
     mark,
     metric_value,
     new_page,
