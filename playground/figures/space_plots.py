@@ -38,9 +38,11 @@ def _path_trace(p: Path, name: str, color: str, first: int = 0, dash: str = "sol
     if first < p.lead:  # the padding's run: rows first..lead (the start's diamond is drawn with the words' trace)
         idx = np.arange(first, p.lead + 1)
         text = [f"{p.lead} × padding" if i == p.lead else "" for i in idx]
+        # the label grows away from the middle of the path, so it is not cut at the plot's edge
+        side = "bottom left" if p.xy[p.lead, 0] > float(np.median(p.xy[:, 0])) else "bottom right"
         out.append(go.Scatter(x=p.xy[idx, 0], y=p.xy[idx, 1], mode="lines+markers+text",
                               name=f"the {p.lead} padding zeros read first", text=text,
-                              textposition="bottom center", textfont=dict(size=11, color=NEUTRAL),
+                              textposition=side, textfont=dict(size=11, color=NEUTRAL),
                               line=dict(color=NEUTRAL, width=1, dash="dot"),
                               marker=dict(size=4, color=NEUTRAL), customdata=custom_all[idx], hovertemplate=hover))
     idx = np.arange(words_from, len(p.xy))
