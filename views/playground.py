@@ -138,7 +138,7 @@ def _choose(token: int, unit: int | None = None, layer: int | None = None) -> No
 
 # --- the first screen: the verdict, the word picker, what each gate did there -----------------------
 word = verdict_word(tr.prob)
-v1, v2 = st.columns([1, 4], vertical_alignment="center")
+v1, v2 = st.columns([1, 3], vertical_alignment="center")  # the metric's label whole at 1366 px
 with v1:
     st.metric("P(positive) after the last word", f"{tr.prob:.1%}", help="The readout's verdict on the whole text.")
 with v2:
