@@ -26,6 +26,9 @@ t1, t2 = st.columns(2)  # the guided tours (playground/explain/tours.py): ?tour=
 for col, tour in zip((t1, t2), tours.TOURS.values()):
     col.page_link("views/playground.py", label=f"Guided tour: {tour.title}", icon="🧭",
                   query_params={"tour": tour.id, "step": "1"}, help=tour.about)
+st.page_link("views/train.py", label="Your own Keras model from the tutorials (.keras or .h5): open it on every page",
+             icon="📦", help="The Train page's upload box takes it with its word index, and reads text as the "
+                            "tutorials do; nothing in the file is run as code.")
 
 st.subheader("A network reading, live")
 EXAMPLE = textio.HOME_EXAMPLE

@@ -163,7 +163,8 @@ active = run is not None and not run.done
 
 st.title("🏋️ Train a model")
 st.caption("Set up a small recurrent network, press Train, and watch it learn. The result is kept in "
-           "this browser session only and appears in the model picker of every page.")
+           "this browser session only and appears in the model picker of every page. Have a model already, "
+           "this app's file or your own Keras model from the tutorials? [Upload it below](#use-a-model-file).")
 
 # --- setup ------------------------------------------------------------------------------------
 s1, s2, s3 = st.columns(3)
@@ -529,7 +530,7 @@ if res:
 
 # --- upload -----------------------------------------------------------------------------------
 st.divider()
-st.subheader("Use a model file")
+st.subheader("Use a model file", anchor="use-a-model-file")  # the page's top caption links here
 mine = list(catalog.session_models())
 held_mib = sum(catalog.model_bytes(m) for m in catalog.session_models().values()) / 2**20
 budget_mib = catalog.SESSION_MODEL_BYTES / 2**20
