@@ -27,8 +27,8 @@ class CliError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + traceback-ish noise
-        raise CliError(f"{message} (see `python -m playground {self.prog.split()[-1]} --help`)"
-                       if " " in self.prog else f"{message} (see `python -m playground --help`)")
+        command = self.prog.removeprefix("python -m playground").split()  # [] for the top-level parser
+        raise CliError(f"{message} (see `{' '.join(['python -m playground', *command[-1:]])} --help`)")
 
 
 @dataclass(frozen=True)

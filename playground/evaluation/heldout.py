@@ -10,7 +10,7 @@ import numpy as np
 
 from playground.core import data
 from playground.core.text import Vocab
-from playground.training.train import EncodedSet, loss_and_accuracy, predict_probs, predict_sample
+from playground.training.train import EncodedSet, LazyEncodedSet, loss_and_accuracy, predict_probs, predict_sample
 
 
 def heldout_set(vocab: Vocab, dataset: str, max_len: int) -> EncodedSet:
@@ -65,7 +65,7 @@ def heldout_sample(vocab: Vocab, dataset: str, max_len: int, limit: int | None =
     split = data.load(dataset, "test")
     idx = sample_rows(len(split), limit, seed) if limit else np.arange(len(split))
     texts, labels = [split.texts[i] for i in idx], split.labels[idx]
-    return HeldoutSample(texts, labels, EncodedSet.from_texts(vocab, texts, labels, max_len))
+    return HeldoutSample(texts, labels, LazyEncodedSet(vocab, texts, labels, max_len))  # encoded as read
 
 
 def sample_rows(n: int, k: int, seed: int = 0) -> np.ndarray:

@@ -101,11 +101,7 @@ class EncodedSet:
 
     @classmethod
     def from_texts(cls, vocab: Vocab, texts: Sequence[str], labels, max_len: int) -> "EncodedSet":
-        seqs = []
-        for t in texts:
-            ids = vocab.encode_ids(t, max_len) or [0]  # an empty text reads one padding token
-            seqs.append(np.asarray(ids, dtype=np.int64))
-        return cls(seqs, np.asarray(labels, dtype=np.float32))
+        return cls([encode_row(vocab, t, max_len) for t in texts], np.asarray(labels, dtype=np.float32))
 
     def tokens(self, mask=None) -> int:
         """Tokens of every row (or of the rows where the bool array `mask` is True)."""
@@ -117,6 +113,36 @@ class EncodedSet:
 
     def __add__(self, other: "EncodedSet") -> "EncodedSet":
         return EncodedSet(self.ids + other.ids, np.concatenate([self.labels, other.labels]))
+
+
+def encode_row(vocab: Vocab, text: str, max_len: int) -> np.ndarray:
+    """One text's ids as a model reads them (an empty text reads one padding token)."""
+    return np.asarray(vocab.encode_ids(text, max_len) or [0], dtype=np.int64)
+
+
+class LazyEncodedSet(EncodedSet):
+    """An EncodedSet whose rows are encoded when first asked for (`subset`, `tokens`): a reader that a
+    deadline cuts short encodes only the rows it reads. (Encoding 5,000 IMDB TEST reviews up front took
+    11 s of a 14 s cap on a loaded machine, before the deadline could be looked at.)"""
+
+    def __init__(self, vocab: Vocab, texts: Sequence[str], labels, max_len: int):
+        super().__init__([None] * len(texts), np.asarray(labels, dtype=np.float32))
+        self._vocab, self._texts, self._max_len = vocab, list(texts), max_len
+
+    def _row(self, i: int) -> np.ndarray:
+        if self.ids[i] is None:
+            self.ids[i] = encode_row(self._vocab, self._texts[i], self._max_len)
+        return self.ids[i]
+
+    def subset(self, idx) -> EncodedSet:
+        return EncodedSet([self._row(int(i)) for i in idx], self.labels[np.asarray(idx, dtype=np.int64)])
+
+    def tokens(self, mask=None) -> int:
+        rows = range(len(self)) if mask is None else np.flatnonzero(mask)
+        return int(sum(len(self._row(int(i))) for i in rows))
+
+    def __add__(self, other: EncodedSet) -> EncodedSet:
+        return self.subset(range(len(self))) + other
 
 
 @dataclass(frozen=True)
@@ -241,6 +267,10 @@ def predict_probs(model: nn.Module, data: EncodedSet, deadline: float | None = N
 
 FIRST_SAMPLE_ROWS = 25  # predict_sample's first chunk, read whole whatever the deadline (a busy machine's
 # 100-row first chunk of 400-token reviews took 6 s, past a 14 s cap's share; 25 rows: the cap holds)
+FIRST_THREADS = 1  # under a deadline that first chunk is read on one torch thread. It is the one read no deadline
+# can stop, and two threads on a loaded 2-core machine wait on each other: 25 rows of a 2-layer LSTM at 400
+# tokens took 0.62-0.90 s on two threads against 0.18-0.19 s on one beside three busy processes (quiet:
+# 0.03-0.05 s either way). Later chunks keep the caller's threads (quiet, two read 300 rows 1.6x faster).
 
 
 def predict_sample(model: nn.Module, data: EncodedSet, deadline: float | None, seed: int = 0,
@@ -259,7 +289,8 @@ def predict_sample(model: nn.Module, data: EncodedSet, deadline: float | None, s
         if k and deadline is not None and time.perf_counter() >= deadline:
             break
         idx = np.sort(order[lo:hi])
-        got = predict_probs(model, data.subset(idx), deadline if k else None)
+        with torch_threads(FIRST_THREADS if k == 0 and deadline is not None else None):
+            got = predict_probs(model, data.subset(idx), deadline if k else None)
         if np.isnan(got).any():
             break
         probs[idx] = got

@@ -41,6 +41,8 @@ def cli_process(*args, input=None, timeout=300):
     (["train", "--arch", "gru", "--dataset", "rt", "--out", "x", "--hidden-size", "0"], "hidden_size"),
     (["train", "--arch", "gru", "--dataset", "rt", "--out", "x", "--lr", "abc"], "invalid float"),
     (["bench", "--bogus"], "unrecognized"),
+    (["nope"], r"invalid choice: 'nope' .*\(see `python -m playground --help`\)$"),
+    (["predict", "--model", "lstm-rt"], r"\(see `python -m playground predict --help`\)$"),
 ])
 @pytest.mark.slow
 def test_errors_are_one_clear_line(args, pattern):
