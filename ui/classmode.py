@@ -87,7 +87,13 @@ def hidden_keys(names: Iterable[str], fields: Iterable = ()) -> list[str]:
     names = list(names)
     by_query = {f.query: f.key for f in fields if getattr(f, "query", None)}
     keys = [by_query[n] for n in names if n in by_query] + names
+    keys += [c for k in keys for c in COMPANIONS.get(k, ())]
     return list(dict.fromkeys(keys))
+
+
+# a control drawn under another key in some states hides with it: Compare's dataset buttons, shown unlit
+# under their own key while models picked by hand are in view
+COMPANIONS = {"compare.dataset": ("compare.dataset_back",)}
 
 
 def css_class(key: str) -> str:

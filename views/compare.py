@@ -86,13 +86,26 @@ def _use_dataset():  # a dataset button means its three bundled models
     st.session_state["compare.models"] = []
 
 
+def _back_to_dataset():  # the unlit buttons shown beside picked models: back to a dataset's three
+    back = st.session_state.get("compare.dataset_back")
+    if back in DATASET_TITLES:
+        st.session_state["compare.dataset"] = back
+        st.session_state["compare.models"] = []
+    st.session_state["compare.dataset_back"] = None
+
+
 c1, c2, c3 = st.columns([6, 4, 2], vertical_alignment="bottom")
 with c1:
     st.text_input("Sentence", key="compare.sentence", max_chars=textio.MAX_INPUT_CHARS,
                   placeholder="Type a sentence and press Enter")
 with c2:
-    ds = st.segmented_control("Bundled models trained on", list(DATASET_TITLES), key="compare.dataset",
-                              format_func=lambda d: DATASET_TITLES[d], on_change=_use_dataset) or "rt"
+    if len(picked) >= 2:  # no dataset button lit while picked models are shown; a click goes back to its three
+        ds = ss["compare.dataset"] or "rt"
+        st.segmented_control("Or the bundled models trained on", list(DATASET_TITLES), key="compare.dataset_back",
+                             format_func=lambda d: DATASET_TITLES[d], on_change=_back_to_dataset)
+    else:
+        ds = st.segmented_control("Bundled models trained on", list(DATASET_TITLES), key="compare.dataset",
+                                  format_func=lambda d: DATASET_TITLES[d], on_change=_use_dataset) or "rt"
 with c3:
     with st.popover("Other models", help="Any two or three models: bundled, or trained in this session"):
         st.multiselect("Pick any two or three models (bundled, or trained in this session)", available,

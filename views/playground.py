@@ -377,6 +377,8 @@ with st.expander("One unit, up close (its update with these numbers)", key="play
                     f"{layer + 1}: h went from {step.h_prev:+.3f} to {step.h:+.3f}.")
         for line in latex_lines(step):
             st.latex(line)
+        st.caption("Each bias is stored in two parts, b_x beside the input's product and b_h beside the recurrent "
+                   "one (PyTorch's b_ih and b_hh); the equations' b is their sum.")
 
 with st.expander("Read it with me (the sentence word by word, animated)", key="play.x.read", on_change="rerun") as box:
     if box.open:

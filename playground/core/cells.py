@@ -221,10 +221,11 @@ def _p(x: float) -> str:
 
 # The unit drill-down's equations put one step per line (the result on a line of its own), so that
 # a phone (390 px) shows each whole line even with negative numbers in parentheses.
-def _gate_line(s: UnitStep, g: str, fn: str, rec_label: str = "b") -> str:
+def _gate_line(s: UnitStep, g: str, fn: str) -> str:
+    """g_t = fn(input part + recurrent part), each part under its matrix and its own bias (torch's b_ih, b_hh)."""
     inp, rec = s.parts[g]
-    return (rf"\begin{{aligned}}{g}_t &= {fn}(\underbrace{{{_n(inp)}}}_{{W_{{x{g}}}x_t+b}} + "
-            rf"\underbrace{{{_p(rec)}}}_{{W_{{h{g}}}h_{{t-1}}+{rec_label}}})\\ &= {_n(s.values[g])}\end{{aligned}}")
+    return (rf"\begin{{aligned}}{g}_t &= {fn}(\underbrace{{{_n(inp)}}}_{{W_{{x{g}}}x_t+b_{{x{g}}}}} + "
+            rf"\underbrace{{{_p(rec)}}}_{{W_{{h{g}}}h_{{t-1}}+b_{{h{g}}}}})\\ &= {_n(s.values[g])}\end{{aligned}}")
 
 
 # --- SimpleRNN --------------------------------------------------------------------------------
@@ -351,7 +352,7 @@ def _gru_latex(s: UnitStep) -> list[str]:
     return [
         _gate_line(s, "r", r"\sigma"),
         _gate_line(s, "z", r"\sigma"),
-        rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b}} + r_t\cdot"
+        rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b_{{xn}}}} + r_t\cdot"
         rf"\underbrace{{{_p(n_rec)}}}_{{W_{{hn}}h_{{t-1}}+b_{{hn}}}})\\ &= \tanh({_n(n_in)} + {_n(v['r'])}\cdot"
         rf"{_p(n_rec)})\\ &= {_n(v['n'])}\end{{aligned}}",
         _gru_h_line(s),
@@ -470,7 +471,7 @@ def _gru_rb_latex(s: UnitStep) -> list[str]:
     return [
         _gate_line(s, "r", r"\sigma"),
         _gate_line(s, "z", r"\sigma"),
-        rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b}} + "
+        rf"\begin{{aligned}}n_t &= \tanh(\underbrace{{{_n(n_in)}}}_{{W_{{xn}}x_t+b_{{xn}}}} + "
         rf"\underbrace{{{_p(n_rec)}}}_{{U_{{n}}(r_t\odot h_{{t-1}})}})\\ &= {_n(v['n'])}\end{{aligned}}",
         _gru_h_line(s),
     ]

@@ -365,9 +365,15 @@ def test_compare_opens_on_models_named_in_the_url(tiny_trained):
     assert not at.exception, at.exception
     assert [m for m, _ in _verdicts(at)] == ["tiny", "gru-rt"]  # the same cell twice: named by model
     assert at.query_params["models"] in ("tiny,gru-rt", ["tiny,gru-rt"])
-    # picking a dataset goes back to its three bundled models
-    at.segmented_control(key="compare.dataset").set_value("imdb").run()
+    # while picked models are shown no dataset button is lit; picking one goes back to its three bundled models
+    assert "compare.dataset" not in [w.key for w in at.segmented_control]
+    back = at.segmented_control(key="compare.dataset_back")
+    assert back.value is None and back.label == "Or the bundled models trained on"
+    back.set_value("imdb").run()
+    assert not at.exception, at.exception
     assert [m for m, _ in _verdicts(at)] == ["SimpleRNN (rnn-imdb)", "LSTM (lstm-imdb)", "GRU (gru-imdb)"]
+    assert at.segmented_control(key="compare.dataset").value == "imdb" and not at.session_state["compare.models"]
+    assert at.query_params["dataset"] in ("imdb", ["imdb"]) and "models" not in at.query_params
 
 
 def test_compare_states_an_accuracy_winner_only_from_the_paired_test():
