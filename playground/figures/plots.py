@@ -905,7 +905,7 @@ def _count(tr: Trace, k: int) -> str:
 
 
 def step_through(tr: Trace, stories: Sequence, start: int | None = None, title: str = "Read it with me",
-                 height: int = 400, base: go.Figure | None = None) -> go.Figure:  # AnimatedFigure with stories
+                 height: int = 440, base: go.Figure | None = None) -> go.Figure:  # AnimatedFigure with stories
     """The prediction curve with the current word's step drawn thick (blue up, red down) and a
     caption naming the word, P before and after and the unit that moved it most; Plotly frames, a
     slider and a Play button step through the words in the browser, without the server. `stories`:
@@ -946,14 +946,16 @@ def step_through(tr: Trace, stories: Sequence, start: int | None = None, title: 
                              marker=dict(size=[8, 16], color=color, line=dict(color="white", width=2))))
     step_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     fig.update_layout(
-        annotations=[caption], margin=dict(l=60, r=20, t=115, b=130),
-        sliders=[dict(active=shown.index(start), x=0.12, len=0.88, y=0, yanchor="top", pad=dict(t=75, b=0),
+        # the Play buttons first, the slider under them across the whole width: beside the buttons a phone
+        # left the slider 70 px to drag in (screenshot at 390 px)
+        annotations=[caption], margin=dict(l=60, r=20, t=115, b=170),
+        sliders=[dict(active=shown.index(start), x=0, len=1, y=0, yanchor="top", pad=dict(t=110, b=0),
                       currentvalue=dict(prefix="word ", xanchor="right", font=dict(size=13, color="#222222")),
                       font=dict(color="rgba(0,0,0,0)"),  # no tick labels (the axis names the words)
                       ticklen=0, minorticklen=0, steps=[dict(method="animate", label=f"{_count(tr, k)}: {labels[k]}",
                                              args=[[str(k)], step_args]) for k in shown])],
         updatemenus=[dict(type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top",
-                          pad=dict(t=90, r=10), showactive=False, buttons=[
+                          pad=dict(t=72, r=10), showactive=False, buttons=[
                               dict(label="▶ Play", method="animate", args=[None, dict(
                                   mode="immediate", fromcurrent=True, frame=dict(duration=FRAME_MS, redraw=True),
                                   transition=dict(duration=0))]),
