@@ -192,6 +192,8 @@ def prediction_curve(tr: Trace, title: str = "Prediction after each word", heigh
         vals, text = vals[1:], text[1:]
     first = [lead - 2, lead - 1] if lead else [-1]
     names = ["before<br>reading", f"{lead:,} ×<br>padding"] if lead else ["before<br>reading"]
+    if xaxis["tickangle"]:  # slanted labels on two lines ran into their neighbours (screenshot at 390 px)
+        names = [n.replace("<br>", " ") for n in names]
     xaxis.update(tickvals=first + vals, ticktext=names + text, range=[first[0] - 0.5, tr.n_steps - 0.5])
     yaxis = dict(range=[-0.02, 1.02], title=dict(text="P(positive)"), tickmode="array",
                  tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".2f")

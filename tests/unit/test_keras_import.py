@@ -306,7 +306,7 @@ def test_a_tutorial_maxlen_pads_and_the_playground_tells_the_padding_from_the_wo
     line = fig.data[0]
     assert list(line.x) == [lead - 2, lead - 1, *range(lead, 500)]
     np.testing.assert_array_equal(line.y, [tr.prob0, tr.step_probs[lead - 1], *tr.step_probs[lead:]])
-    assert fig.layout.xaxis.ticktext[:2] == ("before<br>reading", f"{lead} ×<br>padding")
+    assert fig.layout.xaxis.ticktext[:2] == ("before reading", f"{lead} × padding")  # slanted: one line each
     assert list(fig.data[1].x) == [lead + 1, lead + 2]  # the chosen word's step
     assert plots.picked_word({"selection": {"points": [{"x": lead + 3}]}}) == lead + 3
     assert len(plots.prediction_curve(tr, selected_token=3).data) == 1  # a padding zero is never a chosen word

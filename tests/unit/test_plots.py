@@ -17,6 +17,15 @@ def tr_and_model(request, small_vocab):
     return trace(m, small_vocab, "the film was not good <b>x</b> 😀 the end"), m
 
 
+def test_prediction_curve_writes_its_first_label_on_one_line_when_labels_slant(tr_and_model, small_vocab):
+    """Slanted two-line labels ran into their neighbours on a phone; upright ones keep two short lines."""
+    tr, model = tr_and_model
+    slanted = plots.prediction_curve(tr)
+    assert slanted.layout.xaxis.tickangle == -45 and slanted.layout.xaxis.ticktext[0] == "before reading"
+    upright = plots.prediction_curve(trace(model, small_vocab, "good film"))
+    assert upright.layout.xaxis.tickangle == 0 and upright.layout.xaxis.ticktext[0] == "before<br>reading"
+
+
 def test_prediction_curve_starts_at_the_prior_then_holds_step_probs(tr_and_model):
     tr, _ = tr_and_model
     fig = plots.prediction_curve(tr)
@@ -24,7 +33,8 @@ def test_prediction_curve_starts_at_the_prior_then_holds_step_probs(tr_and_model
     np.testing.assert_array_equal(fig.data[0].x, np.arange(-1, tr.n_steps))
     np.testing.assert_array_equal(fig.data[0].y, np.concatenate([[tr.prob0], tr.step_probs]))
     assert list(fig.layout.xaxis.tickvals) == list(range(-1, tr.n_steps))
-    assert list(fig.layout.xaxis.ticktext) == ["before<br>reading"] + plots.token_labels(tr.tokens, tr.oov)
+    first = "before reading" if fig.layout.xaxis.tickangle else "before<br>reading"  # slanted: one line
+    assert list(fig.layout.xaxis.ticktext) == [first] + plots.token_labels(tr.tokens, tr.oov)
     assert fig.layout.xaxis.range[0] < -1 < 0 < tr.n_steps - 1 < fig.layout.xaxis.range[1]
     assert fig.layout.yaxis.title.text == "P(positive)" and 0.5 in fig.layout.yaxis.tickvals
     # hover: where, the exact value, and the step change from the point before (the first from the prior)
