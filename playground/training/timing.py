@@ -221,6 +221,9 @@ def race(recipe: Recipe, archs, cap: float | None) -> dict[str, Estimate]:
 # for 2,000 IMDB TRAIN reviews, 4.2 s for the Train page's default (RT plus 6,000 IMDB reviews) and
 # 10.5 s for all 20,000 IMDB reviews (26.6 M characters) on the 2-core machine, quiet: 3.9-4.9e-7 s
 # per character read. Starting `python -m playground` (torch and the library) took about 2 s.
+# (2026-12-07: with the faster tokenizer, all 20,000 IMDB reviews read in 4.8-4.9 s quiet against 6.2-6.9 s
+# before in the same run, about 1.8e-7 s per character; beside two busy processes reading took 22 s before.
+# DATA_PER_CHAR stays: reading cannot be cut short by the deadline, so its estimate errs long.)
 DATA_FIXED_S = 0.5
 DATA_PER_CHAR = 5e-7
 STARTUP_S = 2.5

@@ -1,6 +1,6 @@
 import pytest
 
-from playground.core.text import MAX_TOKEN_CHARS, UNK_ID, Vocab, key, tokenize
+from playground.core.text import MAX_TOKEN_CHARS, UNK_ID, Vocab, key, keys, tokenize
 
 HOSTILE = [
     "", " ", "\n\t\r", "\x00\x01\x02\x07\x1b[31m", "😀😀 🍿🎬", "好看的电影，非常棒！", "これは最高の映画です",
@@ -18,6 +18,16 @@ def test_tokenize_never_raises(text, small_vocab):
     enc = small_vocab.encode(text, max_len=50)
     assert len(enc.ids) == len(enc.tokens) == len(enc.oov) <= 50
     assert all(o == (i == UNK_ID) for i, o in zip(enc.ids, enc.oov))
+
+
+@pytest.mark.parametrize("text", HOSTILE + ["’’ ’x’ don’’t ‘quoted’ İstanbul straße ﬁne", "A—B – c … d"],
+                         ids=range(len(HOSTILE) + 2))
+def test_the_fast_paths_give_the_same_keys_and_ids(text, small_vocab):
+    """keys() straightens apostrophes in the whole text and encode_ids skips the surface tokens (training
+    reads 20,000 reviews this way): the same keys and ids as token by token."""
+    assert keys(text) == [key(t) for t in tokenize(text)]
+    for max_len in (None, 0, 3, 50):
+        assert small_vocab.encode_ids(text, max_len) == list(small_vocab.encode(text, max_len).ids)
 
 
 def test_words_punctuation_case():
