@@ -82,6 +82,10 @@ if asked is not None:
         st.warning(f"Compare shows two or three different models at once; the link named {len(wanted)}.")
 
 
+def _short_title(d: str) -> str:  # "IMDB", "Rotten Tomatoes": the full titles overflowed the column at 1366 px
+    return DATASET_TITLES[d].removesuffix(" reviews").removesuffix(" sentences")
+
+
 def _use_dataset():  # a dataset button means its three bundled models
     st.session_state["compare.models"] = []
 
@@ -102,10 +106,10 @@ with c2:
     if len(picked) >= 2:  # no dataset button lit while picked models are shown; a click goes back to its three
         ds = ss["compare.dataset"] or "rt"
         st.segmented_control("Or the bundled models trained on", list(DATASET_TITLES), key="compare.dataset_back",
-                             format_func=lambda d: DATASET_TITLES[d], on_change=_back_to_dataset)
+                             format_func=_short_title, on_change=_back_to_dataset)
     else:
         ds = st.segmented_control("Bundled models trained on", list(DATASET_TITLES), key="compare.dataset",
-                                  format_func=lambda d: DATASET_TITLES[d], on_change=_use_dataset) or "rt"
+                                  format_func=_short_title, on_change=_use_dataset) or "rt"
 with c3:
     with st.popover("Other models", help="Any two or three models: bundled, or trained in this session"):
         st.multiselect("Pick any two or three models (bundled, or trained in this session)", available,
