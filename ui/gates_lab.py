@@ -131,7 +131,7 @@ def _initial_keeps() -> dict:
 
 
 def init_cause() -> why.Cause | None:
-    return why.init_cause(_shipped("keras"), _shipped("textbook"))
+    return why.init_cause(_shipped("keras"), _shipped("textbook"), lab.init_gradient_shares)
 
 
 def init_table() -> list[dict]:
@@ -142,14 +142,16 @@ def gru_cause() -> why.Cause | None:
     return why.gru_cause(_initial_keeps()["keras"].get("gru"), _shipped("keras"), lab.init_gradient_shares)
 
 
-def forget_cause(dataset: str) -> why.Cause | None:
-    """From the dataset's bundled LSTM's typical values (shipped): its mean forget gate over TEST words."""
+def forget_cause(dataset: str, review: str | None = None, answer: why.Answer | None = None) -> why.Cause | None:
+    """From the dataset's bundled LSTM's typical values (shipped): its mean forget gate over TEST words; with
+    the long review and the first screen's answer, what its cell's own path explains of the share measured."""
     name = f"lstm-{dataset}"
     if name not in zoo.BUNDLED:
         return None
     tm = catalog.bundled(name)
     typ, _ = per_model.typical(tm)
-    return why.forget_of(name, typ, cell(tm.arch))
+    path = why.keep_path(name, tm, review, answer) if review is not None and answer is not None else ""
+    return why.forget_of(name, typ, cell(tm.arch), path)
 
 
 # --- the long-range lab -----------------------------------------------------------------------------

@@ -153,7 +153,7 @@ if cut:
 
 verdicts = " · ".join(f"{'😊' if verdict_word(traces[label[n]].prob) == 'positive' else '☹️'} {label[n]}"
                      f"{'' if label[n] == n else f' ({n})'} {traces[label[n]].prob:.1%}" for n in names)
-st.info(textio.md_escape(f"{disagreement_summary(traces, ranges=False)} {verdicts}"))
+st.info(textio.md_escape(f"{disagreement_summary(traces, ranges=False)} P(positive): {verdicts}"))
 serving.paint_now()  # the verdicts are on screen before the charts are drawn
 
 # --- the chosen word: every model's keep gate there -----------------------------------------------------

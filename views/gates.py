@@ -51,12 +51,12 @@ st.plotly_chart(memory_plots.gradient_lines(first, relative=True, mark=answer.k,
                                                   "of what reaches the last word</sup>"),
                 key="why.answer_chart", config={"displayModeBar": False})
 short = sorted({r["words read"] for r in rows if r["words read"] < len(review.split())})
-st.caption(f"IMDB TEST review #{idx}: |∂ logit / ∂ embedding| of each word divided by the last word's. Training "
-           "changes what a word means only through this gradient."
+st.caption(f"IMDB TEST review #{idx}, read by each model in the chart: |∂ logit / ∂ embedding| of each word "
+           "divided by the last word's. Training changes what a word means only through this gradient."
            + (f" Models that read at most {short[0]} words read its end." if short else ""))
 
 st.subheader("Why the measurements can go against the textbook")
-for cause in (gates_lab.init_cause(), gates_lab.gru_cause(), gates_lab.forget_cause(dataset)):
+for cause in (gates_lab.init_cause(), gates_lab.gru_cause(), gates_lab.forget_cause(dataset, review, answer)):
     if cause:
         st.markdown(f"- **{textio.md_escape(cause[0])}** {textio.md_escape(cause[1])}")
         if cause[0].startswith("The start"):

@@ -179,11 +179,15 @@ with s1:
         st.slider("Sentences to train on", 200, RT_ROWS, step=1, key="train.rt_rows",
                   help=f"All {RT_ROWS:,} Rotten Tomatoes TRAIN sentences, or a seeded random sample; "
                        "10% is held out for validation.")
-        st.slider("Also learn from IMDB reviews (their last 100 words)", 0, 20000, step=1000, key="train.mix_rows",
+        st.slider("Also learn from IMDB reviews (their last 100 tokens each)", 0, 20000, step=1000,
+                  key="train.mix_rows",
                   help=f"{RT_ROWS:,} short sentences teach few words; a few thousand IMDB reviews add many. "
-                       "0 = Rotten Tomatoes only.")
+                       "0 = Rotten Tomatoes only. Each review is cut to its last 100 tokens whatever the maximum "
+                       "below, which is for the sentences and for what the model reads later.")
     st.select_slider("Vocabulary size", VOCABS, key="train.vocab_size")
-    st.slider("Maximum tokens per text (the end is kept)", 10, 400, step=10, key="train.max_len")
+    st.slider("Maximum tokens per text (the end is kept)", 10, 400, step=10, key="train.max_len",
+              help="Longer texts are cut to their last tokens, in training and whenever the model reads later"
+                   + (" (the IMDB reviews mixed in keep their last 100)." if ds == "rt" else "."))
 with s2:
     st.markdown("**Network**")
     arch = st.segmented_control("Cell", list(ARCHS), key="train.arch", format_func=ARCH_TITLES.get) or "gru"

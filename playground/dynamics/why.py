@@ -190,8 +190,39 @@ def init_table(keras: Mapping | None, textbook: Mapping | None, shares_of,
     return rows
 
 
-def init_cause(keras: Mapping | None, textbook: Mapping | None) -> Cause | None:
-    """The initialisation, from the two shipped labs: what changed for each cell, in words."""
+def _start_decides(keras: Mapping, textbook: Mapping, cells: Sequence[str], shares_of) -> str:
+    """When one cell passes the most gradient back at the largest k before training under both starts and also
+    learns the longest distance from both: say so, with the table's numbers (else nothing)."""
+    k = max(set(keras["k"]) & set(textbook["k"]), default=None)
+    if k is None or shares_of is None:
+        return ""
+    sk, sb = shares_of(keras), shares_of(textbook)
+    ik, ib = _k_index(keras, k), _k_index(textbook, k)
+
+    def best(values: dict) -> str | None:  # the one cell strictly ahead of every other, or None
+        known = {c: v for c, v in values.items() if v is not None}
+        if not known:
+            return None
+        top = max(known.values())
+        ahead = [c for c, v in known.items() if v == top]
+        return ahead[0] if len(ahead) == 1 else None
+
+    passes = {best({c: sk[c][ik] for c in cells}), best({c: sb[c][ib] for c in cells})}
+    learns = {best({c: _k_learned(keras, c) for c in cells}), best({c: _k_learned(textbook, c) for c in cells})}
+    if len(passes) != 1 or passes != learns or None in passes:
+        return ""
+    c = passes.pop()
+    t = ARCH_TITLES[c]
+    others = " and ".join(f"{ARCH_TITLES[o]} {_g(sk[o][ik]) if sk[o][ik] is not None else '0'}"
+                          for o in cells if o != c)
+    return (f" Before any training the {t}'s gradient reaching the signal {k} tokens back was the largest of the "
+            f"cells' ({_g(sk[c][ik])} of the last token's from Keras' start, {_g(sb[c][ib])} from the textbook's; "
+            f"{others} from Keras'), and the {t} is the cell that learned the longest distance from both starts.")
+
+
+def init_cause(keras: Mapping | None, textbook: Mapping | None, shares_of=None) -> Cause | None:
+    """The initialisation, from the two shipped labs: what changed for each cell, in words; with `shares_of`
+    (lab.init_gradient_shares), which cell's start passed the most gradient back, when that explains the lab."""
     if not keras or not textbook:
         return None
     cells = [c for c in keras["cells"] if c in textbook["cells"]]
@@ -215,7 +246,8 @@ def init_cause(keras: Mapping | None, textbook: Mapping | None) -> Cause | None:
             "Keras starts the recurrent weights U orthogonal (a rotation: it keeps the gradient's length) and the "
             "LSTM's forget bias at 1; the textbook draws U at random and sets every bias to 0. Trained from both in "
             f"the long-range lab ({n} seeds each): " + "; ".join(parts) + "."
-            + (f" Single seeds failed where the mean did not: {'; '.join(fails)}." if fails else ""))
+            + (f" Single seeds failed where the mean did not: {'; '.join(fails)}." if fails else "")
+            + _start_decides(keras, textbook, cells, shares_of))
 
 
 def gru_cause(z0: float | None, keras: Mapping | None, shares_of) -> Cause | None:
@@ -234,25 +266,80 @@ def gru_cause(z0: float | None, keras: Mapping | None, shares_of) -> Cause | Non
             f"of the last token's, a factor {per:.2f} per step; the GRU {_falls(keras, 'gru')}.")
 
 
+@dataclass(frozen=True)
+class CellPath:
+    """Along a gated cell's carried state alone (an LSTM's c_t = f_t c_t-1 + ..., a GRU's h_t = z_t h_t-1 + ...),
+    a word's gradient is multiplied by the keep gate at every step: the unit whose gate keeps most over the last
+    `k` steps of a text, and that product (float64)."""
+
+    unit: int
+    product: float
+    k: int
+
+
+def cell_path(keep: np.ndarray, k: int) -> CellPath | None:
+    """keep: (T, H) the last layer's keep gate over a text read; k: steps back (at most T - 1)."""
+    f = np.asarray(keep, dtype=np.float64)
+    k = min(int(k), f.shape[0] - 1) if f.ndim == 2 else 0
+    if k < 1:
+        return None
+    prods = np.prod(f[-k:], axis=0)
+    u = int(np.argmax(prods))
+    return CellPath(u, float(prods[u]), k)
+
+
+def path_sentence(model: str, path: CellPath | None, share: float | None, gate: str = "f",
+                  carrier: str = "c") -> str:
+    """What the carried state's own path explains of a measured share (`answer`'s, the same k), and what not."""
+    if path is None or share is None or not share > 0:
+        return ""
+    head = (f" On the long review, along {model}'s {carrier} alone a word's gradient is multiplied by {gate} at every "
+            f"step: over those {path.k} words the unit that keeps most (unit {path.unit}) multiplies it by "
+            f"{_g(path.product)}.")
+    if path.product > 0 and share > 10 * path.product:
+        times = _fold(share / path.product).removesuffix("-fold less")  # "720", "30.0 million"
+        other = ("through h, which feeds every gate and the candidate at the next word" if carrier != "h" else
+                 "through the gates and the candidate, which read h too")
+        return head + (f" The share measured, {_g(share)}, is {times} times that, so most of it came another way: "
+                       f"{other}.")
+    return head + f" The share measured is {_g(share)}."
+
+
 def forget_cause(model: str, mean_f: float | None, median_tau: float | None,
-                 tokens_per_text: float | None) -> Cause | None:
-    """A trained LSTM's forget gates over its dataset's TEST words, and how long those texts are."""
+                 tokens_per_text: float | None, path: str = "") -> Cause | None:
+    """A trained LSTM's forget gates over its dataset's TEST words, and how long those texts are; `path`:
+    path_sentence's, appended."""
     if mean_f is None or median_tau is None or tokens_per_text is None:
         return None
     return (f"Trained forget gates sit near {mean_f:.1f}, not 1.",
             f"Over its dataset's TEST words, {model}'s forget gate averages {mean_f:.2f} and half its units forget "
             f"within {median_tau:.1f} words; those texts are {tokens_per_text:.0f} words long on average. A forget "
-            "gate can carry a word across many words; training holds it near 1 only where the task needs it.")
+            "gate can carry a word across many words; training holds it near 1 only where the task needs it."
+            + path)
 
 
-def forget_of(model: str, typical, c) -> Cause | None:
+def forget_of(model: str, typical, c, path: str = "") -> Cause | None:
     """forget_cause from a trained gated model's typical values (typical.Typical) and its cell: the keep gate's
     mean over its dataset's TEST words, its units' median time constant, the texts' mean length."""
     if typical is None or c.keep is None:
         return None
     f = np.asarray(typical.mean[-1][c.keep.gate], dtype=float)  # (H,) each unit's mean over the same tokens
     return forget_cause(model, float(f.mean()), float(np.median(memory.taus_of(typical, c))),
-                        typical.n_tokens / max(1, typical.n_texts))
+                        typical.n_tokens / max(1, typical.n_texts), path)
+
+
+def keep_path(model: str, tm, review: str, ans: "Answer") -> str:
+    """path_sentence for a gated model `tm` on the long review, against its share in `ans` (same k)."""
+    from playground.core.cells import cell
+    from playground.core.trace import trace
+
+    r = next((r for r in ans.reaches if r.model == model), None)
+    keep = cell(tm.arch).keep if tm is not None else None
+    if keep is None or r is None or r.share is None:
+        return ""
+    tr = trace(tm.model, tm.vocab, review)
+    return path_sentence(model, cell_path(np.asarray(tr.layers[-1].gates[keep.gate]), ans.k), r.share, keep.gate,
+                         keep.carrier)
 
 
 def first_screen(dataset: str) -> dict:
@@ -273,8 +360,10 @@ def first_screen(dataset: str) -> dict:
     keep0 = {i: {c: lab.initial_keep(c, lab.LabSettings(init=i)) for c in lab.ARCHS} for i in ("keras", "textbook")}
     lstm = f"lstm-{dataset}"
     typ = precomputed.load("typical", zoo.load_bundled(lstm)) if lstm in zoo.bundled_names() else None
-    causes = [init_cause(keras, book), gru_cause(keep0["keras"].get("gru"), keras, lab.init_gradient_shares),
-              forget_of(lstm, typ, cell("lstm"))]
+    path = keep_path(lstm, zoo.load_bundled(lstm), review, ans) if lstm in zoo.bundled_names() else ""
+    causes = [init_cause(keras, book, lab.init_gradient_shares),
+              gru_cause(keep0["keras"].get("gru"), keras, lab.init_gradient_shares),
+              forget_of(lstm, typ, cell("lstm"), path)]
     return {"review": idx, **ans.as_dict(),
             "causes": [{"title": c[0], "text": c[1]} for c in causes if c],
             "starts": init_table(keras, book, lab.init_gradient_shares, keep0)}

@@ -60,6 +60,24 @@ def test_the_init_cause_says_what_the_textbook_start_changed_per_cell():
     assert why.init_cause(keras, None) is None and why.init_table(None, book, lab.init_gradient_shares) == []
 
 
+def test_the_init_cause_links_the_untrained_gradient_to_the_longest_distance_only_when_one_cell_leads_both():
+    ones = [1.0, 1.0, 1.0]
+    keras = _result({"rnn": None, "lstm": 200}, {"rnn": [ones] * 3, "lstm": [ones] * 3})  # rnn 200, lstm 50
+    book = _result({"rnn": None, "lstm": 50}, {"rnn": [ones] * 3, "lstm": [ones] * 3})  # rnn 200, lstm 5
+
+    def shares(r):
+        return {"rnn": [1.0, 0.5, 0.11 if r is keras else 0.025], "lstm": [1.0, 0.1, 0.009 if r is keras else None]}
+
+    _, body = why.init_cause(keras, book, shares)
+    assert body.endswith("Before any training the SimpleRNN's gradient reaching the signal 200 tokens back was the "
+                         "largest of the cells' (0.11 of the last token's from Keras' start, 0.025 from the "
+                         "textbook's; LSTM 0.009 from Keras'), and the SimpleRNN is the cell that learned the longest "
+                         "distance from both starts.")
+    lstm_leads = lambda r: {"rnn": [1.0, 0.5, 0.01], "lstm": [1.0, 0.5, 0.2]}  # noqa: E731 - passes most, learns less
+    assert "Before any training" not in why.init_cause(keras, book, lstm_leads)[1]
+    assert "Before any training" not in why.init_cause(keras, book)[1]  # no shares: nothing said
+
+
 def test_the_gru_and_forget_causes_come_from_their_numbers():
     keras = _result({"gru": 50}, {"gru": [[1.0] * 3, [0.5] * 3, [0.5] * 3]}, k=(5, 50))
     title, body = why.gru_cause(0.5, keras, lab.init_gradient_shares)
@@ -100,6 +118,46 @@ def test_the_why_command_prints_the_first_screens_numbers_and_they_add_up():
                                                    "Trained forget gates sit near 0.7, not 1."]
     assert [row["cell"] for row in out["starts"]] == ["SimpleRNN", "LSTM", "GRU"]
     assert out["textbook"] and out["headline"].startswith("On a 343-word review")
+
+
+def test_the_forget_cause_says_what_the_cells_own_path_keeps_checked_by_hand():
+    """lstm-rt's forget gates run by hand with torch's weights in float64 on the long review: the unit whose f
+    keeps most over the last k words, and that product, are the sentence's; the share is the answer's."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from playground.core import zoo
+    from playground.dynamics import memory
+    from tests.conftest import run_cli
+
+    if "lstm-rt" not in zoo.bundled_names():
+        pytest.skip("no bundled models")
+    out = json.loads(run_cli("why", "--dataset", "rt", "--json").stdout)
+    text = out["causes"][-1]["text"]
+    share = next(m["share"] for m in out["models"] if m["model"] == "lstm-rt")
+    _, review = memory.long_review()
+    tm = zoo.load_bundled("lstm-rt")
+    ids = torch.tensor(tm.vocab.encode(review, tm.config.max_len).ids)
+    rnn, H = tm.model.rnn, tm.model.rnn.hidden_size
+    x = tm.model.embedding.weight[ids].double()
+    w_ih, w_hh, b = rnn.weight_ih_l0.double(), rnn.weight_hh_l0.double(), (rnn.bias_ih_l0 + rnn.bias_hh_l0).double()
+    h, c, fs = torch.zeros(H, dtype=torch.float64), torch.zeros(H, dtype=torch.float64), []
+    with torch.no_grad():
+        for t in range(len(ids)):
+            z = w_ih @ x[t] + w_hh @ h + b
+            i, f, g, o = (torch.sigmoid(z[:H]), torch.sigmoid(z[H:2 * H]), torch.tanh(z[2 * H:3 * H]),
+                          torch.sigmoid(z[3 * H:]))
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            fs.append(f.numpy())
+    prods = np.prod(np.array(fs)[-out["k"]:], axis=0)
+    u = int(np.argmax(prods))
+    assert f"over those {out['k']} words the unit that keeps most (unit {u}) multiplies it by {prods[u]:.2g}." in text
+    assert share > 10 * prods[u] and f"The share measured, {share:.2g}, is " in text and "through h" in text
+    assert why.path_sentence("m", why.cell_path(np.full((5, 3), 0.5), 4), 0.07).endswith("The share measured is 0.07.")
+    assert why.cell_path(np.zeros((1, 3)), 5) is None and why.path_sentence("m", None, 0.1) == ""
 
 
 def test_the_answer_names_a_readers_model_apart_and_says_which_gated_cells_kept_more():
