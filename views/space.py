@@ -66,8 +66,8 @@ else:
     pe = statespace.path(space, branch.edited) if branch is not None and not branch.identical else None
     st.plotly_chart(space_plots.plane(space, p, pe, branch.branch if branch else 0, model=tm.name, height=400),
                     key="space.plane")
-    st.caption(textio.md_escape(" ".join(statespace.where_story(space, p))
-                                + (" " + tm.texts_caveat if tm.texts_caveat else "")))
+    for line in [*statespace.where_story(space, p), *([tm.texts_caveat] if tm.texts_caveat else [])]:
+        st.caption(textio.md_escape(line))  # a caption each: one of 60+ words is a wall on a phone
 if suggestion is not None:
     o = suggestion
     k = o.interventions[0].k

@@ -388,8 +388,15 @@ def where_story(space: StateSpace, p: Path | None = None) -> list[str]:
     if p is not None and len(p.probs) > 1:
         T, n = len(p.probs) - 1, p.n_words
         big = [t for t in key_points(p) if p.lead < t]
-        big = sorted(big, key=lambda t: -abs(p.probs[t] - p.probs[t - 1]))[:2]
-        words = " and ".join(f"“{p.tokens[t - 1]}” ({p.probs[t] - p.probs[t - 1]:+.2f})" for t in big)
+        big = sorted(big, key=lambda t: -abs(p.probs[t] - p.probs[t - 1]))  # every move labelled on the path
+        said = p.tokens[p.lead:]
+
+        def move(t: int) -> str:  # a repeated word with its position, as on the path's label
+            where = f"word {t - p.lead}, " if said.count(p.tokens[t - 1]) > 1 else ""
+            return f"“{p.tokens[t - 1]}” ({where}{p.probs[t] - p.probs[t - 1]:+.2f})"
+
+        parts = [move(t) for t in big]
+        words = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         start = f"Your sentence starts at P(positive) = {p.probs[0]:.2f} (◆)"
         words_n = f"{n} word{'s' if n != 1 else ''}"
         if p.lead:  # the padding first, in reading order: where it took P, then the words from there

@@ -18,6 +18,23 @@ PATH_COLOR, BRANCH_COLOR, FIXED_COLOR = "#222222", "#e66101", "#7b3294"
 P_SCALE = [[0.0, NEG_COLOR], [0.5, "#f7f7f7"], [1.0, POS_COLOR]]  # a path point's colour: its exact P(positive)
 
 
+def _label_sides(x: np.ndarray, y: np.ndarray, text: list[str], rows: list[int]) -> list[str]:
+    """Each point's label above it (the start's below), except a label near the previous label, which goes to
+    the other side: "cold" and "was (13)", neighbours on one path, were drawn over each other at 390 px."""
+    fin = np.isfinite(x) & np.isfinite(y)
+    span_x = float(np.ptp(x[fin])) if fin.any() else 0.0
+    span_y = float(np.ptp(y[fin])) if fin.any() else 0.0
+    sides = ["bottom center" if i == 0 else "top center" for i in rows]
+    last = None
+    for j, t in enumerate(text):
+        if not t or not fin[j]:
+            continue
+        if last is not None and abs(x[j] - x[last]) <= 0.15 * span_x and abs(y[j] - y[last]) <= 0.1 * span_y:
+            sides[j] = "bottom center" if sides[last] == "top center" else "top center"
+        last = j
+    return sides
+
+
 def _path_trace(p: Path, name: str, color: str, first: int = 0, dash: str = "solid",
                 colorbar: bool = True) -> list[go.Scatter]:
     """A path's points from row `first` (0: the start h_0) on: the line in `color`, each point coloured by
@@ -58,7 +75,7 @@ def _path_trace(p: Path, name: str, color: str, first: int = 0, dash: str = "sol
     rows = [int(i) if not np.isnan(i) else 0 for i in segs]
     gap = [bool(np.isnan(i)) for i in segs]
     out.append(go.Scatter(x=x, y=y, mode="lines+markers+text", name=name, text=text,
-                          textposition=["bottom center" if i == 0 else "top center" for i in rows],
+                          textposition=_label_sides(x, y, text, rows),
                           textfont=dict(size=12, color=color),
                           line=dict(color=color, width=2, dash=dash),
                           marker=dict(size=[0 if g else 14 if i == 0 else 9 for i, g in zip(rows, gap)],

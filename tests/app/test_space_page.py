@@ -87,7 +87,7 @@ def test_the_first_screen_says_where_the_verdict_is_held_and_shows_the_units_tha
     assert len(keys) <= 5 < len(path["text"])  # only the key words are labelled
     assert _arr(path["marker"]["color"]) == pytest.approx(p.probs.tolist(), abs=1e-9)  # coloured by exact P
     assert path["marker"]["symbol"][0] == "diamond"
-    assert " ".join(statespace.where_story(space, p)) in _captions(at)
+    assert all(line in _captions(at) for line in statespace.where_story(space, p))
     o = intervene.suggest(tm.model, tr)
     said = next(m.value for m in at.markdown if m.value.startswith("Silence the")).replace("\\", "")
     assert f"goes from {o.original.prob:.2f} to {o.changed.prob:.2f}" in said

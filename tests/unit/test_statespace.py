@@ -383,8 +383,24 @@ def test_where_story_and_rest_summary_come_from_the_numbers():
     assert second == ("Your sentence starts at P(positive) = 0.50 (◆) and ends at 0.20 after 2 words; its biggest "
                       "moves, labelled on its path: “bad” (-0.70) and “good” (+0.40).")
     assert len(ss.where_story(space)) == 1
+    # every move labelled on the path is named (the third was drawn but not said); a repeated word with its place
+    q = _path([0.5, 0.6, 0.1, 0.15, 0.9, 0.95], ["was", "cold", "was", "wonderful", "ok"])
+    assert ss.key_points(q) == (0, 1, 2, 4, 5)
+    assert ss.where_story(space, q)[1].endswith("labelled on its path: “wonderful” (+0.75), “cold” (-0.50), “was” "
+                                                "(word 1, +0.10) and “ok” (+0.05).")
+    q = _path([0.5, 0.6, 0.1, 0.3], ["was", "cold", "was"])
+    assert "“was” (word 3, +0.20)" in ss.where_story(space, q)[1]
     rest = ss.rest_summary(space)
     f = space.fixed
     assert len(rest) == 2 and (f"at {f.n_found} of {f.n_starts} searches" in rest[0] or f.n_found == 0)
     if f.n_found:
         assert f"keeps {f.top_eigenvalue:.2f} of a nudge per word ({f.top_eigenvalue ** 10:.2f} after 10" in rest[1]
+
+
+def test_a_label_near_the_last_label_goes_to_the_other_side():
+    """"cold" and "was (13)", neighbours on one path, were drawn over each other on a phone."""
+    from playground.figures.space_plots import _label_sides
+
+    x, y = np.array([0.0, 0.0, 5.0, 5.1, 9.0]), np.array([0.0, 1.0, 2.0, 2.05, 0.0])
+    sides = _label_sides(x, y, ["start", "", "cold", "was (13)", "end"], [0, 1, 2, 3, 4])
+    assert sides == ["bottom center", "top center", "top center", "bottom center", "top center"]
