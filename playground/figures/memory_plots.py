@@ -35,11 +35,24 @@ def log_ticks(values) -> dict:
     if not len(v):
         return {}
     lo, hi = np.floor(np.log10(v.min())), np.ceil(np.log10(v.max()))
-    steps = (1, 2, 5) if hi - lo <= 3 else (1,)
-    every = max(1, int(np.ceil((hi - lo) / 7)))  # at most about 8 labels: every 2nd or 3rd power of ten beyond
-    ticks = sorted(m * 10.0 ** e for e in range(int(hi), int(lo) - 1, -every) for m in steps)
-    ticks = [t for t in ticks if v.min() / 1.5 <= t <= v.max() * 1.5] or [float(10 ** lo)]
-    return dict(tickvals=ticks, ticktext=[f"{t:.3g}" for t in ticks])
+    if hi - lo <= 3:
+        ticks = sorted(m * 10.0 ** e for e in range(int(hi), int(lo) - 1, -1) for m in (1, 2, 5))
+        ticks = [t for t in ticks if v.min() / 1.5 <= t <= v.max() * 1.5] or [float(10 ** lo)]
+        return dict(tickvals=ticks, ticktext=[f"{t:.3g}" for t in ticks])
+    # wider: powers of ten written one way ("10⁻⁴", not "0.001" beside "1e-05"), every 2nd or 3rd one for at most
+    # about 8 labels, chosen so that 1 (a share's reference, the last word's) is one of them when in range
+    every = max(1, int(np.ceil((hi - lo) / 7)))
+    exps = [e for e in range(int(hi), int(lo) - 1, -1) if e % every == 0]
+    exps = [e for e in exps if v.min() / 1.5 <= 10.0 ** e <= v.max() * 1.5] or [int(lo)]
+    return dict(tickvals=[10.0 ** e for e in sorted(exps)], ticktext=[_power(e) for e in sorted(exps)])
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power(e: int) -> str:
+    """10 ** e as a label: "1", "10", "10⁻⁴"."""
+    return {0: "1", 1: "10"}.get(e, "10" + str(e).translate(_SUPERSCRIPT))
 
 
 def positive(y) -> np.ndarray:

@@ -218,8 +218,11 @@ def test_log_ticks():
 
     t = log_ticks([0.7, 6.0])
     assert t["tickvals"] == [0.5, 1.0, 2.0, 5.0] and t["ticktext"] == ["0.5", "1", "2", "5"]
-    wide = log_ticks([1e-6, 3.0])["tickvals"]
-    assert wide == [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0]
+    wide = log_ticks([1e-6, 3.0])
+    assert wide["tickvals"] == [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0]
+    assert wide["ticktext"] == ["10⁻⁶", "10⁻⁵", "10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "1"]  # one notation, not "1e-05"
+    eight = log_ticks([8e-7, 1.2])  # Why gates' shares: every 2nd power, and 1 (the last word's) among them
+    assert eight["ticktext"] == ["10⁻⁶", "10⁻⁴", "10⁻²", "1"] and eight["tickvals"][-1] == 1.0
     assert log_ticks([0.0, -1.0]) == {}
 
 
