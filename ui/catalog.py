@@ -9,7 +9,7 @@ from typing import Callable
 import streamlit as st
 
 from playground.core import keras_import, zoo
-from playground.core.data import DATASET_TITLES
+from playground.core.data import DATASET_SHORT
 from playground.core.models import ARCH_TITLES
 from ui import training
 
@@ -242,8 +242,8 @@ def describe(name: str) -> str:
     margin = tm.card.get("test_margin")
     pm = f" ± {100 * margin:.1f}" if isinstance(margin, (int, float)) and margin > 0 else ""  # a sample's interval
     acc = f", {tm.test_accuracy:.1%}{pm} on TEST" if tm.test_accuracy is not None else ""
-    ds = DATASET_TITLES.get(tm.dataset or "", "")
-    # the accuracy before the dataset: a narrow box cuts the end of the label
+    ds = DATASET_SHORT.get(tm.dataset or "", "")
+    # the accuracy before the dataset, and its short name: a narrow box cuts the end of the label
     return f"{name} — {ARCH_TITLES[tm.arch]}{acc}{' · ' + ds if ds else ''}{where}"
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 import streamlit as st
 
-from playground.core.data import DATASET_TITLES
+from playground.core.data import DATASET_SHORT, DATASET_TITLES
 from playground.core.trace import trace, verdict_word
 from playground.evaluation import stats
 from playground.evaluation.heldout import correct_on_test
@@ -82,10 +82,6 @@ if asked is not None:
         st.warning(f"Compare shows two or three different models at once; the link named {len(wanted)}.")
 
 
-def _short_title(d: str) -> str:  # "IMDB", "Rotten Tomatoes": the full titles overflowed the column at 1366 px
-    return DATASET_TITLES[d].removesuffix(" reviews").removesuffix(" sentences")
-
-
 def _use_dataset():  # a dataset button means its three bundled models
     st.session_state["compare.models"] = []
 
@@ -106,10 +102,10 @@ with c2:
     if len(picked) >= 2:  # no dataset button lit while picked models are shown; a click goes back to its three
         ds = ss["compare.dataset"] or "rt"
         st.segmented_control("Or the bundled models trained on", list(DATASET_TITLES), key="compare.dataset_back",
-                             format_func=_short_title, on_change=_back_to_dataset)
+                             format_func=DATASET_SHORT.get, on_change=_back_to_dataset)
     else:
         ds = st.segmented_control("Bundled models trained on", list(DATASET_TITLES), key="compare.dataset",
-                                  format_func=_short_title, on_change=_use_dataset) or "rt"
+                                  format_func=DATASET_SHORT.get, on_change=_use_dataset) or "rt"
 with c3:
     with st.popover("Other models", help="Any two or three models: bundled, or trained in this session"):
         st.multiselect("Pick any two or three models (bundled, or trained in this session)", available,

@@ -4,7 +4,7 @@ result on every page. The settings are in the URL; their defaults are playground
 import streamlit as st
 
 from playground.core import keras_import, zoo
-from playground.core.data import DATASET_TITLES
+from playground.core.data import DATASET_SHORT, DATASET_TITLES
 from playground.core.models import ARCH_TITLES, ARCHS, SUMMARY_CONVENTIONS, layer_summary
 from playground.evaluation import stats
 from playground.figures import plots
@@ -171,7 +171,7 @@ s1, s2, s3 = st.columns(3)
 with s1:
     st.markdown("**Data**")
     ds = st.segmented_control("Dataset", ["rt", "imdb"], key="train.dataset",
-                              format_func={"rt": "Rotten Tomatoes", "imdb": "IMDB"}.get) or "rt"
+                              format_func=DATASET_SHORT.get) or "rt"
     if ds == "imdb":
         st.slider("IMDB reviews to train on", 500, IMDB_ROWS, step=500, key="train.imdb_rows",
                   help="A seeded random sample of IMDB TRAIN; 10% of it is held out for validation.")

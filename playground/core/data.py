@@ -18,6 +18,7 @@ import numpy as np
 
 DATASETS = {"imdb": "imdb", "rt": "rotten_tomatoes"}
 DATASET_TITLES = {"imdb": "IMDB reviews", "rt": "Rotten Tomatoes sentences"}
+DATASET_SHORT = {"imdb": "IMDB", "rt": "Rotten Tomatoes"}  # on buttons and in model labels, where room is short
 
 
 def no_dataset(purpose: str, name: str = "this model") -> str:
