@@ -4,6 +4,7 @@ The first screen answers "how do the three cells read this sentence differently?
 curves, and at the word the visitor picks each cell's keep gate side by side (LSTM f, GRU z; a
 SimpleRNN has none) for its units to watch; the exact accounts, hidden states and word importance sit
 behind expanders computed only when opened."""
+import dataclasses
 import functools
 import html
 from collections import Counter
@@ -196,6 +197,7 @@ else:
                          format_func=lambda p: f"{p + 1}: {fmt(p)}")
     at = int(ss["compare.word"]) if ss.get("compare.word") in positions else at
     keeps = keeps_at(traces, at, escape=textio.md_escape)
+    colors = plots.curve_colors(traces)
     st.markdown(f"**{keeps.headline}**")
     cols = st.columns(len(keeps.models))
     for col, m in zip(cols, keeps.models):
@@ -205,7 +207,8 @@ else:
                 st.caption("At every word h = tanh(W x + U h + b) is computed anew from the word and the old h: "
                            "nothing decides what to keep, so old words fade unless U happens to carry them.")
                 continue
-            q = m.gate
+            # each model's bars in its curve's colour: in a gate's own colour the LSTM's f was the GRU's orange
+            q = dataclasses.replace(m.gate, color=colors.get(m.name, m.gate.color))
             fig = lesson_plots.quantity_bars(q, m.units, m.why)
             fig.layout.title.text = f"{html.escape(m.name)}: {html.escape(q.title)} (keeps {m.carrier})"
             st.plotly_chart(fig, key=f"compare.keep.{m.name}", config={"displayModeBar": False})

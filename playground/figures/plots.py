@@ -221,7 +221,7 @@ def picked_word(selection) -> int | None:
 EXTRA_COLORS = ("#1f77b4", "#d62728", "#8c564b", "#e377c2")  # a second model of one cell: unlike any cell's
 
 
-def _curve_colors(traces: Mapping[str, Trace]) -> dict[str, str]:
+def curve_colors(traces: Mapping[str, Trace]) -> dict[str, str]:
     """Each model's colour: its cell's, or, if another model of the same cell took it, a spare."""
     used, out = set(), {}
     for name, tr in traces.items():
@@ -245,7 +245,7 @@ def compare_curves(traces: Mapping[str, Trace], title: str = "Prediction after e
     if selected_position is not None and axis.start <= selected_position < axis.n_total:
         fig.add_vrect(x0=selected_position - 0.5, x1=selected_position + 0.5, fillcolor=PICK_COLOR, opacity=0.18,
                       line_width=0, layer="below")
-    colors = _curve_colors(traces)
+    colors = curve_colors(traces)
     k = 0
     for name, tr in traces.items():
         start, c = read_start(tr), colors[name]
@@ -285,7 +285,7 @@ def _curves_own_axes(traces: Mapping[str, Trace], title: str, height: int) -> go
     names = list(traces)
     fig = make_subplots(rows=len(names), cols=1, vertical_spacing=0.45 / len(names),
                         subplot_titles=[f"{html.escape(n)}: its own tokens" for n in names])
-    colors = _curve_colors(traces)
+    colors = curve_colors(traces)
     for k, (name, tr) in enumerate(traces.items(), start=1):
         labels = token_labels(tr.tokens, tr.oov)
         lead = tr.lead  # a Keras model's padding: one point, where the padding left P, then the words

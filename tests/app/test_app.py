@@ -304,6 +304,7 @@ def test_compare_first_screen_shows_each_cells_keep_gate_at_the_picked_word():
             units = [u for u, _ in units_to_watch(account(tr), p)]
             assert [int(re.search(r"\d+", y).group()) for y in fig["data"][0]["y"]] == units
             np.testing.assert_allclose(_nums(fig["data"][0]["x"]), tr.last.gates[gate][p, units], atol=1e-9)
+            assert fig["data"][0]["marker"]["color"] == tr.cell.color  # its curve's colour, not the gate's orange
 
     check(big)
     assert at.query_params["word"] in ([str(big)], str(big))  # a copied link reopens the word drawn
