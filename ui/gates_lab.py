@@ -150,8 +150,14 @@ def forget_cause(dataset: str, review: str | None = None, answer: why.Answer | N
         return None
     tm = catalog.bundled(name)
     typ, _ = per_model.typical(tm)
-    path = why.keep_path(name, tm, review, answer) if review is not None and answer is not None else ""
+    path = _keep_path(name, review, answer) if review is not None and answer is not None else ""
     return why.forget_of(name, typ, cell(tm.arch), path)
+
+
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs={why.Answer: lambda a: (a.k, a.headline)})
+def _keep_path(name: str, review: str, answer: why.Answer) -> str:
+    """why.keep_path, once per model and review (its trace took 8-12 ms, on every rerun of the page)."""
+    return why.keep_path(name, catalog.bundled(name), review, answer)
 
 
 # --- the long-range lab -----------------------------------------------------------------------------
