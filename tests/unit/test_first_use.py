@@ -110,9 +110,11 @@ def test_the_worker_waits_for_the_slot_and_stop_keeps_what_it_has(tiny_trained):
         return {"cut": f"half ({budget.why()})"}
 
     first = ModelWork("units", tiny_trained, work=slow, budget=None, queue=q).start()
+    deadline = time.monotonic() + 30  # the first holds the only slot before the second asks: on a busy
+    while not started and time.monotonic() < deadline:  # machine the second thread could otherwise win it
+        time.sleep(0.02)
     second = ModelWork("units", tiny_trained, work=slow, budget=0.3, queue=q).start()
-    deadline = time.monotonic() + 30
-    while (not started or second.snapshot()["queue_position"] != 1) and time.monotonic() < deadline:
+    while second.snapshot()["queue_position"] != 1 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert first.snapshot()["phase"] == "working" and second.snapshot()["queue_position"] == 1
     first.stop()

@@ -52,7 +52,8 @@ def test_one_run_per_session_and_it_waits_for_the_servers_slot():
     store: dict = {}
     first = LabRun(lab.LabSettings(steps=5, **TINY), queue=q)
     assert claim(store, first) and not claim(store, LabRun(lab.LabSettings(steps=5, **TINY), queue=q))
-    time.sleep(0.5)
+    while first.snapshot()["queue_position"] != 1 and time.monotonic() < deadline + 30:
+        time.sleep(0.02)  # its thread has come to the line (a fixed sleep can be short on a busy machine)
     snap = first.snapshot()
     assert snap["phase"] == "waiting" and snap["queue_position"] == 1  # the blocker holds the one slot
     blocker.stop()
