@@ -46,6 +46,18 @@ PROBE = "I expected to hate it but I loved it"
 RT, IMDB = train_defaults("rt"), train_defaults("imdb")
 
 
+def _bundled_size_note(arch: str, ds: str) -> str:
+    """The hidden units' help: how big the bundled model of this cell and dataset is, and why the
+    default here is smaller (a student comparing the two would otherwise wonder)."""
+    name = f"{arch}-{ds}"
+    if name not in zoo.bundled_names():
+        return ""
+    size = catalog.bundled(name).model.config.hidden_size
+    return (f"The bundled {name} has {size} units. It was trained in two runs, the second learning from "
+            "teacher models, with no time cap (docs/models.md says how). A smaller network trains sooner "
+            "here; the estimate below says how long these settings take.")
+
+
 def _step_of(step: float, lo: float, hi: float):
     return lambda v: float_in(lo, hi)(v) and abs(v / step - round(v / step)) < 1e-6
 
@@ -192,7 +204,7 @@ with s2:
     st.markdown("**Network**")
     arch = st.segmented_control("Cell", list(ARCHS), key="train.arch", format_func=ARCH_TITLES.get) or "gru"
     st.select_slider("Embedding size", EMBEDS, key="train.embed_dim")
-    st.select_slider("Hidden units", HIDDENS, key="train.hidden_size")
+    st.select_slider("Hidden units", HIDDENS, key="train.hidden_size", help=_bundled_size_note(arch, ds))
     st.segmented_control("Layers", [1, 2], key="train.layers")
     st.slider("Dropout", 0.0, 0.8, step=0.05, key="train.dropout")
 with s3:

@@ -588,6 +588,7 @@ def test_train_page_settings_come_from_the_url_and_go_back_to_it():
     assert at.slider(key="train.imdb_rows").value == 1500
     assert at.segmented_control(key="train.arch").value == "lstm"
     assert at.select_slider(key="train.hidden_size").value == 32
+    assert at.select_slider(key="train.hidden_size").help.startswith("The bundled lstm-imdb has 64 units.")
     assert at.segmented_control(key="train.layers").value == 2
     assert at.select_slider(key="train.lr").value == 0.01
     assert at.slider(key="train.epochs").value == 2
