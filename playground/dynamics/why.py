@@ -183,10 +183,10 @@ def init_table(keras: Mapping | None, textbook: Mapping | None, shares_of,
     rows = []
     for c in cells:
         a, b = keep0.get("keras", {}).get(c), keep0.get("textbook", {}).get(c)
-        rows.append({"cell": ARCH_TITLES[c],
+        rows.append({"cell": ARCH_TITLES[c],  # the result second: it stays on a phone's screen
+                     "largest k learned": f"{kl(keras, c)} → {kl(textbook, c)}",
                      "keep gate at the start": "no gate" if a is None or b is None else f"{a:.2f} → {b:.2f}",
-                     f"gradient reaching {k} tokens back, untrained": f"{g(sk[c][ik])} → {g(st_[c][it])}",
-                     "largest k learned": f"{kl(keras, c)} → {kl(textbook, c)}"})
+                     f"gradient reaching {k} tokens back, untrained": f"{g(sk[c][ik])} → {g(st_[c][it])}"})
     return rows
 
 

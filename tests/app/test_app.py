@@ -59,6 +59,7 @@ def test_home_runs_and_shows_models_and_equations():
     assert at.title[0].value.startswith("🔁 RNN Playground")
     assert len(at.latex) >= 3
     assert len(at.dataframe) == 1
+    assert list(at.dataframe[0].value.columns[:3]) == ["model", "cell", "TEST accuracy"]  # on a phone's screen
 
 
 def test_playground_sentence_and_model_change_the_prediction():

@@ -57,6 +57,7 @@ def test_the_init_cause_says_what_the_textbook_start_changed_per_cell():
                           {"keras": {"rnn": None, "lstm": 0.73}, "textbook": {"rnn": None, "lstm": 0.5}})
     assert rows[1] == {"cell": "LSTM", "keep gate at the start": "0.73 → 0.50",
                        "gradient reaching 200 tokens back, untrained": "0.25 → 0.25", "largest k learned": "50 → 5"}
+    assert list(rows[1])[:2] == ["cell", "largest k learned"]  # the result before its causes
     assert why.init_cause(keras, None) is None and why.init_table(None, book, lab.init_gradient_shares) == []
 
 
