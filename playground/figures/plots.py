@@ -827,7 +827,9 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     # two panels on one x axis (drawn under the heatmap): bars on y (top), the heatmap on y2; plain
     # dicts through _fast_figure (make_subplots and plotly's validation cost ~30 ms a rerun)
     heat = g.heat(z, dict(colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0.0),
-                  dict(title=dict(text="C (logit)", side="right"), thickness=10, len=0.75, y=0.39),
+                  # thin and untitled (the subtitle names it): a titled bar took ~90 px of a phone's 390
+                  dict(thickness=8, len=0.75, y=0.39, xpad=4, tickfont=dict(size=10), tickvals=[-zmax, 0.0, zmax],
+                       ticktext=[f"{-zmax:.2g}", "0", f"+{zmax:.2g}"]),
                   "%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>", click, yaxis="y2", hoverongaps=False)
     x = g.columns
     data = [dict(type="bar", x=x, y=bars, marker=dict(color=[POS_COLOR if m >= 0 else NEG_COLOR
@@ -838,7 +840,7 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     step = max(1, int(np.ceil(len(order) / 32)))  # at most 32 unit numbers on the axis
     layout: dict = dict(
         yaxis=dict(domain=[0.8, 1.0], title=dict(text="move"), zeroline=True, zerolinecolor="#999", nticks=4),
-        yaxis2=dict(domain=[0.0, 0.76], title=dict(text="unit" if narrow else "unit (most decisive first)"),
+        yaxis2=dict(domain=[0.0, 0.76], title=dict(text="unit" if narrow else "unit, ranked"),
                     autorange="reversed", showgrid=False, type="category", tickmode="array",
                     tickvals=g.row_names[::step], ticktext=[str(u) for u in order[::step]]),
         xaxis=dict(anchor="y2"), showlegend=False, shapes=g.not_read(("y", "y2")))
@@ -860,7 +862,7 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     layout["xaxis"] = _merge(g.xaxis(narrow), layout["xaxis"])
     if title is None:
         title = "Each word's move (bars),<br>each unit's part of it (C)"
-    scale = f"colour ±{zmax:.3f} logit" + ("" if narrow else " (the largest |C| shown)")
+    scale = f"colour: C, ±{zmax:.3f} logit" + ("" if narrow else " (the largest |C| shown)")
     height = height or int(min(1100, max(380, 260 + (19 if len(order) <= 32 else 7) * len(order))))
     return _fast_figure(data, _merge(_layout_props(title, height), layout, dict(
         title=dict(subtitle=dict(text=scale, font=dict(size=12))), margin=dict(t=100, l=50, r=10))))

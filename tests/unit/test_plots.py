@@ -304,8 +304,9 @@ def test_contributions_show_the_ranked_units_and_the_words_moves(tr_and_model):
     # diverging, centred at 0, symmetric at the largest |C| shown (said in the subtitle), in logit
     m = float(np.abs(acc.contributions[top]).max())
     assert heat.zmid == 0 and heat.zmin == pytest.approx(-m, rel=1e-6) and heat.zmax == pytest.approx(m, rel=1e-6)
-    assert heat.colorbar.title.text == "C (logit)" and fig.layout.yaxis.title.text == "move"
-    assert f"±{m:.3f} logit" in fig.layout.title.subtitle.text
+    # the colour bar is untitled and thin (a phone's width); the subtitle names it and its range
+    assert heat.colorbar.title.text is None and heat.colorbar.thickness <= 8 and fig.layout.yaxis.title.text == "move"
+    assert f"colour: C, ±{m:.3f} logit" in fig.layout.title.subtitle.text
     # hover: unit, its share of the final logit, the word, and C exactly
     u = top[0]
     assert heat.y[0] == f"<b>unit {u}</b> · its share of the final logit {acc.unit_shares[u]:+.4f}"
