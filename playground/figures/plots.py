@@ -453,7 +453,9 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     layer_no = (layer % len(tr.layers)) + 1
     click = g.can_click(clickable)
     hover = ("token <b>%{x}</b><br>unit %{y}<br>" + html.escape(gate_title) + " = %{z:.4f}<extra></extra>")
-    data = [g.heat(z, scale, dict(title=dict(text=html.escape(gate_title), side="right"), thickness=12, len=0.9),
+    # the title names the quantity, so the colour bar is thin and untitled: on a phone its title took the
+    # words' width (a third of a 390 px screen)
+    data = [g.heat(z, scale, dict(thickness=8, len=0.9, xpad=4, tickfont=dict(size=10)),
                    hover, click, **(dict(hoverongaps=False) if text_axis is not None else {}))]
     layout: dict = dict(shapes=g.not_read(), annotations=[])
     if click:
@@ -476,7 +478,8 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     layout["xaxis"] = g.xaxis(narrow)
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
-    layers = [_layout_props(title, height or heatmap_height(g.K)), layout]
+    # a subtitle's line (32 px more top margin) comes on top of the default height, not out of the rows
+    layers = [_layout_props(title, height or heatmap_height(g.K) + (32 if subtitle else 0)), layout]
     if subtitle:  # on a second line (a phone cuts long titles)
         layers.append(dict(title=dict(subtitle=dict(text=subtitle, font=dict(size=12))), margin=dict(t=82)))
     return _fast_figure(data, _merge(*layers))

@@ -996,7 +996,7 @@ def test_playground_change_from_typical_draws_value_minus_the_units_mean_over_te
     from playground.dynamics.typical import typical_values
 
     at = _at("views/playground.py", query={"s": ACCOUNT_TEXT, "model": "lstm-rt", "allunits": "1"}, opened=PLAY_BOXES)
-    assert _chart(at, "play.heat.f")["data"][0]["colorbar"]["title"]["text"] == "forget gate f"
+    assert _chart(at, "play.heat.f")["layout"]["title"]["text"] == "forget gate f"
     at.segmented_control(key="play.show").set_value("change").run()
     assert not at.exception, at.exception
     tm = zoo.load_bundled("lstm-rt")
@@ -1004,11 +1004,12 @@ def test_playground_change_from_typical_draws_value_minus_the_units_mean_over_te
     tr = trace(tm.model, tm.vocab, ACCOUNT_TEXT)
     rows = [int(u) for u in _chart(at, "play.heat.f")["data"][0]["y"]]
     for name, key in (("f", "play.heat.f"), ("h", "play.heat.h0")):
-        heat = _chart(at, key)["data"][0]
+        chart = _chart(at, key)
+        heat = chart["data"][0]
         values = tr.last.h if name == "h" else tr.last.gates[name]
         expected = (values - typ.mean[0][name][None, :])[:, rows].T
         np.testing.assert_allclose(_array(heat["z"]), expected.ravel(), rtol=1e-4, atol=1e-5)
-        assert heat["colorbar"]["title"]["text"].endswith(" − typical") and heat["zmid"] == 0
+        assert chart["layout"]["title"]["text"].endswith(" − typical") and heat["zmid"] == 0
     said = [c.value for c in at.caption if c.value.startswith("**Change from typical**")]
     assert len(said) == 1 and md_escape_text(typ.describe()) in said[0], said
     assert at.query_params["show"] in (["change"], "change")
@@ -1037,7 +1038,7 @@ def test_playground_change_from_typical_for_session_models_with_and_without_a_da
     assert any(c.value.startswith("**Change from typical**") for c in at.caption)
     at = page("nodata")
     assert any("no typical values for this model" in i.value for i in at.info)
-    assert _chart(at, "play.heat.z")["data"][0]["colorbar"]["title"]["text"] == "update gate z"
+    assert _chart(at, "play.heat.z")["layout"]["title"]["text"] == "update gate z"
 
 
 def test_playground_a_click_on_a_cell_opens_that_unit_and_word_in_the_drilldown():

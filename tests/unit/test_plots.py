@@ -68,10 +68,14 @@ def test_heatmaps_hold_the_gates_units_by_tokens(tr_and_model):
                 assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
             else:
                 assert (fig.data[0].zmin, fig.data[0].zmax) == (-1, 1) and fig.data[0].zmid == 0
-            # the colour bar carries the full name; unbounded values say they are clipped
-            assert fig.data[0].colorbar.title.text == tr.cell.quantity(name).title
+            # the title carries the full name (the colour bar is thin and untitled); unbounded values say
+            # they are clipped
+            assert fig.layout.title.text.startswith(tr.cell.quantity(name).title)  # "— layer k" with two
+            assert fig.data[0].colorbar.title.text is None
             clipped = "clipped" in (fig.layout.title.subtitle.text or "")
             assert clipped == (name in ("c", "pre"))
+            # a subtitle's line is added to the height: the rows get the same plot area as their neighbours'
+            assert fig.layout.height - fig.layout.margin.t == plots.heatmap_height(tr.hidden_size) - 50
             assert "unit" in fig.data[0].hovertemplate and "token" in fig.data[0].hovertemplate
 
 
@@ -391,11 +395,11 @@ def test_heatmap_change_from_typical_is_value_minus_reference_on_a_scale_centred
     lim = np.abs(expected).max()
     assert fig.data[0].zmid == 0 and np.isclose(fig.data[0].zmax, lim) and np.isclose(fig.data[0].zmin, -lim)
     assert fig.data[0].colorscale == plots.go.Heatmap(colorscale=plots.DIVERGING).colorscale
-    assert fig.data[0].colorbar.title.text == "output gate o − typical" == fig.layout.title.text
+    assert fig.layout.title.text == "output gate o − typical"
     assert f"±{lim:.3g}" in fig.layout.title.subtitle.text
     # the values themselves keep the gate's own scale and name
     plain = plots.heatmap(tr, "o", rows=rows)
-    assert plain.data[0].colorbar.title.text == "output gate o" and (plain.data[0].zmin, plain.data[0].zmax) == (0, 1)
+    assert plain.layout.title.text == "output gate o" and (plain.data[0].zmin, plain.data[0].zmax) == (0, 1)
 
 
 def test_click_layer_has_one_marker_per_cell_naming_its_unit_and_token(small_vocab):
