@@ -832,7 +832,7 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     heat = g.heat(z, dict(colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0.0),
                   # thin and untitled (the subtitle names it): a titled bar took ~90 px of a phone's 390
                   dict(thickness=8, len=0.75, y=0.39, xpad=4, tickfont=dict(size=10), tickvals=[-zmax, 0.0, zmax],
-                       ticktext=[f"{-zmax:.2g}", "0", f"+{zmax:.2g}"]),
+                       ticktext=[f"−{zmax:.2g}", "0", f"+{zmax:.2g}"]),  # the minus sign, as plotly's own ticks
                   "%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>", click, yaxis="y2", hoverongaps=False)
     x = g.columns
     data = [dict(type="bar", x=x, y=bars, marker=dict(color=[POS_COLOR if m >= 0 else NEG_COLOR

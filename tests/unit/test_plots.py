@@ -311,6 +311,7 @@ def test_contributions_show_the_ranked_units_and_the_words_moves(tr_and_model):
     # the colour bar is untitled and thin (a phone's width); the subtitle names it and its range
     assert heat.colorbar.title.text is None and heat.colorbar.thickness <= 8 and fig.layout.yaxis.title.text == "move"
     assert f"colour: C, ±{m:.3f} logit" in fig.layout.title.subtitle.text
+    assert list(heat.colorbar.ticktext) == [f"−{m:.2g}", "0", f"+{m:.2g}"] and heat.colorbar.tickvals[2] == heat.zmax
     # hover: unit, its share of the final logit, the word, and C exactly
     u = top[0]
     assert heat.y[0] == f"<b>unit {u}</b> · its share of the final logit {acc.unit_shares[u]:+.4f}"
