@@ -83,10 +83,15 @@ def _x_axis(fig: go.Figure, labels: list[str], categories: bool = False, narrow:
     fig.update_xaxes(**_x_axis_props(labels, categories, narrow, start))
 
 
+TOP, SUBTITLE_TOP = 50, 82  # the top margin without and with a subtitle's line
+# a heatmap's colour bar when its chart's title or subtitle names the scale: thin, untitled (a phone's width)
+THIN_BAR = dict(thickness=8, xpad=4, tickfont=dict(size=10))
+
+
 def _layout_props(title: str, height: int) -> dict:
     """What every chart's layout shares (title at the left, margins, font, legend), as plain JSON."""
     return dict(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
-                margin=dict(l=60, r=20, t=50, b=80), font=dict(FONT), hoverlabel=dict(font=dict(size=13)),
+                margin=dict(l=60, r=20, t=TOP, b=80), font=dict(FONT), hoverlabel=dict(font=dict(size=13)),
                 legend=dict(orientation="h", y=-0.35, x=0))
 
 
@@ -453,9 +458,7 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     layer_no = (layer % len(tr.layers)) + 1
     click = g.can_click(clickable)
     hover = ("token <b>%{x}</b><br>unit %{y}<br>" + html.escape(gate_title) + " = %{z:.4f}<extra></extra>")
-    # the title names the quantity, so the colour bar is thin and untitled: on a phone its title took the
-    # words' width (a third of a 390 px screen)
-    data = [g.heat(z, scale, dict(thickness=8, len=0.9, xpad=4, tickfont=dict(size=10)),
+    data = [g.heat(z, scale, dict(THIN_BAR, len=0.9),  # the title names the quantity
                    hover, click, **(dict(hoverongaps=False) if text_axis is not None else {}))]
     layout: dict = dict(shapes=g.not_read(), annotations=[])
     if click:
@@ -478,10 +481,10 @@ def heatmap(tr: Trace, name: str, layer: int = -1, title: str | None = None, hei
     layout["xaxis"] = g.xaxis(narrow)
     if title is None:
         title = f"{gate_title} — layer {layer_no}" if len(tr.layers) > 1 else gate_title
-    # a subtitle's line (32 px more top margin) comes on top of the default height, not out of the rows
-    layers = [_layout_props(title, height or heatmap_height(g.K) + (32 if subtitle else 0)), layout]
+    # a subtitle's line comes on top of the default height, not out of the rows
+    layers = [_layout_props(title, height or heatmap_height(g.K) + (SUBTITLE_TOP - TOP if subtitle else 0)), layout]
     if subtitle:  # on a second line (a phone cuts long titles)
-        layers.append(dict(title=dict(subtitle=dict(text=subtitle, font=dict(size=12))), margin=dict(t=82)))
+        layers.append(dict(title=dict(subtitle=dict(text=subtitle, font=dict(size=12))), margin=dict(t=SUBTITLE_TOP)))
     return _fast_figure(data, _merge(*layers))
 
 
@@ -830,8 +833,7 @@ def contributions(tr: Trace, rows: Sequence[int] | None = None, top: int | None 
     # two panels on one x axis (drawn under the heatmap): bars on y (top), the heatmap on y2; plain
     # dicts through _fast_figure (make_subplots and plotly's validation cost ~30 ms a rerun)
     heat = g.heat(z, dict(colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0.0),
-                  # thin and untitled (the subtitle names it): a titled bar took ~90 px of a phone's 390
-                  dict(thickness=8, len=0.75, y=0.39, xpad=4, tickfont=dict(size=10), tickvals=[-zmax, 0.0, zmax],
+                  dict(THIN_BAR, len=0.75, y=0.39, tickvals=[-zmax, 0.0, zmax],  # the subtitle names it
                        ticktext=[f"−{zmax:.2g}", "0", f"+{zmax:.2g}"]),  # the minus sign, as plotly's own ticks
                   "%{y}<br>at <b>%{x}</b>: C = %{z:+.4f} logit<extra></extra>", click, yaxis="y2", hoverongaps=False)
     x = g.columns
